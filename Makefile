@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: MIT
+# ktrack: Kconfig/Make-driven experiment harness.  `make help` lists targets.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+# Quiet by default, like kbuild; `make V=1` shows every command.
+ifeq ($(V),1)
+  Q :=
+  PIP_QUIET :=
+else
+  Q := @
+  PIP_QUIET := -q
+endif
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+KCONFIG     := $(PY) -m kconf
+KCONFIG_CONFIG ?= .config
+DEFCONFIG   ?= default
+DEFCONFIGS  := $(sort $(notdir $(wildcard defconfigs/*)))
+KCONFIG_SRC := Kconfig $(wildcard kconfig/*.kconfig)
+GENERATED   := config.py config.json include/generated/autoconf.h
+STAMP_RUN   := $(VENV)/.ktrack-installed
+STAMP_TEST  := $(VENV)/.ktrack-test-installed
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+
+export KCONFIG_CONFIG
+export KCONFIG_FUNCTIONS := kconf.kconfigfunctions
+
+# Printed in kbuild's style: "  GEN     config.py".
+quiet_msg = @printf '  %-7s %s\n' '$(1)' '$(2)'
+
+.PHONY: help defconfig list-defconfigs menuconfig olddefconfig savedefconfig \
+	genconfig checkconfig venv venv-test train demo trackio-test wandb-test \
+	view check test lint bench clean mrproper \
+	$(addprefix defconfig-,$(DEFCONFIGS))
+
+## ---------------------------------------------------------------- help
+help:
+	@echo 'ktrack: one Kconfig configuration per experiment'
+	@echo ''
+	@echo 'Set-up:'
+	@echo '  demo            - set up .venv, configure the tiny GPT-2, train it with tracking, show the run'
+	@echo '  check           - set up .venv with test tools and run every test (alias: test)'
+	@echo '  venv            - create .venv and install ktrack into it (idempotent)'
+	@echo ''
+	@echo 'Configuration:'
+	@echo '  defconfig       - apply defconfigs/$$DEFCONFIG (default: default) to .config'
+	@echo '                    DEFCONFIG=<name> TRACKER=none|trackio|wandb|tensorboard|both|a,b'
+	@echo '                    SET="SYMBOL=value ..." overrides any Kconfig symbol'
+	@echo '  defconfig-<name> - same as defconfig DEFCONFIG=<name>'
+	@echo '  list-defconfigs - list the defconfigs with their descriptions'
+	@echo '  menuconfig      - edit .config in a terminal menu (kconfiglib)'
+	@echo '  olddefconfig    - refresh .config, new symbols get their defaults'
+	@echo '  savedefconfig   - write a minimal defconfig to ./defconfig'
+	@echo '  genconfig       - regenerate config.py, config.json, include/generated/autoconf.h'
+	@echo '  checkconfig     - validate .config and print its summary'
+	@echo ''
+	@echo 'Training and tracking:'
+	@echo '  train           - train the configured model (torchrun when DIST_NPROC_PER_NODE > 1)'
+	@echo '  trackio-test    - log realistic fake metrics to Trackio and read them back'
+	@echo '  wandb-test      - log realistic fake metrics to W&B (offline) and read them back'
+	@echo '  view            - trackio-view --once for the configured project'
+	@echo ''
+	@echo 'Development:'
+	@echo '  test            - run the test suite (PYTEST_ARGS="-k name" to select)'
+	@echo '  lint            - shellcheck the scripts'
+	@echo '  bench           - run the benchmarks under benchmarks/ (BENCH_ARGS=--quick)'
+	@echo '  clean           - remove generated files and caches'
+	@echo '  mrproper        - clean, plus .config, runs/ and .venv'
+	@echo ''
+	@echo 'Defconfigs (make defconfig-<name>):'
+	@$(PYTHON) -c 'import pathlib; [print(f"  {p.name:<30} - " + ((p.read_text().splitlines() or [""])[0].lstrip("# "))) for p in sorted(pathlib.Path("defconfigs").iterdir())]'
+	@echo ''
+	@echo 'V=1 shows the commands.'
+
+## ---------------------------------------------------------------- venv
+$(PY):
+	$(call quiet_msg,VENV,$(VENV))
+	$(Q)$(PYTHON) -m venv $(VENV)
+	$(Q)$(PY) -m pip install $(PIP_QUIET) --upgrade pip
+
+# The stamps depend on pyproject.toml: a second make does not reinstall.
+$(STAMP_RUN): pyproject.toml | $(PY)
+	$(call quiet_msg,PIP,ktrack[all] (torch==2.13.0, trackio, wandb))
+	$(Q)$(PY) -m pip install $(PIP_QUIET) -e '.[all]'
+	$(Q)touch $@
+
+$(STAMP_TEST): $(STAMP_RUN)
+	$(call quiet_msg,PIP,ktrack[test])
+	$(Q)$(PY) -m pip install $(PIP_QUIET) -e '.[all,test]'
+	$(Q)touch $@
+
+venv: $(STAMP_RUN)
+venv-test: $(STAMP_TEST)
+
+## ---------------------------------------------------------------- configuration
+defconfig: $(STAMP_RUN)
+	$(Q)$(KCONFIG) defconfig '$(DEFCONFIG)'
+
+$(addprefix defconfig-,$(DEFCONFIGS)): defconfig-%: $(STAMP_RUN)
+	$(Q)$(KCONFIG) defconfig '$*'
+
+list-defconfigs: $(STAMP_RUN)
+	$(Q)$(KCONFIG) list-defconfigs
+
+menuconfig: $(STAMP_RUN)
+	$(Q)$(PY) -m menuconfig Kconfig
+	$(Q)$(KCONFIG) genconfig
+
+olddefconfig: $(STAMP_RUN)
+	$(Q)$(KCONFIG) olddefconfig
+
+savedefconfig: $(STAMP_RUN)
+	$(Q)$(KCONFIG) savedefconfig --out defconfig
+
+checkconfig: $(STAMP_RUN)
+	$(Q)$(KCONFIG) check
+
+genconfig: $(GENERATED)
+
+$(KCONFIG_CONFIG):
+	@echo "make: no $(KCONFIG_CONFIG): run 'make defconfig' (or 'make defconfig DEFCONFIG=<name>') first" >&2
+	@exit 1
+
+# Regenerated whenever .config or the Kconfig tree changes (also after menuconfig).
+$(GENERATED) &: $(KCONFIG_CONFIG) $(KCONFIG_SRC) | $(STAMP_RUN)
+	$(Q)$(KCONFIG) genconfig
+	$(Q)touch $(GENERATED)
+
+## ---------------------------------------------------------------- training and tracking
+train: $(GENERATED)
+	$(Q)$(PY) -m gpt2.launch $(TRAIN_ARGS)
+
+trackio-test: $(GENERATED)
+	$(Q)$(PY) -m trackers.selftest trackio
+
+wandb-test: $(GENERATED)
+	$(Q)$(PY) -m trackers.selftest wandb
+
+view: $(GENERATED)
+	$(Q)$(VENV)/bin/trackio-view --once --project "$$($(PY) -c 'from config import config; print(config.TRACKER_PROJECT)')"
+
+demo: $(STAMP_RUN)
+	$(Q)$(KCONFIG) defconfig default --tracker both
+	$(Q)$(PY) -m gpt2.launch --demo
+
+## ---------------------------------------------------------------- development
+check: test
+
+test: $(STAMP_TEST) lint
+	$(call quiet_msg,TEST,tests/)
+	$(Q)$(PY) -m pytest $(if $(filter 1,$(V)),-v,-q) $(PYTEST_ARGS)
+
+lint: $(STAMP_TEST)
+	$(call quiet_msg,LINT,scripts/*.sh .ci/run)
+	$(Q)$(VENV)/bin/shellcheck scripts/*.sh .ci/run
+
+bench: $(STAMP_RUN)
+	$(Q)for b in benchmarks/bench_*.py; do \
+		printf '  %-7s %s\n' BENCH "$$b"; \
+		$(PY) "$$b" $(BENCH_ARGS); \
+	done
+
+clean:
+	$(call quiet_msg,CLEAN,generated files and caches)
+	$(Q)rm -rf $(GENERATED) include .pytest_cache defconfig .config.old
+	$(Q)find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+mrproper: clean
+	$(call quiet_msg,CLEAN,.config runs/ $(VENV))
+	$(Q)rm -rf $(KCONFIG_CONFIG) runs $(VENV)

@@ -1,0 +1,43 @@
+"""``kconf.load()``: the typed configuration for Python code (trackers, training)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+from kconf.tree import REPO_ROOT, open_tree, read_config
+from kconf.values import typed_values
+
+
+def find_config() -> Path | None:
+    """Return the ``.config`` to use: ``$KCONFIG_CONFIG``, ``./.config``, then the repo's."""
+    env = os.environ.get("KCONFIG_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in (Path.cwd() / ".config", REPO_ROOT / ".config"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: str | os.PathLike[str] | None = None) -> SimpleNamespace:
+    """Parse ``.config`` with kconfiglib and return its typed values.
+
+    Attribute names drop the ``CONFIG_`` prefix (``cfg.ENABLE_TRACKIO``); the
+    values equal those of the generated ``config.py``. With no ``.config`` the
+    namespace is empty. A corrupt file raises :class:`kconf.ConfigError`
+    naming the line.
+    """
+    config = Path(path) if path is not None else find_config()
+    if config is None or (path is None and not config.is_file()):
+        return SimpleNamespace()
+    root = config.resolve().parent if (config.resolve().parent / "Kconfig").is_file() else REPO_ROOT
+    tree = open_tree(root)
+    read_config(tree, config)
+    return SimpleNamespace(**typed_values(tree))
+
+
+def as_dict(ns: SimpleNamespace) -> dict[str, object]:
+    """Return every value of a loaded configuration as a plain dict."""
+    return dict(vars(ns))
