@@ -26,12 +26,13 @@ def load(path: str | os.PathLike[str] | None = None) -> SimpleNamespace:
 
     Attribute names drop the ``CONFIG_`` prefix (``cfg.ENABLE_TRACKIO``); the
     values equal those of the generated ``config.py``. With no ``.config`` the
-    namespace is empty. A corrupt file raises :class:`kconf.ConfigError`
+    namespace is empty; an explicit ``path`` that is missing, or a corrupt
+    file, raises :class:`kconf.ConfigError`
     naming the line.
     """
     config = Path(path) if path is not None else find_config()
     if config is None or (path is None and not config.is_file()):
-        return SimpleNamespace()
+        return SimpleNamespace()  # not configured: callers fall back to their defaults
     root = config.resolve().parent if (config.resolve().parent / "Kconfig").is_file() else REPO_ROOT
     tree = open_tree(root)
     read_config(tree, config)

@@ -1,0 +1,96 @@
+"""Shared fixtures: every test runs with a private HOME and private tracker dirs.
+
+The environment is redirected at configure time, before any test module can
+import trackio or wandb (both read their directories at import), so no test
+writes to the real home directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="ktrack-tests-"))
+
+
+def _isolate(base: Path) -> dict[str, str]:
+    env = {
+        "HOME": base / "home",
+        "XDG_CACHE_HOME": base / "home" / ".cache",
+        "XDG_CONFIG_HOME": base / "home" / ".config",
+        "HF_HOME": base / "hf",
+        "TRACKIO_DIR": base / "trackio",
+        "WANDB_DIR": base / "wandb",
+        "WANDB_CACHE_DIR": base / "wandb-cache",
+        "WANDB_CONFIG_DIR": base / "wandb-config",
+        "WANDB_DATA_DIR": base / "wandb-data",
+        "MPLCONFIGDIR": base / "mpl",
+    }
+    for path in env.values():
+        path.mkdir(parents=True, exist_ok=True)
+    values = {key: str(path) for key, path in env.items()}
+    values.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DISABLE_GIT="true",
+                  HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRACKIO_NO_BROWSER="1",
+                  GRADIO_ANALYTICS_ENABLED="False", DO_NOT_TRACK="1")
+    return values
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.update(_isolate(_SESSION_DIR))
+    for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY"):
+        os.environ.pop(name, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fresh HOME, TRACKIO_DIR, WANDB_DIR … under tmp_path for one test.
+
+    Returns the variables set; pass ``{**os.environ}`` to subprocesses.
+    """
+    values = _isolate(tmp_path / "env")
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def _fake_venv(target: Path) -> None:
+    """A .venv whose python is this interpreter and whose install stamps are fresh."""
+    bindir = target / "bin"
+    bindir.mkdir(parents=True)
+    real_bin = Path(sys.executable).parent
+    for tool in ("python", "shellcheck", "trackio-view", "ktrack-config"):
+        real = Path(sys.executable) if tool == "python" else real_bin / tool
+        if real.exists():
+            wrapper = bindir / tool
+            wrapper.write_text(f'#!/bin/sh\nexec "{real}" "$@"\n')
+            wrapper.chmod(0o755)
+    (target / ".ktrack-installed").touch()
+    (target / ".ktrack-test-installed").touch()
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A private copy of the Kconfig tree, defconfigs, scripts and Makefile.
+
+    ``make`` and ``python -m kconf`` can run in it without touching the
+    checkout's ``.config``; its ``.venv`` runs this interpreter.
+    """
+    root = tmp_path / "exp"
+    root.mkdir()
+    for name in ("Kconfig", "Makefile", "pyproject.toml"):
+        shutil.copy2(REPO_ROOT / name, root / name)
+    for name in ("kconfig", "scripts"):
+        shutil.copytree(REPO_ROOT / name, root / name)
+    shutil.copytree(REPO_ROOT / "defconfigs", root / "defconfigs", symlinks=True)
+    _fake_venv(root / ".venv")
+    return root

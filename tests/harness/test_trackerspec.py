@@ -1,0 +1,84 @@
+"""TRACKER= values: parse_trackers and scripts/check-tracker-enabled.sh agree."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from kconf import parse_trackers
+from tests.harness.conftest import REPO_ROOT
+
+GOOD = {
+    "none": set(),
+    "trackio": {"trackio"},
+    "wandb": {"wandb"},
+    "tensorboard": {"tensorboard"},
+    "both": {"trackio", "wandb"},
+    "wandb,trackio": {"trackio", "wandb"},
+    "trackio,wandb": {"trackio", "wandb"},
+    " wandb , trackio ": {"trackio", "wandb"},
+    "wandb,wandb": {"wandb"},
+    "both,tensorboard": {"trackio", "wandb", "tensorboard"},
+    "none,trackio": {"trackio"},
+    "WandB": {"wandb"},
+}
+BAD = ["wandb2", "wand", "trackio;wandb", "", "   ", "wandb,", "tensorboardx", "all"]
+
+
+@pytest.mark.parametrize("value,expected", GOOD.items())
+def test_parse_good_values(value: str, expected: set[str]) -> None:
+    assert parse_trackers(value) == expected
+
+
+@pytest.mark.parametrize("value", BAD)
+def test_parse_bad_values(value: str) -> None:
+    with pytest.raises(ValueError, match="TRACKER|tracker"):
+        parse_trackers(value)
+
+
+def _script(name: str, value: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(REPO_ROOT / "scripts/check-tracker-enabled.sh"), name, value],
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("value,expected", GOOD.items())
+def test_shell_script_agrees(value: str, expected: set[str]) -> None:
+    for name in ("trackio", "wandb", "tensorboard"):
+        result = _script(name, value)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == ("y" if name in expected else "n")
+
+
+@pytest.mark.parametrize("value", [v for v in BAD if v.strip() and v != "wandb,"])
+def test_shell_script_rejects(value: str) -> None:
+    result = _script("wandb", value)
+    assert result.returncode == 2
+    assert "unknown tracker" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_shell_script_usage() -> None:
+    assert _script("nosuch", "wandb").returncode == 2
+    result = subprocess.run([str(REPO_ROOT / "scripts/check-tracker-enabled.sh")], capture_output=True, text=True)
+    assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_check_cli_set_var() -> None:
+    script = str(REPO_ROOT / "scripts/check-cli-set-var.sh")
+    env = {"PATH": "/usr/bin:/bin", "TRACKER": "wandb"}
+    assert subprocess.run([script, "TRACKER"], env=env, capture_output=True, text=True).stdout == "y\n"
+    assert subprocess.run([script, "NOT_THERE"], env=env, capture_output=True, text=True).stdout == "n\n"
+    bad = subprocess.run([script, "1bad"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage:" in bad.stderr
+
+
+def test_check_cli_set_var_through_make() -> None:
+    """make exports command-line variables to recipes, so the script sees them."""
+    makefile = "probe:\n\t@scripts/check-cli-set-var.sh TRACKER\n"
+    env = {"PATH": "/usr/bin:/bin"}
+    given = subprocess.run(["make", "-f", "-", "probe", "TRACKER=both"], input=makefile, text=True,
+                           capture_output=True, cwd=REPO_ROOT, env=env)
+    assert given.stdout.strip() == "y"
+    absent = subprocess.run(["make", "-f", "-", "probe"], input=makefile, text=True, capture_output=True,
+                            cwd=REPO_ROOT, env=env)
+    assert absent.stdout.strip() == "n"
