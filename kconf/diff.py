@@ -1,0 +1,42 @@
+"""Kernel-style ``diffconfig`` of two configurations.
+
+Lines are ``-SYM old`` (only in A), ``+SYM new`` (only in B) and
+`` SYM old -> new`` (changed), in that order, each group sorted by name, as
+the kernel's scripts/diffconfig prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def format_value(value: object) -> str:
+    """Render a typed config value as ``.config`` would: y/n, numbers, quoted strings."""
+    if isinstance(value, bool):
+        return "y" if value else "n"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def _strip(config: Mapping[str, object]) -> dict[str, object]:
+    return {key.removeprefix("CONFIG_"): value for key, value in config.items()}
+
+
+def changed_symbols(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:
+    """Names (without ``CONFIG_``) whose value differs or that exist on one side only."""
+    a, b = _strip(a), _strip(b)
+    return sorted(key for key in a.keys() | b.keys() if a.get(key, _MISSING) != b.get(key, _MISSING))
+
+
+_MISSING = object()
+
+
+def diffconfig(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:
+    """Return the diffconfig lines from configuration ``a`` to ``b``."""
+    a, b = _strip(a), _strip(b)
+    removed = [f"-{key} {format_value(a[key])}" for key in sorted(a.keys() - b.keys())]
+    added = [f"+{key} {format_value(b[key])}" for key in sorted(b.keys() - a.keys())]
+    changed = [f" {key} {format_value(a[key])} -> {format_value(b[key])}"
+               for key in sorted(a.keys() & b.keys()) if a[key] != b[key]]
+    return removed + added + changed
