@@ -1,0 +1,158 @@
+"""Benchmark trackio-view on a project with one run of 1,000,000 steps.
+
+The database is written by the real trackio package (SQLiteStorage.bulk_log,
+the call trackio's own sender thread makes) and cached under
+benchmarks/.cache/ (git-ignored).  Prints:
+
+* ``trackio-view --once`` whole-process wall time, median of 5, against
+  reading the same loss series through trackio's own reader
+  (``SQLiteStorage.get_metric_values``) in a fresh process, and the ratio;
+* the live refresh tick cost while a writer appends 1,000 steps/s, and the
+  viewer process's peak memory.
+
+``--quick`` uses a 100,000-step database and fewer repetitions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "benchmarks" / ".cache"
+PROJECT = "bench-viewer"
+RUN = "run-1m"
+GPU_KEYS = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
+            "clock_graphics_mhz", "clock_memory_mhz", "fan_speed")
+
+GEN = r'''
+import math, sys
+from trackio.sqlite_storage import SQLiteStorage
+steps, first, chunk = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+project, run, run_id = sys.argv[4], sys.argv[5], "bench-run-id"
+keys = %r
+for lo in range(first, first + steps, chunk):
+    batch, idx = [], list(range(lo, min(first + steps, lo + chunk)))
+    for s in idx:
+        m = {"train/loss": 10.0 * math.exp(-s / 200000) + 0.01 * math.sin(s), "lr": 6e-4 * (1 - s / 2e6),
+             "sparsity": min(0.5, s / 2e6)}
+        if s %% 10 == 0:
+            m.update({"gpu/" + k: 50.0 + (s %% 50) for k in keys})
+        batch.append(m)
+    SQLiteStorage.bulk_log(project, run, batch, steps=idx, run_id=run_id)
+''' % (GPU_KEYS,)
+
+
+def env_for(trackio_dir: Path) -> dict[str, str]:
+    """Environment that points trackio (and the viewer) at ``trackio_dir`` only."""
+    env = dict(os.environ, TRACKIO_DIR=str(trackio_dir), PYTHONPATH=str(REPO),
+               HF_HUB_OFFLINE="1", TRACKIO_DISABLE_TELEMETRY="1")
+    return env
+
+
+def ensure_db(steps: int) -> Path:
+    """Write (once) and return the Trackio dir holding a ``steps``-step run."""
+    d = CACHE / f"viewer-{steps}"
+    if (d / f"{PROJECT}.db").exists() and (d / "complete").exists():
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    t = time.perf_counter()
+    print(f"writing {steps:,} steps with trackio into {d} (cached afterwards) ...", flush=True)
+    subprocess.run([sys.executable, "-c", GEN, str(steps), "0", "50000", PROJECT, RUN],
+                   env=env_for(d), check=True)
+    (d / "complete").write_text(str(steps))
+    print(f"  written in {time.perf_counter() - t:.1f} s", flush=True)
+    return d
+
+
+def timed(cmd: list[str], env: dict[str, str], reps: int) -> tuple[float, str]:
+    """Median whole-process wall time of ``cmd`` over ``reps`` runs, and its stdout."""
+    times, out = [], ""
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+TRACKIO_READ = ("from trackio.sqlite_storage import SQLiteStorage as S; import sys; "
+                "v = S.get_metric_values(sys.argv[1], sys.argv[2], 'train/loss'); print(len(v), v[-1]['value'])")
+
+TICK = r'''
+import io, resource, sys, time
+from rich.console import Console
+from viewer.cli import build_parser, find_projects
+from viewer.live import DashboardState
+args = build_parser().parse_args(["-p", sys.argv[1], "--dir", sys.argv[2]])
+state = DashboardState(find_projects(args), args)
+con = Console(file=io.StringIO(), width=120, height=40, force_terminal=True)
+t = time.perf_counter(); state.tick(); first = time.perf_counter() - t
+ticks, end = [], time.time() + float(sys.argv[3])
+while time.time() < end:
+    time.sleep(0.25)
+    t = time.perf_counter(); state.tick(); con.print(state.render(120, 40)); ticks.append(time.perf_counter() - t)
+ticks.sort()
+print(first, ticks[len(ticks) // 2], ticks[-1], state.rows_seen,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+'''
+
+WRITER = r'''
+import math, sys, time
+from trackio.sqlite_storage import SQLiteStorage
+project, run, start, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+s, t0 = start, time.time()
+while time.time() - t0 < secs:
+    idx = list(range(s, s + 100))
+    SQLiteStorage.bulk_log(project, run, [{"train/loss": 1.0 + 0.001 * (i %% 7), "lr": 1e-4} for i in idx],
+                           steps=idx, run_id="bench-run-id")
+    s += 100
+    time.sleep(max(0.0, t0 + (s - start) / 1000 - time.time()))
+print(s - start)
+'''.replace("%%", "%")
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="100k steps, fewer repetitions")
+    a = ap.parse_args()
+    steps, reps = (100_000, 3) if a.quick else (1_000_000, 5)
+    d = ensure_db(steps)
+    env = env_for(d)
+    py = sys.executable
+    view_t, out = timed([py, "-m", "viewer", "--once", "-p", PROJECT, "--dir", str(d)], env, reps)
+    ref_t, ref_out = timed([py, "-c", TRACKIO_READ, PROJECT, RUN], env, reps)
+    latest = next(l for l in out.splitlines() if l.startswith("Latest Loss:")).split()[2]
+    print(f"db: {steps:,} steps, {(d / (PROJECT + '.db')).stat().st_size / 1e6:.0f} MB")
+    print(f"trackio-view --once (whole process, median of {reps}): {view_t:.3f} s  (Latest Loss {latest})")
+    print(f"trackio SQLiteStorage.get_metric_values (whole process, median of {reps}): {ref_t:.3f} s "
+          f"({ref_out.split()[0]} points)")
+    print(f"ratio: {ref_t / view_t:.1f}x faster   (goal: < 1 s and >= 10x)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        live_dir = Path(tmp)
+        shutil.copy(d / f"{PROJECT}.db", live_dir / f"{PROJECT}.db")
+        secs = 4.0 if a.quick else 8.0
+        lenv = env_for(live_dir)
+        writer = subprocess.Popen([py, "-c", WRITER, PROJECT, RUN, str(steps), str(secs + 2)],
+                                  env=lenv, stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        res = subprocess.run([py, "-c", TICK, PROJECT, str(live_dir), str(secs)], env=lenv,
+                             check=True, capture_output=True, text=True).stdout.split()
+        written = writer.communicate()[0].strip()
+    first, med, worst, seen, rss = (float(x) for x in res)
+    print(f"live: first load {first * 1000:.0f} ms; refresh tick while writing 1,000 steps/s: "
+          f"median {med * 1000:.1f} ms, worst {worst * 1000:.1f} ms (goal < 50 ms); "
+          f"{int(seen):,} new rows read, writer wrote {written}")
+    print(f"live: peak memory (max RSS) {rss:.0f} MB (goal < 200 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Whole-process behaviour: signals, kill -9, distributed ranks, replay, self-test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import socket
+import sqlite3
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+import trackers
+from trackers.journal import read_records
+from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows, wandb_run
+from trackers.replay import replay
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def subprocess_env() -> dict[str, str]:
+    """This environment (already isolated by tests/conftest.py) with the repo importable."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RANK", None)
+    return env
+
+CHILD = """
+import sys, time, types, trackers
+run = trackers.init(cfg=types.SimpleNamespace(), project=sys.argv[1], run_name="r", run_dir=sys.argv[2],
+                    trackers="trackio", flush_interval=0.05)
+for i in range(100000):
+    run.log({"train/loss": 1.0 / (i + 1)}, step=i)
+    time.sleep(0.002)
+"""
+
+
+def _start_child(tmp_path, project):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([PY, str(script), project, str(run_dir)], env=subprocess_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if len(list(read_records(run_dir))) >= 30:
+            return proc, run_dir
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"child did not log: {proc.stderr.read().decode()[-2000:]}")
+
+
+def test_sigterm_finishes_the_run(tmp_path, project):
+    proc, run_dir = _start_child(tmp_path, project)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == -signal.SIGTERM
+    assert (run_dir / "summary.json").exists()
+    steps = [r["step"] for r in read_records(run_dir)]
+    assert steps == list(range(len(steps)))
+    assert [s for s, _ in trackio_rows(trackio_db(project), "r")] == steps
+
+
+def test_kill_9_keeps_journal_and_database(tmp_path, project):
+    proc, run_dir = _start_child(tmp_path, project)
+    deadline = time.time() + 30
+    while time.time() < deadline and not trackio_rows(trackio_db(project), "r"):
+        time.sleep(0.05)
+    seen = len(list(read_records(run_dir)))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    steps = [r["step"] for r in read_records(run_dir)]
+    assert len(steps) >= seen and steps == list(range(len(steps)))
+    con = sqlite3.connect(trackio_db(project))
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    con.close()
+    rows = trackio_rows(trackio_db(project), "r")
+    assert all(s in set(steps) for s, _ in rows)
+
+
+DDP = """
+import os, sys, types
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import trackers
+
+def work(rank, port, project, base):
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    run = trackers.init(cfg=types.SimpleNamespace(), project=project, run_name="ddp",
+                        run_dir=os.path.join(base, f"rank{rank}"), trackers="trackio")
+    run.log({"train/loss": 1.0 + rank}, step=0)
+    run.finish()
+    with open(os.path.join(base, f"type{rank}"), "w") as f:
+        f.write(type(run).__name__)
+    dist.barrier()
+    dist.destroy_process_group()
+
+if __name__ == "__main__":
+    mp.spawn(work, args=(int(sys.argv[1]), sys.argv[2], sys.argv[3]), nprocs=2)
+"""
+
+
+def test_only_rank_zero_tracks(tmp_path, project):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP)
+    out = subprocess.run([PY, str(script), str(port), project, str(tmp_path)], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "type0").read_text() == "Run" and (tmp_path / "type1").read_text() == "NoOpRun"
+    assert (tmp_path / "rank0" / "metrics.jsonl").exists() and not (tmp_path / "rank1").exists()
+    assert trackio_rows(trackio_db(project), "ddp") == [(0, {"train/loss": 1.0})]
+
+
+def test_replay_skips_what_is_there(cfg, project, tmp_path):
+    run = trackers.init(cfg=cfg, project=project, run_name="rp", run_dir=tmp_path, trackers="none")
+    for i in range(10):
+        run.log({"train/loss": i * 0.1}, step=i)
+    run.log({"val/loss": 2.0}, step=9)
+    run["loss/train"].log(0.3)
+    run.summary({"best_val_loss": 2.0})
+    run.finish()
+    assert replay(tmp_path, "trackio") == {"sent": 12, "skipped": 0}
+    assert replay(tmp_path, "trackio") == {"sent": 0, "skipped": 12}
+    rows = trackio_rows(trackio_db(project), "rp")
+    assert len([r for r in rows if "train/loss" in r[1]]) == 10
+    assert replay(tmp_path, "tensorboard") == {"sent": 12, "skipped": 0}
+    assert replay(tmp_path, "tensorboard") == {"sent": 0, "skipped": 12}
+    assert len(tensorboard_scalars(tmp_path / "tensorboard" / "rp")["train/loss"]) == 10
+    assert replay(tmp_path, "wandb")["sent"] == 12
+
+
+def test_replay_cli_errors_are_one_line(tmp_path):
+    out = subprocess.run([PY, "-m", "trackers", "replay", str(tmp_path), "--to", "trackio"], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.strip().startswith("python -m trackers:")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("tracker", ["trackio", "wandb"])
+def test_selftest(tracker, tmp_path, project, capsys):
+    from trackers import selftest
+
+    assert selftest.main([tracker, "--steps", "40", "--project", project, "--run-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"project: {project}" in out and "steps verified: 40" in out
+    assert ("trackio-view --project" if tracker == "trackio" else "wandb sync") in out

@@ -1,0 +1,71 @@
+"""--gpu on the gpu package's fixture sysfs trees (KTRACK_SYSFS_ROOT), NVML off."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, env_for
+
+gpu = pytest.importorskip("gpu", reason="the gpu package (helper G) is not importable yet")
+TREES = REPO / "tests" / "gpu" / "fixtures"
+
+
+def gpu_env(tmp_path: Path, tree: str) -> dict[str, str]:
+    shim = tmp_path / "nonvml"
+    shim.mkdir(exist_ok=True)
+    (shim / "pynvml.py").write_text('raise ImportError("NVML disabled in tests")\n')
+    env = env_for(tmp_path)
+    env.update(KTRACK_SYSFS_ROOT=str(TREES / tree), PYTHONPATH=f"{REPO}:{shim}")
+    return env
+
+
+@pytest.mark.skipif(not (TREES / "amd_w7900").is_dir(), reason="no amd_w7900 fixture tree")
+def test_gpu_once_seed_block(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "viewer", "--gpu", "--once"], env=gpu_env(tmp_path, "amd_w7900"),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == ("=" * 60 + "\nGPU Status\n" + "=" * 60 + "\n\nAMD Radeon Pro W7900\n"
+                        "  Utilization: 100.0%\n  Memory: 29.2/48.0 GB (60.8%)\n  Temperature: 70\u00b0C\n"
+                        "  Power: 240/241W\n  Fan: 48.9% (1938 RPM)\n  GPU Clock: 2162 MHz\n"
+                        "  Mem Clock: 1124 MHz\n  Perf State: auto\n")
+
+
+@pytest.mark.tmux
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+@pytest.mark.skipif(not (TREES / "mixed").is_dir(), reason="no mixed fixture tree")
+def test_gpu_live_number_keys(tmp_path: Path) -> None:
+    import shlex
+    import time
+    import uuid
+    sock = f"ktvg-{uuid.uuid4().hex[:8]}"
+    env = gpu_env(tmp_path, "mixed")
+    exports = " ".join(f"{k}={shlex.quote(env[k])}" for k in ("KTRACK_SYSFS_ROOT", "PYTHONPATH", "HOME"))
+    cmd = f"env {exports} TERM=xterm-256color {shlex.quote(sys.executable)} -m viewer --gpu -i 0.3; echo EXITED rc=$?; sleep 60"
+
+    def tmux(*a: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, *a], capture_output=True, text=True, timeout=10).stdout
+
+    def wait(text: str) -> str:
+        end = time.time() + 15
+        while time.time() < end:
+            s = tmux("capture-pane", "-p")
+            if text in s:
+                return s
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not in:\n{tmux('capture-pane', '-p')}")
+
+    tmux("new-session", "-d", "-x", "110", "-y", "45", cmd)
+    try:
+        first = wait("GPU 0/1")
+        tmux("send-keys", "1")
+        second = wait("GPU 1/1")
+        names = ("Intel UHD Graphics 770", "AMD Radeon Pro W7900")
+        assert [n for n in names if n in first] != [n for n in names if n in second]
+        tmux("send-keys", "q")
+        wait("EXITED rc=0")
+    finally:
+        tmux("kill-server")

@@ -1,0 +1,32 @@
+"""python -m trackers replay RUN_DIR --to trackio|wandb|tensorboard
+
+Re-send a run's journal (runs/<project>/<run>/metrics.jsonl) to a tracker,
+skipping rows the tracker already has where it can be checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, replay, print one line."""
+    parser = argparse.ArgumentParser(prog="python -m trackers", description=__doc__.splitlines()[2])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rp = sub.add_parser("replay", help="re-send a run's journal to a tracker")
+    rp.add_argument("run_dir", metavar="RUN_DIR")
+    rp.add_argument("--to", required=True, choices=["trackio", "wandb", "tensorboard"])
+    args = parser.parse_args(argv)
+    from trackers.replay import replay
+
+    try:
+        counts = replay(args.run_dir, args.to)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        sys.exit(f"python -m trackers: {exc}")
+    print(f"replayed {args.run_dir} to {args.to}: {counts['sent']} rows sent, {counts['skipped']} already there")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Where the trackers read the experiment configuration: through kconf only.
+
+Everything in ``trackers`` that needs ``.config`` values calls :func:`load_cfg`;
+tracker lists are parsed by kconf's parser, project names by kconf's
+algorithm, so there is one implementation of each.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from typing import Any
+
+import kconf
+
+parse_trackers = kconf.parse_trackers
+TRACKER_SYMBOLS = kconf.TRACKER_SYMBOLS
+
+
+def load_cfg() -> types.SimpleNamespace:
+    """Return the typed config (``kconf.load()``), or an empty namespace.
+
+    Never raises: a broken or missing ``.config`` gives an empty namespace (and
+    one warning) so that training goes on with keyword-argument settings only.
+    """
+    try:
+        return kconf.load()
+    except Exception as exc:  # noqa: BLE001 - tracking must never stop training
+        from trackers._warn import warn_once
+
+        warn_once("config", f"could not load the configuration ({exc}); using defaults")
+        return types.SimpleNamespace()
+
+
+def cfg_dict(cfg: Any) -> dict[str, Any]:
+    """Every config value as ``{"CONFIG_NAME": value}``."""
+    values = kconf.as_dict(cfg) if isinstance(cfg, types.SimpleNamespace) else dict(vars(cfg))
+    return {(k if k.startswith("CONFIG_") else f"CONFIG_{k}"): v for k, v in values.items()}
+
+
+def default_project(model: str) -> str:
+    """``<model>-xxxxx`` for this machine and directory (kconf's algorithm)."""
+    return kconf.project_name(model or "model")
+
+
+def default_run_name(model: str, optimizer: str) -> str:
+    """``{model}_{optimizer}_{timestamp}``."""
+    return f"{model}_{optimizer}_{time.strftime('%Y%m%d_%H%M%S')}"

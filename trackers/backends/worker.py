@@ -1,0 +1,138 @@
+"""One thread per backend, so a slow or hanging tracker never holds up the others.
+
+Each worker owns a bounded queue. An operation that raises is retried
+(``retries`` times, short back-off); if it still fails the backend is disabled
+with ONE warning (``wandb disabled: …``) and later rows are counted as missed.
+When the queue is full the writer waits up to ``put_timeout`` seconds once; if
+the backend still has not made room it is marked stalled and rows it cannot
+take are counted (the journal still has them) until it catches up.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any
+
+from trackers._warn import warn
+
+_STOP = object()
+
+
+class Worker:
+    """Feeds one backend from its own daemon thread."""
+
+    def __init__(self, backend: Any, ctx: Any, *, maxsize: int = 10000, retries: int = 2,
+                 put_timeout: float = 5.0, backoff: float = 0.05) -> None:
+        self.backend = backend
+        self.name = getattr(backend, "name", type(backend).__name__)
+        self.ctx = ctx
+        self.retries = retries
+        self.put_timeout = put_timeout
+        self.backoff = backoff
+        self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.enabled = True
+        self.started = False
+        self.delivered = 0
+        self.missed = 0
+        self.stalled = False
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._main, name=f"trackers-{self.name}", daemon=True)
+        self._thread.start()
+        self.queue.put(("start", ctx))
+
+    # -- writer side -------------------------------------------------------
+    def put(self, op: str, payload: Any) -> None:
+        """Queue an operation; never blocks for long, never raises."""
+        if not self.enabled:
+            self.missed += op == "log"
+            return
+        if self.stalled and self.queue.qsize() < self.queue.maxsize // 2:
+            self.stalled = False
+        try:
+            if self.stalled:
+                self.queue.put_nowait((op, payload))
+            else:
+                self.queue.put((op, payload), timeout=self.put_timeout)
+            return
+        except queue.Full:
+            pass
+        self.missed += op == "log"
+        if not self.stalled:
+            self.stalled = True
+            warn(f"{self.name} is not keeping up (queue of {self.queue.maxsize} full for {self.put_timeout:g}s); "
+                 "rows it misses stay in the journal (python -m trackers replay)")
+
+    def close(self, timeout: float) -> bool:
+        """Ask the backend to finish; wait up to ``timeout`` s. True if it finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.queue.put(("finish", None), timeout=0.05)
+                break
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    break
+        try:
+            self.queue.put_nowait((_STOP, None))
+        except queue.Full:
+            pass
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+    # -- worker thread -----------------------------------------------------
+    def _main(self) -> None:
+        while True:
+            op, payload = self.queue.get()
+            if op is _STOP:
+                return
+            if not self.enabled:
+                continue
+            if op == "log" and not self.started:
+                self.missed += 1
+                continue
+            self._call(op, payload)
+            if op == "finish":
+                self.enabled = False
+                return
+
+    def _call(self, op: str, payload: Any) -> None:
+        from trackers.backends import MissingPackage
+
+        fn = getattr(self.backend, op)
+        for attempt in range(self.retries + 1):
+            try:
+                fn(payload) if op != "finish" else fn()
+                if op == "start":
+                    self.started = True
+                elif op == "log":
+                    self.delivered += 1
+                return
+            except MissingPackage as exc:
+                self._disable(f"{exc}", missing=True)
+                return
+            except Exception as exc:  # noqa: BLE001 - a tracker must never crash training
+                if attempt >= self.retries or op == "finish":
+                    self._disable(f"{type(exc).__name__}: {exc}")
+                    return
+                time.sleep(self.backoff * (4 ** attempt))
+
+    def _disable(self, reason: str, missing: bool = False) -> None:
+        self.enabled = False
+        self.error = reason
+        if missing:
+            warn(f"{self.name} is not installed ({reason}); not logging to it")
+        else:
+            warn(f"{self.name} disabled: {reason} (the journal keeps every metric; "
+                 f"python -m trackers replay {self.ctx.run_dir} --to {self.name})")
+        # drain what is queued so the writer never blocks on a dead backend
+        try:
+            while True:
+                op, payload = self.queue.get_nowait()
+                if op is _STOP or op == "finish":  # close() is waiting: keep its stop signal
+                    self.queue.put_nowait((_STOP, None))
+                    break
+                self.missed += op == "log"
+        except (queue.Empty, queue.Full):
+            pass

@@ -1,0 +1,137 @@
+"""python -m trackers.selftest trackio|wandb  (make trackio-test / make wandb-test)
+
+Logs realistic fake training metrics (warm-up then cosine learning rate, noisy
+decaying train loss, periodic validation loss, a sparsity ramp, a final
+summary) through trackers to ONE tracker under the configured project, reads
+back what that tracker wrote (Trackio's SQLite, W&B's offline run file) and
+fails if anything is missing. W&B runs offline here; no network is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+import types
+from typing import Any
+
+
+def fake_metrics(steps: int, seed: int = 0) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
+    """Return ({step: metrics}, summary) of a plausible pruning run."""
+    rng = random.Random(seed)
+    warmup, lr_max, lr_min, eval_every = max(1, steps // 10), 6e-4, 6e-5, max(1, steps // 8)
+    rows: dict[int, dict[str, float]] = {}
+    best = math.inf
+    for it in range(steps):
+        if it < warmup:
+            lr = lr_max * (it + 1) / warmup
+        else:
+            p = (it - warmup) / max(1, steps - warmup)
+            lr = lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * p))
+        frac = it / steps
+        loss = 1.6 + 3.2 * math.exp(-4 * frac) + rng.gauss(0, 0.05)
+        sparsity = min(0.5, max(0.0, (frac - 0.2) / 0.6 * 0.5))
+        row = {"train/loss": loss, "lr": lr, "sparsity": sparsity,
+               "iter_time_ms": 95 + rng.gauss(0, 4), "tokens_per_s": 42000 + rng.gauss(0, 900)}
+        if it % eval_every == 0 or it == steps - 1:
+            row["val/loss"] = loss + 0.08 + rng.gauss(0, 0.02)
+            best = min(best, row["val/loss"])
+        rows[it] = row
+    return rows, {"best_val_loss": best, "total_time_s": round(steps * 0.095, 3)}
+
+
+def _close(a: Any, b: Any) -> bool:
+    try:
+        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _compare(expected: dict[int, dict[str, float]], got: dict[int, dict[str, Any]]) -> list[str]:
+    problems = []
+    for step, row in expected.items():
+        have = got.get(step)
+        if have is None:
+            problems.append(f"step {step} missing")
+            continue
+        for key, value in row.items():
+            if key not in have:
+                problems.append(f"step {step}: {key} missing")
+            elif not _close(have[key], value):
+                problems.append(f"step {step}: {key}={have[key]!r}, logged {value!r}")
+    return problems
+
+
+def _read_trackio(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    from trackers.readback import trackio_db, trackio_rows
+
+    got: dict[int, dict[str, Any]] = {}
+    for step, metrics in trackio_rows(trackio_db(run.project), run.name):
+        got.setdefault(step, {}).update(metrics)
+    return got, got.get(max(got), {}) if got else {}
+
+
+def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    from trackers.readback import wandb_run
+
+    info = run.ctx.info.get("wandb") or {}
+    data = wandb_run(info["dir"])
+    got: dict[int, dict[str, Any]] = {}
+    for row in data["history"]:
+        got.setdefault(int(row.get("_step", -1)), {}).update(row)
+    return got, data["summary"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the self-test for one tracker; exit status 0 when everything was read back."""
+    parser = argparse.ArgumentParser(prog="python -m trackers.selftest", description=__doc__.splitlines()[2])
+    parser.add_argument("tracker", choices=["trackio", "wandb"])
+    parser.add_argument("--steps", type=int, default=200, help="fake iterations to log (default 200)")
+    parser.add_argument("--project", default=None, help="project (default: CONFIG_TRACKER_PROJECT)")
+    parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<project>/<run>)")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        sys.exit("python -m trackers.selftest: --steps must be at least 1")
+
+    import trackers
+    from trackers._config import load_cfg
+
+    cfg = types.SimpleNamespace(**vars(load_cfg()))
+    cfg.WANDB_OFFLINE = True  # read back from the offline files; `wandb sync` uploads them
+    name = f"selftest_{args.tracker}_{time.strftime('%Y%m%d_%H%M%S')}"
+    run = trackers.init({"selftest": True, "steps": args.steps}, cfg=cfg, project=args.project, run_name=name,
+                        trackers=[args.tracker], log_gpu=False, run_dir=args.run_dir, capture_console=False)
+    expected, summary = fake_metrics(args.steps)
+    for step, row in expected.items():
+        val = {k: v for k, v in row.items() if k == "val/loss"}
+        run.log({k: v for k, v in row.items() if k != "val/loss"}, step=step)
+        if val:
+            run.log(val, step=step)
+    run.summary(summary)
+    run.finish()
+
+    prog = f"trackers selftest ({args.tracker})"
+    worker = next((w for w in run.workers if w.name == args.tracker), None)
+    if worker is None or worker.error:
+        sys.exit(f"{prog}: {args.tracker} could not be used ({worker.error if worker else 'not installed'})")
+    got, final = (_read_trackio if args.tracker == "trackio" else _read_wandb)(run)
+    problems = _compare(expected, got)
+    problems += [f"summary {k} missing" for k, v in summary.items() if not _close(final.get(k), v)]
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        sys.exit(f"{prog}: FAILED, {len(problems)} problems: {'; '.join(problems[:5])}{more}")
+    print(f"{prog}: OK")
+    print(f"  project: {run.project}")
+    print(f"  run:     {run.name}")
+    print(f"  steps verified: {len(expected)} ({sum(len(r) for r in expected.values())} values + summary)")
+    if args.tracker == "trackio":
+        print(f"  view:    trackio-view --project {run.project}   (or: trackio show --project {run.project})")
+    else:
+        print(f"  view:    wandb sync {run.ctx.info['wandb']['dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

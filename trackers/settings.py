@@ -1,0 +1,125 @@
+"""Turning config + command-line arguments + keyword arguments into run settings.
+
+Precedence, highest first: keyword arguments to ``trackers.init``, the
+``--tracker*`` arguments (``args``), the generated config (``cfg``), defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from trackers import _config
+
+
+@dataclasses.dataclass
+class Settings:
+    """Everything a :class:`trackers.Run` needs to start."""
+
+    project: str
+    name: str
+    trackers: list[str]
+    run_dir: Path
+    config: dict[str, Any]
+    resume: str | None = None
+    log_gpu: bool = False
+    gpu_interval: float = 1.0
+    gpu_history: int = 600
+    wandb_entity: str | None = None
+    wandb_offline: bool = False
+    group: str | None = None
+    gpu_backends: list[str] | None = None
+    trackio_space_id: str | None = None
+    trackio_dataset_id: str | None = None
+
+
+def _tracker_type(value: str) -> str:
+    try:
+        _config.parse_trackers(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--tracker``, ``--tracker-project`` and ``--tracker-run-name`` to ``parser``."""
+    group = parser.add_argument_group("experiment tracking")
+    group.add_argument("--tracker", type=_tracker_type, default=None, metavar="LIST",
+                       help="none, trackio, wandb, tensorboard, both, or a comma list "
+                            "(default: CONFIG_ENABLE_* from the configuration)")
+    group.add_argument("--tracker-project", default=None, metavar="NAME",
+                       help="project name (default: CONFIG_TRACKER_PROJECT)")
+    group.add_argument("--tracker-run-name", default=None, metavar="NAME",
+                       help="run name (default: CONFIG_TRACKER_RUN_NAME or {model}_{optimizer}_{timestamp})")
+    return parser
+
+
+def detect_rank(rank: int | None = None) -> int:
+    """The process rank: ``rank``, else env ``RANK``, else torch.distributed's, else 0."""
+    if rank is not None:
+        return int(rank)
+    env = os.environ.get("RANK")
+    if env not in (None, ""):
+        try:
+            return int(env)
+        except ValueError:
+            return 0
+    dist = sys.modules.get("torch.distributed")
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            return int(dist.get_rank())
+    except Exception:  # noqa: BLE001
+        pass
+    return 0
+
+
+def _tracker_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        names: Iterable[str] = _config.parse_trackers(value)
+    else:
+        names = [str(v) for v in value]
+    order = {"trackio": 0, "wandb": 1, "tensorboard": 2}
+    return sorted(set(names), key=lambda n: (order.get(n, 9), n))
+
+
+def resolve(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, project: str | None = None,
+            run_name: str | None = None, trackers: Any = None, log_gpu: bool | None = None,
+            resume: str | None = None, run_dir: str | os.PathLike[str] | None = None,
+            group: str | None = None) -> Settings:
+    """Merge keyword arguments, ``args`` and ``cfg`` into :class:`Settings`."""
+    hparams = dict(config or {})
+    g = lambda name, default=None: getattr(cfg, name, default)  # noqa: E731
+    a = lambda name: getattr(args, name, None) if args is not None else None  # noqa: E731
+
+    if trackers is None:
+        trackers = a("tracker")
+    if trackers is None:
+        trackers = [name for name, sym in _config.TRACKER_SYMBOLS.items() if g(sym, False)]
+    names = _tracker_list(trackers)
+
+    model = str(g("MODEL", "") or hparams.get("model") or "model")
+    optimizer = str(g("OPTIMIZER", "") or hparams.get("optimizer") or "opt")
+    project = project or a("tracker_project") or g("TRACKER_PROJECT", "") or _config.default_project(model)
+    name = run_name or a("tracker_run_name") or g("TRACKER_RUN_NAME", "") or _config.default_run_name(model, optimizer)
+    for label, value in (("project", project), ("run name", name)):
+        if "/" in value or value in (".", ".."):
+            raise ValueError(f"trackers: {label} {value!r} cannot contain '/'; choose a plain name")
+
+    base = Path(run_dir) if run_dir is not None else Path(g("RUNS_DIR", "") or "runs") / project / name
+    merged = {**hparams, **_config.cfg_dict(cfg)}
+    return Settings(
+        project=project, name=name, trackers=names, run_dir=base, config=merged, resume=resume,
+        log_gpu=bool(g("TRACKER_LOG_GPU", False) if log_gpu is None else log_gpu),
+        gpu_interval=float(g("TRACKER_GPU_INTERVAL", 1.0) or 1.0),
+        gpu_history=int(g("GPU_HISTORY", 600) or 600),
+        wandb_entity=g("WANDB_ENTITY", "") or None,
+        wandb_offline=bool(g("WANDB_OFFLINE", False)),
+        group=group or os.environ.get("KTRACK_GROUP") or None,
+        gpu_backends=[name for name in ("nvml", "amd", "intel", "jetson") if g(f"GPU_{name.upper()}", True)],
+        trackio_space_id=g("TRACKIO_SPACE_ID", "") or None,
+        trackio_dataset_id=g("TRACKIO_DATASET_ID", "") or None,
+    )

@@ -1,0 +1,86 @@
+"""Text charts: the 10x50 ``*`` chart of ``--once`` and braille charts for live mode."""
+from __future__ import annotations
+
+Column = tuple[float, float, float]  # (min, max, sample) of one chart column
+
+
+def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
+    """Row index from the top (0) for value ``v``."""
+    if vmax <= vmin:
+        return rows - 1
+    r = int(round((vmax - v) / (vmax - vmin) * (rows - 1)))
+    return min(rows - 1, max(0, r))
+
+
+def star_chart(cols: list[Column | None], vmin: float, vmax: float,
+               width: int = 50, height: int = 10) -> list[str]:
+    """The ``--once`` chart: y labels (2 decimals, right-aligned in 7), ``|``, one
+    ``*`` per column at its sample value, and a ``+---`` base of ``width`` dashes."""
+    grid = [[" "] * width for _ in range(height)]
+    for x, col in enumerate(cols[:width]):
+        if col is not None:
+            grid[_row(col[2], vmin, vmax, height)][x] = "*"
+    step = (vmax - vmin) / (height - 1) if height > 1 else 0.0
+    lines = [f"{vmax - i * step:7.2f} |{''.join(grid[i])}".rstrip() for i in range(height)]
+    lines.append(" " * 8 + "+" + "-" * width)
+    return lines
+
+
+_DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+
+
+def braille_chart(cols: list[Column | None], vmin: float, vmax: float,
+                  width: int, height: int) -> list[str]:
+    """A ``width`` x ``height`` character braille chart (2x4 dots per cell).
+
+    ``cols`` has ``2 * width`` entries; each is drawn as a vertical stroke from
+    its min to its max, joined to the previous column so the trace is a line.
+    """
+    dots_h = height * 4
+    cells = [[0] * width for _ in range(height)]
+    prev: int | None = None
+    cols = _fill_gaps(cols[: 2 * width])
+    for x, col in enumerate(cols):
+        if col is None:
+            prev = None
+            continue
+        top = _row(col[1], vmin, vmax, dots_h)
+        bot = _row(col[0], vmin, vmax, dots_h)
+        last = _row(col[2], vmin, vmax, dots_h)
+        if prev is not None:
+            top, bot = min(top, prev), max(bot, prev)
+        for y in range(top, bot + 1):
+            cells[y // 4][x // 2] |= _DOTS[y % 4][x % 2]
+        prev = last
+    return ["".join(chr(0x2800 + c) if c else " " for c in row) for row in cells]
+
+
+def _fill_gaps(cols: list[Column | None]) -> list[Column | None]:
+    """Interpolate empty columns between two drawn ones, so sparse points join."""
+    known = [i for i, c in enumerate(cols) if c is not None]
+    out = list(cols)
+    for a, b in zip(known, known[1:]):
+        va, vb = cols[a][2], cols[b][2]
+        for i in range(a + 1, b):
+            v = va + (vb - va) * (i - a) / (b - a)
+            out[i] = (v, v, v)
+    return out
+
+
+def bucket_points(points: list[tuple[int, float]], width: int) -> tuple[list[Column | None], float, float]:
+    """Group (step, value) points into ``width`` step buckets (Python side, for
+    short series such as the last 500 points).  Returns columns, min and max."""
+    cols: list[list[float] | None] = [None] * width
+    if not points:
+        return [], 0.0, 0.0
+    lo, hi = points[0][0], points[-1][0]
+    span = max(1, -(-(hi - lo + 1) // width))
+    for step, v in points:
+        b = min(width - 1, (step - lo) // span)
+        c = cols[b]
+        if c is None:
+            cols[b] = [v, v, v]
+        else:
+            c[0], c[1] = min(c[0], v), max(c[1], v)
+    vals = [v for _, v in points]
+    return [tuple(c) if c else None for c in cols], min(vals), max(vals)

@@ -1,0 +1,50 @@
+"""Plain-text ``--once`` output: the training dashboard block, line for line."""
+from __future__ import annotations
+
+from viewer.chart import star_chart
+from viewer.model import ZOOM_LABELS, NoMetric, build_view, fmt_sparsity, iteration_of, resolve
+from viewer.store import Project, RunInfo
+
+RULE = "=" * 60
+
+
+def header(project: str, zoom: int) -> list[str]:
+    """The four header lines of a dashboard block."""
+    return [RULE, f"TrackIO Dashboard - Project: {project}", f"View: {ZOOM_LABELS[zoom]}", RULE, ""]
+
+
+def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = None) -> str:
+    """One project's ``--once`` block (no trailing newline).
+
+    Raises NoMetric when the run has no loss (or ``metric``) values.
+    """
+    roles = resolve(project, run, metric)
+    view = build_view(project, run, roles.metric, zoom, 50)
+    if view is None:
+        raise NoMetric(f"project '{project.name}' run '{run.name}' has no numeric "
+                       f"values of '{roles.metric}'")
+    label = "Loss" if metric is None else roles.metric
+    it_first = iteration_of(project, run, roles, view.first[0])
+    it_last = iteration_of(project, run, roles, view.last[0])
+    lines = header(project.name, zoom)
+    lines += [f"Latest Iteration: {it_last}",
+              f"Latest {label}: {view.last[1]:.4f}",
+              f"{label} Change: {view.last[1] - view.first[1]:+.4f} (from {view.first[1]:.4f})",
+              f"Min {label}: {view.vmin:.4f}",
+              f"Max {label}: {view.vmax:.4f}"]
+    if roles.lr:
+        lr = project.latest(run.run_id, roles.lr)
+        if lr:
+            lines.append(f"Learning Rate: {lr[1]:.2e}")
+    if roles.sparsity:
+        sp = project.latest(run.run_id, roles.sparsity)
+        if sp:
+            lines.append(f"Sparsity: {fmt_sparsity(sp[1])}")
+    lines += ["", f"{label} Trend (Iterations {it_first} to {it_last}):"]
+    lines += star_chart(view.cols, view.vmin, view.vmax)
+    return "\n".join(lines)
+
+
+def no_metric_block(project: Project, zoom: int, message: str) -> str:
+    """A block for a project without a chartable metric (all-projects mode)."""
+    return "\n".join(header(project.name, zoom) + [message])
