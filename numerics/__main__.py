@@ -1,0 +1,53 @@
+"""python -m numerics plot RUN_DIR [--stat rms] [--kind activation] [--step N]
+[--format bf16] [--module PATTERN] [--out DIR]
+
+Write PNG figures of a run's numerics table: the statistic over steps per
+module, a heatmap of modules x steps, the exponent histogram at a step with a
+number format's range marked, and the loss curve from metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from numerics.stats import SCALAR_STATS
+
+
+def _parser() -> argparse.ArgumentParser:
+    from numerics.plot import FORMATS
+    from numerics.schema import KINDS
+
+    p = argparse.ArgumentParser(prog="numerics", description=__doc__.split("\n\n")[1])
+    sub = p.add_subparsers(dest="command", required=True)
+    pl = sub.add_parser("plot", help="write PNG figures of a run's numerics table")
+    pl.add_argument("run_dir", metavar="RUN_DIR", help="run directory holding numerics.parquet")
+    pl.add_argument("--stat", default="rms", choices=SCALAR_STATS, help="statistic to plot (rms)")
+    pl.add_argument("--kind", default="activation", choices=KINDS, help="tensor kind (activation)")
+    pl.add_argument("--step", type=int, default=None, help="step of the exponent histogram (last sampled)")
+    pl.add_argument("--format", default="bf16", metavar="FMT",
+                    help=f"number format marked on the histogram: {', '.join(FORMATS)} (bf16)")
+    pl.add_argument("--module", default=None, help="only modules matching this pattern (fnmatch or regex)")
+    pl.add_argument("--out", default=None, help="output folder (RUN_DIR/plots)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse arguments, make the plots, print where they went."""
+    args = _parser().parse_args(argv)
+    from numerics.plot import PlotError, plot_run
+    from numerics.schema import SchemaError
+
+    try:
+        files = plot_run(args.run_dir, stat=args.stat, kind=args.kind, step=args.step,
+                         fmt=args.format, module=args.module, out=args.out)
+    except (PlotError, SchemaError, FileNotFoundError) as e:
+        msg = str(e)
+        sys.exit(msg if msg.startswith("numerics:") else f"numerics: {msg}")
+    for f in files:
+        print(f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

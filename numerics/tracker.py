@@ -1,0 +1,393 @@
+"""``numerics.track``: hooks around a training loop, one table row per tensor.
+
+Usage::
+
+    with numerics.track(model, optimizer, run=run, cfg=cfg) as t:
+        for it in range(max_iters):
+            loss = model(x, y)[1]; loss.backward(); optimizer.step()
+            t.step()                     # after every optimizer step
+            optimizer.zero_grad(set_to_none=True)
+
+Step ``s`` (0-based count of ``t.step()`` calls, or the number passed to
+``t.step(s)``) is *sampled* when ``s % interval == 0``.  Forward hooks are
+registered only while a sampled step runs and removed in ``t.step()``, so
+other steps pay nothing.  Activations and output gradients are taken from the
+first training-mode forward of each module in the sampled step; weights,
+weight gradients and optimizer state are read in ``t.step()`` (after the
+update).  Gradients of module outputs come from tensor hooks registered on the
+outputs in the forward hook (what a full backward hook reports as
+``grad_output[0]``, but safe with in-place ops after the module).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from numerics.stats import SCALAR_STATS, finish, raw_stats
+from numerics.writer import TableWriter
+
+_KIND_ALIASES = {
+    "activation": "activation", "activations": "activation",
+    "gradient": "gradient", "gradients": "gradient",
+    "weight": "weight", "weights": "weight",
+    "weight_grad": "weight_grad", "weight_grads": "weight_grad",
+    "optimizer_state": "optimizer_state", "optimizer": "optimizer_state", "optim": "optimizer_state",
+}
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """fnmatch on the whole name, or a regular-expression search."""
+    if fnmatch.fnmatchcase(name, pattern):
+        return True
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return False
+
+
+def kinds_from(kinds: Iterable[str] | str | None, cfg: Any) -> set[str]:
+    """Tensor kinds to record: explicit ``kinds`` or the cfg NUMERICS_* flags."""
+    if kinds is not None:
+        out = set()
+        for k in _split(kinds):
+            if k.lower() not in _KIND_ALIASES:
+                raise ValueError(f"numerics: unknown tensor kind '{k}'; use one of {sorted(set(_KIND_ALIASES.values()))}")
+            out.add(_KIND_ALIASES[k.lower()])
+        return out
+    out = set()
+    if getattr(cfg, "NUMERICS_ACTIVATIONS", True):
+        out.add("activation")
+    if getattr(cfg, "NUMERICS_GRADIENTS", True):
+        out.add("gradient")
+    if getattr(cfg, "NUMERICS_WEIGHTS", True):
+        out |= {"weight", "weight_grad"}
+    if getattr(cfg, "NUMERICS_OPTIMIZER_STATE", False):
+        out.add("optimizer_state")
+    return out
+
+
+def _first_tensor(out: Any) -> torch.Tensor | None:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            if isinstance(o, torch.Tensor):
+                return o
+    if isinstance(out, dict):
+        for o in out.values():
+            if isinstance(o, torch.Tensor):
+                return o
+    return None
+
+
+def _dtype_name(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+class Tracker:
+    """Records statistics of a model's tensors; made by :func:`track`."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        run: Any = None,
+        enabled: bool = True,
+        interval: int = 100,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        kinds: set[str] | None = None,
+        histogram: bool = True,
+        max_elements: int = 1 << 20,
+        log_stats: list[str] | None = None,
+        out_dir: str | Path | None = None,
+        flush_every: int = 1,
+        start_step: int = 0,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.run = run
+        self.enabled = enabled
+        self.interval = max(1, int(interval))
+        self.include = include or []
+        self.exclude = exclude or []
+        self.kinds = set(kinds) if kinds is not None else {"activation", "gradient", "weight", "weight_grad"}
+        self.histogram = histogram
+        self.max_elements = int(max_elements)
+        self.log_stats = [s for s in (log_stats or []) if s in SCALAR_STATS]
+        self.flush_every = max(1, int(flush_every))
+        self.path = Path(out_dir) / "numerics.parquet" if out_dir is not None else None
+        self.writer = TableWriter(self.path, histogram) if (enabled and self.path) else None
+        self.next_step = int(start_step)
+        self.steps_sampled = 0
+        self._handles: list[Any] = []
+        self._pending: list[tuple[tuple, torch.Tensor]] = []
+        self._seen: set[tuple[str, str]] = set()
+        self._warned: set[str] = set()
+        self._modules = [(n, m) for n, m in model.named_modules() if n and self.selected(n)]
+
+    # -- selection ---------------------------------------------------------
+    def selected(self, name: str) -> bool:
+        """Whether a module/parameter name passes the include/exclude patterns.
+
+        A parameter ``a.b.weight`` also matches through its module ``a.b``.
+        """
+        names = [name]
+        if "." in name:
+            names.append(name.rsplit(".", 1)[0])
+        if self.include and not any(_matches(n, p) for n in names for p in self.include):
+            return False
+        return not any(_matches(n, p) for n in names for p in self.exclude)
+
+    def is_sampled(self, step: int) -> bool:
+        """Whether statistics are recorded on optimizer step ``step``."""
+        return self.enabled and step % self.interval == 0
+
+    # -- hooks ---------------------------------------------------------------
+    def _warn(self, key: str, msg: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"numerics: {msg}", RuntimeWarning, stacklevel=3)
+
+    def _record(self, meta: tuple, t: torch.Tensor) -> None:
+        try:
+            self._pending.append((meta, raw_stats(t, self.max_elements, self.histogram)))
+        except Exception as e:  # never break training
+            self._warn(f"stats:{meta[2]}", f"statistics of {meta[1]} ({meta[2]}) failed: {e}")
+
+    def _forward_hook(self, name: str):
+        def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+            if not module.training:
+                return
+            try:
+                out = _first_tensor(output)
+                if out is None or not (out.is_floating_point() or out.is_complex()):
+                    return
+                step, typ = self.next_step, type(module).__name__
+                if "activation" in self.kinds and (name, "a") not in self._seen:
+                    self._seen.add((name, "a"))
+                    self._record((step, name, "activation", "", typ, _dtype_name(out)), out)
+                if "gradient" in self.kinds and out.requires_grad and (name, "g") not in self._seen:
+                    self._seen.add((name, "g"))
+                    out.register_hook(self._grad_hook(name, typ, step))
+            except Exception as e:
+                self._warn("forward", f"forward hook failed on {name}: {e}")
+
+        return hook
+
+    def _grad_hook(self, name: str, typ: str, step: int):
+        def hook(grad: torch.Tensor) -> None:
+            if self._handles and step == self.next_step:
+                self._record((step, name, "gradient", "", typ, _dtype_name(grad)), grad)
+
+        return hook
+
+    def _arm(self) -> None:
+        if self._handles or not ({"activation", "gradient"} & self.kinds):
+            return
+        self._seen.clear()
+        for name, module in self._modules:
+            self._handles.append(module.register_forward_hook(self._forward_hook(name)))
+
+    def _disarm(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    @property
+    def hooks_armed(self) -> int:
+        """Number of hooks currently registered on the model."""
+        return len(self._handles)
+
+    # -- the loop --------------------------------------------------------------
+    def __enter__(self) -> "Tracker":
+        if self.is_sampled(self.next_step):
+            self._arm()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def step(self, step: int | None = None) -> None:
+        """Call after each optimizer step; ``step`` overrides the step count.
+
+        On a sampled step this reads weights, weight gradients and optimizer
+        state, moves every statistic of the step to the host in one transfer,
+        appends the rows to the table and logs the chosen scalars.
+        """
+        if not self.enabled:
+            return
+        if step is not None and step != self.next_step:
+            # The caller numbers steps itself: relabel what the hooks caught.
+            step = int(step)
+            if self.is_sampled(step):
+                self._pending = [((step,) + m[1:], r) for m, r in self._pending]
+            else:
+                self._pending.clear()
+                self._disarm()
+            self.next_step = step
+        cur = self.next_step
+        if self.is_sampled(cur):
+            try:
+                self._collect_params(cur)
+                self._emit(cur)
+            except Exception as e:
+                self._warn("step", f"step {cur} not recorded: {e}")
+            self._pending.clear()
+            self._disarm()
+        self.next_step = cur + 1
+        if self.is_sampled(self.next_step):
+            self._arm()
+
+    def _collect_params(self, step: int) -> None:
+        names = {}
+        for name, p in self.model.named_parameters():
+            names[id(p)] = name
+            if not self.selected(name):
+                continue
+            if "weight" in self.kinds:
+                self._record((step, name, "weight", "", "Parameter", _dtype_name(p)), p)
+            if "weight_grad" in self.kinds and p.grad is not None:
+                self._record((step, name, "weight_grad", "", "Parameter", _dtype_name(p.grad)), p.grad)
+        if "optimizer_state" in self.kinds and self.optimizer is not None:
+            self._collect_optimizer(step, names)
+
+    def _collect_optimizer(self, step: int, names: dict[int, str]) -> None:
+        """Optimizer buffers, named through parameter identity (not position)."""
+        typ = type(self.optimizer).__name__
+        for g, group in enumerate(self.optimizer.param_groups):
+            for i, p in enumerate(group["params"]):
+                name = names.get(id(p), f"param_group{g}.{i}")
+                if not self.selected(name):
+                    continue
+                for key, value in self.optimizer.state.get(p, {}).items():
+                    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.is_floating_point():
+                        self._record((step, name, "optimizer_state", key, typ, _dtype_name(value)), value)
+
+    def _emit(self, step: int) -> None:
+        if not self._pending:
+            return
+        metas = [m for m, _ in self._pending]
+        by_device: dict[torch.device, list[int]] = {}
+        for i, (_, row) in enumerate(self._pending):
+            by_device.setdefault(row.device, []).append(i)
+        values = [None] * len(metas)
+        for idx in by_device.values():  # one transfer per device (usually one)
+            host = torch.stack([self._pending[i][1] for i in idx]).cpu().double().numpy()
+            for j, i in enumerate(idx):
+                values[i] = host[j]
+        arr = finish(np.stack(values))
+        self.steps_sampled += 1
+        if self.writer is not None:
+            self.writer.add(metas, arr)
+            if self.steps_sampled % self.flush_every == 0:
+                self.writer.flush()
+        if self.run is not None and self.log_stats:
+            self._log(step, metas, arr)
+
+    def _log(self, step: int, metas: list[tuple], arr) -> None:
+        offset = 2  # numel, sampled
+        col = {s: offset + SCALAR_STATS.index(s) for s in self.log_stats}
+        metrics: dict[str, float] = {}
+        for m, row in zip(metas, arr):
+            label = m[3] if m[2] == "optimizer_state" else m[2]
+            for s, c in col.items():
+                metrics[f"numerics/{m[1]}/{label}/{s}"] = float(row[c])
+        try:
+            self.run.log(metrics, step=step)
+        except Exception as e:
+            self._warn("log", f"logging to trackers failed: {e}")
+
+    def close(self) -> None:
+        """Remove every hook and write what is buffered (idempotent)."""
+        self._disarm()
+        self._pending.clear()
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception as e:
+                self._warn("close", f"could not finish {self.path}: {e}")
+
+
+def track(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    run: Any = None,
+    cfg: Any = None,
+    interval: int | None = None,
+    include: Iterable[str] | str | None = None,
+    exclude: Iterable[str] | str | None = None,
+    kinds: Iterable[str] | str | None = None,
+    histogram: bool | None = None,
+    max_elements: int | None = None,
+    log_stats: Iterable[str] | str | None = None,
+    out_dir: str | Path | None = None,
+    enabled: bool | None = None,
+    flush_every: int = 1,
+    start_step: int = 0,
+) -> Tracker:
+    """Track numerics of ``model`` (and ``optimizer``); use as a context manager.
+
+    Every setting left as None comes from ``cfg`` (``kconf.load()`` or
+    ``config.config``): NUMERICS (enabled; True when cfg is None),
+    NUMERICS_INTERVAL (100), NUMERICS_INCLUDE / NUMERICS_EXCLUDE
+    (comma-separated fnmatch patterns, also tried as regex searches),
+    NUMERICS_ACTIVATIONS / _GRADIENTS / _WEIGHTS / _OPTIMIZER_STATE (kinds),
+    NUMERICS_HISTOGRAM, NUMERICS_MAX_ELEMENTS (1048576, 0 = no subsampling),
+    NUMERICS_LOG_STATS ("rms,max_abs").
+
+    Args:
+        model: the module whose submodules and parameters are tracked.
+        optimizer: its optimizer, for ``optimizer_state`` rows.
+        run: a ``trackers.Run`` (anything with ``log(dict, step=)``) or None.
+        kinds: subset of activation, gradient, weight, weight_grad,
+            optimizer_state (plural forms accepted).
+        out_dir: where ``numerics.parquet`` goes; default ``run.dir``; with
+            neither, nothing is written (scalars are still logged).
+        flush_every: sampled steps per part file (crash loses at most these).
+        start_step: number of the first optimizer step (when resuming);
+            ``t.step(n)`` also renumbers.
+
+    Returns:
+        A :class:`Tracker`; call ``t.step()`` after every optimizer step.
+    """
+    def pick(value: Any, symbol: str, default: Any) -> Any:
+        return value if value is not None else getattr(cfg, symbol, default)
+
+    if enabled is None:
+        enabled = bool(getattr(cfg, "NUMERICS", True)) if cfg is not None else True
+    if out_dir is None and run is not None and getattr(run, "dir", None) is not None:
+        out_dir = run.dir
+    return Tracker(
+        model,
+        optimizer,
+        run=run,
+        enabled=enabled,
+        interval=int(pick(interval, "NUMERICS_INTERVAL", 100)),
+        include=_split(pick(include, "NUMERICS_INCLUDE", "")),
+        exclude=_split(pick(exclude, "NUMERICS_EXCLUDE", "")),
+        kinds=kinds_from(kinds, cfg),
+        histogram=bool(pick(histogram, "NUMERICS_HISTOGRAM", True)),
+        max_elements=int(pick(max_elements, "NUMERICS_MAX_ELEMENTS", 1 << 20)),
+        log_stats=_split(pick(log_stats, "NUMERICS_LOG_STATS", "rms,max_abs")),
+        out_dir=out_dir,
+        flush_every=flush_every,
+        start_step=start_step,
+    )
