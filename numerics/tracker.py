@@ -30,8 +30,8 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-from numerics.stats import SCALAR_STATS, finish, raw_stats
-from numerics.writer import TableWriter
+from numerics.stats import SCALAR_STATS, Reduced, gather, reduce
+from numerics.writer import Background, TableWriter
 
 _KIND_ALIASES = {
     "activation": "activation", "activations": "activation",
@@ -134,10 +134,12 @@ class Tracker:
         self.flush_every = max(1, int(flush_every))
         self.path = Path(out_dir) / "numerics.parquet" if out_dir is not None else None
         self.writer = TableWriter(self.path, histogram) if (enabled and self.path) else None
+        self._bg = Background(self._warn) if self.writer is not None else None
         self.next_step = int(start_step)
         self.steps_sampled = 0
         self._handles: list[Any] = []
-        self._pending: list[tuple[tuple, torch.Tensor]] = []
+        self._pending: list[tuple[tuple, Reduced]] = []
+        self._selected: dict[str, bool] = {}
         self._seen: set[tuple[str, str]] = set()
         self._warned: set[str] = set()
         self._modules = [(n, m) for n, m in model.named_modules() if n and self.selected(n)]
@@ -148,6 +150,12 @@ class Tracker:
 
         A parameter ``a.b.weight`` also matches through its module ``a.b``.
         """
+        hit = self._selected.get(name)
+        if hit is None:
+            hit = self._selected[name] = self._match(name)
+        return hit
+
+    def _match(self, name: str) -> bool:
         names = [name]
         if "." in name:
             names.append(name.rsplit(".", 1)[0])
@@ -167,7 +175,7 @@ class Tracker:
 
     def _record(self, meta: tuple, t: torch.Tensor) -> None:
         try:
-            self._pending.append((meta, raw_stats(t, self.max_elements, self.histogram)))
+            self._pending.append((meta, reduce(t, self.max_elements, self.histogram)))
         except Exception as e:  # never break training
             self._warn(f"stats:{meta[2]}", f"statistics of {meta[1]} ({meta[2]}) failed: {e}")
 
@@ -284,22 +292,21 @@ class Tracker:
         if not self._pending:
             return
         metas = [m for m, _ in self._pending]
-        by_device: dict[torch.device, list[int]] = {}
-        for i, (_, row) in enumerate(self._pending):
-            by_device.setdefault(row.device, []).append(i)
-        values = [None] * len(metas)
-        for idx in by_device.values():  # one transfer per device (usually one)
-            host = torch.stack([self._pending[i][1] for i in idx]).cpu().double().numpy()
-            for j, i in enumerate(idx):
-                values[i] = host[j]
-        arr = finish(np.stack(values))
+        arr = gather([r for _, r in self._pending], self.histogram)  # one transfer per device
         self.steps_sampled += 1
-        if self.writer is not None:
-            self.writer.add(metas, arr)
-            if self.steps_sampled % self.flush_every == 0:
-                self.writer.flush()
         if self.run is not None and self.log_stats:
+            # here, not in the writer thread: run.log returns at once, and the
+            # rows must reach the trackers in step order (W&B drops late steps)
             self._log(step, metas, arr)
+        if self.writer is not None:
+            flush = self.steps_sampled % self.flush_every == 0
+            self._bg.submit(self._write, metas, arr, flush)
+
+    def _write(self, metas: list[tuple], arr: np.ndarray, flush: bool) -> None:
+        """In the writer thread: buffer the rows, write a part file."""
+        self.writer.add(metas, arr)
+        if flush:
+            self.writer.flush()
 
     def _log(self, step: int, metas: list[tuple], arr) -> None:
         offset = 2  # numel, sampled
@@ -318,6 +325,8 @@ class Tracker:
         """Remove every hook and write what is buffered (idempotent)."""
         self._disarm()
         self._pending.clear()
+        if self._bg is not None:
+            self._bg.close()  # waits for the write in flight
         if self.writer is not None:
             try:
                 self.writer.close()

@@ -6,12 +6,18 @@ so a part is either complete or absent).  A crash therefore loses at most the
 rows buffered since the last flush.  :meth:`close` compacts the parts into a
 single ``data-*.parquet`` file; rows that end up in both (a crash between the
 rename and the removal of the parts) are de-duplicated by the reader.
+
+:class:`Background` runs the writes on one daemon thread, at most one job
+in flight (a new job waits for the previous one), so a crash still loses at
+most one flush while training goes on during the write.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -99,3 +105,62 @@ def _atomic_write(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
+
+
+class Background:
+    """One writer thread, at most one job queued or running.
+
+    ``submit`` waits while the previous job is still running (so at most one
+    flush is ever in flight), hands the job over and returns; ``close`` waits
+    for it and ends the thread.  A failing job calls ``warn(key, message)``
+    and never reaches the caller.  After ``close`` jobs run inline.
+    """
+
+    def __init__(self, warn: Callable[[str, str], None]) -> None:
+        self._warn = warn
+        self._free = threading.Semaphore(1)  # released when the job is done
+        self._ready = threading.Event()
+        self._job: tuple | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the writer thread."""
+        if self._closed:
+            self._run(fn, args)
+            return
+        self._free.acquire()
+        self._job = (fn, args)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name="numerics-writer", daemon=True)
+            self._thread.start()
+        self._ready.set()
+
+    def _run(self, fn: Callable[..., Any], args: tuple) -> None:
+        try:
+            fn(*args)
+        except Exception as e:  # never break training
+            self._warn("write", f"writing the numerics table failed: {e}")
+
+    def _main(self) -> None:
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            job, self._job = self._job, None
+            if job is None:  # close()
+                self._free.release()
+                return
+            self._run(*job)
+            self._free.release()
+
+    def close(self) -> None:
+        """Wait for the job in flight and stop the thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._free.acquire()
+            self._job = None
+            self._ready.set()
+            self._thread.join()
+            self._thread = None

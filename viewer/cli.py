@@ -2,7 +2,7 @@
 
 Reads Trackio's SQLite files read-only; ``--once`` prints plain text for
 scripts, otherwise a live full-screen view (keys: + / - zoom, p next
-project, 0-9 GPU, q quit).
+project, c compare runs, 0-9 GPU, q quit).
 """
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="NAME", help="Run name or id (default: the project's most recent run)")
     p.add_argument("--metric", metavar="KEY", help="Chart this metric instead of the loss (e.g. val/loss)")
     p.add_argument("--list", action="store_true", help="List projects and runs with step counts and exit")
+    p.add_argument("--compare", nargs="*", metavar="RUN",
+                   help="Compare runs (names or ids) of --project: differing Kconfig symbols, "
+                        "a table and overlaid loss curves; no RUN: all runs")
+    p.add_argument("--no-cache", action="store_true",
+                   help="Do not read or write the run summary cache ($XDG_CACHE_HOME/ktrack/viewer)")
     p.add_argument("--dir", metavar="PATH",
                    help="Trackio data directory (default: $TRACKIO_DIR, $HF_HOME/trackio, "
                         "~/.cache/huggingface/trackio)")
@@ -101,7 +106,7 @@ def once_text(args: argparse.Namespace, projects: list[Project]) -> str:
         try:
             run = pick_run(pr, args.run)
             blocks.append(gpu_db.report(pr, run) if args.gpu_db
-                          else once.dashboard(pr, run, args.zoom, args.metric))
+                          else once.dashboard(pr, run, args.zoom, args.metric, not args.no_cache))
         except NoMetric as exc:
             if len(projects) == 1:
                 raise
@@ -128,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(list_text(projects))
         return 0
+    if args.once and args.compare is not None:
+        from viewer.compare import compare_text
+
+        print(compare_text(projects[0], args.compare, args.metric, not args.no_cache))
+        return 0
     if args.once:
         print(once_text(args, projects))
         return 0
@@ -142,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.gpu_db and not args.project:
         parser.error("--gpu-db requires --project")
+    if args.compare is not None and not args.project:
+        parser.error("--compare requires --project")
+    if args.compare is not None and (args.gpu or args.gpu_db):
+        parser.error("--compare cannot be combined with --gpu or --gpu-db")
     if args.gpu and args.gpu_db:
         parser.error("--gpu and --gpu-db cannot be combined")
     try:

@@ -32,6 +32,34 @@ def _order(key: str) -> tuple:
     return (prefix != "gpu", prefix, SEED_ORDER.index(name) if name in SEED_ORDER else 99, name)
 
 
+def _status(title: str, latest: dict, prefix: str, util_label: str) -> list[str]:
+    """The latest-status lines of one GPU (keys ``<prefix><metric>``).
+
+    The first GPU keeps the seed's labels; further GPUs say ``Utilization:``
+    so that the seed's ``grep "GPU Utilization:"`` still finds one line.
+    """
+    def g(name: str):
+        v = latest.get(prefix + name)
+        return v if isinstance(v, (int, float)) else None
+
+    out = [title]
+    if g("utilization") is not None:
+        out.append(f"  {util_label}: {g('utilization'):.1f}%")
+    if g("memory_used_gb") is not None:
+        pct = f" ({g('memory_percent'):.1f}%)" if g("memory_percent") is not None else ""
+        out.append(f"  Memory Usage: {g('memory_used_gb'):.1f} GB{pct}")
+    if g("temperature_c") is not None:
+        out.append(f"  Temperature: {g('temperature_c'):.0f}{DEG}")
+    if g("power_w") is not None:
+        out.append(f"  Power: {g('power_w'):.0f}W")
+    clocks = [(lbl, g(f"clock_{k}_mhz")) for lbl, k in
+              (("Graphics", "graphics"), ("Memory", "memory"), ("Fclk", "fclk"), ("Socclk", "socclk"))]
+    if any(v is not None for _, v in clocks):
+        out.append("  Clock Frequencies:")
+        out += [f"    {lbl}: {v:.0f} MHz" for lbl, v in clocks if v is not None]
+    return out
+
+
 def _step_section(project: Project, run: RunInfo, gkeys: list[str]) -> list[str]:
     """Latest status, history, data range and key counts from ``metrics``."""
     rc, rid = project.run_col, run.run_id
@@ -48,27 +76,16 @@ def _step_section(project: Project, run: RunInfo, gkeys: list[str]) -> list[str]
     h = row[n:n + 9]
     lo_step, hi_step, last_id = row[n + 9:n + 12]
     latest_row = project._q(f"SELECT step, CAST(metrics AS TEXT) FROM metrics WHERE id=?", (last_id,))[0]
-    latest = json.loads(latest_row[1])
-
-    def g(name: str):
-        v = latest.get(f"gpu/{name}")
-        return v if isinstance(v, (int, float)) else None
-
-    out = [f"Latest GPU Status (Step {latest_row[0]}):"]
-    if g("utilization") is not None:
-        out.append(f"  GPU Utilization: {g('utilization'):.1f}%")
-    if g("memory_used_gb") is not None:
-        pct = f" ({g('memory_percent'):.1f}%)" if g("memory_percent") is not None else ""
-        out.append(f"  Memory Usage: {g('memory_used_gb'):.1f} GB{pct}")
-    if g("temperature_c") is not None:
-        out.append(f"  Temperature: {g('temperature_c'):.0f}{DEG}")
-    if g("power_w") is not None:
-        out.append(f"  Power: {g('power_w'):.0f}W")
-    clocks = [(lbl, g(f"clock_{k}_mhz")) for lbl, k in
-              (("Graphics", "graphics"), ("Memory", "memory"), ("Fclk", "fclk"), ("Socclk", "socclk"))]
-    if any(v is not None for _, v in clocks):
-        out.append("  Clock Frequencies:")
-        out += [f"    {lbl}: {v:.0f} MHz" for lbl, v in clocks if v is not None]
+    out = _status(f"Latest GPU Status (Step {latest_row[0]}):", json.loads(latest_row[1]), "gpu/",
+                  "GPU Utilization")
+    for prefix in dict.fromkeys(k.split("/")[0] + "/" for k in gkeys if not k.startswith("gpu/")):
+        mine = [k for k in gkeys if k.startswith(prefix)]
+        has = " OR ".join(f"{_x(k)} IS NOT NULL" for k in mine)
+        row = project._q(f"SELECT step, CAST(metrics AS TEXT) FROM metrics WHERE +{rc}=? AND ({has}) "
+                         f"ORDER BY id DESC LIMIT 1", (rid,))
+        if row:
+            out += [""] + _status(f"Latest GPU {prefix[3:-1]} Status (Step {row[0][0]}):",
+                                  json.loads(row[0][1]), prefix, "Utilization")
     out += ["", f"Historical Data ({max(count.values())} logged entries):"]
     fmt = (("Utilization", "{:.1f}%"), ("Temperature", "{:.0f}" + DEG), ("Power", "{:.0f}W"))
     for i, (label, f) in enumerate(fmt):

@@ -1,7 +1,7 @@
 """Live full-screen mode (rich): training dashboard, ``--gpu-db`` and ``--gpu``.
 
-Keys: ``+``/``-`` zoom, ``p`` (or Tab) next project, ``0``-``9`` GPU, ``q``
-or Ctrl+C quit.  The terminal is always restored: keys are read in cbreak
+Keys: ``+``/``-`` zoom, ``p`` (or Tab) next project, ``c`` compare all runs
+of the project (toggle), ``0``-``9`` GPU, ``q`` or Ctrl+C quit.  The terminal is always restored: keys are read in cbreak
 mode inside a context manager, and rich's ``Live`` runs in the alternate
 screen inside another.
 """
@@ -71,6 +71,8 @@ class DashboardState:
         self.zoom, self.index = args.zoom, 0
         self.series: dict[str, LiveSeries | str] = {}
         self.rows_seen = 0
+        self.comparing = args.compare is not None
+        self.comparisons: dict[str, Any] = {}
 
     @property
     def project(self) -> Project:
@@ -80,18 +82,30 @@ class DashboardState:
         run = pr.pick_run(self.args.run)
         if run is None:
             return f"project '{pr.name}': no run yet" + (f" named '{self.args.run}'" if self.args.run else "")
+        from viewer.cache import load_series
+
         try:
-            return LiveSeries(pr, run, resolve(pr, run, self.args.metric))
+            with pr.snapshot():
+                return load_series(pr, run, resolve(pr, run, self.args.metric), not self.args.no_cache)
         except NoMetric as exc:
             return str(exc)
 
     def tick(self) -> None:
         """Read what was written since the last tick (only newer row ids)."""
         pr = self.project
+        if self.comparing:
+            from viewer.compare import Comparison
+
+            cmp = self.comparisons.setdefault(pr.name, Comparison(
+                pr, self.args.compare or [], self.args.metric, not self.args.no_cache))
+            cmp.refresh()
+            return
         cur = self.series.get(pr.name)
         if isinstance(cur, LiveSeries):
             self.rows_seen += cur.update()
-            if self.args.run is None:  # a newer run started: follow it
+            if cur.stale:
+                self.series[pr.name] = self._load(pr)
+            elif self.args.run is None:  # a newer run started: follow it
                 newest = pr.pick_run(None)
                 if newest and newest.run_id != cur.run.run_id:
                     self.series[pr.name] = self._load(pr)
@@ -107,6 +121,33 @@ class DashboardState:
         elif k in ("p", "\t") and len(self.projects) > 1:
             self.index = (self.index + 1) % len(self.projects)
             self.tick()
+        elif k in ("c", "C") and not self.args.gpu_db:
+            self.comparing = not self.comparing
+            self.tick()
+
+    def render_compare(self, width: int, height: int, head: Text) -> Any:
+        """The comparison screen: symbol diff first, run table, coloured overlay."""
+        from viewer.compare import _sweeps
+
+        sc = _sweeps()
+        cmp = self.comparisons.get(self.project.name)
+        runs = cmp.run_data() if cmp else []
+        keys = Text("c: back to the run   q: quit", style="dim")
+        if not runs:
+            return Group(head, Text("no runs to compare yet", style="yellow"), keys)
+        table = sc.symbol_table(runs) + [""] + sc.run_table(runs)
+        chart_h = max(4, height - len(table) - 9)
+        chart = sc.overlay_chart(runs, max(20, width - 16), chart_h)
+        colours = ("green", "cyan", "magenta", "yellow", "red", "blue", "bright_white", "bright_green")
+        style = {m: colours[i % len(colours)] for i, m in enumerate(sc.MARKERS)}
+        body = Text(no_wrap=True, overflow="crop")
+        for line in chart:
+            for ch in line:
+                body.append(ch, style=style.get(ch) if ch in style and not line.startswith("        +") else None)
+            body.append("\n")
+        top = Text("\n".join(table) + "\n")
+        top.stylize("bold", 0, len(table[0]))
+        return Group(head, top, Panel(body, title=f"{self.args.metric or 'loss'}: runs overlaid"), keys)
 
     def render(self, width: int, height: int) -> Any:
         """The whole screen for a ``width`` x ``height`` terminal."""
@@ -114,6 +155,9 @@ class DashboardState:
         more = f"  [{self.index + 1}/{len(self.projects)}, p: next project]" if len(self.projects) > 1 else ""
         head = Text(f"TrackIO Dashboard - Project: {pr.name}{more}", style="bold cyan")
         s = self.series.get(pr.name)
+        if self.comparing and not self.args.gpu_db:
+            return self.render_compare(width, height, Text(f"Compare runs - Project: {pr.name}{more}",
+                                                           style="bold cyan"))
         if self.args.gpu_db:
             from viewer import gpu_db
 
@@ -147,7 +191,8 @@ class DashboardState:
         for lab, row in zip(labels, _gradient(lines).split("\n")):
             chart.append(lab, style="dim").append("\u2502").append_text(row).append("\n")
         title = f"{s.roles.metric} (iterations {first[0]} to {last[0]})"
-        keys = Text("+/-: zoom   q: quit" + ("   p: next project" if more else ""), style="dim")
+        keys = Text("+/-: zoom   c: compare runs   q: quit" + ("   p: next project" if more else ""),
+                    style="dim")
         return Group(head, stats, Panel(chart, title=title, height=chart_h + 2), keys)
 
 

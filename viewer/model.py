@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from viewer import keys
 from viewer.chart import Column, bucket_points
@@ -51,23 +52,27 @@ def resolve(project: Project, run: RunInfo, metric: str | None) -> Roles:
                  keys.pick("iteration", present), present)
 
 
-def build_view(project: Project, run: RunInfo, key: str, zoom: int, width: int) -> View | None:
+def build_view(project: Project, run: RunInfo, key: str, zoom: int, width: int,
+               summary: Any = None) -> View | None:
     """Bucket the metric ``key`` for zoom level ``zoom`` into ``width`` columns.
 
     Zoomed views read the last N points through the (run, step) index; the
     full view is one grouped SQL pass plus one indexed lookup per column.
+    With ``summary`` (a ``viewer.series.LiveSeries`` of ``key``, e.g. from the
+    cache) the points and column aggregates come from it instead: same result.
     """
     n = ZOOM_POINTS[zoom]
     if n is not None:
-        pts = project.tail(run.run_id, key, n)
+        pts = summary.tail_points(n) if summary is not None else project.tail(run.run_id, key, n)
         if not pts:
             return None
         cols, vmin, vmax = bucket_points(pts, width)
         return View(key, pts[0], pts[-1], vmin, vmax, cols)
-    lo, hi, _ = project.step_range(run.run_id)
+    lo, hi = summary.step_range() if summary is not None else project.step_range(run.run_id)[:2]
     if lo is None:
         return None
-    rows = project.buckets(run.run_id, key, lo, hi, width)
+    rows = (summary.columns(lo, hi, width) if summary is not None
+            else project.buckets(run.run_id, key, lo, hi, width))
     if not rows:
         return None
     cols: list[Column | None] = [None] * width

@@ -13,13 +13,27 @@ def header(project: str, zoom: int) -> list[str]:
     return [RULE, f"TrackIO Dashboard - Project: {project}", f"View: {ZOOM_LABELS[zoom]}", RULE, ""]
 
 
-def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = None) -> str:
+def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = None,
+              use_cache: bool = True) -> str:
     """One project's ``--once`` block (no trailing newline).
 
-    Raises NoMetric when the run has no loss (or ``metric``) values.
+    With ``use_cache`` the run summary comes from the persistent cache
+    (``viewer/cache.py``), updated with the rows written since; the text is
+    the same either way.  Raises NoMetric when the run has no loss (or
+    ``metric``) values.
     """
+    with project.snapshot():
+        return _dashboard(project, run, zoom, metric, use_cache)
+
+
+def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, use_cache: bool) -> str:
     roles = resolve(project, run, metric)
-    view = build_view(project, run, roles.metric, zoom, 50)
+    summary = None
+    if use_cache:
+        from viewer.cache import load_series
+
+        summary = load_series(project, run, roles)
+    view = build_view(project, run, roles.metric, zoom, 50, summary)
     if view is None:
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no numeric "
                        f"values of '{roles.metric}'")
@@ -33,12 +47,12 @@ def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = No
               f"Min {label}: {view.vmin:.4f}",
               f"Max {label}: {view.vmax:.4f}"]
     if roles.lr:
-        lr = project.latest(run.run_id, roles.lr)
-        if lr:
+        lr = summary.lr_pt if summary is not None else project.latest(run.run_id, roles.lr)
+        if lr and lr[1] is not None:
             lines.append(f"Learning Rate: {lr[1]:.2e}")
     if roles.sparsity:
-        sp = project.latest(run.run_id, roles.sparsity)
-        if sp:
+        sp = summary.sp_pt if summary is not None else project.latest(run.run_id, roles.sparsity)
+        if sp and sp[1] is not None:
             lines.append(f"Sparsity: {fmt_sparsity(sp[1])}")
     lines += ["", f"{label} Trend (Iterations {it_first} to {it_last}):"]
     lines += star_chart(view.cols, view.vmin, view.vmax)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,31 @@ class Project:
         """True if ``table`` exists in this database."""
         return bool(self._columns(table))
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent read snapshot (a read transaction), even with a live
+        writer; nested use joins the outer snapshot."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def identity(self) -> dict[str, int]:
+        """What identifies this database file: replaced files get new values."""
+        st = os.stat(self.path)
+        uv = self._q("PRAGMA user_version")[0][0]
+        return {"ino": st.st_ino, "dev": st.st_dev, "size": st.st_size, "user_version": uv}
+
+    def anchor(self, row_id: int) -> list:
+        """(id, timestamp) of the newest row with id <= ``row_id``: a cheap
+        fingerprint that changes when the rows were rewritten."""
+        row = self._q("SELECT id, timestamp FROM metrics WHERE id <= ? ORDER BY id DESC LIMIT 1", (row_id,))
+        return list(row[0]) if row else []
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self.conn.close()
@@ -143,10 +170,10 @@ class Project:
         rows = self._q(q, (run_id,))
         return rows[0] if rows else None
 
-    def tail(self, run_id: str, key: str, n: int) -> list[tuple[int, float]]:
-        """The last ``n`` numeric points (step, value), oldest first."""
-        q = (f"SELECT step, v FROM (SELECT step, id, {self._val(key)} AS v FROM metrics "
-             f"WHERE {self.run_col}=? ORDER BY step DESC, id DESC) WHERE {NUM} LIMIT ?")
+    def tail(self, run_id: str, key: str, n: int, ids: bool = False) -> list[tuple]:
+        """The last ``n`` numeric points (step, value[, id]), oldest first."""
+        q = (f"SELECT step, v{', id' if ids else ''} FROM (SELECT step, id, {self._val(key)} AS v "
+             f"FROM metrics WHERE {self.run_col}=? ORDER BY step DESC, id DESC) WHERE {NUM} LIMIT ?")
         return self._q(q, (run_id, n))[::-1]
 
     def step_range(self, run_id: str) -> tuple[int, int, int]:
@@ -186,25 +213,28 @@ class Project:
                 f"ELSE CAST(substr(m, {found} + {n}, 40) AS REAL) END")
 
     def range_stats(self, run_id: str, key: str, lo: int, hi: int,
-                    fast: str | None = None) -> tuple[int, float, float]:
-        """(count, min, max) of numeric ``key`` for ``lo <= step <= hi``: one
-        pass over those rows inside SQLite (index range on (run, step))."""
+                    fast: str | None = None, max_id: int | None = None) -> tuple[int, float, float]:
+        """(count, min, max) of numeric ``key`` for ``lo <= step <= hi`` (and
+        ``id <= max_id``): one pass over those rows inside SQLite (index range
+        on (run, step))."""
+        cap, args = ("", (run_id, lo, hi)) if max_id is None else (" AND id <= ?", (run_id, lo, hi, max_id))
         if fast is not None:
             q = (f"SELECT count(v), min(v), max(v) FROM (SELECT {fast} AS v FROM "
-                 f"(SELECT metrics AS m FROM metrics WHERE {self.run_col}=? AND step BETWEEN ? AND ?) "
+                 f"(SELECT metrics AS m FROM metrics WHERE {self.run_col}=? AND step BETWEEN ? AND ?{cap}) "
                  f"LIMIT -1)")
         else:
             q = (f"SELECT count(v), min(v), max(v) FROM (SELECT {self._val(key)} AS v FROM metrics "
-                 f"WHERE {self.run_col}=? AND step BETWEEN ? AND ? LIMIT -1) WHERE {NUM}")
-        return self._q(q, (run_id, lo, hi))[0]
+                 f"WHERE {self.run_col}=? AND step BETWEEN ? AND ?{cap} LIMIT -1) WHERE {NUM}")
+        return self._q(q, args)[0]
 
-    def buckets(self, run_id: str, key: str, lo: int, hi: int, nb: int,
-                span: int | None = None) -> list[tuple[int, int, float, float, int, int]]:
+    def buckets(self, run_id: str, key: str, lo: int, hi: int, nb: int, span: int | None = None,
+                all_rows: bool = False, max_id: int | None = None) -> list[tuple[int, int, float, float, int, int]]:
         """Group the points with ``lo <= step <= hi`` into ``nb`` step buckets.
 
         Returns rows (bucket, count, min, max, first step, last step) for the
-        non-empty buckets.  One range query per bucket (index seek, then a
-        single pass over its rows, no sort); ``span`` forces the bucket width.
+        buckets with numeric values (``all_rows``: with any row; first/last
+        step always count every row).  One range query per bucket (index seek,
+        then a single pass over its rows, no sort); ``span`` forces the width.
         """
         width = span or max(1, -(-(hi - lo + 1) // nb))
         fast = self._fast(run_id, key)
@@ -212,30 +242,43 @@ class Project:
         workers = max(1, min(4, os.cpu_count() or 1, len(todo) // 8))
         chunks = [todo[i::workers] for i in range(workers)]
         if workers == 1:
-            parts = [self._bucket_rows(self, run_id, key, lo, hi, width, chunks[0], fast)]
+            parts = [self._bucket_rows(self, run_id, key, lo, hi, width, chunks[0], fast, all_rows, max_id)]
         else:  # several read-only connections scan disjoint step ranges in parallel
             from concurrent.futures import ThreadPoolExecutor
 
             peers = [self] + [Project(self.name, self.path) for _ in range(workers - 1)]
             with ThreadPoolExecutor(workers) as ex:
                 parts = list(ex.map(lambda i: self._bucket_rows(peers[i], run_id, key, lo, hi, width,
-                                                               chunks[i], fast), range(workers)))
+                                                               chunks[i], fast, all_rows, max_id),
+                                      range(workers)))
             for peer in peers[1:]:
                 peer.close()
         return sorted(row for part in parts for row in part)
 
     @staticmethod
     def _bucket_rows(pr: "Project", run_id: str, key: str, lo: int, hi: int, width: int,
-                     which: list[int], fast: str | None) -> list[tuple]:
+                     which: list[int], fast: str | None, all_rows: bool = False,
+                     max_id: int | None = None) -> list[tuple]:
         out = []
+        cap = "" if max_id is None else f" AND id <= {int(max_id)}"
         for b in which:
             a, z = lo + b * width, min(hi, lo + (b + 1) * width - 1)
-            count, vmin, vmax = pr.range_stats(run_id, key, a, z, fast)
-            if count:
+            count, vmin, vmax = pr.range_stats(run_id, key, a, z, fast, max_id)
+            if count or all_rows:
                 s0, s1 = pr._q(f"SELECT min(step), max(step) FROM metrics WHERE {pr.run_col}=? "
-                               f"AND step BETWEEN ? AND ?", (run_id, a, z))[0]
-                out.append((b, count, vmin, vmax, s0, s1))
+                               f"AND step BETWEEN ? AND ?{cap}", (run_id, a, z))[0]
+                if s0 is not None:
+                    out.append((b, count, vmin, vmax, s0, s1))
         return out
+
+    def range_cell(self, run_id: str, key: str, lo: int, hi: int,
+                   fast: str | None = None) -> list | None:
+        """``[min, max, count, first step, last step]`` of ``lo <= step <= hi``
+        (steps of every row), or None when no row is there."""
+        count, vmin, vmax = self.range_stats(run_id, key, lo, hi, fast)
+        s0, s1 = self._q(f"SELECT min(step), max(step) FROM metrics WHERE {self.run_col}=? "
+                         f"AND step BETWEEN ? AND ?", (run_id, lo, hi))[0]
+        return None if s0 is None else [vmin, vmax, count, s0, s1]
 
     def value_at(self, run_id: str, key: str, step: int, last: bool = False) -> float | None:
         """The first (or last) numeric value of ``key`` logged at ``step``."""

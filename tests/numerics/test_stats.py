@@ -105,3 +105,34 @@ def test_no_histogram_row_is_short():
 def test_empty_tensor():
     row = tensor_stats(torch.empty(0))
     assert row[0] == 0 and math.isnan(row[2]) and row[2 + len(SCALAR_STATS):].sum() == 0
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"float64_tiny", "huge"}))
+def test_float32_accumulator_path(name, monkeypatch):
+    """The MPS path (float32 sums, frexp exponents), run on CPU."""
+    import numerics.stats as S
+
+    monkeypatch.setattr(S, "_accumulator", lambda device: torch.float32)
+    t = CASES[name]
+    row = tensor_stats(t)
+    ref = np_stats(t.float().double().numpy())
+    for i, s in enumerate(SCALAR_STATS):
+        got, want = row[2 + i], ref[s]
+        assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, rel=1e-5, abs=1e-30), s
+    np.testing.assert_array_equal(row[2 + len(SCALAR_STATS):].astype(np.int64), np_hist(t.float().double().numpy()))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_histogram_same_scalars(name):
+    full, short = tensor_stats(CASES[name]), tensor_stats(CASES[name], histogram=False)
+    np.testing.assert_array_equal(short, full[:short.size])
+
+
+def test_batch_equals_single():
+    """gather() over many tensors (one transfer) gives the rows of each alone."""
+    from numerics.stats import gather, reduce
+
+    ts = [CASES[k] for k in sorted(CASES)] + [torch.empty(0)]
+    rows = gather([reduce(t) for t in ts])
+    for t, r in zip(ts, rows):
+        np.testing.assert_array_equal(r, tensor_stats(t))

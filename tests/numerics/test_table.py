@@ -105,3 +105,19 @@ def test_tandv_layout(tiny, tmp_path):
     assert "fc1.weight.exp_avg" in set(tv[("metadata", "name")])
     counts = tv["exponent_counts"].to_numpy()
     assert counts.dtype == np.int64 and (counts.sum(axis=1) > 0).all()
+
+
+def test_background_writer_runs_in_order_and_close_waits():
+    import time
+
+    from numerics.writer import Background
+
+    done, warned = [], []
+    bg = Background(lambda key, msg: warned.append(msg))
+    for i in range(3):
+        bg.submit(lambda i=i: (time.sleep(0.01), done.append(i)))
+    bg.submit(lambda: 1 / 0)  # a failing write warns, never raises
+    bg.close()
+    assert done == [0, 1, 2] and len(warned) == 1 and "failed" in warned[0]
+    bg.submit(done.append, 3)  # after close: inline
+    assert done == [0, 1, 2, 3]

@@ -24,6 +24,9 @@ Latest GPU Status (Step 1000):
     Fclk: 1600 MHz
     Socclk: 1058 MHz
 
+Latest GPU 1 Status (Step 1000):
+  Utilization: 10.0%
+
 Historical Data (1001 logged entries):
   Utilization: 85.0% - 100.0% (avg: 92.5%)
   Temperature: 65\u00b0C - 82\u00b0C (avg: 74\u00b0C)
@@ -100,3 +103,34 @@ if (( $(echo "$gpu_util < 80" | bc -l) )); then echo "Warning: GPU underutilized
 '''
     p = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert p.stdout.splitlines() == ["ok 95.2", "  Temperature: 75\u00b0C", "  Memory Usage: 22.1 GB (46.0%)"]
+
+
+def test_gpu_db_one_block_per_gpu(tmp_path: Path) -> None:
+    """Two GPUs logged as gpu/ and gpu1/: the seed's block, then one for GPU 1
+    (its own latest row; 'Utilization:' so grep "GPU Utilization:" stays unique)."""
+    write(tmp_path, """
+        rows = []
+        for s in range(50):
+            m = {"loss": 1.0, "gpu/utilization": 50.0 + s, "gpu/temperature_c": 60.0}
+            if s < 40:
+                m.update({"gpu1/utilization": 20.0 + s, "gpu1/memory_used_gb": 3.5,
+                          "gpu1/memory_percent": 10.0, "gpu1/temperature_c": 55.0, "gpu1/power_w": 120.0,
+                          "gpu1/clock_graphics_mhz": 1500})
+            rows.append(m)
+        bulk("two", "r", rows, list(range(50)))
+    """)
+    out = view(tmp_path, "--gpu-db", "-p", "two", "--once", check=True).stdout
+    assert """Latest GPU Status (Step 49):
+  GPU Utilization: 99.0%
+  Temperature: 60\u00b0C
+
+Latest GPU 1 Status (Step 39):
+  Utilization: 59.0%
+  Memory Usage: 3.5 GB (10.0%)
+  Temperature: 55\u00b0C
+  Power: 120W
+  Clock Frequencies:
+    Graphics: 1500 MHz
+
+Historical Data (50 logged entries):""" in out, out
+    assert out.count("GPU Utilization:") == 1

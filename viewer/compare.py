@@ -1,0 +1,136 @@
+"""``--compare`` and the live ``c`` key: several runs of one project side by side.
+
+The text itself (the Kconfig symbols that differ -- first --, the run table,
+the overlaid loss chart with one marker per run and a legend line) comes from
+``sweeps.compare``, which does the same for run directories; this module only
+turns Trackio runs into its ``RunData``: the logged config from Trackio's
+``configs`` table, and a loss curve from each run's summary (the persistent
+cache, so a million-step run costs a few index seeks).  The curve is each
+summary bucket's minimum at its first step followed by the exact raw tail,
+so "best" (the minimum) and "latest" are exact.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from viewer.model import NoMetric, resolve
+from viewer.series import LiveSeries
+from viewer.store import Project, RunInfo
+
+
+def _sweeps() -> Any:
+    """``sweeps.compare`` (imported late: only --compare needs it)."""
+    from sweeps import compare as sc
+
+    return sc
+
+
+def run_config(project: Project, run: RunInfo) -> dict[str, Any]:
+    """The run's logged config: its ``CONFIG_*`` entries when it has any,
+    else every entry not starting with ``_`` (Trackio's own ``_Created``...)."""
+    if not project.has_table("configs"):
+        return {}
+    col = "run_id" if "run_id" in project._columns("configs") else "run_name"
+    rows = project._q(f"SELECT CAST(config AS TEXT) FROM configs WHERE {col}=? ORDER BY id DESC LIMIT 1",
+                      (run.run_id if col == "run_id" else run.name,))
+    try:
+        cfg = json.loads(rows[0][0]) if rows else {}
+    except ValueError:
+        return {}
+    if not isinstance(cfg, dict):
+        return {}
+    if any(k.startswith("CONFIG_") for k in cfg):
+        return {k: v for k, v in cfg.items() if k.startswith("CONFIG_")}
+    return {k: v for k, v in cfg.items() if not k.startswith("_")}
+
+
+def duration_s(project: Project, run: RunInfo) -> float | None:
+    """Seconds from the run's first to its last metrics timestamp."""
+    lo, hi = project._q(f"SELECT min(timestamp), max(timestamp) FROM metrics WHERE {project.run_col}=?",
+                        (run.run_id,))[0]
+    try:
+        return (datetime.fromisoformat(hi) - datetime.fromisoformat(lo)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def curve(s: LiveSeries) -> list[tuple[int, float]]:
+    """A bounded loss curve: bucket minima before the tail, then the raw tail."""
+    tail = s.tail_points(len(s.tail))
+    start = tail[0][0] if tail else None
+    head = [(c[3], c[0]) for c in s.b if c is not None and c[2] and (start is None or c[3] < start)]
+    return head + tail
+
+
+def pick_runs(project: Project, wanted: list[str]) -> list[RunInfo]:
+    """Runs named (or id'd) in ``wanted``, in that order; all runs, oldest
+    first, when ``wanted`` is empty.  Raises NoMetric naming the known runs."""
+    runs = project.runs()
+    if not wanted:
+        return runs[::-1]
+    out = []
+    for w in wanted:
+        run = next((r for r in runs if w in (r.run_id, r.name)), None)
+        if run is None:
+            names = ", ".join(dict.fromkeys(r.name for r in runs)) or "none"
+            raise NoMetric(f"no run '{w}' in project '{project.name}'; runs: {names}")
+        out.append(run)
+    return out
+
+
+class Comparison:
+    """Several runs of one project, each with a summary kept up to date."""
+
+    def __init__(self, project: Project, wanted: list[str], metric: str | None = None,
+                 use_cache: bool = True) -> None:
+        self.project, self.wanted, self.metric, self.use_cache = project, wanted, metric, use_cache
+        self.series: dict[str, LiveSeries | None] = {}
+        self.runs: list[RunInfo] = []
+
+    def refresh(self) -> None:
+        """Pick up new runs (when comparing all) and rows newer than last time."""
+        from viewer.cache import load_series
+
+        pr = self.project
+        with pr.snapshot():
+            self.runs = pick_runs(pr, self.wanted)
+            for run in self.runs:
+                s = self.series.get(run.run_id)
+                if s is not None:
+                    s.update()
+                    if not s.stale:
+                        continue
+                try:
+                    self.series[run.run_id] = load_series(pr, run, resolve(pr, run, self.metric), self.use_cache)
+                except NoMetric:
+                    self.series[run.run_id] = None
+
+    def run_data(self) -> list[Any]:
+        """One ``sweeps.compare.RunData`` per run (duplicate names get their id)."""
+        sc = _sweeps()
+        names = [r.name for r in self.runs]
+        out = []
+        with self.project.snapshot():
+            for r in self.runs:
+                s = self.series.get(r.run_id)
+                label = r.name if names.count(r.name) == 1 else f"{r.name} ({r.run_id})"
+                out.append(sc.RunData(name=label, dir=self.project.path, config=run_config(self.project, r),
+                                      train=curve(s) if s is not None else [],
+                                      time_s=duration_s(self.project, r)))
+        return out
+
+    def text(self, width: int = 60, height: int = 12) -> str:
+        """The ``--compare --once`` text (symbol diff first)."""
+        return _sweeps().compare_text(self.run_data(), width, height)
+
+
+def compare_text(project: Project, wanted: list[str], metric: str | None = None,
+                 use_cache: bool = True) -> str:
+    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs."""
+    cmp = Comparison(project, wanted, metric, use_cache)
+    cmp.refresh()
+    if not cmp.runs:
+        raise NoMetric(f"project '{project.name}' has no runs to compare")
+    return cmp.text()
