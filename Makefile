@@ -38,7 +38,8 @@ quiet_msg = @printf '  %-7s %s\n' '$(1)' '$(2)'
 
 .PHONY: help defconfig list-defconfigs menuconfig olddefconfig savedefconfig \
 	genconfig checkconfig venv venv-test train demo trackio-test wandb-test \
-	view check test lint bench clean mrproper \
+	view sweep sweep-summary diffconfig trackio-show wandb-sync \
+	check test lint bench clean mrproper \
 	$(addprefix defconfig-,$(DEFCONFIGS))
 
 ## ---------------------------------------------------------------- help
@@ -67,6 +68,13 @@ help:
 	@echo '  trackio-test    - log realistic fake metrics to Trackio and read them back'
 	@echo '  wandb-test      - log realistic fake metrics to W&B (offline) and read them back'
 	@echo '  view            - trackio-view --once for the configured project'
+	@echo '  trackio-show    - open Trackio'"'"'s web dashboard for the project on CONFIG_TRACKIO_PORT'
+	@echo '  wandb-sync      - upload every offline W&B run of the project'
+	@echo ''
+	@echo 'Sweeps and comparisons:'
+	@echo '  sweep           - run every point of SWEEP=sweeps/<name>.yaml (JOBS=N, SWEEP_EXECUTOR=slurm)'
+	@echo '  sweep-summary   - table and CSV of the points of SWEEP=..., best first'
+	@echo '  diffconfig      - Kconfig symbols that differ between runs A=<run> and B=<run>'
 	@echo ''
 	@echo 'Development:'
 	@echo '  test            - run the test suite (PYTEST_ARGS="-k name" to select)'
@@ -146,6 +154,22 @@ wandb-test: $(GENERATED)
 
 view: $(GENERATED)
 	$(Q)$(VENV)/bin/trackio-view --once --project "$$($(PY) -c 'from config import config; print(config.TRACKER_PROJECT)')"
+
+trackio-show: $(GENERATED)
+	$(Q)$(PY) -m sweeps trackio-show
+
+wandb-sync: $(GENERATED)
+	$(Q)$(PY) -m sweeps wandb-sync
+
+## ---------------------------------------------------------------- sweeps
+sweep: $(STAMP_RUN)
+	$(Q)$(PY) -m sweeps run '$(SWEEP)' $(if $(JOBS),--jobs $(JOBS)) $(if $(SWEEP_EXECUTOR),--executor $(SWEEP_EXECUTOR))
+
+sweep-summary: $(STAMP_RUN)
+	$(Q)$(PY) -m sweeps summary '$(SWEEP)'
+
+diffconfig: $(STAMP_RUN)
+	$(Q)$(PY) -m sweeps diffconfig '$(A)' '$(B)'
 
 demo: $(STAMP_RUN)
 	$(Q)$(KCONFIG) defconfig default --tracker both

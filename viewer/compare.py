@@ -15,16 +15,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from viewer import comparison
 from viewer.model import NoMetric, resolve
 from viewer.series import LiveSeries
 from viewer.store import Project, RunInfo
-
-
-def _sweeps() -> Any:
-    """``sweeps.compare`` (imported late: only --compare needs it)."""
-    from sweeps import compare as sc
-
-    return sc
 
 
 def run_config(project: Project, run: RunInfo) -> dict[str, Any]:
@@ -107,23 +101,22 @@ class Comparison:
                 except NoMetric:
                     self.series[run.run_id] = None
 
-    def run_data(self) -> list[Any]:
-        """One ``sweeps.compare.RunData`` per run (duplicate names get their id)."""
-        sc = _sweeps()
+    def run_data(self) -> list[comparison.RunData]:
+        """One :class:`viewer.comparison.RunData` per run (duplicate names get their id)."""
         names = [r.name for r in self.runs]
         out = []
         with self.project.snapshot():
             for r in self.runs:
                 s = self.series.get(r.run_id)
                 label = r.name if names.count(r.name) == 1 else f"{r.name} ({r.run_id})"
-                out.append(sc.RunData(name=label, dir=self.project.path, config=run_config(self.project, r),
+                out.append(comparison.RunData(name=label, dir=self.project.path, config=run_config(self.project, r),
                                       train=curve(s) if s is not None else [],
                                       time_s=duration_s(self.project, r)))
         return out
 
     def text(self, width: int = 60, height: int = 12) -> str:
         """The ``--compare --once`` text (symbol diff first)."""
-        return _sweeps().compare_text(self.run_data(), width, height)
+        return comparison.compare_text(self.run_data(), width, height)
 
 
 def compare_text(project: Project, wanted: list[str], metric: str | None = None,

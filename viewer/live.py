@@ -127,9 +127,8 @@ class DashboardState:
 
     def render_compare(self, width: int, height: int, head: Text) -> Any:
         """The comparison screen: symbol diff first, run table, coloured overlay."""
-        from viewer.compare import _sweeps
+        from viewer import comparison as sc  # late: only the compare screen needs it
 
-        sc = _sweeps()
         cmp = self.comparisons.get(self.project.name)
         runs = cmp.run_data() if cmp else []
         keys = Text("c: back to the run   q: quit", style="dim")

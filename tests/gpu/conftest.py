@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from gpu import nvml
+from tests.gpu import fake_pynvml
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import fake_pynvml  # noqa: E402
-
-from gpu import nvml  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import numerics
 from numerics.__main__ import main
 from numerics.plot import FORMATS
 
-from conftest import train  # noqa: E402
+from tests.numerics.conftest import train
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from numerics.schema import HIST_COLUMNS, META_COLUMNS, to_tandv
 from numerics.stats import SCALAR_STATS, tensor_stats
 from numerics.writer import TableWriter
 
-from conftest import train  # noqa: E402
+from tests.numerics.conftest import train
 
 
 def _rows(step: int, n: int = 3):

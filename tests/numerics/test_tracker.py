@@ -12,7 +12,7 @@ import torch
 import numerics
 from numerics.stats import SCALAR_STATS, tensor_stats
 
-from conftest import Recorder, TinyNet, train  # noqa: E402
+from tests.numerics.conftest import Recorder, TinyNet, train
 
 
 def _hook_count(model: torch.nn.Module) -> int:

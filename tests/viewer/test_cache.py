@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import view, write
+from tests.viewer.conftest import view, write
 from viewer import series
 from viewer.cache import load_series
 from viewer.model import build_view, resolve
@@ -83,7 +83,7 @@ def test_never_inside_trackio_dir(tmp_path: Path) -> None:
     env_cache = tmp_path / "trackio"  # XDG_CACHE_HOME pointing into the data directory
     import subprocess
     import sys
-    from conftest import env_for
+    from tests.viewer.conftest import env_for
     env = dict(env_for(tmp_path), XDG_CACHE_HOME=str(env_cache))
     p = subprocess.run([sys.executable, "-m", "viewer", "--once"], env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

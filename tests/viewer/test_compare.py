@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import view, write
+from tests.viewer.conftest import view, write
 
 EXPECTED_HEAD = """\
 Kconfig symbols that differ (2):
@@ -63,7 +63,7 @@ def test_live_compare_key(cmp_root: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
     from rich.console import Console
 
-    from conftest import env_for
+    from tests.viewer.conftest import env_for
     from viewer.cli import build_parser, find_projects
     from viewer.live import DashboardState
 

@@ -5,7 +5,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from conftest import view
+from tests.viewer.conftest import view
 
 
 def one_line_error(p, code: int = 1) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, env_for
+from tests.viewer.conftest import REPO, env_for
 
 gpu = pytest.importorskip("gpu", reason="the gpu package (helper G) is not importable yet")
 TREES = REPO / "tests" / "gpu" / "fixtures"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import view, write
+from tests.viewer.conftest import view, write
 
 EXPECTED_HEAD = """\
 ================================================================================
@@ -93,7 +93,7 @@ def test_gpu_db_report(gpu_root: Path) -> None:
 def test_gpu_db_seed_snippets(gpu_root: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
-    from conftest import env_for
+    from tests.viewer.conftest import env_for
     env = env_for(gpu_root)
     tv = f'"{sys.executable}" -m viewer'
     script = f'''gpu_util=$({tv} --gpu-db --project my-training --once | grep "GPU Utilization:" | awk '{{print $3}}' | sed 's/%//')

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PRELUDE, env_for
+from tests.viewer.conftest import PRELUDE, env_for
 
 pytestmark = [pytest.mark.tmux,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")]

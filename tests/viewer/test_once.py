@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import env_for, view
+from tests.viewer.conftest import env_for, view
 
 FIX = Path(__file__).parent / "fixtures"
 

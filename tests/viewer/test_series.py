@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from conftest import write
+from tests.viewer.conftest import write
 from viewer import series
 from viewer.model import build_view, resolve
 from viewer.store import open_project

@@ -1,0 +1,159 @@
+"""Turning sweep points into full, validated ``.config`` files.
+
+Every override of every point is applied with ``kconf``'s own
+``set_symbol`` (kconfiglib) before anything is written or run, so a bad
+symbol or value stops the sweep with one line naming it. Each point then gets
+``runs/<project>/<run>/.config`` (the full configuration) and
+``params.yaml`` (what ``trackers.params.get_value`` reads via
+``KTRACK_PARAMS``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kconfiglib
+import yaml
+
+from kconf.configure import apply_trackers, defconfig_path, set_symbol, write_config
+from kconf.errors import ConfigError
+from kconf.tree import open_tree, read_config
+from kconf.values import is_float_symbol, typed_value
+from sweeps.errors import SweepError
+from sweeps.spec import ALIASES, Sweep, run_name
+
+CONFIG_NAME = ".config"
+PARAMS_NAME = "params.yaml"
+
+
+@dataclass
+class Point:
+    """One configuration of a sweep."""
+
+    index: int
+    name: str
+    varied: dict[str, Any]
+    run_dir: Path
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        """The point's full ``.config`` (``KCONFIG_CONFIG`` of its command)."""
+        return self.run_dir / CONFIG_NAME
+
+    @property
+    def params_path(self) -> Path:
+        """The point's ``params.yaml`` (``KTRACK_PARAMS`` of its command)."""
+        return self.run_dir / PARAMS_NAME
+
+
+def kconfig_text(value: Any) -> str:
+    """A YAML value as a Kconfig assignment value: y/n, digits, or the text."""
+    if isinstance(value, bool):
+        return "y" if value else "n"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class Configurator:
+    """Applies a sweep's base configuration plus one point's overrides to a kconfiglib tree.
+
+    ``root`` is the checkout holding ``Kconfig`` and ``defconfigs/``;
+    ``extra`` are ``SET=``-style pairs applied to every point after the sweep
+    file's ``set:``; ``tracker`` is a ``TRACKER=`` value or None.
+    """
+
+    def __init__(self, sweep: Sweep, root: str | os.PathLike[str], extra: list[tuple[str, str]] | None = None,
+                 tracker: str | None = None) -> None:
+        self.sweep = sweep
+        self.root = Path(root)
+        self.tree = open_tree(self.root)
+        try:
+            self.base = defconfig_path(self.root, sweep.defconfig)
+        except ConfigError as exc:
+            raise SweepError(f"{sweep.path}: {exc}") from None
+        self.fixed = [(sym, kconfig_text(v)) for sym, v in sweep.fixed.items()] + list(extra or [])
+        self.tracker = tracker or sweep.tracker
+        self.project = ""
+
+    def _set(self, name: str, value: str, where: str) -> None:
+        sym = self.tree.syms.get(name)
+        if sym is not None and sym.nodes and is_float_symbol(sym):
+            try:
+                float(value)
+            except ValueError:
+                raise SweepError(f"{self.sweep.path}: {where}{name}={value!r} is not a number ({name} is a float)") from None
+        try:
+            set_symbol(self.tree, name, value)
+        except ConfigError as exc:
+            message = str(exc).replace(" in SET;", ";")
+            raise SweepError(f"{self.sweep.path}: {where}{message}") from None
+
+    def apply(self, varied: dict[str, Any], name: str) -> kconfiglib.Kconfig:
+        """Load the base defconfig, then ``set:``, extra SET, TRACKER, the point and its run name."""
+        read_config(self.tree, self.base)
+        for sym, value in self.fixed:
+            self._set(sym, value, "set: ")
+        if self.tracker:
+            try:
+                apply_trackers(self.tree, str(self.tracker))
+            except ConfigError as exc:
+                raise SweepError(f"{self.sweep.path}: {exc}") from None
+        for sym, value in varied.items():
+            self._set(sym, kconfig_text(value), "vary: ")
+        if self.sweep.project:
+            self._set("TRACKER_PROJECT", self.sweep.project, "project: ")
+        self.project = self.value("TRACKER_PROJECT") or "ktrack"
+        self._set("TRACKER_RUN_NAME", name, "")
+        return self.tree
+
+    def value(self, name: str) -> Any:
+        """The typed value of ``name`` in the tree as configured now (None when unset or invisible)."""
+        sym = self.tree.syms.get(name)
+        return typed_value(sym) if sym is not None and sym.config_string else None
+
+    def runs_dir(self, cwd: Path) -> Path:
+        """``RUNS_DIR`` of the configured tree, relative paths taken from ``cwd``."""
+        path = Path(str(self.value("RUNS_DIR") or "runs"))
+        return path if path.is_absolute() else cwd / path
+
+    def params(self, varied: dict[str, Any], name: str) -> dict[str, Any]:
+        """What the point's ``params.yaml`` holds: varied and fixed symbols (typed), their aliases."""
+        out: dict[str, Any] = {}
+        for sym in [*(s for s, _ in self.fixed), *varied]:
+            value = self.value(sym)
+            out[sym] = value
+            if sym in ALIASES:
+                out[ALIASES[sym]] = value
+        out.update(sweep=self.sweep.name, run_name=name, project=self.project)
+        return out
+
+
+def plan(configurator: Configurator, points: list[dict[str, Any]], cwd: Path, start: int = 0) -> list[Point]:
+    """Validate every point (nothing is written) and return them with their run dirs."""
+    planned = []
+    seen: set[str] = set()
+    for offset, varied in enumerate(points):
+        name = run_name(varied)
+        if name in seen:
+            name = f"{name},i={start + offset}"
+        seen.add(name)
+        configurator.apply(varied, name)
+        run_dir = configurator.runs_dir(cwd) / configurator.project / name
+        planned.append(Point(start + offset, name, dict(varied), run_dir, configurator.params(varied, name)))
+    return planned
+
+
+def materialize(configurator: Configurator, point: Point) -> None:
+    """Write the point's ``.config`` and ``params.yaml`` into its run directory."""
+    configurator.apply(point.varied, point.name)
+    point.run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(configurator.tree, point.config_path)
+    text = yaml.safe_dump(point.params, sort_keys=False, default_flow_style=False)
+    tmp = point.params_path.with_name(PARAMS_NAME + ".tmp")
+    tmp.write_text(f"# {point.name}: sweep {configurator.sweep.name}; read with trackers.params.get_value\n" + text)
+    os.replace(tmp, point.params_path)

@@ -1,0 +1,47 @@
+"""make wandb-sync and make trackio-show: the commands they would run (--dry-run, no network)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.sweeps.conftest import REPO, cli
+
+
+def _config(tmp_path: Path, project: str) -> Path:
+    from kconf.configure import defconfig
+
+    path = tmp_path / ".config"
+    defconfig(REPO, "lenet5-cpu", path, assignments=f"TRACKER_PROJECT={project} TRACKIO_PORT=7861 "
+                                                     f"RUNS_DIR={tmp_path / 'runs'}")
+    return path
+
+
+def test_wandb_sync_dry_run_lists_offline_runs_of_the_project(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    wandb_dir = Path(isolated_env["WANDB_DIR"])
+    code = ("import wandb\n"
+            "for project in ('sweepproj', 'other'):\n"
+            "    r = wandb.init(project=project, name='r', dir=%r, mode='offline', reinit='create_new',\n"
+            "                   settings=wandb.Settings(console='off', silent=True, x_disable_stats=True))\n"
+            "    r.log({'a': 1}); r.finish()\n") % str(wandb_dir)
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ), timeout=120, capture_output=True)
+    runs = sorted((wandb_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    env = {"KCONFIG_CONFIG": str(_config(tmp_path, "sweepproj"))}
+    result = cli("wandb-sync", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    would = [line for line in result.stdout.splitlines() if "would run" in line]
+    assert len(would) == 1 and "sync --project sweepproj" in would[0]
+    assert "would sync 1 run(s) of project sweepproj" in result.stdout
+    (next(p for p in runs if p.as_posix() in would[0]) / "run-x.wandb.synced").touch()
+    again = cli("wandb-sync", "--dry-run", env=env)
+    assert "already synced" in again.stdout and "no offline W&B runs to sync" in again.stdout
+
+
+def test_trackio_show_dry_run(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    result = cli("trackio-show", "--dry-run", env={"KCONFIG_CONFIG": str(_config(tmp_path, "showproj"))})
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("GRADIO_SERVER_PORT=7861 ") and line.endswith("show --project showproj")

@@ -1,0 +1,163 @@
+"""End-to-end trainings as subprocesses: real Trackio SQLite, real offline W&B."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training.conftest import TINY, run_trainer, trackio_rows
+
+
+def _ok(proc) -> None:
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+
+
+def test_gpt2_trains_tracks_and_resumes(tmp_path: Path, corpus_dir: Path, train_env: dict) -> None:
+    common = [*TINY, "--set", f"DATASET_DIR={corpus_dir}", "--out-dir", str(tmp_path / "runs"),
+              "--tracker", "both", "--tracker-project", "gpt2-test", "--tracker-run-name", "r1"]
+    proc = run_trainer("gpt2/train.py", [*common, "--max-iters", "20"], train_env, tmp_path)
+    _ok(proc)
+    assert "starting validation loss:" in proc.stdout and "final validation loss:" in proc.stdout
+
+    rows = trackio_rows(train_env["TRACKIO_DIR"], "gpt2-test")
+    val = [(s, m["val/loss"]) for _, s, m in rows if "val/loss" in m]
+    assert [s for s, _ in val] == [0, 10, 20]
+    assert val[-1][1] < val[0][1] - 0.3, val  # the loss falls
+    train_steps = [s for _, s, m in rows if "train/loss" in m]
+    assert train_steps == [5, 10, 15, 20]
+    logged = next(m for _, s, m in rows if s == 20 and "train/loss" in m)
+    assert {"lr", "sparsity", "iter_time_ms", "tokens_per_s"} <= logged.keys()
+
+    run_dir = tmp_path / "runs" / "gpt2-test" / "r1"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best_val_loss"] == pytest.approx(min(v for _, v in val))
+    assert summary["total_time_s"] > 0
+    assert list(Path(train_env["WANDB_DIR"]).rglob("offline-run-*/run-*.wandb"))
+    assert (run_dir / "checkpoints" / "best.pt").is_file()
+    ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
+    assert ckpt["iter"] == 20 and ckpt["run_name"] == "r1"
+
+    proc = run_trainer("gpt2/train.py", [*common[:-4], "--tracker", "trackio", "--max-iters", "30",
+                                         "--resume", str(run_dir)], train_env, tmp_path)
+    _ok(proc)
+    assert "(iter 20)" in proc.stdout
+    rows = trackio_rows(train_env["TRACKIO_DIR"], "gpt2-test")
+    assert {r for r, _, _ in rows} == {"r1"}  # the same run goes on
+    steps = [s for _, s, m in rows if "train/loss" in m]
+    assert steps == [5, 10, 15, 20, 25, 30]
+    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["iter"] == 30
+
+
+def test_gpt2_pruning_reports_real_sparsity(tmp_path: Path, corpus_dir: Path, train_env: dict) -> None:
+    args = [*TINY, "--set", f"DATASET_DIR={corpus_dir}", "--out-dir", str(tmp_path / "runs"),
+            "--tracker", "trackio", "--tracker-project", "gpt2-prune", "--tracker-run-name", "p",
+            "--max-iters", "10", "--set", "PRUNING=magnitude", "--set", "PRUNING_TARGET_SPARSITY=0.5",
+            "--set", "PRUNING_START_ITER=2", "--set", "PRUNING_RAMP_ITERS=4", "--set", "PRUNING_INTERVAL=2",
+            "--set", "TRAIN_CHECKPOINT=n"]
+    _ok(run_trainer("gpt2/train.py", args, train_env, tmp_path))
+    sparsity = {s: m["sparsity"] for _, s, m in trackio_rows(train_env["TRACKIO_DIR"], "gpt2-prune")
+                if "sparsity" in m}
+    assert sparsity[10] == pytest.approx(0.5, abs=0.01)
+    assert 0.0 < sparsity[5] < 0.5
+
+
+def test_gpt2_two_processes_gloo(tmp_path: Path, corpus_dir: Path, train_env: dict) -> None:
+    args = [*TINY, "--set", f"DATASET_DIR={corpus_dir}", "--out-dir", str(tmp_path / "runs"),
+            "--tracker", "trackio", "--tracker-project", "gpt2-ddp", "--tracker-run-name", "d",
+            "--max-iters", "10", "--set", "TRAIN_GRAD_ACCUM_STEPS=2"]
+    proc = run_trainer("gpt2/train.py", args, train_env, tmp_path, torchrun=2)
+    _ok(proc)
+    assert "2 process(es)" in proc.stdout
+    rows = trackio_rows(train_env["TRACKIO_DIR"], "gpt2-ddp")
+    assert {r for r, _, _ in rows} == {"d"}
+    assert [s for _, s, m in rows if "train/loss" in m] == [5, 10]
+    assert [s for _, s, m in rows if "val/loss" in m] == [0, 10]
+    assert len(list((tmp_path / "runs" / "gpt2-ddp").iterdir())) == 1
+
+
+def test_lenet5_trains_and_resumes(tmp_path: Path, train_env: dict) -> None:
+    common = ["--out-dir", str(tmp_path / "runs"), "--tracker", "both",
+              "--tracker-project", "lenet5-test", "--tracker-run-name", "l1",
+              "--set", "TRAIN_EVAL_INTERVAL=20", "--set", "TRAIN_LOG_INTERVAL=10"]
+    proc = run_trainer("lenet5/train.py", [*common, "--max-iters", "60"], train_env, tmp_path)
+    _ok(proc)
+    rows = trackio_rows(train_env["TRACKIO_DIR"], "lenet5-test")
+    val = [m for _, s, m in rows if "val/loss" in m]
+    assert val[-1]["val/loss"] < val[0]["val/loss"] - 1.0
+    assert val[-1]["val/accuracy"] > 0.7
+    assert list(Path(train_env["WANDB_DIR"]).rglob("offline-run-*/run-*.wandb"))
+    run_dir = tmp_path / "runs" / "lenet5-test" / "l1"
+    assert json.loads((run_dir / "summary.json").read_text())["best_val_loss"] > 0
+    proc = run_trainer("lenet5/train.py", [*common[:2], "--tracker", "trackio", "--max-iters", "80",
+                                           "--set", "TRAIN_LOG_INTERVAL=10", "--resume"],
+                       train_env, tmp_path)
+    _ok(proc)
+    steps = [s for _, s, m in trackio_rows(train_env["TRACKIO_DIR"], "lenet5-test") if "train/loss" in m]
+    assert steps == [10, 20, 30, 40, 50, 60, 70, 80]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch-size", "0"], "TRAIN_BATCH_SIZE=0 must be > 0"),
+    (["--dataset", "text", "--set", "DATASET_PATH=/nonexistent/corpus"], "does not exist"),
+    (["--set", "GPT2_BLOCK_SIZE=4096", "--set", "DATASET_MAX_TOKENS=20000"], "block size"),
+    (["--optimizer", "lion"], "unknown optimizer"),
+    (["--resume", "/nonexistent/run"], "no checkpoint"),
+])
+def test_bad_config_one_line_error(tmp_path: Path, train_env: dict, args: list, message: str) -> None:
+    proc = run_trainer("gpt2/train.py", [*args, "--out-dir", str(tmp_path / "runs"),
+                                         "--set", f"DATASET_DIR={tmp_path / 'data'}"], train_env, tmp_path)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gpt2/train.py: error:"), proc.stderr
+    assert message in lines[0]
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()  # no work done
+
+
+def test_block_size_larger_than_corpus(tmp_path: Path, train_env: dict) -> None:
+    (tmp_path / "small.txt").write_text("tiny corpus " * 20)
+    proc = run_trainer("gpt2/train.py", ["--dataset", "text", "--set", f"DATASET_PATH={tmp_path / 'small.txt'}",
+                                         "--set", f"DATASET_DIR={tmp_path / 'data'}", "--set", "TRAIN_DEVICE=cpu",
+                                         "--out-dir", str(tmp_path / "runs")], train_env, tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("gpt2/train.py: error:")
+    assert "block size" in proc.stderr and not (tmp_path / "runs").exists()
+
+
+def test_lenet5_bad_config(tmp_path: Path, train_env: dict) -> None:
+    proc = run_trainer("lenet5/train.py", ["--batch-size", "0"], train_env, tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == "lenet5/train.py: error: TRAIN_BATCH_SIZE=0 must be > 0"
+
+
+def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
+    import subprocess
+    import sys
+
+    env = dict(train_env)
+    proc = subprocess.run([sys.executable, "-m", "gpt2.launch", "--dry-run", "--model", "lenet5", "--max-iters", "3"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("lenet5/train.py --max-iters 3")
+
+
+def test_launch_reads_kconfig_and_trains_lenet5(tmp_path: Path, train_env: dict) -> None:
+    """A hand-written .config read through kconf selects the model and its settings."""
+    pytest.importorskip("kconf")
+    config = tmp_path / "lenet.config"
+    config.write_text("CONFIG_MODEL_LENET5=y\nCONFIG_DATASET_DIGITS=y\nCONFIG_TRAIN_MAX_ITERS=20\n"
+                      "CONFIG_TRAIN_EVAL_INTERVAL=10\nCONFIG_TRAIN_LOG_INTERVAL=10\nCONFIG_ENABLE_TRACKIO=y\n"
+                      f'CONFIG_TRACKER_PROJECT="lenet5-kconf"\nCONFIG_RUNS_DIR="{tmp_path / "runs"}"\n')
+    import subprocess
+    import sys
+
+    env = {**train_env, "KCONFIG_CONFIG": str(config)}
+    proc = subprocess.run([sys.executable, "-m", "gpt2.launch", "--tracker-run-name", "k1"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    _ok(proc)
+    assert "lenet5/train.py --tracker-run-name k1" in proc.stdout.splitlines()[0]
+    rows = trackio_rows(train_env["TRACKIO_DIR"], "lenet5-kconf")
+    assert [s for _, s, m in rows if "train/loss" in m] == [10, 20]
+    assert (tmp_path / "runs" / "lenet5-kconf" / "k1" / "checkpoints" / "last.pt").is_file()
