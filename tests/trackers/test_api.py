@@ -190,3 +190,32 @@ def test_tensorboard_files_import_into_trackio(cfg, project, tmp_path):
     trackio.import_tf_events(tmp_path / "tensorboard", project=project + "-tb")
     rows = [m for _, m in trackio_rows(trackio_db(project + "-tb"), "tb") if "train/loss" in m]
     assert len(rows) == 5
+
+
+def test_group_and_spaces_ids_reach_trackio(cfg, tmp_path, monkeypatch):
+    """KTRACK_GROUP and CONFIG_TRACKIO_SPACE_ID/DATASET_ID are passed to trackio.init (no network:
+    trackio.init itself is replaced by a recorder here)."""
+    import trackio
+
+    seen: dict = {}
+
+    class _Run:
+        def log(self, *a, **k):
+            pass
+
+        def finish(self):
+            pass
+
+    def fake_init(**kwargs):
+        seen.update(kwargs)
+        return _Run()
+
+    monkeypatch.setattr(trackio, "init", fake_init)
+    monkeypatch.setenv("KTRACK_GROUP", "sweep-lr")
+    cfg.TRACKIO_SPACE_ID = "me/space"
+    cfg.TRACKIO_DATASET_ID = "me/data"
+    run = trackers.init(cfg=cfg, project="p", run_name="r", run_dir=tmp_path, trackers="trackio")
+    run.log({"train/loss": 1.0}, step=1)
+    run.finish()
+    assert seen["group"] == "sweep-lr"
+    assert seen["space_id"] == "me/space" and seen["dataset_id"] == "me/data"
