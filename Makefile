@@ -171,9 +171,18 @@ sweep-summary: $(STAMP_RUN)
 diffconfig: $(STAMP_RUN)
 	$(Q)$(PY) -m sweeps diffconfig '$(A)' '$(B)'
 
+# The main job end to end: configure the tiny GPT-2 with both trackers (W&B
+# offline when not logged in), train it on the CPU, show the run.
 demo: $(STAMP_RUN)
 	$(Q)$(KCONFIG) defconfig default --tracker both
-	$(Q)$(PY) -m gpt2.launch --demo
+	$(call quiet_msg,TRAIN,tiny GPT-2 on the CPU (about a minute))
+	$(Q)$(PY) -m gpt2.launch $(TRAIN_ARGS)
+	$(Q)project=$$($(PY) -c 'import kconf; print(kconf.load().TRACKER_PROJECT)'); \
+	$(VENV)/bin/trackio-view --once --project "$$project"; \
+	offline=$$(ls -dt runs/"$$project"/*/wandb/offline-run-* wandb/offline-run-* 2>/dev/null | head -n 1 || true); \
+	echo; \
+	echo "Live view:  $(VENV)/bin/trackio-view --project $$project"; \
+	if [ -n "$$offline" ]; then echo "W&B upload: $(VENV)/bin/wandb sync $$offline"; fi
 
 ## ---------------------------------------------------------------- development
 check: test

@@ -41,10 +41,12 @@ def _summary(values: dict[str, object]) -> str:
             f"project: {values.get('TRACKER_PROJECT', '?')}")
 
 
-def _generate(tree, root: Path, verbose: bool = True) -> None:
-    for name in generate(tree, root):
-        if verbose:
-            print(f"  GEN     {name}")
+def _generate(tree, args: argparse.Namespace) -> None:
+    # Generated files go beside the configuration they come from, like the
+    # kernel's O= build directory: another KCONFIG_CONFIG never touches the
+    # checkout's config.py.
+    for name in generate(tree, _config_path(args).resolve().parent):
+        print(f"  GEN     {name}")
 
 
 def _cmd_defconfig(args: argparse.Namespace) -> None:
@@ -52,21 +54,21 @@ def _cmd_defconfig(args: argparse.Namespace) -> None:
     assignments = args.set if args.set is not None else os.environ.get("SET") or None
     config = _config_path(args)
     tree = defconfig(args.root, args.name, config, tracker=tracker, assignments=assignments)
-    _generate(tree, args.root)
+    _generate(tree, args)
     print(f"# configuration written to {config} (defconfig {args.name})")
     print(_summary(typed_values(tree)))
 
 
 def _cmd_olddefconfig(args: argparse.Namespace) -> None:
     tree = olddefconfig(args.root, _config_path(args))
-    _generate(tree, args.root)
+    _generate(tree, args)
     print(f"# configuration written to {_config_path(args)}")
 
 
 def _cmd_genconfig(args: argparse.Namespace) -> None:
     tree = open_tree(args.root)
     read_config(tree, _config_path(args))
-    _generate(tree, args.root)
+    _generate(tree, args)
 
 
 def _cmd_check(args: argparse.Namespace) -> None:

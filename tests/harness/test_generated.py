@@ -93,3 +93,15 @@ def test_load_without_config(tmp_path: Path, monkeypatch) -> None:
     assert vars(load()) == {}
     with pytest.raises(ConfigError, match="make defconfig"):
         load(tmp_path / "absent")
+
+
+def test_other_config_generates_beside_it(tree: Path, tmp_path: Path, kconf_cli) -> None:
+    """KCONFIG_CONFIG elsewhere (a sweep point) never rewrites the checkout's config.py."""
+    assert kconf_cli("defconfig", "default").returncode == 0
+    before = (tree / "config.py").read_bytes()
+    point = tmp_path / "point"
+    point.mkdir()
+    result = kconf_cli("defconfig", "lenet5-cpu", env={"KCONFIG_CONFIG": str(point / ".config")})
+    assert result.returncode == 0, result.stderr
+    assert read_py_config(point)["MODEL"] == "lenet5"
+    assert (tree / "config.py").read_bytes() == before

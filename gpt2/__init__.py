@@ -1,0 +1,1 @@
+"""GPT-2 training for ktrack: model, data, optimizers, pruning, trainer and launcher."""

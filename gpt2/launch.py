@@ -1,0 +1,84 @@
+"""Start training for the configured model: ``python -m gpt2.launch [--model M] [--dry-run] [ARGS...]``.
+
+Builds the command from the generated config and runs it; ARGS go to the
+trainer unchanged. One process: ``python <model>/train.py``. Several
+(``DIST_NPROC_PER_NODE`` > 1): ``torchrun --standalone --nproc_per_node=N``.
+Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
+--nproc_per_node=N --rdzv_backend=c10d --rdzv_endpoint=DIST_RDZV_ENDPOINT
+--rdzv_id=ktrack``, run the same command on every machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import types
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gpt2.settings import SettingsError, fail, load_cfg, repo_root
+
+PROG = "gpt2.launch"
+MODELS = ("gpt2", "lenet5")
+
+
+def torchrun() -> list[str]:
+    """The torchrun beside this Python, else ``python -m torch.distributed.run``."""
+    exe = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    if os.path.isfile(exe):
+        return [exe]
+    found = shutil.which("torchrun")
+    return [found] if found else [sys.executable, "-m", "torch.distributed.run"]
+
+
+def build_command(cfg: types.SimpleNamespace, model: str | None = None,
+                  extra: list[str] | None = None) -> list[str]:
+    """The argv that trains ``model`` (default ``cfg.MODEL``) as the config asks."""
+    model = model or getattr(cfg, "MODEL", "") or "gpt2"
+    if model not in MODELS:
+        raise SettingsError(f"unknown model {model!r}: use {' or '.join(MODELS)}")
+    script = os.path.join(repo_root(), model, "train.py")
+    nproc = int(getattr(cfg, "DIST_NPROC_PER_NODE", 1) or 1)
+    nnodes = int(getattr(cfg, "DIST_NNODES", 1) or 1)
+    if nproc < 1 or nnodes < 1:
+        raise SettingsError("DIST_NPROC_PER_NODE and DIST_NNODES must be >= 1")
+    if model == "lenet5" or (nproc == 1 and nnodes == 1):
+        return [sys.executable, script, *(extra or [])]
+    if nnodes > 1:
+        endpoint = getattr(cfg, "DIST_RDZV_ENDPOINT", "") or ""
+        if not endpoint:
+            raise SettingsError("DIST_NNODES > 1 needs DIST_RDZV_ENDPOINT (host:port of the first machine)")
+        head = [f"--nnodes={nnodes}", f"--nproc_per_node={nproc}", "--rdzv_backend=c10d",
+                f"--rdzv_endpoint={endpoint}", "--rdzv_id=ktrack"]
+    else:
+        head = ["--standalone", f"--nproc_per_node={nproc}"]
+    return [*torchrun(), *head, script, *(extra or [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=MODELS, help="model to train (default: MODEL from the config)")
+    parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    args, extra = parser.parse_known_args(argv)
+    try:
+        cmd = build_command(load_cfg(), args.model, extra)
+    except SettingsError as exc:
+        fail(PROG, str(exc))
+    print(shlex.join(cmd), flush=True)
+    if args.dry_run:
+        return 0
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root(), env.get("PYTHONPATH", "")) if p)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

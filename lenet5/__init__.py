@@ -1,0 +1,1 @@
+"""LeNet-5 on scikit-learn's bundled digits: ktrack's second, seconds-long model."""
