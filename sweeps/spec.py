@@ -126,7 +126,8 @@ def load(path: str | Path) -> Sweep:
     """Parse the sweep file at ``path``; SweepError (one line) on any mistake."""
     where = str(path)
     if not where or not Path(path).is_file():
-        raise SweepError(f"no sweep file {where!r}: give SWEEP=sweeps/<name>.yaml (see sweeps/*.yaml for examples)")
+        raise SweepError(f"sweep file {where!r} does not exist: give SWEEP=sweeps/<name>.yaml "
+                         "(see sweeps/*.yaml for examples)")
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
