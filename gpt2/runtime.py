@@ -8,6 +8,7 @@ mistakes (reported by the caller as one line) stop a run.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import sys
@@ -21,6 +22,9 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from gpt2.optim import build_optimizer
+from gpt2.prune import MagnitudePruner
 
 
 @dataclass
@@ -143,6 +147,30 @@ class NullRun:
 
     def finish(self) -> None:
         pass
+
+
+def build_optimizer_and_pruner(model: torch.nn.Module, s: dict, fused: bool = False) -> tuple[Any, Any]:
+    """The configured optimizer and, when ``PRUNING`` is "magnitude", its pruner (else None)."""
+    opt = build_optimizer(model, s["OPTIMIZER"], s["TRAIN_LEARNING_RATE"], s["WEIGHT_DECAY"],
+                          (s["ADAM_BETA1"], s["ADAM_BETA2"]), s["SGD_MOMENTUM"], fused=fused)
+    pruner = None
+    if s["PRUNING"] == "magnitude":
+        pruner = MagnitudePruner(model, s["PRUNING_TARGET_SPARSITY"], s["PRUNING_START_ITER"],
+                                 s["PRUNING_RAMP_ITERS"], s["PRUNING_INTERVAL"])
+    return opt, pruner
+
+
+def restore(ckpt: dict, model: torch.nn.Module, opt: Any, pruner: Any) -> tuple[int, float, Any]:
+    """Load a checkpoint into model, optimizer and pruner and the global RNGs.
+
+    Returns (iteration, best validation loss, the data sampler's saved RNG state or None).
+    """
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    if pruner and ckpt.get("pruner"):
+        pruner.load_state_dict(ckpt["pruner"])
+    set_rng_state(ckpt.get("rng", {}))
+    return int(ckpt["iter"]), float(ckpt.get("best_val_loss", math.inf)), ckpt.get("rng", {}).get("data")
 
 
 def init_tracking(settings: dict, args: Any, cfg: types.SimpleNamespace, d: Dist,

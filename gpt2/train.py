@@ -21,8 +21,7 @@ import torch
 from gpt2 import data as gdata
 from gpt2 import runtime as rt
 from gpt2.model import GPT, GPTConfig
-from gpt2.optim import build_optimizer, lr_at, set_lr
-from gpt2.prune import MagnitudePruner
+from gpt2.optim import lr_at, set_lr
 from gpt2.settings import SettingsError, add_arguments, fail, resolve, validate_common
 
 PROG = "gpt2/train.py"
@@ -112,23 +111,11 @@ def train(args, cfg, s: dict, spec: gdata.DataSpec, ckpt: dict | None) -> int:
     def amp():
         return rt.autocast(d.device, dtype)
     scaler = torch.amp.GradScaler(d.device.type, enabled=(dtype == torch.float16))
-    opt = build_optimizer(raw, s["OPTIMIZER"], s["TRAIN_LEARNING_RATE"], s["WEIGHT_DECAY"],
-                          (s["ADAM_BETA1"], s["ADAM_BETA2"]), s["SGD_MOMENTUM"],
-                          fused=d.device.type == "cuda")
-    pruner = None
-    if s["PRUNING"] == "magnitude":
-        pruner = MagnitudePruner(raw, s["PRUNING_TARGET_SPARSITY"], s["PRUNING_START_ITER"],
-                                 s["PRUNING_RAMP_ITERS"], s["PRUNING_INTERVAL"])
+    opt, pruner = rt.build_optimizer_and_pruner(raw, s, fused=d.device.type == "cuda")
     start_iter, best_val = 0, math.inf
     if ckpt:
-        raw.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        if pruner and ckpt.get("pruner"):
-            pruner.load_state_dict(ckpt["pruner"])
-        start_iter, best_val = int(ckpt["iter"]), float(ckpt.get("best_val_loss", math.inf))
-        rt.set_rng_state(ckpt.get("rng", {}))
-        gen_states = ckpt.get("rng", {}).get("data", [])
-        if d.rank < len(gen_states):
+        start_iter, best_val, gen_states = rt.restore(ckpt, raw, opt, pruner)
+        if gen_states and d.rank < len(gen_states):
             data.gen.set_state(gen_states[d.rank])
     model = raw
     if s["TRAIN_COMPILE"]:

@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt2 import runtime as rt
-from gpt2.optim import build_optimizer, lr_at, set_lr
-from gpt2.prune import MagnitudePruner
+from gpt2.optim import lr_at, set_lr
 from gpt2.settings import SettingsError, add_arguments, fail, resolve, validate_common
 from lenet5.data import load_digits
 from lenet5.model import LeNet5
@@ -72,23 +71,13 @@ def train(args, cfg, s: dict, ckpt: dict | None) -> int:
     rt.seed_all(s["TRAIN_SEED"])
     xt, yt, xv, yv = load_digits(s["DATASET_VAL_FRACTION"], s["TRAIN_SEED"])
     model = LeNet5().to(d.device)
-    opt = build_optimizer(model, s["OPTIMIZER"], s["TRAIN_LEARNING_RATE"], s["WEIGHT_DECAY"],
-                          (s["ADAM_BETA1"], s["ADAM_BETA2"]), s["SGD_MOMENTUM"])
-    pruner = None
-    if s["PRUNING"] == "magnitude":
-        pruner = MagnitudePruner(model, s["PRUNING_TARGET_SPARSITY"], s["PRUNING_START_ITER"],
-                                 s["PRUNING_RAMP_ITERS"], s["PRUNING_INTERVAL"])
+    opt, pruner = rt.build_optimizer_and_pruner(model, s)
     gen = torch.Generator().manual_seed(s["TRAIN_SEED"])
     start_iter, best_val = 0, math.inf
     if ckpt:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        if pruner and ckpt.get("pruner"):
-            pruner.load_state_dict(ckpt["pruner"])
-        start_iter, best_val = int(ckpt["iter"]), float(ckpt.get("best_val_loss", math.inf))
-        rt.set_rng_state(ckpt.get("rng", {}))
-        if ckpt.get("rng", {}).get("data") is not None:
-            gen.set_state(ckpt["rng"]["data"])
+        start_iter, best_val, gen_state = rt.restore(ckpt, model, opt, pruner)
+        if gen_state is not None:
+            gen.set_state(gen_state)
     s["n_params"] = sum(p.numel() for p in model.parameters())
     resume = ckpt and {k: ckpt.get(k) for k in ("project", "run_name", "run_dir")}
     try:
