@@ -21,7 +21,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "gpu" / "fixtures"
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "gpu"))
 
 import gpu  # noqa: E402
 from gpu import nvml  # noqa: E402
@@ -43,8 +42,8 @@ def per_gpu_us(devices: list[gpu.Device], rounds: int) -> float:
 
 
 def use_fake_nvml() -> None:
-    import fake_pynvml
-    from conftest import A100, RTX
+    from tests.gpu import fake_pynvml
+    from tests.gpu.fake_pynvml import A100, RTX
     fake_pynvml.configure([dict(A100), dict(RTX)])
     sys.modules["pynvml"] = fake_pynvml
     nvml.reset()

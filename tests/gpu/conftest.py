@@ -9,6 +9,7 @@ import pytest
 
 from gpu import nvml
 from tests.gpu import fake_pynvml
+from tests.gpu.fake_pynvml import A100, RTX
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -42,17 +43,6 @@ def use_tree(monkeypatch, tmp_path):
         monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(root))
         return root
     return _use
-
-
-A100 = {"name": b"NVIDIA A100-SXM4-80GB", "util": 87, "memory": (40 * 2**30, 80 * 2**30),
-        "temp": 61, "mem_temp": 70, "power_mw": 312456, "limit_mw": 400000,
-        "fan": fake_pynvml.Err(fake_pynvml.NVML_ERROR_NOT_SUPPORTED),
-        "fan_rpm": fake_pynvml.Err(fake_pynvml.NVML_ERROR_NOT_SUPPORTED),
-        "clock_gr": 1410, "clock_mem": 1593, "pstate": 0}
-RTX = {"name": "NVIDIA GeForce RTX 4090", "util": 12, "memory": (3 * 2**30, 24 * 2**30),
-       "temp": 48, "mem_temp": fake_pynvml.Err(fake_pynvml.NVML_ERROR_NOT_SUPPORTED),
-       "power_mw": 35000, "limit_mw": 450000, "fan": 30, "fan_rpm": 1100,
-       "clock_gr": 210, "clock_mem": 405, "pstate": 8}
 
 
 @pytest.fixture

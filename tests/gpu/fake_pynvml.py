@@ -129,3 +129,15 @@ def nvmlDeviceGetFieldValues(h, ids):
     except NVMLError as exc:
         v, ret = 0, exc.value
     return [SimpleNamespace(nvmlReturn=ret, value=SimpleNamespace(uiVal=v))]
+
+
+# Two devices used by the tests and the benchmark: a datacenter and a desktop card.
+A100 = {"name": b"NVIDIA A100-SXM4-80GB", "util": 87, "memory": (40 * 2**30, 80 * 2**30),
+        "temp": 61, "mem_temp": 70, "power_mw": 312456, "limit_mw": 400000,
+        "fan": Err(NVML_ERROR_NOT_SUPPORTED),
+        "fan_rpm": Err(NVML_ERROR_NOT_SUPPORTED),
+        "clock_gr": 1410, "clock_mem": 1593, "pstate": 0}
+RTX = {"name": "NVIDIA GeForce RTX 4090", "util": 12, "memory": (3 * 2**30, 24 * 2**30),
+       "temp": 48, "mem_temp": Err(NVML_ERROR_NOT_SUPPORTED),
+       "power_mw": 35000, "limit_mw": 450000, "fan": 30, "fan_rpm": 1100,
+       "clock_gr": 210, "clock_mem": 405, "pstate": 8}
