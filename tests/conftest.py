@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -94,3 +95,29 @@ def tree(tmp_path: Path) -> Path:
     shutil.copytree(REPO_ROOT / "defconfigs", root / "defconfigs", symlinks=True)
     _fake_venv(root / ".venv")
     return root
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    # A make that runs the tests (make check) must not leak its flags into ours.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def kconf_cli(tree: Path):
+    """Run ``python -m kconf ARGS`` inside the tree copy; returns CompletedProcess."""
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kconf", *args], cwd=tree, env=_env(env),
+                              capture_output=True, text=True, timeout=120)
+    return run
+
+
+@pytest.fixture
+def make(tree: Path):
+    """Run ``make ARGS`` inside the tree copy; returns CompletedProcess."""
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["make", *args], cwd=tree, env=_env(env), capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return run

@@ -1,0 +1,43 @@
+"""`make defconfig` then `make train`, as a user runs them: metrics land in both trackers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.training.conftest import trackio_rows
+
+
+def test_make_train_lenet5(tree: Path, make, isolated_env: dict[str, str]) -> None:
+    env = {"OMP_NUM_THREADS": "1"}
+    configured = make("defconfig", "DEFCONFIG=lenet5-cpu", "TRACKER=both",
+                      "SET=TRAIN_MAX_ITERS=30 TRAIN_EVAL_INTERVAL=10 TRACKER_RUN_NAME=make-run", env=env)
+    assert configured.returncode == 0, configured.stderr
+    trained = make("train", env=env, timeout=300)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "final validation loss" in trained.stdout
+    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    assert project.startswith("lenet5-")
+    rows = trackio_rows(isolated_env["TRACKIO_DIR"], project)
+    steps = sorted({step for name, step, metrics in rows if name == "make-run" and "train/loss" in metrics})
+    assert steps and steps[-1] == 30
+    run_dir = tree / "runs" / project / "make-run"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best_val_loss"] > 0 and summary["total_time_s"] > 0
+    assert list(Path(isolated_env["WANDB_DIR"]).rglob("run-*.wandb")) or list(run_dir.rglob("run-*.wandb"))
+
+
+def test_make_train_gpt2(tree: Path, make, isolated_env: dict[str, str]) -> None:
+    env = {"OMP_NUM_THREADS": "1"}
+    small = ("SET=GPT2_N_LAYER=2 GPT2_N_HEAD=2 GPT2_N_EMBD=64 GPT2_BLOCK_SIZE=64 TRAIN_BATCH_SIZE=8 "
+             "TRAIN_MAX_ITERS=20 TRAIN_EVAL_INTERVAL=10 TRAIN_EVAL_ITERS=2 TRAIN_LOG_INTERVAL=5 "
+             "TRAIN_WARMUP_ITERS=2 DATASET_MAX_TOKENS=200000 TRACKER_RUN_NAME=make-gpt2")
+    assert make("defconfig", "TRACKER=trackio", small, env=env).returncode == 0
+    trained = make("train", env=env, timeout=300)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    rows = [(step, m) for name, step, m in trackio_rows(isolated_env["TRACKIO_DIR"], project) if name == "make-gpt2"]
+    losses = [m["train/loss"] for _, m in rows if "train/loss" in m]
+    assert [step for step, m in rows if "train/loss" in m] == [5, 10, 15, 20]
+    assert losses[-1] < losses[0]
+    assert {"lr", "sparsity", "iter_time_ms", "tokens_per_s"} <= set().union(*(m for _, m in rows))
