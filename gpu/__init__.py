@@ -11,10 +11,10 @@ Every sysfs path is read under ``KTRACK_SYSFS_ROOT`` (default ``/``).
 from __future__ import annotations
 
 from .device import Device
-from .discover import discover
+from .discover import checked, discover
 from .render import render_once
 from .sample import GpuSample, fmt, to_metrics
 from .sampler import Sampler
 
-__all__ = ["Device", "GpuSample", "Sampler", "discover", "fmt", "render_once",
+__all__ = ["Device", "GpuSample", "Sampler", "checked", "discover", "fmt", "render_once",
            "to_metrics"]

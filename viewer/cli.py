@@ -117,14 +117,13 @@ def once_text(args: argparse.Namespace, projects: list[Project]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Do what the parsed arguments ask; raise UserError/StoreError on failure."""
     if args.gpu:
-        from viewer import gpu_view
+        import gpu
 
-        try:
-            gpu = gpu_view.load_gpu()
-        except ImportError as exc:
-            raise UserError(f"--gpu needs the ktrack gpu package ({exc})") from None
         if args.once:
-            print(gpu_view.render_once(gpu.discover()))
+            devices = gpu.discover()
+            if not devices:
+                raise UserError(f"No GPUs found (checked: {', '.join(gpu.checked())})")
+            print(gpu.render_once([dev.sample() for dev in devices]))
             return 0
         from viewer.live import run_gpu
 

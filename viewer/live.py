@@ -225,7 +225,7 @@ def run_dashboard(projects: list[Project], args: argparse.Namespace) -> int:
 
 def run_gpu(gpu: Any, interval: float) -> int:
     """Live GPU dashboard from ``gpu.Sampler``; number keys pick the GPU."""
-    from viewer.gpu_view import sample_lines
+    from gpu.render import gpu_lines
 
     sel = [0]
     fields = (("utilization", 0, 100), ("memory_percent", 0, 100), ("temperature_c", 20, 100),
@@ -241,7 +241,7 @@ def run_gpu(gpu: Any, interval: float) -> int:
             if not hist:
                 return Text("waiting for the first sample...")
             parts: list[Any] = [Text(f"GPU {idx}/{len(devs) - 1}  (0-9: switch GPU, q: quit)", style="bold cyan"),
-                                Text("\n".join(sample_lines(hist[-1])))]
+                                Text("\n".join(gpu_lines(hist[-1])))]
             gh = max(2, (height - len(parts[1].plain.splitlines()) - 12) // 3)
             panels = []
             for name, lo, hi in fields:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-transformers = pytest.importorskip("transformers")
-torch = pytest.importorskip("torch")
-pytest.importorskip("accelerate")
+import transformers  # noqa: E402
+import torch  # noqa: E402
+import accelerate  # noqa: E402,F401
 
 
 def _records(run_dir: Path) -> list[dict]:

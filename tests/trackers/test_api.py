@@ -180,7 +180,7 @@ def test_gpu_metrics_merged(cfg, tmp_path, monkeypatch, capfd):
 
 
 def test_tensorboard_files_import_into_trackio(cfg, project, tmp_path):
-    pytest.importorskip("tbparse")  # trackio[tensorboard] extra
+    import tbparse  # noqa: F401 - trackio.import_tf_events needs it
     import trackio
 
     run = trackers.init(cfg=cfg, project=project, run_name="tb", run_dir=tmp_path, trackers="tensorboard")

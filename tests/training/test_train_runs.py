@@ -145,7 +145,7 @@ def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
 
 def test_launch_reads_kconfig_and_trains_lenet5(tmp_path: Path, train_env: dict) -> None:
     """A hand-written .config read through kconf selects the model and its settings."""
-    pytest.importorskip("kconf")
+
     config = tmp_path / "lenet.config"
     config.write_text("CONFIG_MODEL_LENET5=y\nCONFIG_DATASET_DIGITS=y\nCONFIG_TRAIN_MAX_ITERS=20\n"
                       "CONFIG_TRAIN_EVAL_INTERVAL=10\nCONFIG_TRAIN_LOG_INTERVAL=10\nCONFIG_ENABLE_TRACKIO=y\n"

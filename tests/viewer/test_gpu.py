@@ -10,7 +10,7 @@ import pytest
 
 from tests.viewer.conftest import REPO, env_for
 
-gpu = pytest.importorskip("gpu", reason="the gpu package (helper G) is not importable yet")
+import gpu  # noqa: E402,F401
 TREES = REPO / "tests" / "gpu" / "fixtures"
 
 
@@ -69,3 +69,15 @@ def test_gpu_live_number_keys(tmp_path: Path) -> None:
         wait("EXITED rc=0")
     finally:
         tmux("kill-server")
+
+
+def test_gpu_once_without_gpus_is_an_error(tmp_path):
+    """No GPU: one line naming what was checked, exit 1 (as python -m gpu does)."""
+    env = env_for(tmp_path)
+    (tmp_path / "sys").mkdir()
+    env["KTRACK_SYSFS_ROOT"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "viewer", "--gpu", "--once"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("trackio-view: No GPUs found (checked: ")
+    assert len(proc.stderr.strip().splitlines()) == 1
