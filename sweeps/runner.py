@@ -72,9 +72,16 @@ def command_argv(command: str, point: Point, resume: bool) -> list[str]:
     return argv
 
 
-def point_env(point: Point, sweep: Sweep, root: Path, resume: bool) -> dict[str, str]:
-    """The environment of a point's command: its config, params file, sweep group."""
+def point_env(point: Point, sweep: Sweep, root: Path, resume: bool, jobs: int = 1) -> dict[str, str]:
+    """The environment of a point's command: its config, params file, sweep group.
+
+    With several local jobs at once each gets its share of the CPU cores as
+    ``OMP_NUM_THREADS`` (unless set already), so parallel points do not fight
+    over the same cores and run slower than one after the other.
+    """
     env = dict(os.environ)
+    if jobs > 1 and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     env.update(KCONFIG_CONFIG=str(point.config_path), KTRACK_PARAMS=str(point.params_path),
                KTRACK_GROUP=sweep.name, KTRACK_SWEEP=sweep.name, KTRACK_RUN_DIR=str(point.run_dir),
                KTRACK_RESUME=str(point.run_dir) if resume else "")
@@ -104,6 +111,8 @@ class Runner:
                  root: Path, cwd: Path, out: Callable[[str], None] = print, poll: float = 0.05) -> None:
         self.sweep, self.conf, self.state, self.executor = sweep, configurator, state, executor
         self.jobs, self.root, self.cwd, self.out, self.poll = max(1, jobs), root, cwd, out, poll
+        # Points that share this machine's cores (Slurm jobs get their own).
+        self.local_jobs = self.jobs if isinstance(executor, LocalExecutor) else 1
         self.running: dict[str, tuple[Any, Point, float]] = {}
         self.counts = collections.Counter()
 
@@ -112,7 +121,7 @@ class Runner:
         resume = status in (RUNNING, INTERRUPTED, FAILED) and _has_checkpoint(point.run_dir)
         materialize(self.conf, point)
         task = Task(point.name, command_argv(self.sweep.command, point, resume),
-                    point_env(point, self.sweep, self.root, resume), str(self.cwd), str(point.run_dir / LOG_NAME))
+                    point_env(point, self.sweep, self.root, resume, self.local_jobs), str(self.cwd), str(point.run_dir / LOG_NAME))
         handle = self.executor.start(task)
         self.running[point.name] = (handle, point, time.time())
         self.state.update(point.name, index=point.index, varied=point.varied, run_dir=str(point.run_dir),

@@ -62,3 +62,20 @@ def test_unknown_key_and_missing_file(tmp_path: Path) -> None:
         spec.load(write_sweep(tmp_path, "k", "defconfig: lenet5-cpu\nvari: {}\n"))
     result = cli("run", str(tmp_path / "missing.yaml"))
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_parallel_points_share_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JOBS=2 gives each point half the cores, so two points do not fight over them."""
+    import os
+    import types
+
+    from sweeps.points import Point
+    from sweeps.runner import point_env
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    point = Point(0, "lr=1e-3", {"TRAIN_LEARNING_RATE": "1e-3"}, tmp_path / "run")
+    sweep = types.SimpleNamespace(name="grid")
+    env = point_env(point, sweep, REPO, resume=False, jobs=2)
+    assert env["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
+    assert env["KTRACK_GROUP"] == "grid" and env["KCONFIG_CONFIG"] == str(point.config_path)
+    assert "OMP_NUM_THREADS" not in point_env(point, sweep, REPO, resume=False, jobs=1)
