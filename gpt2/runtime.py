@@ -216,6 +216,23 @@ def save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def save_training_checkpoint(name: str, it: int, *, model: torch.nn.Module, opt: Any, pruner: Any,
+                             best_val: float, settings: dict, run: Any, out: Path, rng_data: Any,
+                             **extra: Any) -> None:
+    """Save ``<out>/checkpoints/<name>.pt`` with everything :func:`restore` and ``--resume`` need.
+
+    A failed write is a warning: training goes on.
+    """
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
+             "best_val_loss": best_val, "config": dict(settings), "rng": rng_state({"data": rng_data}),
+             "project": run.project, "run_name": run.name, "run_dir": str(out),
+             "pruner": pruner.state_dict() if pruner else None, **extra}
+    try:
+        save_checkpoint(out / "checkpoints" / f"{name}.pt", state)
+    except OSError as exc:
+        print(f"warning: checkpoint {name} not saved: {exc}", file=sys.stderr)
+
+
 def find_checkpoint(spec: str, runs_dir: str, model: str, project: str | None = None) -> Path | None:
     """Resolve ``--resume``: a checkpoint file, a run folder, or ``last``
     (the newest ``checkpoints/last.pt`` for this model under ``runs_dir``)."""

@@ -155,15 +155,8 @@ def train(args, cfg, s: dict, spec: gdata.DataSpec, ckpt: dict | None) -> int:
             torch.distributed.all_gather_object(gens, data.gen.get_state())
         if not d.main:
             return
-        state = {"model": raw.state_dict(), "optimizer": opt.state_dict(), "iter": it,
-                 "best_val_loss": best_val, "config": dict(s), "model_args": vars(mconf),
-                 "rng": rt.rng_state({"data": gens}), "project": run.project,
-                 "run_name": run.name, "run_dir": str(out),
-                 "pruner": pruner.state_dict() if pruner else None}
-        try:
-            rt.save_checkpoint(out / "checkpoints" / f"{name}.pt", state)
-        except OSError as exc:
-            print(f"warning: checkpoint {name} not saved: {exc}", file=sys.stderr)
+        rt.save_training_checkpoint(name, it, model=raw, opt=opt, pruner=pruner, best_val=best_val, settings=s,
+                                    run=run, out=out, rng_data=gens, model_args=vars(mconf))
 
     t0 = time.time()
     with rt.numerics_tracking(bool(getattr(cfg, "NUMERICS", False)) and d.main,

@@ -92,15 +92,8 @@ def train(args, cfg, s: dict, ckpt: dict | None) -> int:
     def checkpoint(name: str, it: int) -> None:
         if not s["TRAIN_CHECKPOINT"]:
             return
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
-                 "best_val_loss": best_val, "config": dict(s),
-                 "rng": rt.rng_state({"data": gen.get_state()}), "project": run.project,
-                 "run_name": run.name, "run_dir": str(out),
-                 "pruner": pruner.state_dict() if pruner else None}
-        try:
-            rt.save_checkpoint(out / "checkpoints" / f"{name}.pt", state)
-        except OSError as exc:
-            print(f"warning: checkpoint {name} not saved: {exc}", file=sys.stderr)
+        rt.save_training_checkpoint(name, it, model=model, opt=opt, pruner=pruner, best_val=best_val, settings=s,
+                                    run=run, out=out, rng_data=gen.get_state())
 
     t0 = time.time()
     bs = s["TRAIN_BATCH_SIZE"]
