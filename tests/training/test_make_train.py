@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.training.conftest import trackio_rows
@@ -41,3 +43,34 @@ def test_make_train_gpt2(tree: Path, make, isolated_env: dict[str, str]) -> None
     assert [step for step, m in rows if "train/loss" in m] == [5, 10, 15, 20]
     assert losses[-1] < losses[0]
     assert {"lr", "sparsity", "iter_time_ms", "tokens_per_s"} <= set().union(*(m for _, m in rows))
+
+
+def test_make_train_gpt2_with_numerics(tree: Path, make, isolated_env: dict[str, str]) -> None:
+    """NUMERICS=y: the table, the tracker keys, the plots and trackio-view --metric all work on a real run."""
+    import numerics
+
+    env = {"OMP_NUM_THREADS": "1"}
+    small = ("SET=GPT2_N_LAYER=1 GPT2_N_HEAD=2 GPT2_N_EMBD=32 GPT2_BLOCK_SIZE=32 TRAIN_BATCH_SIZE=4 "
+             "TRAIN_MAX_ITERS=10 TRAIN_EVAL_INTERVAL=10 TRAIN_EVAL_ITERS=1 TRAIN_LOG_INTERVAL=5 "
+             "DATASET_MAX_TOKENS=100000 TRACKER_RUN_NAME=num NUMERICS=y NUMERICS_INTERVAL=5 "
+             "NUMERICS_LOG_STATS=rms")
+    assert make("defconfig", "TRACKER=trackio", small, env=env).returncode == 0
+    trained = make("train", env=env, timeout=300)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    run_dir = tree / "runs" / project / "num"
+    table = numerics.read_table(run_dir / "numerics.parquet")
+    assert set(table["step"]) == {5, 10}
+    assert {"activation", "weight"} <= set(table["kind"])
+    keys = set().union(*(m for name, _, m in trackio_rows(isolated_env["TRACKIO_DIR"], project) if name == "num"))
+    numeric_keys = sorted(k for k in keys if k.startswith("numerics/") and k.endswith("/rms"))
+    assert numeric_keys
+    plots = subprocess.run([sys.executable, "-m", "numerics", "plot", str(run_dir), "--out", str(tree / "plots")],
+                           capture_output=True, text=True, timeout=300)
+    assert plots.returncode == 0, plots.stderr
+    pngs = list((tree / "plots").glob("*.png"))
+    assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+    view = subprocess.run([sys.executable, "-m", "viewer", "--once", "--project", project, "--metric", numeric_keys[0]],
+                          capture_output=True, text=True, timeout=120)
+    assert view.returncode == 0, view.stderr
+    assert "Loss Trend" in view.stdout or numeric_keys[0] in view.stdout
