@@ -1,6 +1,8 @@
 """Text charts: the 10x50 ``*`` chart of ``--once`` and braille charts for live mode."""
 from __future__ import annotations
 
+import math
+
 Column = tuple[float, float, float]  # (min, max, sample) of one chart column
 
 
@@ -12,17 +14,34 @@ def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
     return min(rows - 1, max(0, r))
 
 
+def label_format(vmin: float, vmax: float, height: int = 10) -> str:
+    """Format of y labels that tells the rows apart for any metric's range.
+
+    The loss chart of the spec uses 2 decimals (:func:`star_chart`'s default);
+    ``--metric`` charts of tiny or huge values (numerics statistics) need more.
+    """
+    step = (vmax - vmin) / max(1, height - 1)
+    biggest = max(abs(vmin), abs(vmax))
+    if biggest >= 1e6 or (0 < biggest < 1e-3):
+        return "{:10.3e}"
+    decimals = 2 if step <= 0 or step >= 0.005 else min(8, 1 - math.floor(math.log10(step)))
+    return "{:7.%df}" % decimals
+
+
 def star_chart(cols: list[Column | None], vmin: float, vmax: float,
-               width: int = 50, height: int = 10) -> list[str]:
-    """The ``--once`` chart: y labels (2 decimals, right-aligned in 7), ``|``, one
-    ``*`` per column at its sample value, and a ``+---`` base of ``width`` dashes."""
+               width: int = 50, height: int = 10, fmt: str = "{:7.2f}") -> list[str]:
+    """The ``--once`` chart: y labels (``fmt``, by default 2 decimals right-aligned
+    in 7), ``|``, one ``*`` per column at its sample value, and a ``+---`` base of
+    ``width`` dashes under the axis."""
     grid = [[" "] * width for _ in range(height)]
     for x, col in enumerate(cols[:width]):
         if col is not None:
             grid[_row(col[2], vmin, vmax, height)][x] = "*"
     step = (vmax - vmin) / (height - 1) if height > 1 else 0.0
-    lines = [f"{vmax - i * step:7.2f} |{''.join(grid[i])}".rstrip() for i in range(height)]
-    lines.append(" " * 8 + "+" + "-" * width)
+    labels = [fmt.format(vmax - i * step) for i in range(height)]
+    pad = max(len(label) for label in labels)
+    lines = [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(labels)]
+    lines.append(" " * (pad + 1) + "+" + "-" * width)
     return lines
 
 

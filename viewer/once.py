@@ -1,7 +1,7 @@
 """Plain-text ``--once`` output: the training dashboard block, line for line."""
 from __future__ import annotations
 
-from viewer.chart import star_chart
+from viewer.chart import label_format, star_chart
 from viewer.model import ZOOM_LABELS, NoMetric, build_view, fmt_sparsity, iteration_of, resolve
 from viewer.store import Project, RunInfo
 
@@ -38,14 +38,18 @@ def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, us
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no numeric "
                        f"values of '{roles.metric}'")
     label = "Loss" if metric is None else roles.metric
+    # The spec's 4 decimals for the loss; other metrics (numerics statistics
+    # of 1e-6 or 1e9) keep 4 significant digits instead.
+    num = "{:.4f}" if metric is None or 1e-2 <= max(abs(view.vmin), abs(view.vmax)) < 1e6 else "{:.4e}"
     it_first = iteration_of(project, run, roles, view.first[0])
     it_last = iteration_of(project, run, roles, view.last[0])
+    change = view.last[1] - view.first[1]
     lines = header(project.name, zoom)
     lines += [f"Latest Iteration: {it_last}",
-              f"Latest {label}: {view.last[1]:.4f}",
-              f"{label} Change: {view.last[1] - view.first[1]:+.4f} (from {view.first[1]:.4f})",
-              f"Min {label}: {view.vmin:.4f}",
-              f"Max {label}: {view.vmax:.4f}"]
+              f"Latest {label}: {num.format(view.last[1])}",
+              f"{label} Change: {'+' if change >= 0 else ''}{num.format(change)} (from {num.format(view.first[1])})",
+              f"Min {label}: {num.format(view.vmin)}",
+              f"Max {label}: {num.format(view.vmax)}"]
     if roles.lr:
         lr = summary.lr_pt if summary is not None else project.latest(run.run_id, roles.lr)
         if lr and lr[1] is not None:
@@ -55,7 +59,8 @@ def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, us
         if sp and sp[1] is not None:
             lines.append(f"Sparsity: {fmt_sparsity(sp[1])}")
     lines += ["", f"{label} Trend (Iterations {it_first} to {it_last}):"]
-    lines += star_chart(view.cols, view.vmin, view.vmax)
+    fmt = "{:7.2f}" if metric is None else label_format(view.vmin, view.vmax)
+    lines += star_chart(view.cols, view.vmin, view.vmax, fmt=fmt)
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.viewer.conftest import env_for, view
+from tests.viewer.conftest import env_for, view, write
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -126,3 +126,16 @@ def test_help_lists_seed_options() -> None:
     for opt in ("-p TEXT, --project TEXT", "-i INT, --interval INT", "--once", "--gpu-db",
                 "-z {0,1,2,3,4}, --zoom {0,1,2,3,4}", "--run", "--metric", "--list", "--dir"):
         assert opt in p.stdout
+
+
+def test_metric_with_tiny_values_keeps_rows_apart(tmp_path: Path) -> None:
+    """--metric on a numerics statistic (values near 1e-3): labels and values stay readable."""
+    write(tmp_path, """
+        key = "numerics/blocks.0.attn/activation/rms"
+        bulk("tiny", "r", [{key: 0.004 + 1e-5 * i, "train/loss": 1.0} for i in range(100)], steps=list(range(100)))
+    """)
+    out = view(tmp_path, "--once", "--project", "tiny", "--metric", "numerics/blocks.0.attn/activation/rms",
+               check=True).stdout
+    labels = [line.split("|")[0].strip() for line in out.splitlines() if "|" in line]
+    assert len(labels) == 10 and len(set(labels)) == 10
+    assert "Latest numerics/blocks.0.attn/activation/rms: 0.0050" in out or "4.99" in out
