@@ -21,32 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import numerics  # noqa: E402
+from gpt2.model import GPT, GPTConfig  # noqa: E402
 
 
-def _model(device: str, small: bool):
-    try:
-        from gpt2.model import GPT, GPTConfig
-    except ImportError:  # helper R's model not there: a stand-in transformer
-        GPT = GPTConfig = None
+def _model(device: str, small: bool) -> torch.nn.Module:
+    """The tiny GPT-2 of gpt2/model.py (smaller with --quick)."""
     n_embd, n_layer = (64, 2) if small else (128, 4)
-    if GPT is not None:
-        model = GPT(GPTConfig(vocab_size=256, block_size=64, n_layer=n_layer, n_head=4, n_embd=n_embd))
-    else:
-        layer = torch.nn.TransformerEncoderLayer(n_embd, 4, 4 * n_embd, batch_first=True)
-        body = torch.nn.TransformerEncoder(layer, n_layer)
-        emb, head = torch.nn.Embedding(256, n_embd), torch.nn.Linear(n_embd, 256)
-
-        class Tiny(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.emb, self.body, self.head = emb, body, head
-
-            def forward(self, idx, targets):
-                logits = self.head(self.body(self.emb(idx)))
-                return logits, torch.nn.functional.cross_entropy(logits.view(-1, 256), targets.view(-1))
-
-        model = Tiny()
-    return model.to(device)
+    return GPT(GPTConfig(vocab_size=256, block_size=64, n_layer=n_layer, n_head=4, n_embd=n_embd)).to(device)
 
 
 def main(argv: list[str] | None = None) -> int:

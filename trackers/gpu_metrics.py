@@ -1,4 +1,4 @@
-"""GPU metrics for logged rows, from helper G's ``gpu`` package (imported lazily)."""
+"""GPU metrics for logged rows, from the ``gpu`` package (imported lazily)."""
 
 from __future__ import annotations
 
