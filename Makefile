@@ -13,7 +13,7 @@ ifeq ($(V),1)
   PIP_QUIET :=
 else
   Q := @
-  PIP_QUIET := -q
+  PIP_QUIET := -qq
 endif
 
 PYTHON      ?= python3
@@ -78,7 +78,7 @@ help:
 	@echo ''
 	@echo 'Development:'
 	@echo '  test            - run the test suite (PYTEST_ARGS="-k name" to select)'
-	@echo '  lint            - shellcheck the scripts'
+	@echo '  lint            - shellcheck the scripts, ruff the Python code'
 	@echo '  bench           - run the benchmarks under benchmarks/ (BENCH_ARGS=--quick)'
 	@echo '  clean           - remove generated files and caches'
 	@echo '  mrproper        - clean, plus .config, runs/ and .venv'
@@ -194,6 +194,8 @@ test: $(STAMP_TEST) lint
 lint: $(STAMP_TEST)
 	$(call quiet_msg,LINT,scripts/*.sh .ci/run)
 	$(Q)$(VENV)/bin/shellcheck scripts/*.sh .ci/run
+	$(call quiet_msg,LINT,python (ruff))
+	$(Q)$(VENV)/bin/ruff check $(if $(filter 1,$(V)),,--quiet) .
 
 bench: $(STAMP_RUN)
 	$(Q)for b in benchmarks/bench_*.py; do \

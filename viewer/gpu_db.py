@@ -75,7 +75,7 @@ def _step_section(project: Project, run: RunInfo, gkeys: list[str]) -> list[str]
     count = dict(zip(gkeys, row[:n]))
     h = row[n:n + 9]
     lo_step, hi_step, last_id = row[n + 9:n + 12]
-    latest_row = project._q(f"SELECT step, CAST(metrics AS TEXT) FROM metrics WHERE id=?", (last_id,))[0]
+    latest_row = project._q("SELECT step, CAST(metrics AS TEXT) FROM metrics WHERE id=?", (last_id,))[0]
     out = _status(f"Latest GPU Status (Step {latest_row[0]}):", json.loads(latest_row[1]), "gpu/",
                   "GPU Utilization")
     for prefix in dict.fromkeys(k.split("/")[0] + "/" for k in gkeys if not k.startswith("gpu/")):

@@ -101,7 +101,7 @@ def intel_xe(card: str = "card0") -> dict[str, str]:
         f"{h}/power1_max": "190000000\n",
         f"{h}/temp2_input": "58000\n", f"{h}/temp2_label": "pkg\n",
         f"{h}/temp3_input": "61000\n", f"{h}/temp3_label": "vram\n",
-        f"sys/class/drm/renderD128/dev": "226:128\n",
+        "sys/class/drm/renderD128/dev": "226:128\n",
     }
 
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import socket
 import sqlite3
 import subprocess
-import textwrap
 import time
 
 import pytest
 
 import trackers
 from trackers.journal import read_records
-from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows, wandb_run
+from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows
 from trackers.replay import replay
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
