@@ -240,7 +240,7 @@ def run_gpu(gpu: Any, interval: float) -> int:
             hist = sampler.history(devs[idx].index)
             if not hist:
                 return Text("waiting for the first sample...")
-            parts: list[Any] = [Text(f"GPU {idx}/{len(devs) - 1}  (0-9: switch GPU, q: quit)", style="bold cyan"),
+            parts: list[Any] = [Text(f"GPU {idx} [0-{len(devs) - 1}]  (0-9: switch GPU, q: quit)", style="bold cyan"),
                                 Text("\n".join(gpu_lines(hist[-1])))]
             gh = max(2, (height - len(parts[1].plain.splitlines()) - 12) // 3)
             panels = []
