@@ -71,6 +71,15 @@ def lr_at(it: int, *, lr: float, min_lr: float, warmup: int, max_iters: int,
     raise ValueError(f"unknown lr schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
 
 
+
+def apply_lr(opt: torch.optim.Optimizer, it: int, settings: dict) -> float:
+    """Set the configured schedule's learning rate for iteration ``it``; return it."""
+    lr = lr_at(it, lr=settings["TRAIN_LEARNING_RATE"], min_lr=settings["TRAIN_MIN_LR"],
+               warmup=settings["TRAIN_WARMUP_ITERS"], max_iters=settings["TRAIN_MAX_ITERS"],
+               schedule=settings["TRAIN_LR_SCHEDULE"])
+    set_lr(opt, lr)
+    return lr
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Set the learning rate of every parameter group."""
     for group in optimizer.param_groups:

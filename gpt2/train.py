@@ -21,7 +21,7 @@ import torch
 from gpt2 import data as gdata
 from gpt2 import runtime as rt
 from gpt2.model import GPT, GPTConfig
-from gpt2.optim import lr_at, set_lr
+from gpt2.optim import apply_lr
 from gpt2.settings import SettingsError, add_arguments, fail, resolve, validate_common
 
 PROG = "gpt2/train.py"
@@ -172,10 +172,7 @@ def train(args, cfg, s: dict, spec: gdata.DataSpec, ckpt: dict | None) -> int:
         for it in range(start_iter + 1, s["TRAIN_MAX_ITERS"] + 1):
             t_it = time.perf_counter()
             pending: dict = {}
-            lr = lr_at(it, lr=s["TRAIN_LEARNING_RATE"], min_lr=s["TRAIN_MIN_LR"],
-                       warmup=s["TRAIN_WARMUP_ITERS"], max_iters=s["TRAIN_MAX_ITERS"],
-                       schedule=s["TRAIN_LR_SCHEDULE"])
-            set_lr(opt, lr)
+            lr = apply_lr(opt, it, s)
             accum = s["TRAIN_GRAD_ACCUM_STEPS"]
             for micro in range(accum):
                 x, y = data.batch("train", s["TRAIN_BATCH_SIZE"])

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt2 import runtime as rt
-from gpt2.optim import lr_at, set_lr
+from gpt2.optim import apply_lr
 from gpt2.settings import SettingsError, add_arguments, fail, resolve, validate_common
 from lenet5.data import load_digits
 from lenet5.model import LeNet5
@@ -109,10 +109,7 @@ def train(args, cfg, s: dict, ckpt: dict | None) -> int:
         for it in range(start_iter + 1, s["TRAIN_MAX_ITERS"] + 1):
             t_it = time.perf_counter()
             pending: dict = {}
-            lr = lr_at(it, lr=s["TRAIN_LEARNING_RATE"], min_lr=s["TRAIN_MIN_LR"],
-                       warmup=s["TRAIN_WARMUP_ITERS"], max_iters=s["TRAIN_MAX_ITERS"],
-                       schedule=s["TRAIN_LR_SCHEDULE"])
-            set_lr(opt, lr)
+            lr = apply_lr(opt, it, s)
             idx = torch.randint(len(yt), (bs,), generator=gen)
             x, y = xt[idx].to(d.device), yt[idx].to(d.device)
             logits = model(x)
