@@ -9,16 +9,22 @@ from pathlib import Path
 
 from tests.training.conftest import trackio_rows
 
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
-def test_make_train_lenet5(tree: Path, make, isolated_env: dict[str, str]) -> None:
-    env = {"OMP_NUM_THREADS": "1"}
-    configured = make("defconfig", "DEFCONFIG=lenet5-cpu", "TRACKER=both",
-                      "SET=TRAIN_MAX_ITERS=30 TRAIN_EVAL_INTERVAL=10 TRACKER_RUN_NAME=make-run", env=env)
+
+def configure_and_train(tree: Path, make, *defconfig_args: str) -> str:
+    """``make defconfig ARGS`` then ``make train`` in the tree copy; return the project name."""
+    configured = make("defconfig", *defconfig_args, env=ONE_THREAD)
     assert configured.returncode == 0, configured.stderr
-    trained = make("train", env=env, timeout=300)
+    trained = make("train", env=ONE_THREAD, timeout=300)
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert "final validation loss" in trained.stdout
-    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    return json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+
+
+def test_make_train_lenet5(tree: Path, make, isolated_env: dict[str, str]) -> None:
+    project = configure_and_train(tree, make, "DEFCONFIG=lenet5-cpu", "TRACKER=both",
+                                  "SET=TRAIN_MAX_ITERS=30 TRAIN_EVAL_INTERVAL=10 TRACKER_RUN_NAME=make-run")
     assert project.startswith("lenet5-")
     rows = trackio_rows(isolated_env["TRACKIO_DIR"], project)
     steps = sorted({step for name, step, metrics in rows if name == "make-run" and "train/loss" in metrics})
@@ -30,14 +36,10 @@ def test_make_train_lenet5(tree: Path, make, isolated_env: dict[str, str]) -> No
 
 
 def test_make_train_gpt2(tree: Path, make, isolated_env: dict[str, str]) -> None:
-    env = {"OMP_NUM_THREADS": "1"}
     small = ("SET=GPT2_N_LAYER=2 GPT2_N_HEAD=2 GPT2_N_EMBD=64 GPT2_BLOCK_SIZE=64 TRAIN_BATCH_SIZE=8 "
              "TRAIN_MAX_ITERS=20 TRAIN_EVAL_INTERVAL=10 TRAIN_EVAL_ITERS=2 TRAIN_LOG_INTERVAL=5 "
              "TRAIN_WARMUP_ITERS=2 DATASET_MAX_TOKENS=200000 TRACKER_RUN_NAME=make-gpt2")
-    assert make("defconfig", "TRACKER=trackio", small, env=env).returncode == 0
-    trained = make("train", env=env, timeout=300)
-    assert trained.returncode == 0, trained.stderr[-2000:]
-    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    project = configure_and_train(tree, make, "TRACKER=trackio", small)
     rows = [(step, m) for name, step, m in trackio_rows(isolated_env["TRACKIO_DIR"], project) if name == "make-gpt2"]
     losses = [m["train/loss"] for _, m in rows if "train/loss" in m]
     assert [step for step, m in rows if "train/loss" in m] == [5, 10, 15, 20]
@@ -49,15 +51,11 @@ def test_make_train_gpt2_with_numerics(tree: Path, make, isolated_env: dict[str,
     """NUMERICS=y: the table, the tracker keys, the plots and trackio-view --metric all work on a real run."""
     import numerics
 
-    env = {"OMP_NUM_THREADS": "1"}
     small = ("SET=GPT2_N_LAYER=1 GPT2_N_HEAD=2 GPT2_N_EMBD=32 GPT2_BLOCK_SIZE=32 TRAIN_BATCH_SIZE=4 "
              "TRAIN_MAX_ITERS=10 TRAIN_EVAL_INTERVAL=10 TRAIN_EVAL_ITERS=1 TRAIN_LOG_INTERVAL=5 "
              "DATASET_MAX_TOKENS=100000 TRACKER_RUN_NAME=num NUMERICS=y NUMERICS_INTERVAL=5 "
              "NUMERICS_LOG_STATS=rms")
-    assert make("defconfig", "TRACKER=trackio", small, env=env).returncode == 0
-    trained = make("train", env=env, timeout=300)
-    assert trained.returncode == 0, trained.stderr[-2000:]
-    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    project = configure_and_train(tree, make, "TRACKER=trackio", small)
     run_dir = tree / "runs" / project / "num"
     table = numerics.read_table(run_dir / "numerics.parquet")
     assert set(table["step"]) == {5, 10}
