@@ -12,9 +12,7 @@ import math
 import os
 import random
 import sys
-import time
 import types
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,8 +21,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+import trackers
 from gpt2.optim import build_optimizer
 from gpt2.prune import MagnitudePruner
+from gpt2.settings import fail
 
 
 @dataclass
@@ -132,23 +132,6 @@ def set_rng_state(state: dict) -> None:
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class NullRun:
-    """Stands in for ``trackers.Run`` when the ``trackers`` package is missing."""
-
-    def __init__(self, project: str, name: str, runs_dir: str) -> None:
-        self.project, self.name, self.step = project, name, 0
-        self.dir = Path(runs_dir) / project / name
-
-    def log(self, metrics: dict, step: int | None = None) -> None:
-        pass
-
-    def summary(self, d: dict) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
-
-
 def build_optimizer_and_pruner(model: torch.nn.Module, s: dict, fused: bool = False) -> tuple[Any, Any]:
     """The configured optimizer and, when ``PRUNING`` is "magnitude", its pruner (else None)."""
     opt = build_optimizer(model, s["OPTIMIZER"], s["TRAIN_LEARNING_RATE"], s["WEIGHT_DECAY"],
@@ -173,39 +156,25 @@ def restore(ckpt: dict, model: torch.nn.Module, opt: Any, pruner: Any) -> tuple[
     return int(ckpt["iter"]), float(ckpt.get("best_val_loss", math.inf)), ckpt.get("rng", {}).get("data")
 
 
-def init_tracking(settings: dict, args: Any, cfg: types.SimpleNamespace, d: Dist,
-                  resume: dict | None = None):
-    """Start the tracked run (``trackers.init``); rank 0 only gets real backends.
+def start_tracking(prog: str, settings: dict, args: Any, cfg: types.SimpleNamespace, d: Dist,
+                   ckpt: dict | None) -> tuple[Any, Path]:
+    """Start the tracked run (``trackers.init``; rank 0 only gets real backends).
 
-    On resume the saved project and run name are passed with ``resume="allow"``
-    so the backends append to the same run.
+    On resume the checkpoint's project, run name and run directory are passed
+    with ``resume="allow"`` so the backends append to the same run. A bad
+    project/run name or tracker list is a user mistake: one error line, exit.
+    Returns the run and its directory (``runs/<project>/<run>/``).
     """
     kwargs: dict[str, Any] = {"config": dict(settings), "args": args, "cfg": cfg, "rank": d.rank}
-    if resume:
-        kwargs.update(project=resume.get("project"), run_name=resume.get("run_name"),
-                      resume="allow", run_dir=resume.get("run_dir"))
+    if ckpt:
+        kwargs.update(project=ckpt.get("project"), run_name=ckpt.get("run_name"),
+                      resume="allow", run_dir=ckpt.get("run_dir"))
     try:
-        import trackers
-        trackers.init  # noqa: B018 - the package may be half-installed
-    except (ImportError, AttributeError):
-        warnings.warn("trackers package missing: metrics are not tracked", stacklevel=2)
-        model = settings.get("MODEL", "model")
-        name = (resume or {}).get("run_name") or f"{model}_{settings.get('OPTIMIZER')}_{time.strftime('%Y%m%d-%H%M%S')}"
-        return NullRun((resume or {}).get("project") or f"{model}-local", name, settings["RUNS_DIR"])
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    from gpt2.settings import SettingsError
-    try:
-        return trackers.init(**kwargs)
-    except ValueError as exc:  # a bad project/run name or tracker list: a user mistake
-        raise SettingsError(str(exc).removeprefix("trackers: ")) from None
-
-
-def run_dir(run: Any, settings: dict) -> Path:
-    """The run's folder (``runs/<project>/<run>/``)."""
-    folder = getattr(run, "dir", None)
-    if folder is None:
-        folder = Path(settings["RUNS_DIR"]) / str(run.project) / str(run.name)
-    return Path(folder)
+        run = trackers.init(**{k: v for k, v in kwargs.items() if v is not None})
+    except ValueError as exc:
+        cleanup(d)
+        fail(prog, str(exc).removeprefix("trackers: "))
+    return run, Path(run.dir)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -133,13 +133,7 @@ def train(args, cfg, s: dict, spec: gdata.DataSpec, ckpt: dict | None) -> int:
 
     s["n_params"] = raw.num_params()
     s["world_size"] = d.world
-    resume = ckpt and {k: ckpt.get(k) for k in ("project", "run_name", "run_dir")}
-    try:
-        run = rt.init_tracking(s, args, cfg, d, resume)
-    except SettingsError as exc:
-        rt.cleanup(d)
-        fail(PROG, str(exc))
-    out = rt.run_dir(run, s)
+    run, out = rt.start_tracking(PROG, s, args, cfg, d, ckpt)
     tokens_per_iter = s["TRAIN_BATCH_SIZE"] * s["TRAIN_GRAD_ACCUM_STEPS"] * s["GPT2_BLOCK_SIZE"] * d.world
     if d.main:
         print(f"gpt2: {raw.num_params() / 1e6:.2f}M params, {d.world} process(es) on {d.device}, "

@@ -79,13 +79,7 @@ def train(args, cfg, s: dict, ckpt: dict | None) -> int:
         if gen_state is not None:
             gen.set_state(gen_state)
     s["n_params"] = sum(p.numel() for p in model.parameters())
-    resume = ckpt and {k: ckpt.get(k) for k in ("project", "run_name", "run_dir")}
-    try:
-        run = rt.init_tracking(s, args, cfg, d, resume)
-    except SettingsError as exc:
-        rt.cleanup(d)
-        fail(PROG, str(exc))
-    out = rt.run_dir(run, s)
+    run, out = rt.start_tracking(PROG, s, args, cfg, d, ckpt)
     print(f"lenet5: {s['n_params']:,} params on {d.device}, {len(yt)} train / {len(yv)} val images, "
           f"run {run.project}/{run.name}", flush=True)
 
