@@ -144,7 +144,7 @@ $(GENERATED) &: $(KCONFIG_CONFIG) $(KCONFIG_SRC) | $(STAMP_RUN)
 
 ## ---------------------------------------------------------------- training and tracking
 train: $(GENERATED)
-	$(Q)$(PY) -m gpt2.launch $(TRAIN_ARGS)
+	$(Q)$(PY) -m training.launch $(TRAIN_ARGS)
 
 trackio-test: $(GENERATED)
 	$(Q)$(PY) -m trackers.selftest trackio
@@ -176,7 +176,7 @@ diffconfig: $(STAMP_RUN)
 demo: $(STAMP_RUN)
 	$(Q)$(KCONFIG) defconfig default --tracker both
 	$(call quiet_msg,TRAIN,tiny GPT-2 on the CPU (about a minute))
-	$(Q)$(PY) -m gpt2.launch $(TRAIN_ARGS)
+	$(Q)$(PY) -m training.launch $(TRAIN_ARGS)
 	$(Q)project=$$($(PY) -c 'import kconf; print(kconf.load().TRACKER_PROJECT)'); \
 	$(VENV)/bin/trackio-view --once --project "$$project"; \
 	offline=$$(ls -dt runs/"$$project"/*/wandb/offline-run-* wandb/offline-run-* 2>/dev/null | head -n 1 || true); \

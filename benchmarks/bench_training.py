@@ -49,7 +49,7 @@ def main() -> int:
     import trackers
     from gpt2 import data as gdata
     from gpt2.model import GPT, GPTConfig
-    from gpt2.optim import build_optimizer
+    from training.optim import build_optimizer
 
     sizes = dict(n_layer=2, n_head=2, n_embd=64, block_size=64) if opts.quick else \
         dict(n_layer=4, n_head=4, n_embd=128, block_size=128)

@@ -1,1 +1,1 @@
-"""GPT-2 training for ktrack: model, data, optimizers, pruning, trainer and launcher."""
+"""GPT-2 for ktrack: model, data and training loop."""

@@ -2,7 +2,7 @@
 
 Settings come from the generated config (``kconf.load()``); flags override
 them. Run directly (``python gpt2/train.py``), or under torchrun for several
-processes (``python -m gpt2.launch`` builds that command from the config).
+processes (``python -m training.launch`` builds that command from the config).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 import torch
 
 from gpt2 import data as gdata
-from gpt2 import runtime as rt
+from training import runtime as rt
 from gpt2.model import GPT, GPTConfig
-from gpt2.optim import apply_lr
-from gpt2.settings import SettingsError, add_arguments, fail, resolve, validate_common
+from training.optim import apply_lr
+from training.settings import SettingsError, add_arguments, fail, resolve, validate_common
 
 PROG = "gpt2/train.py"
 

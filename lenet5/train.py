@@ -18,9 +18,9 @@ if __package__ in (None, ""):
 import torch
 import torch.nn.functional as F
 
-from gpt2 import runtime as rt
-from gpt2.optim import apply_lr
-from gpt2.settings import SettingsError, add_arguments, fail, resolve, validate_common
+from training import runtime as rt
+from training.optim import apply_lr
+from training.settings import SettingsError, add_arguments, fail, resolve, validate_common
 from lenet5.data import load_digits
 from lenet5.model import LeNet5
 

@@ -35,11 +35,11 @@ def command_argv(command: str, point: Point, resume: bool) -> list[str]:
     """The argv of ``command`` for ``point``.
 
     ``make train [TRAIN_ARGS=...]`` runs what it runs, ``python -m
-    gpt2.launch``, so parallel points never race regenerating the checkout's
+    training.launch``, so parallel points never race regenerating the checkout's
     ``config.py``. ``python`` is this interpreter. ``{run_dir}``,
     ``{config}``, ``{params}`` are substituted; ``{resume}`` becomes
     ``--resume <run dir>`` when resuming (nothing otherwise); trainers
-    started through ``gpt2.launch`` get ``--resume`` without the placeholder.
+    started through ``training.launch`` get ``--resume`` without the placeholder.
     """
     try:
         words = shlex.split(command)
@@ -55,7 +55,7 @@ def command_argv(command: str, point: Point, resume: bool) -> list[str]:
             if key != "TRAIN_ARGS":
                 raise SweepError(f"'make train' in a sweep takes only TRAIN_ARGS=..., not {word!r}")
             extra += shlex.split(value)
-        return [sys.executable, "-m", "gpt2.launch", *extra, *resume_args]
+        return [sys.executable, "-m", "training.launch", *extra, *resume_args]
     if words[0] in ("python", "python3"):
         words[0] = sys.executable
     subs = {"{run_dir}": str(point.run_dir), "{config}": str(point.config_path), "{params}": str(point.params_path)}
@@ -67,7 +67,7 @@ def command_argv(command: str, point: Point, resume: bool) -> list[str]:
         for key, value in subs.items():
             word = word.replace(key, value)
         argv.append(word)
-    if "{resume}" not in words and any(w.endswith(("gpt2.launch", "train.py")) for w in words):
+    if "{resume}" not in words and any(w.endswith(("training.launch", "train.py")) for w in words):
         argv += resume_args
     return argv
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from trackers import params
 from trackers._config import load_cfg
+from trackers.histogram import Histogram
 from trackers.run import NoOpRun, Run, Series
 from trackers.settings import add_arguments, detect_rank, resolve
 
-__all__ = ["NoOpRun", "Run", "Series", "add_arguments", "current", "finish", "init", "log", "params", "summary"]
+__all__ = ["Histogram", "NoOpRun", "Run", "Series", "add_arguments", "current", "finish", "init", "log", "params", "summary"]
 
 _current: Run | NoOpRun | None = None
 

@@ -137,7 +137,7 @@ def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
     import sys
 
     env = dict(train_env)
-    proc = subprocess.run([sys.executable, "-m", "gpt2.launch", "--dry-run", "--model", "lenet5", "--max-iters", "3"],
+    proc = subprocess.run([sys.executable, "-m", "training.launch", "--dry-run", "--model", "lenet5", "--max-iters", "3"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("lenet5/train.py --max-iters 3")
@@ -154,7 +154,7 @@ def test_launch_reads_kconfig_and_trains_lenet5(tmp_path: Path, train_env: dict)
     import sys
 
     env = {**train_env, "KCONFIG_CONFIG": str(config)}
-    proc = subprocess.run([sys.executable, "-m", "gpt2.launch", "--tracker-run-name", "k1"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "training.launch", "--tracker-run-name", "k1"], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     _ok(proc)
     assert "lenet5/train.py --tracker-run-name k1" in proc.stdout.splitlines()[0]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from gpt2 import data, launch, optim, prune
+from gpt2 import data
+from training import launch, optim, prune
 from gpt2.model import GPT, GPTConfig
 
 

@@ -22,9 +22,9 @@ import torch
 import torch.distributed as dist
 
 import trackers
-from gpt2.optim import build_optimizer
-from gpt2.prune import MagnitudePruner
-from gpt2.settings import fail
+from training.optim import build_optimizer
+from training.prune import MagnitudePruner
+from training.settings import fail
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Start training for the configured model: ``python -m gpt2.launch [--model M] [--dry-run] [ARGS...]``.
+"""Start training for the configured model: ``python -m training.launch [--model M] [--dry-run] [ARGS...]``.
 
 Builds the command from the generated config and runs it; ARGS go to the
 trainer unchanged. One process: ``python <model>/train.py``. Several
@@ -21,9 +21,9 @@ import types
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gpt2.settings import SettingsError, fail, load_cfg, repo_root
+from training.settings import SettingsError, fail, load_cfg, repo_root
 
-PROG = "gpt2.launch"
+PROG = "training.launch"
 MODELS = ("gpt2", "lenet5")
 
 

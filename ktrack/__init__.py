@@ -1,0 +1,1 @@
+"""Small pieces every ktrack package shares: how programs report errors and warnings."""

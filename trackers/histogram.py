@@ -1,0 +1,40 @@
+"""``trackers.Histogram``: a distribution logged as one value of a metrics row.
+
+    run.log({"numerics/hist/blocks.0.mlp/activation": trackers.Histogram(counts, edges)}, step=it)
+
+``counts`` and ``edges`` follow ``numpy.histogram``: ``len(edges) == len(counts) + 1``
+and ``edges`` increase. Each backend stores it as its own histogram type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Bin counts and the ``len(counts) + 1`` bin edges around them."""
+
+    counts: tuple[float, ...]
+    edges: tuple[float, ...]
+
+    def __init__(self, counts: Sequence[float], edges: Sequence[float]) -> None:
+        counts_t = tuple(float(c) for c in counts)
+        edges_t = tuple(float(e) for e in edges)
+        if not counts_t:
+            raise ValueError("a histogram needs at least one bin")
+        if len(edges_t) != len(counts_t) + 1:
+            raise ValueError(f"a histogram of {len(counts_t)} bins needs {len(counts_t) + 1} edges, "
+                             f"got {len(edges_t)}")
+        if any(not math.isfinite(e) for e in edges_t) or any(b <= a for a, b in zip(edges_t, edges_t[1:])):
+            raise ValueError("histogram edges must be finite and increasing")
+        if any(not math.isfinite(c) or c < 0 for c in counts_t):
+            raise ValueError("histogram counts must be finite and >= 0")
+        object.__setattr__(self, "counts", counts_t)
+        object.__setattr__(self, "edges", edges_t)
+
+    def as_json(self) -> dict[str, list[float]]:
+        """``{"counts": [...], "edges": [...]}`` (what the journal stores)."""
+        return {"counts": list(self.counts), "edges": list(self.edges)}
