@@ -100,10 +100,10 @@ def test_lenet5_trains_and_resumes(tmp_path: Path, train_env: dict) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--batch-size", "0"], "TRAIN_BATCH_SIZE=0 must be > 0"),
+    (["--batch-size", "0"], "TRAIN_BATCH_SIZE=0 did not take: it must be in the range 1..65536"),
     (["--dataset", "text", "--set", "DATASET_PATH=/nonexistent/corpus"], "does not exist"),
     (["--set", "GPT2_BLOCK_SIZE=4096", "--set", "DATASET_MAX_TOKENS=20000"], "block size"),
-    (["--optimizer", "lion"], "unknown optimizer"),
+    (["--optimizer", "lion"], "OPTIMIZER='lion' is not one of its values: use adamw, adam, sgd"),
     (["--resume", "/nonexistent/run"], "no checkpoint"),
 ])
 def test_bad_config_one_line_error(tmp_path: Path, train_env: dict, args: list, message: str) -> None:
@@ -129,7 +129,8 @@ def test_block_size_larger_than_corpus(tmp_path: Path, train_env: dict) -> None:
 def test_lenet5_bad_config(tmp_path: Path, train_env: dict) -> None:
     proc = run_trainer("lenet5/train.py", ["--batch-size", "0"], train_env, tmp_path)
     assert proc.returncode != 0
-    assert proc.stderr.strip() == "lenet5/train.py: error: TRAIN_BATCH_SIZE=0 must be > 0"
+    assert proc.stderr.strip() == ("lenet5/train.py: error: TRAIN_BATCH_SIZE=0 did not take: "
+                                   "it must be in the range 1..65536")
 
 
 def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
@@ -137,8 +138,8 @@ def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
     import sys
 
     env = dict(train_env)
-    proc = subprocess.run([sys.executable, "-m", "training.launch", "--dry-run", "--model", "lenet5", "--max-iters", "3"],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "training.launch", "--dry-run", "--model", "lenet5",
+                           "--max-iters", "3"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("lenet5/train.py --max-iters 3")
 
