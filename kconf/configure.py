@@ -1,9 +1,12 @@
-"""defconfig, olddefconfig and savedefconfig with validated command-line overrides.
+"""defconfig, olddefconfig and savedefconfig with validated overrides.
 
 Order matters with kconfiglib: a value written in the defconfig beats a
 ``default … if`` evaluated from the command line, so the defconfig is applied
 first, then ``SET=`` assignments, then ``TRACKER=``; every override is checked
 to have taken (``sym.str_value``) before anything is written.
+:func:`set_symbol` is the one way any value is set (``SET=``, the trainers'
+flags and ``--set``, sweep files), :func:`load_minimal` the trainers' start
+from an existing ``.config``, :func:`write_config` the one writer of it.
 """
 
 from __future__ import annotations

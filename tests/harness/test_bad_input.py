@@ -58,7 +58,8 @@ def test_menuconfig_output_is_checked(tree: Path, make) -> None:
     assert make("defconfig").returncode == 0
     before = _snapshot(tree, GENERATED)
     config = tree / ".config"
-    config.write_text(config.read_text().replace('CONFIG_TRAIN_LEARNING_RATE="1e-3"', 'CONFIG_TRAIN_LEARNING_RATE="fast"'))
+    text = config.read_text()
+    config.write_text(text.replace('CONFIG_TRAIN_LEARNING_RATE="1e-3"', 'CONFIG_TRAIN_LEARNING_RATE="fast"'))
     result = make("genconfig")
     _one_line(result, "TRAIN_LEARNING_RATE='fast' is not a number")
     assert _snapshot(tree, GENERATED) == before
@@ -205,7 +206,8 @@ def test_sweep_values_are_checked_by_kconf(tmp_path: Path, value: str, needle: s
     from tests.harness.conftest import REPO_ROOT
 
     path = tmp_path / "bad.yaml"
-    path.write_text(f"defconfig: lenet5-cpu\nvary:\n  TRAIN_LEARNING_RATE: ['{value}', '1e-3']\nmetric: best_val_loss\n")
+    path.write_text(f"defconfig: lenet5-cpu\nvary:\n  TRAIN_LEARNING_RATE: ['{value}', '1e-3']\n"
+                    "metric: best_val_loss\n")
     configurator = Configurator(load_sweep(path), REPO_ROOT)
     with pytest.raises(SweepError, match=re.escape(needle)):
         configurator.apply({"TRAIN_LEARNING_RATE": value}, "p")
