@@ -148,6 +148,8 @@ def test_dataset_dir_that_cannot_be_written(tmp_path: Path, train_env: dict) -> 
     (["--out-dir", "/proc/ktrack-runs"], "RUNS_DIR /proc/ktrack-runs cannot be written"),
     (["--resume", "{corrupt}"], "cannot read checkpoint"),
     (["--resume", "{not_a_checkpoint}"], "is not a ktrack checkpoint"),
+    (["--config", "{folder}"], "is a directory, not a configuration file"),
+    (["--config", "{folder}/missing.config"], "does not exist: run 'make defconfig' first"),
 ])
 def test_lenet5_bad_paths_one_line(tmp_path: Path, train_env: dict, args: list, message: str) -> None:
     corrupt = tmp_path / "old" / "checkpoints" / "last.pt"
@@ -155,7 +157,7 @@ def test_lenet5_bad_paths_one_line(tmp_path: Path, train_env: dict, args: list, 
     corrupt.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
     other = tmp_path / "other.pt"
     torch.save({"weights": [1, 2]}, other)
-    args = [a.format(corrupt=tmp_path / "old", not_a_checkpoint=other) for a in args]
+    args = [a.format(corrupt=tmp_path / "old", not_a_checkpoint=other, folder=tmp_path / "old") for a in args]
     proc = run_trainer("lenet5/train.py", args, train_env, tmp_path)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("lenet5/train.py: error: "), proc.stderr
