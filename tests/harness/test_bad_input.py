@@ -85,7 +85,8 @@ def test_dollar_needs_doubling_and_then_arrives(tree: Path, make) -> None:
 @pytest.mark.parametrize("variable", ["DEFCONFIG", "TRACKER", "SET", "RUN", "A", "SWEEP"])
 def test_quotes_in_variables_run_nothing(tree: Path, make, variable: str) -> None:
     target = {"A": "diffconfig", "SWEEP": "sweep"}.get(variable, "defconfig")
-    result = make(target, f"{variable}=x'; touch pwned; echo '", "B=default")
+    # a quote ends make's old '$(VAR)' quoting; the backticks would then run before the tool starts
+    result = make(target, f"{variable}=x'`touch pwned`'", "B=default")
     assert result.returncode != 0
     assert not (tree / "pwned").exists(), result.stderr
     assert "Traceback" not in result.stderr
