@@ -23,7 +23,7 @@ KCONFIG     := $(PY) -m kconf
 KCONFIG_CONFIG ?= .config
 DEFCONFIG   ?= default
 DEFCONFIGS  := $(sort $(notdir $(wildcard defconfigs/*)))
-KCONFIG_SRC := Kconfig $(wildcard kconfig/*.kconfig)
+KCONFIG_SRC := Kconfig $(wildcard kconfig/*.kconfig) kconfig/float-symbols
 GENERATED   := config.py config.json include/generated/autoconf.h
 STAMP_RUN   := $(VENV)/.ktrack-installed
 STAMP_TEST  := $(VENV)/.ktrack-test-installed
@@ -32,6 +32,15 @@ BENCH_ARGS  ?=
 
 export KCONFIG_CONFIG
 export KCONFIG_FUNCTIONS := kconf.kconfigfunctions
+
+# User values reach the tools through the environment, never spliced into a
+# shell command line, so quotes and ';' in DEFCONFIG=, SET=, SWEEP=, ... arrive
+# intact. make itself expands '$' in every variable: write '$$' for a literal
+# '$'. Each variable's unexpanded text goes along as KTRACK_RAW_<NAME>, so the
+# configuration tool can refuse a '$' that make swallowed (SET='X=cost$5').
+USER_VARS := DEFCONFIG TRACKER SET RUN FORCE A B SWEEP JOBS SWEEP_EXECUTOR TRAIN_ARGS
+export $(USER_VARS)
+$(foreach v,DEFCONFIG TRACKER SET RUN A B,$(eval export KTRACK_RAW_$(v) := $$(value $(v))))
 
 # Printed in kbuild's style: "  GEN     config.py".
 quiet_msg = @printf '  %-7s %s\n' '$(1)' '$(2)'
@@ -54,7 +63,8 @@ help:
 	@echo 'Configuration:'
 	@echo '  defconfig       - apply defconfigs/$$DEFCONFIG (default: default) to .config'
 	@echo '                    DEFCONFIG=<name> TRACKER=none|trackio|wandb|tensorboard|both|a,b'
-	@echo '                    SET="SYMBOL=value ..." overrides any Kconfig symbol'
+	@echo '                    SET="SYMBOL=value ..." overrides any Kconfig symbol ($$$$ for a literal $$)'
+	@echo '                    RUN=<project>/<run> restores that run'"'"'s .config (FORCE=1 if the tree changed)'
 	@echo '  defconfig-<name> - same as defconfig DEFCONFIG=<name>'
 	@echo '  list-defconfigs - list the defconfigs with their descriptions'
 	@echo '  menuconfig      - edit .config in a terminal menu (kconfiglib)'
@@ -74,7 +84,7 @@ help:
 	@echo 'Sweeps and comparisons:'
 	@echo '  sweep           - run every point of SWEEP=sweeps/<name>.yaml (JOBS=N, SWEEP_EXECUTOR=slurm)'
 	@echo '  sweep-summary   - table and CSV of the points of SWEEP=..., best first'
-	@echo '  diffconfig      - Kconfig symbols that differ between runs A=<run> and B=<run>'
+	@echo '  diffconfig      - Kconfig symbols that differ between A= and B= (runs, .config files, defconfigs)'
 	@echo ''
 	@echo 'Development:'
 	@echo '  test            - run the test suite (PYTEST_ARGS="-k name" to select)'
@@ -110,7 +120,7 @@ venv-test: $(STAMP_TEST)
 
 ## ---------------------------------------------------------------- configuration
 defconfig: $(STAMP_RUN)
-	$(Q)$(KCONFIG) defconfig '$(DEFCONFIG)'
+	$(Q)$(KCONFIG) $(if $(RUN),restore "$$RUN",defconfig "$$DEFCONFIG")
 
 $(addprefix defconfig-,$(DEFCONFIGS)): defconfig-%: $(STAMP_RUN)
 	$(Q)$(KCONFIG) defconfig '$*'
@@ -138,13 +148,16 @@ $(KCONFIG_CONFIG):
 	@exit 1
 
 # Regenerated whenever .config or the Kconfig tree changes (also after menuconfig).
+# kconf writes them all or none, atomically: make must never delete them on an
+# error (a bad .config leaves the last good ones in place).
+.PRECIOUS: $(GENERATED) $(KCONFIG_CONFIG)
 $(GENERATED) &: $(KCONFIG_CONFIG) $(KCONFIG_SRC) | $(STAMP_RUN)
 	$(Q)$(KCONFIG) genconfig
 	$(Q)touch $(GENERATED)
 
 ## ---------------------------------------------------------------- training and tracking
 train: $(GENERATED)
-	$(Q)$(PY) -m training.launch $(TRAIN_ARGS)
+	$(Q)$(PY) -m training.launch --trainer-args "$$TRAIN_ARGS"
 
 trackio-test: $(GENERATED)
 	$(Q)$(PY) -m trackers.selftest trackio
@@ -163,20 +176,20 @@ wandb-sync: $(GENERATED)
 
 ## ---------------------------------------------------------------- sweeps
 sweep: $(STAMP_RUN)
-	$(Q)$(PY) -m sweeps run '$(SWEEP)' $(if $(JOBS),--jobs $(JOBS)) $(if $(SWEEP_EXECUTOR),--executor $(SWEEP_EXECUTOR))
+	$(Q)$(PY) -m sweeps run "$$SWEEP"
 
 sweep-summary: $(STAMP_RUN)
-	$(Q)$(PY) -m sweeps summary '$(SWEEP)'
+	$(Q)$(PY) -m sweeps summary "$$SWEEP"
 
 diffconfig: $(STAMP_RUN)
-	$(Q)$(PY) -m sweeps diffconfig '$(A)' '$(B)'
+	$(Q)$(KCONFIG) diffconfig "$$A" "$$B"
 
 # The main job end to end: configure the tiny GPT-2 with both trackers (W&B
 # offline when not logged in), train it on the CPU, show the run.
 demo: $(STAMP_RUN)
 	$(Q)$(KCONFIG) defconfig default --tracker both
 	$(call quiet_msg,TRAIN,tiny GPT-2 on the CPU (about a minute))
-	$(Q)$(PY) -m training.launch $(TRAIN_ARGS)
+	$(Q)$(PY) -m training.launch --trainer-args "$$TRAIN_ARGS"
 	$(Q)project=$$($(PY) -c 'import kconf; print(kconf.load().TRACKER_PROJECT)'); \
 	$(VENV)/bin/trackio-view --once --project "$$project"; \
 	offline=$$(ls -dt runs/"$$project"/*/wandb/offline-run-* wandb/offline-run-* 2>/dev/null | head -n 1 || true); \
@@ -210,4 +223,4 @@ clean:
 
 mrproper: clean
 	$(call quiet_msg,CLEAN,.config runs/ $(VENV))
-	$(Q)rm -rf $(KCONFIG_CONFIG) runs $(VENV)
+	$(Q)rm -rf "$$KCONFIG_CONFIG" runs $(VENV)

@@ -18,15 +18,15 @@ import torch.nn.functional as F
 
 @dataclass
 class GPTConfig:
-    """Sizes of the model; ``vocab_size`` comes from the tokenizer."""
+    """Sizes of the model (from the GPT2_* Kconfig symbols); ``vocab_size`` comes from the tokenizer."""
 
-    vocab_size: int = 256
-    block_size: int = 128
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0
-    bias: bool = True
+    vocab_size: int
+    block_size: int
+    n_layer: int
+    n_head: int
+    n_embd: int
+    dropout: float
+    bias: bool
 
 
 class CausalSelfAttention(nn.Module):

@@ -14,11 +14,15 @@ from kconf.load import as_dict, load
 from kconf.projectname import project_name
 from kconf.trackerspec import TRACKER_SYMBOLS, parse_trackers
 
+#: The one loader of the configuration for Python code (see :func:`kconf.load.load` for its contract).
+load_cfg = load
+
 __all__ = [
     "ConfigError",
     "TRACKER_SYMBOLS",
     "as_dict",
     "load",
+    "load_cfg",
     "parse_trackers",
     "project_name",
 ]

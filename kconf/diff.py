@@ -7,7 +7,7 @@ the kernel's scripts/diffconfig prints them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 def format_value(value: object) -> str:
@@ -32,11 +32,16 @@ def changed_symbols(a: Mapping[str, object], b: Mapping[str, object]) -> list[st
 _MISSING = object()
 
 
-def diffconfig(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:
-    """Return the diffconfig lines from configuration ``a`` to ``b``."""
+def diffconfig(a: Mapping[str, object], b: Mapping[str, object],
+               render: Callable[[object], str] = format_value) -> list[str]:
+    """Return the diffconfig lines from configuration ``a`` to ``b``.
+
+    Values are typed (``config.json``'s) and shown as ``.config`` writes them;
+    with ``render=str`` they are ``.config``'s own text (:func:`kconf.tree.assignments`).
+    """
     a, b = _strip(a), _strip(b)
-    removed = [f"-{key} {format_value(a[key])}" for key in sorted(a.keys() - b.keys())]
-    added = [f"+{key} {format_value(b[key])}" for key in sorted(b.keys() - a.keys())]
-    changed = [f" {key} {format_value(a[key])} -> {format_value(b[key])}"
+    removed = [f"-{key} {render(a[key])}" for key in sorted(a.keys() - b.keys())]
+    added = [f"+{key} {render(b[key])}" for key in sorted(b.keys() - a.keys())]
+    changed = [f" {key} {render(a[key])} -> {render(b[key])}"
                for key in sorted(a.keys() & b.keys()) if a[key] != b[key]]
     return removed + added + changed

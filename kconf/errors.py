@@ -3,5 +3,9 @@
 from __future__ import annotations
 
 
-class ConfigError(Exception):
-    """A user-facing configuration error: one line saying what and what to do."""
+class ConfigError(ValueError):
+    """A user-facing configuration error: one line saying what was wrong and what to do.
+
+    The message carries no program name; command-line tools print it with
+    :func:`ktrack.messages.fail`.
+    """

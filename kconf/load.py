@@ -1,4 +1,11 @@
-"""``kconf.load()``: the typed configuration for Python code (trackers, training)."""
+"""``kconf.load()``: the typed configuration for Python code (trackers, training, sweeps).
+
+This is the one loader of ``.config`` for Python code, with one contract:
+a missing ``.config`` (none found, no path given) is an empty namespace; a
+configuration that is given but missing, unreadable or corrupt raises
+:class:`kconf.ConfigError` (a ValueError) whose one-line message names the
+file, the line and what to do. ``trackers`` uses it as its ``load_cfg``.
+"""
 
 from __future__ import annotations
 
@@ -21,20 +28,25 @@ def find_config() -> Path | None:
     return None
 
 
+def tree_root(config: str | os.PathLike[str]) -> Path:
+    """The Kconfig tree ``config`` belongs to: its own folder when that holds ``Kconfig``, else this checkout."""
+    parent = Path(config).resolve().parent
+    return parent if (parent / "Kconfig").is_file() else REPO_ROOT
+
+
 def load(path: str | os.PathLike[str] | None = None) -> SimpleNamespace:
     """Parse ``.config`` with kconfiglib and return its typed values.
 
     Attribute names drop the ``CONFIG_`` prefix (``cfg.ENABLE_TRACKIO``); the
-    values equal those of the generated ``config.py``. With no ``.config`` the
-    namespace is empty; an explicit ``path`` that is missing, or a corrupt
-    file, raises :class:`kconf.ConfigError`
-    naming the line.
+    values equal those of the generated ``config.py``. With no ``.config`` (and
+    no ``path``) the namespace is empty; an explicit ``path`` that is missing,
+    a ``$KCONFIG_CONFIG`` that is a directory, or a corrupt file raises
+    :class:`kconf.ConfigError` naming the line.
     """
     config = Path(path) if path is not None else find_config()
-    if config is None or (path is None and not config.is_file()):
-        return SimpleNamespace()  # not configured: callers fall back to their defaults
-    root = config.resolve().parent if (config.resolve().parent / "Kconfig").is_file() else REPO_ROOT
-    tree = open_tree(root)
+    if config is None or (path is None and not config.exists()):
+        return SimpleNamespace()
+    tree = open_tree(tree_root(config))
     read_config(tree, config)
     return SimpleNamespace(**typed_values(tree))
 

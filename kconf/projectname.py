@@ -18,6 +18,10 @@ from pathlib import Path
 
 _NO_ADDRESS = "0.0.0.0"
 
+#: Symbols whose Kconfig default is ``$(project-name,…)``: it differs per machine and
+#: checkout, so a run restored elsewhere keeps its recorded value without that counting as a change.
+MACHINE_DEFAULTS = frozenset({"TRACKER_PROJECT"})
+
 
 def clean_model(model: str) -> str:
     """Return ``model`` reduced to ``[A-Za-z0-9-]``."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 
-def load_digits(val_fraction: float = 0.2, seed: int = 0
+def load_digits(val_fraction: float, seed: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return ``(x_train, y_train, x_val, y_val)``; images (N, 1, 32, 32) in [-1, 1].
 

@@ -44,7 +44,11 @@ def _isolate(base: Path) -> dict[str, str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(_isolate(_SESSION_DIR))
-    for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY"):
+    # make exports its user variables (empty when not given) to the recipes, make check's pytest included
+    for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY", "RUN", "FORCE", "A", "B",
+                 "SWEEP", "JOBS", "SWEEP_EXECUTOR", "TRAIN_ARGS"):
+        os.environ.pop(name, None)
+    for name in [key for key in os.environ if key.startswith("KTRACK_RAW_")]:
         os.environ.pop(name, None)
 
 

@@ -17,19 +17,10 @@ parse_trackers = kconf.parse_trackers
 TRACKER_SYMBOLS = kconf.TRACKER_SYMBOLS
 
 
-def load_cfg() -> types.SimpleNamespace:
-    """Return the typed config (``kconf.load()``), or an empty namespace.
-
-    Never raises: a broken or missing ``.config`` gives an empty namespace (and
-    one warning) so that training goes on with keyword-argument settings only.
-    """
-    try:
-        return kconf.load()
-    except Exception as exc:  # noqa: BLE001 - tracking must never stop training
-        from trackers._warn import warn_once
-
-        warn_once("config", f"could not load the configuration ({exc}); using defaults")
-        return types.SimpleNamespace()
+#: The one configuration loader (kconf's): an empty namespace when there is no
+#: ``.config``; a corrupt one raises ``kconf.ConfigError``, a ValueError with a
+#: one-line message, like every other bad setting ``trackers.init`` refuses.
+load_cfg = kconf.load_cfg
 
 
 def cfg_dict(cfg: Any) -> dict[str, Any]:

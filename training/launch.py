@@ -1,7 +1,10 @@
 """Start training for the configured model: ``python -m training.launch [--model M] [--dry-run] [ARGS...]``.
 
-Builds the command from the generated config and runs it; ARGS go to the
-trainer unchanged. One process: ``python <model>/train.py``. Several
+Builds the command from the configuration (``.config``, or what ``make
+defconfig`` writes for ``defconfigs/default`` when there is none) and runs
+it; ARGS go to the trainer unchanged, and so do the shell-quoted words of
+``--trainer-args "ARGS"`` (how ``make train TRAIN_ARGS=...`` passes them).
+One process: ``python <model>/train.py``. Several
 (``DIST_NPROC_PER_NODE`` > 1): ``torchrun --standalone --nproc_per_node=N``.
 Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 --nproc_per_node=N --rdzv_backend=c10d --rdzv_endpoint=DIST_RDZV_ENDPOINT
@@ -21,7 +24,9 @@ import types
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from training.settings import SettingsError, fail, load_cfg, repo_root
+from kconf.errors import ConfigError
+from ktrack.messages import fail, usage
+from training.settings import Settings, SettingsError, base_tree, repo_root
 
 PROG = "training.launch"
 MODELS = ("gpt2", "lenet5")
@@ -39,18 +44,15 @@ def torchrun() -> list[str]:
 def build_command(cfg: types.SimpleNamespace, model: str | None = None,
                   extra: list[str] | None = None) -> list[str]:
     """The argv that trains ``model`` (default ``cfg.MODEL``) as the config asks."""
-    model = model or getattr(cfg, "MODEL", "") or "gpt2"
+    model = model or cfg.MODEL
     if model not in MODELS:
         raise SettingsError(f"unknown model {model!r}: use {' or '.join(MODELS)}")
     script = os.path.join(repo_root(), model, "train.py")
-    nproc = int(getattr(cfg, "DIST_NPROC_PER_NODE", 1) or 1)
-    nnodes = int(getattr(cfg, "DIST_NNODES", 1) or 1)
-    if nproc < 1 or nnodes < 1:
-        raise SettingsError("DIST_NPROC_PER_NODE and DIST_NNODES must be >= 1")
+    nproc, nnodes = cfg.DIST_NPROC_PER_NODE, cfg.DIST_NNODES
     if model == "lenet5" or (nproc == 1 and nnodes == 1):
         return [sys.executable, script, *(extra or [])]
     if nnodes > 1:
-        endpoint = getattr(cfg, "DIST_RDZV_ENDPOINT", "") or ""
+        endpoint = cfg.DIST_RDZV_ENDPOINT  # recorded whenever DIST_NNODES > 1
         if not endpoint:
             raise SettingsError("DIST_NNODES > 1 needs DIST_RDZV_ENDPOINT (host:port of the first machine)")
         head = [f"--nnodes={nnodes}", f"--nproc_per_node={nproc}", "--rdzv_backend=c10d",
@@ -60,15 +62,28 @@ def build_command(cfg: types.SimpleNamespace, model: str | None = None,
     return [*torchrun(), *head, script, *(extra or [])]
 
 
+def launch_config() -> types.SimpleNamespace:
+    """The configuration in use, or ``defconfigs/default``'s when there is none."""
+    tree, source, _ = base_tree(None, "default")
+    return Settings(tree, source).cfg
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    """Run the trainer the configuration asks for; return its exit status."""
+    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", choices=MODELS, help="model to train (default: MODEL from the config)")
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    parser.add_argument("--trainer-args", default="", metavar="ARGS",
+                        help="more trainer arguments as one shell-quoted string (make's TRAIN_ARGS)")
     args, extra = parser.parse_known_args(argv)
     try:
-        cmd = build_command(load_cfg(), args.model, extra)
-    except SettingsError as exc:
-        fail(PROG, str(exc))
+        extra = [*extra, *shlex.split(args.trainer_args)]
+    except ValueError as exc:
+        usage(PROG, f"cannot split TRAIN_ARGS={args.trainer_args!r}: {exc}; quote like TRAIN_ARGS='--set \"A=b c\"'")
+    try:
+        cmd = build_command(launch_config(), args.model, extra)
+    except (SettingsError, ConfigError) as exc:
+        fail(PROG, exc)
     print(shlex.join(cmd), flush=True)
     if args.dry_run:
         return 0

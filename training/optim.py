@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -16,7 +18,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
     Tied weights appear once (``named_parameters`` de-duplicates them).
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for _, p in model.named_parameters():
         if p.requires_grad:
             (decay if p.dim() >= 2 else no_decay).append(p)
@@ -26,34 +29,32 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def build_optimizer(
-    model: nn.Module,
-    name: str = "adamw",
-    lr: float = 1e-3,
-    weight_decay: float = 0.1,
-    betas: tuple[float, float] = (0.9, 0.95),
-    momentum: float = 0.9,
-    fused: bool = False,
-) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float,
+                    betas: tuple[float, float] | None = None, momentum: float | None = None,
+                    fused: bool = False) -> torch.optim.Optimizer:
     """Make the optimizer named ``name`` (adamw, adam or sgd).
 
     adamw uses decoupled weight decay on the decay group only; adam and sgd
-    apply ``weight_decay`` as L2 on the same group. ``fused`` picks the fused
-    CUDA kernel for adam/adamw.
+    apply ``weight_decay`` as L2 on the same group. ``betas`` is needed by
+    adam and adamw, ``momentum`` by sgd (each comes from the configuration
+    only when that optimizer is chosen). ``fused`` picks the fused CUDA kernel
+    for adam/adamw.
     """
     groups = param_groups(model, weight_decay)
     name = name.lower()
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, **({"fused": True} if fused else {}))
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=betas, **({"fused": True} if fused else {}))
+    if name in ("adamw", "adam"):
+        if betas is None:
+            raise ValueError(f"{name} needs betas (ADAM_BETA1, ADAM_BETA2)")
+        kind = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+        return kind(groups, lr=lr, betas=betas, **({"fused": True} if fused else {}))
     if name == "sgd":
+        if momentum is None:
+            raise ValueError("sgd needs momentum (SGD_MOMENTUM)")
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
 
 
-def lr_at(it: int, *, lr: float, min_lr: float, warmup: int, max_iters: int,
-          schedule: str = "cosine") -> float:
+def lr_at(it: int, *, lr: float, min_lr: float, warmup: int, max_iters: int, schedule: str) -> float:
     """Learning rate at iteration ``it`` (1-based): linear warm-up, then the schedule.
 
     After warm-up, ``cosine`` and ``linear`` go from ``lr`` down to ``min_lr`` at
@@ -71,14 +72,14 @@ def lr_at(it: int, *, lr: float, min_lr: float, warmup: int, max_iters: int,
     raise ValueError(f"unknown lr schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
 
 
-
-def apply_lr(opt: torch.optim.Optimizer, it: int, settings: dict) -> float:
+def apply_lr(opt: torch.optim.Optimizer, it: int, settings: Mapping[str, Any]) -> float:
     """Set the configured schedule's learning rate for iteration ``it``; return it."""
     lr = lr_at(it, lr=settings["TRAIN_LEARNING_RATE"], min_lr=settings["TRAIN_MIN_LR"],
                warmup=settings["TRAIN_WARMUP_ITERS"], max_iters=settings["TRAIN_MAX_ITERS"],
                schedule=settings["TRAIN_LR_SCHEDULE"])
     set_lr(opt, lr)
     return lr
+
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Set the learning rate of every parameter group."""

@@ -34,8 +34,7 @@ class MagnitudePruner:
     called after each optimizer step to keep pruned weights at zero.
     """
 
-    def __init__(self, model: nn.Module, target: float, start_iter: int = 0,
-                 ramp_iters: int = 0, interval: int = 1) -> None:
+    def __init__(self, model: nn.Module, target: float, start_iter: int, ramp_iters: int, interval: int) -> None:
         if not 0.0 <= target < 1.0:
             raise ValueError(f"target sparsity {target} must be in [0, 1)")
         self.params = prunable(model)

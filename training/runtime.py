@@ -1,5 +1,5 @@
-"""What the trainers share around the loop: processes, device, tracking,
-checkpoints and the optional numerics hook.
+"""What the trainers share around the loop: processes, device, precision, RNGs,
+the optimizer and pruner, and the optional numerics hook.
 
 Everything here warns and carries on when an optional part fails; only user
 mistakes (reported by the caller as one line) stop a run.
@@ -8,23 +8,20 @@ mistakes (reported by the caller as one line) stop a run.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 import sys
-import types
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-import trackers
+from ktrack.messages import warn
 from training.optim import build_optimizer
 from training.prune import MagnitudePruner
-from training.settings import fail
 
 
 @dataclass
@@ -58,7 +55,7 @@ def pick_device(setting: str, local_rank: int = 0) -> torch.device:
     return torch.device(setting)
 
 
-def setup_dist(device_setting: str, backend: str = "auto") -> Dist:
+def setup_dist(device_setting: str, backend: str) -> Dist:
     """Join the torchrun job when ``WORLD_SIZE`` > 1 (NCCL on CUDA, gloo otherwise)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -132,91 +129,22 @@ def set_rng_state(state: dict) -> None:
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def build_optimizer_and_pruner(model: torch.nn.Module, s: dict, fused: bool = False) -> tuple[Any, Any]:
-    """The configured optimizer and, when ``PRUNING`` is "magnitude", its pruner (else None)."""
-    opt = build_optimizer(model, s["OPTIMIZER"], s["TRAIN_LEARNING_RATE"], s["WEIGHT_DECAY"],
-                          (s["ADAM_BETA1"], s["ADAM_BETA2"]), s["SGD_MOMENTUM"], fused=fused)
+def build_optimizer_and_pruner(model: torch.nn.Module, s: Mapping[str, Any], fused: bool = False
+                               ) -> tuple[Any, Any]:
+    """The configured optimizer and, when ``PRUNING`` is "magnitude", its pruner (else None).
+
+    Reads only the symbols the configured optimizer has (betas for Adam and
+    AdamW, momentum for SGD): the others are off in the configuration.
+    """
+    name = s["OPTIMIZER"]
+    betas = (s["ADAM_BETA1"], s["ADAM_BETA2"]) if name in ("adam", "adamw") else None
+    momentum = s["SGD_MOMENTUM"] if name == "sgd" else None
+    opt = build_optimizer(model, name, s["TRAIN_LEARNING_RATE"], s["WEIGHT_DECAY"], betas, momentum, fused=fused)
     pruner = None
     if s["PRUNING"] == "magnitude":
         pruner = MagnitudePruner(model, s["PRUNING_TARGET_SPARSITY"], s["PRUNING_START_ITER"],
                                  s["PRUNING_RAMP_ITERS"], s["PRUNING_INTERVAL"])
     return opt, pruner
-
-
-def restore(ckpt: dict, model: torch.nn.Module, opt: Any, pruner: Any) -> tuple[int, float, Any]:
-    """Load a checkpoint into model, optimizer and pruner and the global RNGs.
-
-    Returns (iteration, best validation loss, the data sampler's saved RNG state or None).
-    """
-    model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
-    if pruner and ckpt.get("pruner"):
-        pruner.load_state_dict(ckpt["pruner"])
-    set_rng_state(ckpt.get("rng", {}))
-    return int(ckpt["iter"]), float(ckpt.get("best_val_loss", math.inf)), ckpt.get("rng", {}).get("data")
-
-
-def start_tracking(prog: str, settings: dict, args: Any, cfg: types.SimpleNamespace, d: Dist,
-                   ckpt: dict | None) -> tuple[Any, Path]:
-    """Start the tracked run (``trackers.init``; rank 0 only gets real backends).
-
-    On resume the checkpoint's project, run name and run directory are passed
-    with ``resume="allow"`` so the backends append to the same run. A bad
-    project/run name or tracker list is a user mistake: one error line, exit.
-    Returns the run and its directory (``runs/<project>/<run>/``).
-    """
-    kwargs: dict[str, Any] = {"config": dict(settings), "args": args, "cfg": cfg, "rank": d.rank}
-    if ckpt:
-        kwargs.update(project=ckpt.get("project"), run_name=ckpt.get("run_name"),
-                      resume="allow", run_dir=ckpt.get("run_dir"))
-    try:
-        run = trackers.init(**{k: v for k, v in kwargs.items() if v is not None})
-    except ValueError as exc:
-        cleanup(d)
-        fail(prog, str(exc).removeprefix("trackers: "))
-    return run, Path(run.dir)
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def save_training_checkpoint(name: str, it: int, *, model: torch.nn.Module, opt: Any, pruner: Any,
-                             best_val: float, settings: dict, run: Any, out: Path, rng_data: Any,
-                             **extra: Any) -> None:
-    """Save ``<out>/checkpoints/<name>.pt`` with everything :func:`restore` and ``--resume`` need.
-
-    A failed write is a warning: training goes on.
-    """
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
-             "best_val_loss": best_val, "config": dict(settings), "rng": rng_state({"data": rng_data}),
-             "project": run.project, "run_name": run.name, "run_dir": str(out),
-             "pruner": pruner.state_dict() if pruner else None, **extra}
-    try:
-        save_checkpoint(out / "checkpoints" / f"{name}.pt", state)
-    except OSError as exc:
-        print(f"warning: checkpoint {name} not saved: {exc}", file=sys.stderr)
-
-
-def find_checkpoint(spec: str, runs_dir: str, model: str, project: str | None = None) -> Path | None:
-    """Resolve ``--resume``: a checkpoint file, a run folder, or ``last``
-    (the newest ``checkpoints/last.pt`` for this model under ``runs_dir``)."""
-    if spec != "last":
-        p = Path(spec)
-        if p.is_dir():
-            for cand in (p / "checkpoints" / "last.pt", p / "last.pt"):
-                if cand.is_file():
-                    return cand
-            return None
-        return p if p.is_file() else None
-    pattern = f"{project}/*/checkpoints/last.pt" if project else "*/*/checkpoints/last.pt"
-    found = [p for p in Path(runs_dir).glob(pattern)
-             if project or p.parts[-4].startswith(f"{model}-")]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
 class _NoNumerics:
@@ -225,7 +153,8 @@ class _NoNumerics:
 
 
 @contextlib.contextmanager
-def numerics_tracking(enabled: bool, model, optimizer, run, cfg, start_step: int = 0) -> Iterator[Any]:
+def numerics_tracking(prog: str, enabled: bool, model: torch.nn.Module, optimizer: Any, run: Any, cfg: Any,
+                      start_step: int) -> Iterator[Any]:
     """``numerics.track(...)`` when enabled and importable; else a no-op with ``step()``.
 
     Call ``nt.step(it)`` after each optimizer step, before the gradients are zeroed.
@@ -238,11 +167,11 @@ def numerics_tracking(enabled: bool, model, optimizer, run, cfg, start_step: int
         ctx = numerics.track(model, optimizer, run=run, cfg=cfg, start_step=start_step)
         nt = ctx.__enter__()
     except Exception as exc:  # noqa: BLE001 - never stop training for numerics
-        print(f"warning: numerics tracking disabled: {exc}", file=sys.stderr)
+        warn(prog, f"numerics tracking disabled: {exc}; training goes on", key="numerics-start")
         yield _NoNumerics()
         return
     try:
-        yield _SafeStep(nt)
+        yield _SafeStep(prog, nt)
     finally:
         with contextlib.suppress(Exception):
             ctx.__exit__(*sys.exc_info())
@@ -251,14 +180,14 @@ def numerics_tracking(enabled: bool, model, optimizer, run, cfg, start_step: int
 class _SafeStep:
     """Calls the numerics tracker's ``step()``, warning once if it fails."""
 
-    def __init__(self, nt: Any) -> None:
-        self.nt, self.failed = nt, False
+    def __init__(self, prog: str, nt: Any) -> None:
+        self.prog, self.nt, self.failed = prog, nt, False
 
     def step(self, step: int | None = None) -> None:
         if self.failed:
             return
         try:
             self.nt.step(step)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - never stop training for numerics
             self.failed = True
-            print(f"warning: numerics tracking stopped: {exc}", file=sys.stderr)
+            warn(self.prog, f"numerics tracking stopped: {exc}; training goes on", key="numerics-step")

@@ -1,168 +1,171 @@
-"""Settings for the trainers: the generated config, then command-line flags.
+"""The trainers' settings: the Kconfig configuration with the command line's overrides, through kconfiglib.
 
-``load_cfg()`` reads the config through ``kconf.load()`` (an empty namespace
-when ``kconf`` or ``.config`` is missing, so every setting has a default
-here). ``--set NAME=VALUE`` overrides any config symbol by name (without
-``CONFIG_``), and the named flags override the most used ones.
+The base is the ``.config`` in use (``--config``, ``KCONFIG_CONFIG``,
+``./.config``, the checkout's), or, when there is none, what ``make
+defconfig`` writes for the trainer's defconfig (``defconfigs/default`` for
+GPT-2). Every override goes through :func:`kconf.configure.set_symbol`, as
+``make defconfig SET=`` does: the model the trainer trains, then each
+``--set NAME=VALUE`` and named flag (``--max-iters``, ``--lr``, ...) in the
+order given, then ``--tracker-project``/``--tracker-run-name``, then
+``--tracker``. So an unknown symbol, a wrong type, a value out of range or
+one that does not take is the same one-line error as ``SET=``, and the
+resulting tree is byte for byte what ``make defconfig ... SET=<the same
+overrides>`` writes. There are no defaults here: every value comes from the
+tree.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import types
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
-# symbol -> default; the type of the default is the symbol's type
-DEFAULTS: dict[str, Any] = {
-    "MODEL": "gpt2",
-    "GPT2_N_LAYER": 4, "GPT2_N_HEAD": 4, "GPT2_N_EMBD": 128, "GPT2_BLOCK_SIZE": 128,
-    "GPT2_DROPOUT": 0.0, "GPT2_BIAS": True,
-    "DATASET": "stdlib", "DATASET_PATH": "", "DATASET_DIR": "data",
-    "DATASET_VAL_FRACTION": 0.05, "DATASET_FINEWEBEDU_NAME": "sample-10BT",
-    "DATASET_MAX_TOKENS": 2_000_000, "TOKENIZER": "byte",
-    "OPTIMIZER": "adamw", "WEIGHT_DECAY": 0.1, "ADAM_BETA1": 0.9, "ADAM_BETA2": 0.95,
-    "SGD_MOMENTUM": 0.9,
-    "PRUNING": "none", "PRUNING_TARGET_SPARSITY": 0.5, "PRUNING_START_ITER": 0,
-    "PRUNING_RAMP_ITERS": 100, "PRUNING_INTERVAL": 10,
-    "TRAIN_MAX_ITERS": 300, "TRAIN_BATCH_SIZE": 16, "TRAIN_GRAD_ACCUM_STEPS": 1,
-    "TRAIN_WARMUP_ITERS": 20, "TRAIN_EVAL_INTERVAL": 50, "TRAIN_EVAL_ITERS": 10,
-    "TRAIN_LOG_INTERVAL": 10, "TRAIN_SEED": 1337, "TRAIN_LEARNING_RATE": 1e-3,
-    "TRAIN_MIN_LR": 1e-4, "TRAIN_GRAD_CLIP": 1.0, "TRAIN_LR_SCHEDULE": "cosine",
-    "TRAIN_DEVICE": "auto", "TRAIN_DTYPE": "auto", "TRAIN_COMPILE": False,
-    "TRAIN_CHECKPOINT": True, "RUNS_DIR": "runs",
-    "DIST_NPROC_PER_NODE": 1, "DIST_NNODES": 1, "DIST_BACKEND": "auto",
-    "DIST_RDZV_ENDPOINT": "localhost:29400",
-    "NUMERICS": False,
-}
+import kconfiglib
 
-# flag -> symbol
+import trackers
+from kconf.configure import apply_overrides, configured, load_minimal
+from kconf.load import find_config, tree_root
+from kconf.tree import REPO_ROOT
+from kconf.values import typed_values
+
+#: Trainer flag -> the Kconfig symbol it sets.
 FLAGS = {
-    "max_iters": "TRAIN_MAX_ITERS", "batch_size": "TRAIN_BATCH_SIZE",
-    "lr": "TRAIN_LEARNING_RATE", "device": "TRAIN_DEVICE", "dataset": "DATASET",
-    "optimizer": "OPTIMIZER",
+    "--max-iters": "TRAIN_MAX_ITERS", "--batch-size": "TRAIN_BATCH_SIZE", "--lr": "TRAIN_LEARNING_RATE",
+    "--device": "TRAIN_DEVICE", "--dataset": "DATASET", "--optimizer": "OPTIMIZER", "--out-dir": "RUNS_DIR",
 }
+#: The trackers' own flags that also name a Kconfig symbol (applied after the others).
+TRACKER_FLAGS = {"tracker_project": "TRACKER_PROJECT", "tracker_run_name": "TRACKER_RUN_NAME"}
+
+
+class _Override(argparse.Action):
+    """Store the flag's text and remember ``(SYMBOL, value)`` in command-line order (``args.overrides``)."""
+
+    def __init__(self, *args: Any, symbol: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.symbol = symbol
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        text = str(values)
+        if self.symbol is None:  # --set NAME=VALUE
+            name, sep, value = text.partition("=")
+            name = name.strip().removeprefix("CONFIG_")
+            pair = (name, value) if sep and name else ("", text)  # refused by overrides()
+            setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), text])
+        else:
+            pair = (self.symbol, text)
+            setattr(namespace, self.dest, text)
+        namespace.overrides = [*(getattr(namespace, "overrides", None) or []), pair]
 
 
 class SettingsError(ValueError):
     """A user mistake in the settings; its message is one line."""
 
 
-def load_cfg(path: str | None = None) -> types.SimpleNamespace:
-    """The generated config via ``kconf.load()``; empty when unavailable."""
-    try:
-        import kconf
-    except ImportError:
-        return types.SimpleNamespace()
-    try:
-        return kconf.load(path) if path else kconf.load()
-    except Exception as exc:  # noqa: BLE001 - a broken .config is a user mistake
-        raise SettingsError(f"cannot read the config: {exc}") from exc
+class Settings(Mapping[str, Any]):
+    """The resolved configuration a trainer reads: ``s["TRAIN_MAX_ITERS"]`` and nothing else.
 
+    ``symbols`` holds the typed value of every symbol the configuration
+    records (what ``config.py`` would hold). A symbol whose dependencies are off is absent:
+    ``s[name]`` raises KeyError, :meth:`optional` gives None for it; a name
+    the tree does not know is a KeyError either way.
+    """
 
-def _coerce(name: str, raw: str, like: Any) -> Any:
-    try:
-        if isinstance(like, bool):
-            if raw.lower() in ("y", "yes", "true", "1", "on"):
-                return True
-            if raw.lower() in ("n", "no", "false", "0", "off", ""):
-                return False
-            raise ValueError(raw)
-        if isinstance(like, int):
-            return int(raw, 0)
-        if isinstance(like, float):
-            return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a valid {type(like).__name__}") from None
-    return raw
+    def __init__(self, tree: kconfiglib.Kconfig, source: str) -> None:
+        self.tree = tree
+        self.source = source
+        self.symbols: dict[str, Any] = typed_values(tree)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.symbols[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.symbols)
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def optional(self, name: str) -> Any:
+        """The value of ``name``, or None when the configuration leaves it out (its dependencies are off)."""
+        if name in self.symbols:
+            return self.symbols[name]
+        sym = self.tree.syms.get(name)
+        if sym is None or not sym.nodes:
+            raise KeyError(f"{name} is not a Kconfig symbol")
+        return None
+
+    @property
+    def cfg(self) -> types.SimpleNamespace:
+        """The same values as a namespace, the shape ``kconf.load()`` gives (for trackers and numerics)."""
+        return types.SimpleNamespace(**self.symbols)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by the trainers (plus ``trackers.add_arguments`` when present)."""
-    parser.add_argument("--max-iters", type=int, help="iterations to train (TRAIN_MAX_ITERS)")
-    parser.add_argument("--batch-size", type=int, help="micro-batch per process (TRAIN_BATCH_SIZE)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (TRAIN_LEARNING_RATE)")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (TRAIN_DEVICE)")
-    parser.add_argument("--dataset", help="dataset (DATASET)")
-    parser.add_argument("--optimizer", help="adamw, adam or sgd (OPTIMIZER)")
-    parser.add_argument("--out-dir", help="runs folder (RUNS_DIR)")
+    """Flags shared by the trainers, plus ``trackers.add_arguments``.
+
+    ``--set`` and the named flags are applied in the order given, like the
+    items of ``SET=``. Values stay text: kconfiglib checks them, and the run's
+    ``.config`` holds them as typed (``--lr 3e-3`` is ``"3e-3"``).
+    """
+    helps = {"--max-iters": "iterations to train", "--batch-size": "micro-batch per process",
+             "--lr": "peak learning rate", "--device": "auto, cpu, cuda, cuda:N or mps",
+             "--dataset": "stdlib, text or finewebedu (GPT-2)", "--optimizer": "adamw, adam or sgd",
+             "--out-dir": "runs folder"}
+    for flag, symbol in FLAGS.items():
+        parser.add_argument(flag, action=_Override, symbol=symbol, help=f"{helps[flag]} ({symbol})")
     parser.add_argument("--resume", nargs="?", const="last", metavar="PATH",
                         help="resume from a checkpoint file or run folder; alone: the latest run")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override any config symbol, e.g. --set GPT2_N_LAYER=2")
-    parser.add_argument("--config", help="path of the .config to read (default: KCONFIG_CONFIG or ./.config)")
-    try:
-        import trackers
-        trackers.add_arguments(parser)
-    except (ImportError, AttributeError):
-        parser.add_argument("--tracker", help="none, trackio, wandb, tensorboard, both, or a comma list")
-        parser.add_argument("--tracker-project")
-        parser.add_argument("--tracker-run-name")
+    parser.add_argument("--set", action=_Override, default=[], metavar="NAME=VALUE",
+                        help="override any Kconfig symbol, e.g. --set GPT2_N_LAYER=2")
+    parser.add_argument("--config", help="the .config to start from (default: KCONFIG_CONFIG or ./.config)")
+    trackers.add_arguments(parser)
 
 
-def resolve(args: argparse.Namespace, defaults: dict[str, Any] | None = None
-            ) -> tuple[types.SimpleNamespace, dict[str, Any]]:
-    """Return ``(cfg, settings)``: the config namespace with overrides applied
-    (what ``trackers`` and ``numerics`` read) and a plain dict of every
-    setting the trainer uses (what is logged as the run's config)."""
-    base = dict(DEFAULTS, **(defaults or {}))
-    cfg = load_cfg(getattr(args, "config", None))
-    for item in getattr(args, "set", None) or []:
-        name, sep, raw = item.partition("=")
-        name = name.strip().removeprefix("CONFIG_")
-        if not sep or not name:
-            raise SettingsError(f"--set {item!r}: use NAME=VALUE")
-        like = base.get(name, getattr(cfg, name, ""))
-        setattr(cfg, name, _coerce(name, raw, like))
-    for flag, sym in FLAGS.items():
-        value = getattr(args, flag, None)
+def overrides(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``(SYMBOL, value)`` for every ``--set`` and named flag in command-line order, then the tracker names."""
+    pairs = list(getattr(args, "overrides", None) or [])
+    for name, text in pairs:
+        if not name:
+            raise SettingsError(f"--set {text!r}: write NAME=VALUE, e.g. --set TRAIN_MAX_ITERS=200")
+    for dest, symbol in TRACKER_FLAGS.items():
+        value = getattr(args, dest, None)
         if value is not None:
-            setattr(cfg, sym, value)
-    if getattr(args, "out_dir", None):
-        cfg.RUNS_DIR = args.out_dir
-    settings = {name: getattr(cfg, name, default) for name, default in base.items()}
-    for name, value in settings.items():
-        setattr(cfg, name, value)
-    return cfg, settings
+            pairs.append((symbol, str(value)))
+    return pairs
 
 
-def validate_common(s: dict[str, Any]) -> None:
-    """Checks every trainer shares; raises ``SettingsError``."""
-    positive = ("TRAIN_MAX_ITERS", "TRAIN_BATCH_SIZE", "TRAIN_GRAD_ACCUM_STEPS",
-                "TRAIN_EVAL_INTERVAL", "TRAIN_EVAL_ITERS", "TRAIN_LOG_INTERVAL")
-    for name in positive:
-        if int(s[name]) <= 0:
-            raise SettingsError(f"{name}={s[name]} must be > 0")
-    if s["TRAIN_LEARNING_RATE"] <= 0:
-        raise SettingsError(f"TRAIN_LEARNING_RATE={s['TRAIN_LEARNING_RATE']} must be > 0")
-    if s["TRAIN_WARMUP_ITERS"] < 0:
-        raise SettingsError(f"TRAIN_WARMUP_ITERS={s['TRAIN_WARMUP_ITERS']} must be >= 0")
-    if s["OPTIMIZER"] not in ("adamw", "adam", "sgd"):
-        raise SettingsError(f"unknown optimizer {s['OPTIMIZER']!r}: use adamw, adam or sgd")
-    if s["TRAIN_LR_SCHEDULE"] not in ("cosine", "linear", "constant"):
-        raise SettingsError(f"unknown TRAIN_LR_SCHEDULE {s['TRAIN_LR_SCHEDULE']!r}: use cosine, linear or constant")
-    if s["TRAIN_DTYPE"] not in ("auto", "float32", "bfloat16", "float16"):
-        raise SettingsError(f"unknown TRAIN_DTYPE {s['TRAIN_DTYPE']!r}: use auto, float32, bfloat16 or float16")
-    dev = str(s["TRAIN_DEVICE"])
-    if dev not in ("auto", "cpu", "mps") and not dev.startswith("cuda"):
-        raise SettingsError(f"unknown device {dev!r}: use auto, cpu, cuda or mps")
-    if dev.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            raise SettingsError(f"device {dev!r} asked for but no CUDA GPU is usable: use --device auto or cpu")
-    if s["PRUNING"] not in ("none", "magnitude"):
-        raise SettingsError(f"unknown PRUNING {s['PRUNING']!r}: use none or magnitude")
-    if s["PRUNING"] == "magnitude" and not 0.0 <= s["PRUNING_TARGET_SPARSITY"] < 1.0:
-        raise SettingsError(f"PRUNING_TARGET_SPARSITY={s['PRUNING_TARGET_SPARSITY']} must be in [0, 1)")
+def base_tree(config: str | None, defconfig: str) -> tuple[kconfiglib.Kconfig, str, str | None]:
+    """``(tree, where it came from, notice)``: the configuration the overrides start from.
+
+    ``config`` (``--config``) must exist; otherwise the ``.config`` in use, or,
+    when there is none, ``defconfigs/<defconfig>`` as ``make defconfig`` applies
+    it (``notice`` then says so).
+    """
+    path = Path(config) if config else find_config()
+    if path is not None and (config or path.exists()):
+        return load_minimal(tree_root(path), path), str(path), None
+    where = f"KCONFIG_CONFIG={path}" if path is not None else ".config"
+    notice = (f"no configuration ({where} does not exist): using defconfigs/{defconfig}, "
+              f"what 'make defconfig DEFCONFIG={defconfig}' writes")
+    return configured(REPO_ROOT, defconfig), f"defconfigs/{defconfig}", notice
 
 
-def fail(prog: str, message: str, code: int = 2) -> None:
-    """Print one error line starting with the program name and exit."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    sys.exit(code)
+def configure_from_args(args: argparse.Namespace, model: str, defconfig: str) -> tuple[Settings, str | None]:
+    """Resolve the configuration the trainer of ``model`` runs with; return it and the no-.config notice.
+
+    Raises :class:`kconf.ConfigError` (a ValueError) for any override that
+    ``make defconfig SET=`` would refuse.
+    """
+    tree, source, notice = base_tree(getattr(args, "config", None), defconfig)
+    pairs = overrides(args)
+    if tree.syms["MODEL"].str_value != model:
+        pairs.insert(0, ("MODEL", model))
+    apply_overrides(tree, pairs, getattr(args, "tracker", None))
+    return Settings(tree, source), notice
 
 
 def repo_root() -> str:
     """The folder holding ``gpt2/`` and ``lenet5/``."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return str(REPO_ROOT)

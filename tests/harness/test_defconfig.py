@@ -81,7 +81,8 @@ BAD_SETS = {
     "TRAIN_MAX_ITERS=0": "range",
     "GPT2_BIAS=maybe": "invalid value",
     "DIST_RDZV_ENDPOINT=head:29500": "depends on",
-    "OPTIMIZER=lion": "derived",
+    "OPTIMIZER=lion": "not one of its values: use adamw, adam, sgd",
+    "MODEL=lenet5x": "not one of its values",
     "JUSTAWORD": "SYMBOL=value",
     'TRACKER_RUN_NAME="unterminated': "cannot parse",
 }

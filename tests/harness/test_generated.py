@@ -73,11 +73,12 @@ def test_corrupt_config_names_the_line(tree: Path, kconf_cli) -> None:
     before = (tree / "config.py").read_bytes()
     lines = (tree / ".config").read_text().splitlines()
     for bad in ("CONFIG_TRAIN_MAX_ITERS=12x", "CONFIG_ENABLE_WANDB=maybe", "garbage here",
-                'CONFIG_TRACKER_RUN_NAME="oops', "CONFIG_NO_SUCH=y"):
+                'CONFIG_TRACKER_RUN_NAME="oops', "CONFIG_NO_SUCH=y", 'CONFIG_TRAIN_LEARNING_RATE="abc"',
+                'CONFIG_TRAIN_LEARNING_RATE="nan"', 'CONFIG_ADAM_BETA2="1.5"', 'CONFIG_OPTIMIZER="sgd"'):
         (tree / ".config").write_text("\n".join(lines + [bad]) + "\n")
         result = kconf_cli("genconfig")
         assert result.returncode == 1
-        assert result.stderr.startswith(f"ktrack-config: .config:{len(lines) + 1}: ")
+        assert result.stderr.startswith(f"ktrack-config: error: .config:{len(lines) + 1}: "), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert (tree / "config.py").read_bytes() == before
 

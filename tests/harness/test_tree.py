@@ -54,3 +54,44 @@ def test_seed_tracking_symbols_and_defaults() -> None:
     assert names == ["ENABLE_TRACKIO", "ENABLE_WANDB", "ENABLE_TENSORBOARD", "TRACKER_PROJECT",
                      "TRACKER_RUN_NAME", "WANDB_ENTITY", "WANDB_OFFLINE", "TRACKIO_PORT",
                      "TRACKER_LOG_GPU", "TRACKER_GPU_INTERVAL"]
+
+
+def test_float_table_matches_the_tree() -> None:
+    """kconfig/float-symbols names string symbols whose defaults fit; every numeric string default is listed."""
+    import math
+
+    from kconf.floats import float_table
+
+    tree = open_tree(REPO_ROOT)
+    table = float_table(REPO_ROOT)
+    assert table, "kconfig/float-symbols is missing or empty"
+    for name, allowed in table.items():
+        sym = tree.syms.get(name)
+        assert sym is not None and sym.nodes, f"{name} is in the float table but not in the tree"
+        assert sym.orig_type == kconfiglib.STRING, f"{name} must be a string symbol"
+        defaults = [value.str_value for value, _ in sym.defaults]
+        assert defaults and all(math.isfinite(float(d)) and float(d) in allowed for d in defaults), (name, defaults)
+    numeric = []
+    for sym in tree.unique_defined_syms:
+        if sym.orig_type != kconfiglib.STRING:
+            continue
+        for value, _ in sym.defaults:
+            try:
+                float(value.str_value)
+            except ValueError:
+                continue
+            numeric.append(sym.name)
+    assert sorted(set(numeric) - set(table)) == [], "string symbols with numeric defaults missing from the table"
+    prose = [sym.name for sym in tree.unique_defined_syms for node in sym.nodes
+             if node.help and "Type: float" in node.help]
+    assert prose == [], "the float type lives in kconfig/float-symbols, not in help texts"
+
+
+def test_float_table_errors_name_the_line(tmp_path) -> None:
+    import pytest
+
+    from kconf.floats import FloatTableError, read_table
+
+    (tmp_path / "t").write_text("# comment\nGOOD  [0, 1)\nBAD 0..1\n")
+    with pytest.raises(FloatTableError, match=r"t:3: write 'SYMBOL  \[low, high\)'"):
+        read_table(tmp_path / "t")

@@ -93,7 +93,9 @@ def test_diffconfig_of_two_runs(lenet_grid) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert ' OPTIMIZER "adamw" -> "sgd"' in lines
-    assert lines == [' OPTIMIZER "adamw" -> "sgd"', " OPTIMIZER_ADAMW y -> n", " OPTIMIZER_SGD n -> y"]
+    # Adam's betas exist only for Adam and AdamW, SGD's momentum only for SGD
+    assert lines == ["-ADAM_BETA1 0.9", "-ADAM_BETA2 0.95", "+SGD_MOMENTUM 0.9", ' OPTIMIZER "adamw" -> "sgd"',
+                     " OPTIMIZER_ADAMW y -> n", " OPTIMIZER_SGD n -> y"]
     assert not any("TRAIN_LEARNING_RATE" in line or "TRACKER_RUN_NAME" in line for line in lines)
     bad = cli("diffconfig", "nope", "lr=1e-3,opt=sgd", "--runs-dir", str(runs))
     assert bad.returncode == 1 and bad.stderr.startswith("ktrack-sweep: error: no run 'nope'")

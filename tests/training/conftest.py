@@ -21,13 +21,23 @@ TINY = ["--set", "GPT2_N_LAYER=2", "--set", "GPT2_N_HEAD=2", "--set", "GPT2_N_EM
         "--set", "TRAIN_WARMUP_ITERS=5", "--lr", "3e-3", "--set", "DATASET_MAX_TOKENS=300000"]
 
 
+def stdlib_spec(max_tokens: int):
+    """The data spec ``defconfigs/default`` gives with ``DATASET_MAX_TOKENS=max_tokens`` (read through kconf)."""
+    from gpt2 import data
+    from kconf.configure import configured
+    from training.settings import Settings
+
+    tree = configured(REPO, "default", [("DATASET_MAX_TOKENS", str(max_tokens))])
+    return data.spec_from(Settings(tree, "default"))
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DATASET_DIR holding the small stdlib cache, built once per session."""
+    """A DATASET_DIR holding the small stdlib cache the TINY runs use, built once per session."""
     from gpt2 import data
 
     folder = tmp_path_factory.mktemp("data")
-    data.build(data.DataSpec(max_tokens=300_000), folder)
+    data.build(stdlib_spec(300_000), folder)
     return folder
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.conftest import TINY, run_trainer, trackio_rows
+from tests.training.conftest import REPO, TINY, run_trainer, trackio_rows
 
 
 def _ok(proc) -> None:
@@ -90,21 +90,39 @@ def test_lenet5_trains_and_resumes(tmp_path: Path, train_env: dict) -> None:
     assert val[-1]["val/accuracy"] > 0.7
     assert list(Path(train_env["WANDB_DIR"]).rglob("offline-run-*/run-*.wandb"))
     run_dir = tmp_path / "runs" / "lenet5-test" / "l1"
-    assert json.loads((run_dir / "summary.json").read_text())["best_val_loss"] > 0
+    first = json.loads((run_dir / "summary.json").read_text())
+    assert first["best_val_loss"] > 0 and first["final_iter"] == 60
     proc = run_trainer("lenet5/train.py", [*common[:2], "--tracker", "trackio", "--max-iters", "80",
                                            "--set", "TRAIN_LOG_INTERVAL=10", "--resume"],
                        train_env, tmp_path)
     _ok(proc)
     steps = [s for _, s, m in trackio_rows(train_env["TRACKIO_DIR"], "lenet5-test") if "train/loss" in m]
     assert steps == [10, 20, 30, 40, 50, 60, 70, 80]
+    whole = json.loads((run_dir / "summary.json").read_text())
+    assert whole["final_iter"] == 80
+    assert whole["start_val_loss"] == first["start_val_loss"]  # the experiment's start, not the second part's
+    ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
+    assert ckpt["start_val_loss"] == first["start_val_loss"]
+    # the time of both parts: more than the first part's total
+    assert whole["total_time_s"] == pytest.approx(ckpt["elapsed_s"], abs=1.0)
+    assert whole["total_time_s"] > first["total_time_s"]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--batch-size", "0"], "TRAIN_BATCH_SIZE=0 must be > 0"),
+    (["--batch-size", "0"], "TRAIN_BATCH_SIZE=0 did not take: it must be in the range 1..65536"),
     (["--dataset", "text", "--set", "DATASET_PATH=/nonexistent/corpus"], "does not exist"),
     (["--set", "GPT2_BLOCK_SIZE=4096", "--set", "DATASET_MAX_TOKENS=20000"], "block size"),
-    (["--optimizer", "lion"], "unknown optimizer"),
+    (["--optimizer", "lion"], "OPTIMIZER='lion' is not one of its values: use adamw, adam, sgd"),
     (["--resume", "/nonexistent/run"], "no checkpoint"),
+    (["--set", "NO_SUCH_SYMBOL=1"], "unknown Kconfig symbol 'NO_SUCH_SYMBOL'"),
+    (["--lr", "nan"], "TRAIN_LEARNING_RATE=nan is not a finite number"),
+    (["--lr", "inf"], "TRAIN_LEARNING_RATE=inf is not a finite number"),
+    (["--lr", "abc"], "TRAIN_LEARNING_RATE='abc' is not a number"),
+    (["--max-iters", "1.5"], "invalid value '1.5' for TRAIN_MAX_ITERS (int)"),
+    (["--set", "DIST_RDZV_ENDPOINT=h:1"], "DIST_RDZV_ENDPOINT=h:1 did not take: it depends on DIST_NNODES > 1"),
+    (["--set", "TRACKER_RUN_NAME=a\nb"], "control character"),
+    (["--tracker-run-name", "../up"], "cannot contain '/'"),
+    (["--tracker-project", "x" * 300], "the longest allowed is 248 bytes"),
 ])
 def test_bad_config_one_line_error(tmp_path: Path, train_env: dict, args: list, message: str) -> None:
     proc = run_trainer("gpt2/train.py", [*args, "--out-dir", str(tmp_path / "runs"),
@@ -114,6 +132,53 @@ def test_bad_config_one_line_error(tmp_path: Path, train_env: dict, args: list, 
     assert len(lines) == 1 and lines[0].startswith("gpt2/train.py: error:"), proc.stderr
     assert message in lines[0]
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()  # no work done
+
+
+def test_dataset_dir_that_cannot_be_written(tmp_path: Path, train_env: dict) -> None:
+    proc = run_trainer("gpt2/train.py", ["--set", "DATASET_DIR=/proc/nope", "--set", "DATASET_MAX_TOKENS=20000",
+                                         "--set", "GPT2_BLOCK_SIZE=16", "--out-dir", str(tmp_path / "runs")],
+                       train_env, tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ("gpt2/train.py: error: cannot build the token cache in DATASET_DIR=/proc/nope "
+                                   "(No such file or directory); set DATASET_DIR to a writable folder")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out-dir", "/proc/ktrack-runs"], "RUNS_DIR /proc/ktrack-runs cannot be written"),
+    (["--resume", "{corrupt}"], "cannot read checkpoint"),
+    (["--resume", "{not_a_checkpoint}"], "is not a ktrack checkpoint"),
+    (["--config", "{folder}"], "is a directory, not a configuration file"),
+    (["--config", "{folder}/missing.config"], "does not exist: run 'make defconfig' first"),
+])
+def test_lenet5_bad_paths_one_line(tmp_path: Path, train_env: dict, args: list, message: str) -> None:
+    corrupt = tmp_path / "old" / "checkpoints" / "last.pt"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": [1, 2]}, other)
+    args = [a.format(corrupt=tmp_path / "old", not_a_checkpoint=other, folder=tmp_path / "old") for a in args]
+    proc = run_trainer("lenet5/train.py", args, train_env, tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("lenet5/train.py: error: "), proc.stderr
+    assert message in lines[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_without_config_the_default_defconfig_is_used_and_said(tmp_path: Path, train_env: dict) -> None:
+    proc = run_trainer("lenet5/train.py", ["--max-iters", "2", "--set", "TRAIN_EVAL_INTERVAL=1",
+                                           "--tracker-run-name", "plain"], train_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    notice = [line for line in proc.stdout.splitlines() if "defconfigs/" in line]
+    assert notice == [f"lenet5/train.py: no configuration (KCONFIG_CONFIG={train_env['KCONFIG_CONFIG']} does not "
+                      "exist): using defconfigs/lenet5-cpu, what 'make defconfig DEFCONFIG=lenet5-cpu' writes"]
+    from kconf.configure import configured
+    from kconf.tree import config_text
+
+    run = next((tmp_path / "runs").glob("*/plain"))
+    tree = configured(REPO, "lenet5-cpu", [("TRAIN_MAX_ITERS", "2"), ("TRAIN_EVAL_INTERVAL", "1"),
+                                          ("TRACKER_RUN_NAME", "plain")])
+    assert (run / ".config").read_text().endswith(config_text(tree))
 
 
 def test_block_size_larger_than_corpus(tmp_path: Path, train_env: dict) -> None:
@@ -129,7 +194,8 @@ def test_block_size_larger_than_corpus(tmp_path: Path, train_env: dict) -> None:
 def test_lenet5_bad_config(tmp_path: Path, train_env: dict) -> None:
     proc = run_trainer("lenet5/train.py", ["--batch-size", "0"], train_env, tmp_path)
     assert proc.returncode != 0
-    assert proc.stderr.strip() == "lenet5/train.py: error: TRAIN_BATCH_SIZE=0 must be > 0"
+    assert proc.stderr.strip() == ("lenet5/train.py: error: TRAIN_BATCH_SIZE=0 did not take: "
+                                   "it must be in the range 1..65536")
 
 
 def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
@@ -137,8 +203,8 @@ def test_launch_dry_run_uses_config(tmp_path: Path, train_env: dict) -> None:
     import sys
 
     env = dict(train_env)
-    proc = subprocess.run([sys.executable, "-m", "training.launch", "--dry-run", "--model", "lenet5", "--max-iters", "3"],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "training.launch", "--dry-run", "--model", "lenet5",
+                           "--max-iters", "3"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("lenet5/train.py --max-iters 3")
 

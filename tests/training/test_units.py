@@ -13,11 +13,12 @@ import torch
 from gpt2 import data
 from training import launch, optim, prune
 from gpt2.model import GPT, GPTConfig
+from tests.training.conftest import stdlib_spec
 
 
 def _tiny() -> GPT:
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32))
+    return GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0, bias=True))
 
 
 def test_model_shapes_tying_and_init() -> None:
@@ -48,17 +49,18 @@ def test_weight_decay_groups() -> None:
     n = sum(p.numel() for g in groups for p in g["params"])
     assert n == sum(p.numel() for p in m.parameters())  # tied weight counted once
     for name in ("adamw", "adam", "sgd"):
-        assert optim.build_optimizer(m, name).param_groups[1]["weight_decay"] == 0.0
+        opt = optim.build_optimizer(m, name, 1e-3, 0.1, betas=(0.9, 0.95), momentum=0.9)
+        assert opt.param_groups[1]["weight_decay"] == 0.0
     with pytest.raises(ValueError):
-        optim.build_optimizer(m, "lion")
+        optim.build_optimizer(m, "lion", 1e-3, 0.1)
 
 
 def test_lr_schedules() -> None:
     kw = dict(lr=1.0, min_lr=0.1, warmup=10, max_iters=110)
-    assert optim.lr_at(5, **kw) == pytest.approx(0.5)
-    assert optim.lr_at(10, **kw) == pytest.approx(1.0)
-    assert optim.lr_at(60, **kw) == pytest.approx(0.55)
-    assert optim.lr_at(110, **kw) == pytest.approx(0.1)
+    assert optim.lr_at(5, schedule="cosine", **kw) == pytest.approx(0.5)
+    assert optim.lr_at(10, schedule="cosine", **kw) == pytest.approx(1.0)
+    assert optim.lr_at(60, schedule="cosine", **kw) == pytest.approx(0.55)
+    assert optim.lr_at(110, schedule="cosine", **kw) == pytest.approx(0.1)
     assert optim.lr_at(60, schedule="linear", **kw) == pytest.approx(0.55)
     assert optim.lr_at(100, schedule="constant", **kw) == 1.0
 
@@ -84,7 +86,7 @@ def test_pruning_ramps_and_masks_stay() -> None:
 
 
 def test_stdlib_cache_is_deterministic(corpus_dir: Path, tmp_path: Path) -> None:
-    spec = data.DataSpec(max_tokens=300_000)
+    spec = stdlib_spec(300_000)
     a = data.build(spec, corpus_dir)
     assert a.parent == corpus_dir  # found, not rebuilt
     b = data.build(spec, tmp_path)
@@ -96,7 +98,7 @@ def test_stdlib_cache_is_deterministic(corpus_dir: Path, tmp_path: Path) -> None
     assert x.shape == (4, 32) and torch.equal(x[:, 1:], y[:, :-1])
     g = td.val_generator
     assert torch.equal(td.batch("val", 2, g())[0], td.batch("val", 2, g())[0])
-    other = data.DataSpec(max_tokens=200_000)
+    other = stdlib_spec(200_000)
     assert data.cache_key(other) != data.cache_key(spec)
 
 
@@ -106,13 +108,13 @@ def test_text_dataset_file_and_folder(tmp_path: Path) -> None:
     (src / "a.txt").write_text("hello world\n" * 3000)
     (src / "b.md").write_text("# title\n" * 2000)
     (src / "skip.bin").write_bytes(b"\x00" * 100)
-    out = data.build(data.DataSpec("text", str(src), max_tokens=0, val_fraction=0.1), tmp_path / "c")
+    out = data.build(data.DataSpec("text", str(src), "byte", 0, 0.1, None), tmp_path / "c")
     meta = data.TokenData(out, 16).meta
     assert meta["tokens"]["val"] > 0 and meta["tokens"]["train"] > 0
-    single = data.build(data.DataSpec("text", str(src / "a.txt"), max_tokens=0), tmp_path / "c")
+    single = data.build(data.DataSpec("text", str(src / "a.txt"), "byte", 0, 0.05, None), tmp_path / "c")
     assert data.TokenData(single, 16).meta["documents"] >= 4
     with pytest.raises(data.DataError, match="does not exist"):
-        data.check_spec(data.DataSpec("text", str(tmp_path / "missing")))
+        data.check_spec(data.DataSpec("text", str(tmp_path / "missing"), "byte", 0, 0.05, None))
 
 
 def test_finewebedu_loader_reads_local_parquet(tmp_path: Path) -> None:
@@ -123,14 +125,13 @@ def test_finewebedu_loader_reads_local_parquet(tmp_path: Path) -> None:
     rows = [{"id": f"doc{i}", "text": f"Document {i} teaches fractions and photosynthesis. " * 20}
             for i in range(60)]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "part-0.parquet")
-    spec = data.DataSpec("finewebedu", str(tmp_path / "part-0.parquet"), tokenizer="byte",
-                         max_tokens=0, val_fraction=0.1)
+    spec = data.DataSpec("finewebedu", str(tmp_path / "part-0.parquet"), "byte", 0, 0.1, "sample-10BT")
     out = data.build(spec, tmp_path / "cache")
     meta = data.TokenData(out, 32).meta
     assert meta["documents"] == 60
     text = bytes(np.fromfile(out / "train.bin", dtype=np.uint16).astype(np.uint8)).decode()
     assert "photosynthesis" in text
-    folder_spec = data.DataSpec("finewebedu", str(tmp_path), tokenizer="byte", max_tokens=5000)
+    folder_spec = data.DataSpec("finewebedu", str(tmp_path), "byte", 5000, 0.05, "sample-10BT")
     assert data.TokenData(data.build(folder_spec, tmp_path / "cache"), 32).meta["documents"] >= 1
 
 
@@ -140,20 +141,21 @@ def test_gpt2_tokenizer_when_cached(tmp_path: Path) -> None:
     if not cache or not any(Path(cache).iterdir()):  # tiktoken would download: never in tests
         pytest.skip("set TIKTOKEN_CACHE_DIR to a folder holding tiktoken's gpt2 files")
     (tmp_path / "t.txt").write_text("The quick brown fox. " * 500)
-    out = data.build(data.DataSpec("text", str(tmp_path / "t.txt"), tokenizer="gpt2", max_tokens=0),
+    out = data.build(data.DataSpec("text", str(tmp_path / "t.txt"), "gpt2", 0, 0.05, None),
                      tmp_path / "c")
     assert data.TokenData(out, 8).meta["vocab_size"] == 50304
 
 
 def test_launch_commands() -> None:
-    ns = types.SimpleNamespace
-    one = launch.build_command(ns(MODEL="gpt2"), extra=["--max-iters", "3"])
+    def ns(**values: object) -> types.SimpleNamespace:
+        return types.SimpleNamespace(**{"MODEL": "gpt2", "DIST_NPROC_PER_NODE": 1, "DIST_NNODES": 1, **values})
+
+    one = launch.build_command(ns(), extra=["--max-iters", "3"])
     assert one[1].endswith("gpt2/train.py") and one[-2:] == ["--max-iters", "3"]
-    two = launch.build_command(ns(MODEL="gpt2", DIST_NPROC_PER_NODE=4))
+    two = launch.build_command(ns(DIST_NPROC_PER_NODE=4))
     assert "--standalone" in two and "--nproc_per_node=4" in two
-    multi = launch.build_command(ns(MODEL="gpt2", DIST_NPROC_PER_NODE=4, DIST_NNODES=2,
-                                    DIST_RDZV_ENDPOINT="10.0.0.1:29400"))
+    multi = launch.build_command(ns(DIST_NPROC_PER_NODE=4, DIST_NNODES=2, DIST_RDZV_ENDPOINT="10.0.0.1:29400"))
     assert "--nnodes=2" in multi and "--rdzv_endpoint=10.0.0.1:29400" in multi
     assert "--standalone" not in multi
-    le = launch.build_command(ns(MODEL="gpt2", DIST_NPROC_PER_NODE=4), model="lenet5")
+    le = launch.build_command(ns(DIST_NPROC_PER_NODE=4), model="lenet5")
     assert le[1].endswith("lenet5/train.py") and len(le) == 2

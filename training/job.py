@@ -1,0 +1,148 @@
+"""Starting a trainer: arguments, configuration, checks, checkpoint and tracking.
+
+Every user mistake found here (a bad override, a device that is not there, a
+run name that cannot be a folder, an unwritable run or data folder, a damaged
+checkpoint) ends the trainer with one line, ``prog: error: ...``, exit 1,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import trackers
+from kconf.errors import ConfigError
+from kconf.runs import save_run_config
+from ktrack.messages import fail, warn
+from trackers.names import BadName, check_project, check_run
+from training.checkpoint import find_checkpoint, load_checkpoint
+from training.runtime import Dist, cleanup
+from training.settings import Settings, SettingsError, add_arguments, configure_from_args
+
+#: Exceptions that are user mistakes: their message is the whole story.
+USER_ERRORS = (SettingsError, ConfigError, BadName)
+
+
+@dataclass
+class Job:
+    """What a trainer starts with: its name, arguments, resolved settings, and the checkpoint to resume."""
+
+    prog: str
+    model: str
+    args: argparse.Namespace
+    settings: Settings
+    ckpt: dict[str, Any] | None
+
+
+def check_device(setting: str) -> None:
+    """Refuse a ``TRAIN_DEVICE`` torch cannot name, or CUDA where no GPU is usable."""
+    if setting == "auto":
+        return
+    try:
+        device = torch.device(setting)
+    except (RuntimeError, ValueError):
+        raise SettingsError(f"unknown device TRAIN_DEVICE={setting!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"device {setting!r} asked for but no CUDA GPU is usable: use --device auto or cpu")
+
+
+def check_writable_dir(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse a folder that cannot be created or written, without leaving anything behind.
+
+    Probes the nearest folder that exists with a temporary directory (removed at once).
+    """
+    path = Path(path)
+    probe = path.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SettingsError(f"{what} {path} cannot be created: {probe} is not a folder; choose another folder")
+    try:
+        Path(tempfile.mkdtemp(prefix=".ktrack-probe-", dir=probe)).rmdir()
+    except OSError as exc:
+        raise SettingsError(f"{what} {path} cannot be written ({exc.strerror} in {probe}); "
+                            f"choose a writable folder") from None
+
+
+def _check_names(settings: Settings, ckpt: dict[str, Any] | None) -> None:
+    project = (ckpt or {}).get("project") or settings["TRACKER_PROJECT"]
+    run = (ckpt or {}).get("run_name") or settings["TRACKER_RUN_NAME"]
+    if project:
+        check_project(project)
+    if run:
+        check_run(run)
+
+
+def prepare(prog: str, model: str, defconfig: str, argv: list[str] | None, description: str,
+            validate: Callable[[Settings], Any]) -> tuple[Job, Any]:
+    """Parse the command line, resolve and check the configuration, load the checkpoint to resume.
+
+    ``validate`` does the model's own checks and returns what the trainer
+    needs from them (GPT-2: its data spec); it raises SettingsError.
+    Returns the job and ``validate``'s answer; any mistake ends here with one line.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings, notice = configure_from_args(args, model, defconfig)
+        if settings["MODEL"] != model:
+            raise SettingsError(f"{prog} trains {model}, but the configuration asks for MODEL={settings['MODEL']}: "
+                                f"use {settings['MODEL']}/train.py or make train")
+        if notice and os.environ.get("RANK", "0") == "0":
+            print(f"{prog}: {notice}", flush=True)
+        check_device(settings["TRAIN_DEVICE"])
+        checked = validate(settings)
+        ckpt = None
+        if args.resume:
+            path = find_checkpoint(args.resume, settings["RUNS_DIR"], model, args.tracker_project)
+            if path is None:
+                raise SettingsError(f"no checkpoint to resume from at {args.resume!r}: "
+                                    "give a run folder or its checkpoints/last.pt")
+            ckpt = load_checkpoint(path)
+        _check_names(settings, ckpt)
+        check_writable_dir(Path(ckpt["run_dir"]) if ckpt and ckpt.get("run_dir") else settings["RUNS_DIR"],
+                           "run folder" if ckpt else "RUNS_DIR")
+    except USER_ERRORS as exc:
+        fail(prog, exc)
+    return Job(prog, model, args, settings, ckpt), checked
+
+
+def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]:
+    """Start the tracked run and record its configuration; return the run and its folder.
+
+    The trackers get every resolved value once (``{SYMBOL: value}``) plus
+    ``extra`` (``n_params``, ``world_size``). On resume the checkpoint's
+    project, run name and folder are passed with ``resume="allow"`` so the
+    backends append to the same run. Then rank 0 writes the effective
+    ``.config`` and its ``defconfig`` into the run folder (a failed write is a
+    warning). A folder that cannot be created is one error line.
+    """
+    config = {**job.settings.symbols, **extra}
+    kwargs: dict[str, Any] = {"config": config, "args": job.args, "cfg": job.settings.cfg, "rank": d.rank}
+    if job.ckpt:
+        kwargs.update(project=job.ckpt.get("project"), run_name=job.ckpt.get("run_name"),
+                      resume="allow", run_dir=job.ckpt.get("run_dir"))
+    try:
+        run = trackers.init(**{k: v for k, v in kwargs.items() if v is not None})
+    except (ValueError, OSError) as exc:
+        cleanup(d)
+        if isinstance(exc, OSError):
+            fail(job.prog, f"cannot create the run folder {exc.filename or ''}: {exc.strerror}; "
+                           f"choose a writable --out-dir (RUNS_DIR)")
+        fail(job.prog, exc)
+    out = Path(str(run.dir))
+    if d.main:
+        try:
+            save_run_config(job.settings.tree, out, f"{run.project}/{run.name}")
+        except ConfigError as exc:
+            warn(job.prog, f"the run's .config was not saved: {exc}", key="run-config")
+    return run, out
