@@ -40,7 +40,10 @@ def _init_trackers_project() -> str | None:
     accelerate hands that name to the trackers it creates from ``log_with``
     names but not to tracker instances, so it is read from the calling frame.
     """
-    frame = sys._getframe(2)  # start() <- Accelerator.init_trackers
+    try:
+        frame = sys._getframe(2)  # start() <- Accelerator.init_trackers
+    except ValueError:  # called from the top of the stack
+        return None
     if frame.f_code.co_name != "init_trackers":
         return None
     name = frame.f_locals.get("project_name")
