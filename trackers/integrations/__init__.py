@@ -1,26 +1,79 @@
 """Hugging Face integrations: Trainer callback and accelerate tracker sending metrics through ``trackers``.
 
     from trackers.integrations.transformers_callback import KtrackCallback
-    Trainer(..., callbacks=[KtrackCallback()])          # report_to="none" avoids double logging
+    Trainer(..., args=TrainingArguments(..., report_to="none"), callbacks=[KtrackCallback()])
 
-    from trackers.integrations.accelerate_tracker import KtrackTracker
-    accelerator = Accelerator(log_with=[KtrackTracker(run_name="x")])
+    from trackers.integrations.accelerate_tracker import KtrackTracker  # registers log_with="ktrack"
+    accelerator = Accelerator(log_with="ktrack")
+    accelerator.init_trackers("my-project", config=hparams)
 
-Both start the run with :func:`trackers.init`, so the Kconfig configuration
-decides the backends (Trackio, W&B, TensorBoard) and the run directory.
+Metric keys (docs/integrations.md has the full table): ``loss`` -> ``train/loss``,
+``learning_rate`` -> ``lr``, ``eval_loss`` -> ``val/loss``, other ``eval_<x>`` ->
+``val/<x>``, ``test_<x>`` (``predict()``) -> ``test/<x>``. Trainer keys without a
+``/`` get ``train/`` (``grad_norm`` -> ``train/grad_norm``, ``epoch`` ->
+``train/epoch``), as ``report_to="trackio"`` names them; accelerate keeps them
+and also maps ``train_loss``/``training_loss`` and ``val_loss``/``validation_loss``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
-#: Hugging Face metric names -> ktrack metric keys.
-KEY_MAP = {
-    "loss": "train/loss", "train_loss": "train/loss", "training_loss": "train/loss",
-    "eval_loss": "val/loss", "val_loss": "val/loss", "validation_loss": "val/loss",
-    "learning_rate": "lr", "lr": "lr",
-}
+from ktrack.messages import warn
+
+#: Keys both integrations rename.
+COMMON_KEYS = {"loss": "train/loss", "learning_rate": "lr", "eval_loss": "val/loss"}
+#: Spellings accelerate users log by hand.
+ACCELERATE_KEYS = {**COMMON_KEYS, "train_loss": "train/loss", "training_loss": "train/loss",
+                   "val_loss": "val/loss", "validation_loss": "val/loss", "lr": "lr"}
+
+
+def _prefixed(key: str) -> str | None:
+    for prefix, group in (("eval_", "val/"), ("test_", "test/")):
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return group + key[len(prefix):]
+    return None
+
+
+def trainer_key(key: str) -> str:
+    """The ktrack key of a Trainer log key (table above)."""
+    if key in COMMON_KEYS:
+        return COMMON_KEYS[key]
+    return _prefixed(key) or (key if "/" in key else "train/" + key)
+
+
+def accelerate_key(key: str) -> str:
+    """The ktrack key of an ``accelerator.log`` key (table above)."""
+    if key in ACCELERATE_KEYS:
+        return ACCELERATE_KEYS[key]
+    return _prefixed(key) or key
+
+
+def _loggable(value: Any) -> bool:
+    if isinstance(value, (bool, int, float)):
+        return True
+    return hasattr(value, "item") and callable(value.item)  # tensors and numpy values: read by the writer thread
+
+
+def map_metrics(logs: dict[str, Any] | None, rename: Callable[[str], str] = accelerate_key) -> dict[str, Any]:
+    """``logs`` with keys renamed by ``rename``; nested dicts flattened with ``/``.
+
+    Tensors are passed on as they are (the trackers read them off the
+    training thread). Values that are not numbers are left out, with one
+    warning per key.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (logs or {}).items():
+        if isinstance(value, dict):
+            for sub, inner in map_metrics(value, str).items():
+                out[f"{rename(str(key))}/{sub}"] = inner
+        elif _loggable(value):
+            out[rename(str(key))] = value
+        elif value is not None:
+            warn("trackers", f"{key!r} is a {type(value).__name__}, not a number; not logged as a metric "
+                 "(put it in the config instead)", key=f"hf-not-number-{key}")
+    return out
 
 
 def to_number(value: Any) -> float | int | None:
@@ -35,24 +88,6 @@ def to_number(value: Any) -> float | int | None:
     if isinstance(value, (int, float)):
         return value
     return None
-
-
-def map_metrics(logs: dict[str, Any]) -> dict[str, float | int]:
-    """``loss`` -> ``train/loss``, ``eval_loss`` -> ``val/loss``, ``learning_rate`` -> ``lr``;
-    other ``eval_X`` -> ``val/X``; other numbers keep their names; non-numbers are dropped."""
-    out: dict[str, float | int] = {}
-    for key, value in (logs or {}).items():
-        number = to_number(value)
-        if number is None:
-            continue
-        if key in KEY_MAP:
-            name = KEY_MAP[key]
-        elif key.startswith("eval_"):
-            name = "val/" + key[5:]
-        else:
-            name = key
-        out[name] = number
-    return out
 
 
 def best(current: float | None, value: Any) -> float | None:

@@ -1,12 +1,25 @@
 """A ``transformers.TrainerCallback`` that sends Trainer logs through ``trackers``.
 
-``Trainer(..., callbacks=[KtrackCallback()])``: on the main process the
-callback starts a run with :func:`trackers.init` (config = the
-TrainingArguments; backends from the Kconfig configuration unless given),
-logs every ``on_log`` at ``state.global_step`` with ``loss`` ->
-``train/loss``, ``eval_loss`` -> ``val/loss``, ``learning_rate`` -> ``lr``,
-and at the end writes the summary (``best_val_loss``, ``total_time_s``) and
-finishes the run. Set ``report_to="none"`` so Trainer does not log twice.
+``Trainer(..., args=TrainingArguments(..., report_to="none"), callbacks=[KtrackCallback()])``
+(``report_to="none"`` so the Trainer does not log a second time).
+
+On the main process the run starts at ``train()`` (or at the first log of an
+``evaluate()``/``predict()`` without training). Its config is what
+``report_to="trackio"`` records -- the model's config, the TrainingArguments,
+``model/num_parameters`` -- plus the library versions (and Kconfig's values
+for harness runs, see :mod:`trackers.integrations.runconfig`). Project and
+run name: ``TrainingArguments.project``/``run_name`` win over Kconfig's.
+
+Every log goes at ``state.global_step`` (the x-axis) under the keys of
+:mod:`trackers.integrations`. The end-of-training figures (``train_runtime``,
+``train_loss``, ``total_flos``, ...) go to the run summary with
+``best_val_loss``, ``final_val_loss``, ``total_time_s`` and ``global_step``,
+not into the series.
+
+The run stays open after ``train()`` so that a following ``evaluate()`` or
+``predict()`` lands in the same run; it is finished by :meth:`KtrackCallback.finish`,
+by the next :func:`trackers.init`, by a new hyperparameter-search trial, or at
+process exit. A later ``train()`` of the same Trainer continues the run.
 """
 
 from __future__ import annotations
@@ -14,75 +27,153 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainingArguments
 
-import trackers
-from trackers.integrations import best, map_metrics, to_number
+from ktrack.messages import warn
+from trackers import _config
+from trackers.integrations import best, map_metrics, to_number, trainer_key
+from trackers.integrations.runconfig import flat, start_run
 
-_END_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos")
+#: What marks the Trainer's end-of-training log (its values go to the summary).
+_END_MARK = "train_runtime"
+#: Keys that are bookkeeping of another log, not a row of their own.
+_BOOKKEEPING = {"epoch", "step", "num_input_tokens_seen"}
+#: ``report_to`` integrations that write to the trackers ktrack writes to.
+_SAME_TRACKERS = {"trackio", "wandb", "tensorboard"}
+_DEFAULT_PROJECT = str(TrainingArguments.__dataclass_fields__["project"].default)
+
+
+def run_config(args: Any, model: Any) -> dict[str, Any]:
+    """The config ``report_to="trackio"`` records, flat: the model's config, the
+    TrainingArguments over it, ``model/num_parameters``, ``peft_config``."""
+    values: dict[str, Any] = {"trainer": "transformers"}
+    model_config = getattr(model, "config", None)
+    if model_config is not None:
+        values.update(flat(model_config if isinstance(model_config, dict) else model_config.to_dict()))
+    if getattr(model, "peft_config", None) is not None:
+        values.update(flat({"peft_config": model.peft_config}))
+    if args is not None:
+        values.update(flat(args.to_dict()))
+    try:
+        values["model/num_parameters"] = int(model.num_parameters())
+    except (AttributeError, TypeError):
+        pass
+    return values
 
 
 class KtrackCallback(TrainerCallback):
     """Trainer metrics -> ``trackers``; ``init_kwargs`` go to :func:`trackers.init`.
 
-    ``run``: log into an existing run instead of starting one (it is then
-    not finished by the callback).
+    ``run``: log into an existing run instead of starting one (the callback
+    then neither changes its config nor finishes it). ``kconfig``: put the
+    Kconfig values into the config (True), never (False), or only for
+    harness runs (None, the default).
     """
 
-    def __init__(self, run: Any = None, **init_kwargs: Any) -> None:
+    def __init__(self, run: Any = None, *, kconfig: bool | None = None, **init_kwargs: Any) -> None:
         self.run = run
         self.owns_run = run is None
+        self.kconfig = kconfig
         self.init_kwargs = init_kwargs
+        self._reset()
+
+    def _reset(self) -> None:
         self.best_val: float | None = None
+        self.last_val: float | None = None
         self.t0: float | None = None
+        self.trained = False  # on_train_end seen: evaluations since then update the summary
         self.end: dict[str, Any] = {}
 
-    def _ensure_run(self, args: Any) -> Any:
+    # -- the run ------------------------------------------------------------
+    def _start(self, args: Any, state: Any, model: Any) -> Any:
+        twice = sorted(set(getattr(args, "report_to", None) or []) & _SAME_TRACKERS)
+        if twice:
+            warn("trackers", f"TrainingArguments.report_to={twice} logs this run a second time; "
+                 'set report_to="none" when using KtrackCallback', key="hf-report-to")
+        config = run_config(args, model)
+        given_project = args.project if getattr(args, "project", _DEFAULT_PROJECT) != _DEFAULT_PROJECT else None
+        given_run = getattr(args, "run_name", None)
+        if given_run == getattr(args, "output_dir", None):
+            given_run = None
+        model_type = str(getattr(getattr(model, "config", None), "model_type", "") or "model")
+        optim = getattr(getattr(args, "optim", None), "value", None) or "trainer"
+        default_run = _config.default_run_name(model_type, str(optim))
+        if state.is_hyper_param_search and state.trial_name:
+            given_run = f"{given_run or default_run}-{state.trial_name}"
+            config.update(flat({"trial_params": state.trial_params}))
+        return start_run(config, given_project=given_project, fallback_project=_DEFAULT_PROJECT,
+                         given_run=given_run, default_run=default_run, kconfig=self.kconfig,
+                         init_kwargs=self.init_kwargs)
+
+    def _ensure_run(self, args: Any, state: Any, model: Any) -> Any:
         if self.run is None:
-            config = {}
-            try:
-                config = {k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))}
-            except Exception:  # noqa: BLE001 - the config is a courtesy
-                pass
-            kwargs = dict(self.init_kwargs)
-            if "run_name" not in kwargs and getattr(args, "run_name", None) and args.run_name != args.output_dir:
-                kwargs["run_name"] = args.run_name
-            self.run = trackers.init(config={"trainer": "transformers", **config}, **kwargs)
+            self.run = self._start(args, state, model)
         return self.run
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Start the run (main process only)."""
+    def finish(self) -> None:
+        """Finish the run the callback started (no-op otherwise, and when done already)."""
+        if self.owns_run and self.run is not None:
+            self.run.finish()
+
+    # -- Trainer events -------------------------------------------------------
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        """Start the run (main process only); a new hyperparameter-search trial starts a new one."""
+        if not state.is_world_process_zero:
+            return
+        if self.owns_run and self.run is not None and (state.is_hyper_param_search or self.run.finished):
+            self.run.finish()
+            self.run = None
+            self._reset()
         self.t0 = time.time()
-        if state.is_world_process_zero:
-            self._ensure_run(args)
+        self.trained = False
+        self._ensure_run(args, state, model)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
-               **kwargs: Any) -> None:
-        """Log ``logs`` at the global step; the final throughput figures go to the summary."""
+               model: Any = None, **kwargs: Any) -> None:
+        """Log ``logs`` at the global step; the end-of-training log goes to the summary."""
         if not state.is_world_process_zero or not logs:
             return
-        logs = dict(logs)
-        for key in _END_KEYS:
-            if key in logs:
-                self.end[key] = to_number(logs.pop(key))
-        if "train_runtime" in self.end:
-            logs.pop("train_loss", None)  # the run's average, not a point of the curve
-        self.best_val = best(self.best_val, logs.get("eval_loss"))
-        metrics = map_metrics(logs)
-        if metrics:
-            self._ensure_run(args).log(metrics, step=int(state.global_step))
+        if _END_MARK in logs:
+            self.end.update({k: to_number(v) for k, v in logs.items() if k not in _BOOKKEEPING})
+            return
+        self._log(args, state, model, logs)
+
+    def on_predict(self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None,
+                   model: Any = None, **kwargs: Any) -> None:
+        """``predict()``'s metrics (``test_*`` -> ``test/*``) at the global step."""
+        if state.is_world_process_zero and metrics:
+            self._log(args, state, model, metrics)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Write the summary and finish the run the callback started."""
+        """Write the summary; the run stays open for evaluations after training."""
         if not state.is_world_process_zero or self.run is None:
             return
-        total = self.end.get("train_runtime") or (time.time() - self.t0 if self.t0 else None)
+        self.trained = True
+        total = self.end.get(_END_MARK) or (time.time() - self.t0 if self.t0 else None)
         summary = {k: v for k, v in self.end.items() if v is not None}
-        if self.best_val is not None:
-            summary["best_val_loss"] = self.best_val
         if total is not None:
             summary["total_time_s"] = float(total)
         summary["global_step"] = int(state.global_step)
-        self.run.summary(summary)
-        if self.owns_run:
-            self.run.finish()
+        self.run.summary({**summary, **self._val_summary()})
+
+    # -- internals ----------------------------------------------------------
+    def _log(self, args: Any, state: Any, model: Any, logs: dict[str, Any]) -> None:
+        if set(logs) <= _BOOKKEEPING:
+            return
+        metrics = map_metrics(logs, trainer_key)
+        val = metrics.get("val/loss")
+        if val is not None:
+            self.best_val = best(self.best_val, val)
+            self.last_val = to_number(val)
+        run = self._ensure_run(args, state, model)
+        run.log(metrics, step=int(state.global_step))
+        if val is not None and self.trained:
+            run.summary(self._val_summary())
+
+    def _val_summary(self) -> dict[str, float]:
+        out = {}
+        if self.best_val is not None:
+            out["best_val_loss"] = self.best_val
+        if self.last_val is not None:
+            out["final_val_loss"] = float(self.last_val)
+        return out

@@ -1,0 +1,121 @@
+"""Starting the run of a Hugging Face integration: its names, its config, where it is sent.
+
+Where the run is sent (trackers, ``RUNS_DIR``, W&B mode, GPU logging) comes
+from the Kconfig configuration that :func:`kconf.load` finds, as for every
+``trackers.init``. What the run *is* comes from Hugging Face: the config holds
+what the integration hands over (model config, TrainingArguments, accelerate's
+``config=``) plus the library versions, and the names given to
+Hugging Face/accelerate win.
+
+Kconfig's values (``GPT2_N_LAYER``, ``TRAIN_LR``, ...) and its project and run
+name describe a ktrack experiment; they join the run only when the harness
+configured this process, i.e. when ``KCONFIG_CONFIG`` is set (``make``
+exports it to every recipe, sweep jobs set it to their point's ``.config``).
+A ``.config`` merely lying in the checkout belongs to some other experiment.
+``kconfig=True``/``False`` overrides that test.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.metadata
+import os
+import platform
+from typing import Any, Mapping
+
+import trackers
+from trackers import _config
+from trackers.names import check_project, check_run
+
+#: Set by ``make`` and by sweep jobs: the harness configured this process.
+HARNESS_ENV = "KCONFIG_CONFIG"
+#: Distributions whose versions go into the config as ``versions/<name>``.
+VERSIONED = ("ktrack", "torch", "transformers", "accelerate", "trackio", "wandb")
+
+
+def harness_configured() -> bool:
+    """True when ``KCONFIG_CONFIG`` is set in the environment."""
+    return bool(os.environ.get(HARNESS_ENV))
+
+
+def versions() -> dict[str, str]:
+    """``{"versions/python": ..., "versions/torch": ..., ...}`` for what is installed."""
+    out = {"versions/python": platform.python_version()}
+    for dist in VERSIONED:
+        try:
+            out[f"versions/{dist}"] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    return str(value)
+
+
+def flat(values: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    """``values`` as one flat dict: nested mappings (and objects with ``to_dict()``)
+    become ``outer.inner`` keys, lists keep plain items, anything else is ``str()``.
+
+    A leading ``_`` is dropped (``_name_or_path`` -> ``name_or_path``): Trackio
+    reserves those keys for itself and refuses a config holding one.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        name = f"{prefix}{key}"
+        if name.startswith("_") and name.strip("_"):
+            name = name.lstrip("_")
+        if hasattr(value, "to_dict") and callable(value.to_dict):
+            value = value.to_dict()
+        if isinstance(value, Mapping):
+            out.update(flat(value, name + "."))
+        else:
+            out[name] = _plain(value)
+    return out
+
+
+def settings_only(cfg: Any) -> Any:
+    """``cfg`` as settings for :func:`trackers.init`, not as part of the run's config.
+
+    Attribute reads go to ``cfg``; ``vars()`` of the view is empty, so a
+    ``trackers.init`` that copies ``vars(cfg)`` into the config copies nothing.
+    """
+
+    class _Settings:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(cfg, name)
+
+    return _Settings()
+
+
+def start_run(config: dict[str, Any], *, given_project: str | None, fallback_project: str,
+              given_run: str | None, default_run: str, kconfig: bool | None,
+              init_kwargs: dict[str, Any]) -> Any:
+    """Start the run with :func:`trackers.init` and return it.
+
+    Names, highest first: ``project=``/``run_name=`` in ``init_kwargs``, the
+    names given to Hugging Face (``given_*``), Kconfig's ``TRACKER_PROJECT``/
+    ``TRACKER_RUN_NAME`` (harness runs only), then the fallbacks. The config
+    is ``config`` + :func:`versions` (+ every Kconfig value for harness runs).
+    ``init_kwargs`` go to :func:`trackers.init` (``cfg=`` replaces the loaded
+    configuration). Raises :class:`trackers.names.BadName` for a bad name.
+    """
+    kwargs = dict(init_kwargs)
+    cfg = kwargs.pop("cfg", None)
+    if cfg is None:
+        cfg = _config.load_cfg()
+    include = harness_configured() if kconfig is None else kconfig
+    kconf_project = str(getattr(cfg, "TRACKER_PROJECT", "") or "") if include else ""
+    kconf_run = str(getattr(cfg, "TRACKER_RUN_NAME", "") or "") if include else ""
+    project = check_project(kwargs.pop("project", None) or given_project or kconf_project or fallback_project)
+    run_name = check_run(kwargs.pop("run_name", None) or given_run or kconf_run or default_run)
+    values = {**config, **versions()}
+    if include:
+        values.update(vars(cfg))
+    return trackers.init(config=values, project=project, run_name=run_name, cfg=settings_only(cfg), **kwargs)
