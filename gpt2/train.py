@@ -20,6 +20,7 @@ import torch
 
 from gpt2 import data as gdata
 from training import runtime as rt
+from training.preempt import StopSignal
 from gpt2.model import GPT, GPTConfig
 from training.optim import apply_lr
 from training.settings import SettingsError, add_arguments, fail, resolve, validate_common
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 def train(args, cfg, s: dict, spec: gdata.DataSpec, ckpt: dict | None) -> int:
     """The training loop; returns the exit status."""
     d = rt.setup_dist(s["TRAIN_DEVICE"], s["DIST_BACKEND"])
+    stop = StopSignal(enabled=bool(s["TRAIN_CHECKPOINT"]))
     rt.seed_all(s["TRAIN_SEED"] + d.rank)
     try:
         if d.main:
@@ -218,6 +220,9 @@ def train(args, cfg, s: dict, spec: gdata.DataSpec, ckpt: dict | None) -> int:
                 checkpoint("last", it)
             if pending and d.main:
                 run.log(pending, step=it)
+            if stop.requested(d):  # Slurm's warning before the time limit: checkpoint, requeue
+                checkpoint("last", it)
+                stop.exit(run, d, it)
 
     total = time.time() - t0
     best_val = min(best_val, val)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from training import runtime as rt
+from training.preempt import StopSignal
 from training.optim import apply_lr
 from training.settings import SettingsError, add_arguments, fail, resolve, validate_common
 from lenet5.data import load_digits
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 def train(args, cfg, s: dict, ckpt: dict | None) -> int:
     """The training loop (one process)."""
     d = rt.Dist(device=rt.pick_device(s["TRAIN_DEVICE"]))
+    stop = StopSignal(enabled=bool(s["TRAIN_CHECKPOINT"]))
     rt.seed_all(s["TRAIN_SEED"])
     xt, yt, xv, yv = load_digits(s["DATASET_VAL_FRACTION"], s["TRAIN_SEED"])
     model = LeNet5().to(d.device)
@@ -139,6 +141,9 @@ def train(args, cfg, s: dict, ckpt: dict | None) -> int:
                 checkpoint("last", it)
             if pending:
                 run.log(pending, step=it)
+            if stop.requested(d):  # Slurm's warning before the time limit: checkpoint, requeue
+                checkpoint("last", it)
+                stop.exit(run, d, it)
     total = time.time() - t0
     best_val = min(best_val, val)
     run.summary({"best_val_loss": best_val, "total_time_s": total, "final_val_loss": val,

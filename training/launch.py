@@ -5,7 +5,9 @@ trainer unchanged. One process: ``python <model>/train.py``. Several
 (``DIST_NPROC_PER_NODE`` > 1): ``torchrun --standalone --nproc_per_node=N``.
 Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 --nproc_per_node=N --rdzv_backend=c10d --rdzv_endpoint=DIST_RDZV_ENDPOINT
---rdzv_id=ktrack``, run the same command on every machine.
+--rdzv_id=ktrack``, run the same command on every machine. ``--slurm``
+(``make train SLURM=1``): submit all that as one Slurm job instead
+(:mod:`training.slurm_job`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=MODELS, help="model to train (default: MODEL from the config)")
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    parser.add_argument("--slurm", action="store_true", help="submit the training as a Slurm job (make train SLURM=1)")
+    parser.add_argument("--slurm-task", action="store_true", help=argparse.SUPPRESS)  # one process of that job
     args, extra = parser.parse_known_args(argv)
+    if args.slurm or args.slurm_task:
+        from training import slurm_job
+
+        try:
+            cfg = load_cfg()
+            model = args.model or getattr(cfg, "MODEL", "") or "gpt2"
+            if args.slurm_task:
+                return slurm_job.run_task(model, extra)
+            return slurm_job.submit(cfg, model, extra, args.dry_run)
+        except SettingsError as exc:
+            fail(PROG, str(exc), 1)
     try:
         cmd = build_command(load_cfg(), args.model, extra)
     except SettingsError as exc:
