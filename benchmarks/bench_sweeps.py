@@ -59,7 +59,7 @@ project: bench
 set: {{RUNS_DIR: "{{runs}}"}}
 vary:
   lr: [{lrs}]
-  OPTIMIZER: [adamw, adam, sgd, adamw] 
+  OPTIMIZER: [adamw, adam, sgd, adamw]
 command: python -c "{SETUP_ONLY}"
 """.replace("OPTIMIZER: [adamw, adam, sgd, adamw]", "OPTIMIZER: [adamw, sgd]" if args.quick
             else "WEIGHT_DECAY: [0.0, 0.01, 0.1, 0.2]"))
