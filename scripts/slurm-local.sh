@@ -19,7 +19,11 @@ PARTITION="${KTRACK_SLURM_PARTITION:-debug}"
 PROG="slurm-local.sh"
 
 say() { printf '  %-7s %s\n' "$1" "$2"; }
-die() { echo "$PROG: error: $*" >&2; exit 1; }
+die() {  # the reason also goes to up.log, where the tests that need the cluster read why they skip
+	echo "$PROG: error: $*" >&2
+	mkdir -p "$DIR" 2>/dev/null && echo "$PROG: error: $*" >>"$DIR/up.log" || true
+	exit 1
+}
 
 pid_alive() {  # pid_alive FILE: the PID in FILE runs
 	local pid
@@ -93,6 +97,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
+# a requeued job waits cred_expire seconds before it starts again (default 120)
+AuthInfo=cred_expire=20
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/affinity
@@ -157,6 +163,7 @@ up() {
 	slurmd -f "$CONF"
 	wait_idle
 	say UP "partition $PARTITION is idle (SLURM_CONF=$CONF)"
+	echo "up: partition $PARTITION on $(hostname -s)" >>"$DIR/up.log"
 }
 
 stop_pid() {  # stop_pid NAME FILE

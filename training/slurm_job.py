@@ -126,11 +126,15 @@ def submit(cfg: types.SimpleNamespace, model: str, extra: list[str], dry_run: bo
         (folder / SCRIPT).write_text(script, encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"cannot write the job folder {folder}: {exc.strerror or exc}") from None
-    out = subprocess.run(["sbatch", "--parsable", str(folder / SCRIPT)], capture_output=True, text=True)
-    if out.returncode != 0:
-        errors = [line.split("error:", 1)[-1].strip() for line in out.stderr.splitlines() if line.strip()]
-        raise SettingsError(f"Slurm refused the job: {'; '.join(dict.fromkeys(errors)) or 'sbatch failed'}; "
-                            "change the SLURM_* options (make menuconfig, SET=) or DIST_*")
+    what = (f"{req['nodes']} node(s) x {req['ntasks_per_node']} process(es), {req['cpus_per_task']} CPU(s) and "
+            f"{req['gpus_per_node']} GPU(s) each, {req['time_min']} min")
+    # --test-only: a request that no node can ever meet is refused now, not left pending forever
+    for args in (["--test-only"], ["--parsable"]):
+        out = subprocess.run(["sbatch", *args, str(folder / SCRIPT)], capture_output=True, text=True)
+        if out.returncode != 0:
+            errors = [line.split("error:", 1)[-1].strip() for line in out.stderr.splitlines() if line.strip()]
+            raise SettingsError(f"Slurm refused the job ({what}): {'; '.join(dict.fromkeys(errors)) or 'sbatch failed'}"
+                                "; change the SLURM_* options (make menuconfig, SET=) or DIST_*")
     job_id = out.stdout.strip().split(";")[0]
     print(f"Slurm job {job_id}: {req['nodes']} node(s) x {req['ntasks_per_node']} process(es), run {project}/{name}")
     print(f"  log:    {folder / f'slurm-{job_id}.log'}")
