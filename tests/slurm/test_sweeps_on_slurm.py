@@ -189,3 +189,44 @@ def test_a_job_cancelled_while_pending_ends_its_point(tmp_path: Path, isolated_e
     failed = next(line for line in out.splitlines() if "failed  [2/2] lr=1e-2" in line)
     assert f"Slurm job {second} CANCELLED before it started, no log written" in failed
     assert "sweep.log" not in failed  # it never ran, so there is no such log to name
+
+
+def test_a_rerun_after_the_sweep_was_killed_follows_its_queued_jobs(
+        tmp_path: Path, isolated_env: dict[str, str], slurm: dict[str, str]) -> None:
+    """kill -9 of ``make sweep`` leaves its jobs running; the rerun attaches to them instead of submitting twice."""
+    path = write_sweep(tmp_path, "attach", STANDIN_TWO)
+    hang = tmp_path / "hang"
+    hang.write_text("*")
+    runs = tmp_path / "runs" / "onslurm"
+    state_file = runs / ".sweeps" / "attach.json"
+    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm"], cwd=REPO,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: all((runs / n / "checkpoints" / "last.pt").is_file() for n in NAMES)
+                 and len(job_ids(state_file)) == 2, what="both points hanging")
+    finally:
+        first.kill()
+        first.wait()
+    ids = job_ids(state_file)
+    assert set(squeue(ids).values()) == {"RUNNING"}
+    rerun = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm"], cwd=REPO,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    try:
+        assert rerun.stdout is not None
+        while sum(line.startswith("  attach ") for line in seen) < 2:
+            line = rerun.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        hang.unlink()  # the first jobs now train to the end
+        out, _ = rerun.communicate(timeout=300)
+    finally:
+        if rerun.poll() is None:
+            rerun.kill()
+    out = "".join(seen) + out
+    assert rerun.returncode == 0, out
+    assert "  start " not in out and "2 done" in out, out
+    assert sorted(job_ids(state_file)) == sorted(ids)  # the same two jobs, none submitted again
+    for name in NAMES:
+        assert (runs / name / "invocations.txt").read_text().splitlines() == [""]
