@@ -75,6 +75,7 @@ help:
 	@echo ''
 	@echo 'Training and tracking:'
 	@echo '  train           - train the configured model (torchrun when DIST_NPROC_PER_NODE > 1)'
+	@echo '                    SLURM=1 submits it as a Slurm job (srun, SLURM_* options)'
 	@echo '  trackio-test    - log realistic fake metrics to Trackio and read them back'
 	@echo '  wandb-test      - log realistic fake metrics to W&B (offline) and read them back'
 	@echo '  view            - trackio-view --once for the configured project'
@@ -83,6 +84,7 @@ help:
 	@echo ''
 	@echo 'Sweeps and comparisons:'
 	@echo '  sweep           - run every point of SWEEP=sweeps/<name>.yaml (JOBS=N, SWEEP_EXECUTOR=slurm)'
+	@echo '                    (a literal $$ in a value is written $$$$)'
 	@echo '  sweep-summary   - table and CSV of the points of SWEEP=..., best first'
 	@echo '  diffconfig      - Kconfig symbols that differ between A= and B= (runs, .config files, defconfigs)'
 	@echo ''
@@ -156,8 +158,9 @@ $(GENERATED) &: $(KCONFIG_CONFIG) $(KCONFIG_SRC) | $(STAMP_RUN)
 	$(Q)touch $(GENERATED)
 
 ## ---------------------------------------------------------------- training and tracking
+# SLURM=1 submits the training as a Slurm job (sbatch + srun) instead of running it here.
 train: $(GENERATED)
-	$(Q)$(PY) -m training.launch --trainer-args "$$TRAIN_ARGS"
+	$(Q)$(PY) -m training.launch $(if $(filter 1 y yes,$(SLURM)),--slurm) --trainer-args "$$TRAIN_ARGS"
 
 trackio-test: $(GENERATED)
 	$(Q)$(PY) -m trackers.selftest trackio
@@ -169,17 +172,19 @@ view: $(GENERATED)
 	$(Q)$(VENV)/bin/trackio-view --once --project "$$($(PY) -c 'from config import config; print(config.TRACKER_PROJECT)')"
 
 trackio-show: $(GENERATED)
-	$(Q)$(PY) -m sweeps trackio-show
+	$(Q)$(PY) -m trackers.dashboards trackio-show
 
 wandb-sync: $(GENERATED)
-	$(Q)$(PY) -m sweeps wandb-sync
+	$(Q)$(PY) -m trackers.dashboards wandb-sync
 
 ## ---------------------------------------------------------------- sweeps
+# SWEEP, JOBS, SWEEP_EXECUTOR, SET and TRACKER reach ktrack-sweep through the
+# environment (make exports command-line variables), never through the shell.
 sweep: $(STAMP_RUN)
-	$(Q)$(PY) -m sweeps run "$$SWEEP"
+	$(Q)$(PY) -m sweeps run
 
 sweep-summary: $(STAMP_RUN)
-	$(Q)$(PY) -m sweeps summary "$$SWEEP"
+	$(Q)$(PY) -m sweeps summary
 
 diffconfig: $(STAMP_RUN)
 	$(Q)$(KCONFIG) diffconfig "$$A" "$$B"

@@ -1,9 +1,9 @@
-"""Where a point's command runs: a local process, or a Slurm job through submitit.
+"""Where a point's command runs: a local process (here), or a Slurm job (:mod:`sweeps.slurm`).
 
-Both executors share one small interface so the runner's scheduling loop
-does not care: ``start(task) -> handle``, ``poll(handle) -> returncode |
-None``, ``stop(handle)``. A :class:`Task` is everything needed to run one
-point: argv, environment, working directory and log file.
+Every executor has the small interface of :class:`Executor`, so the runner's
+scheduling loop does not care where points run. A :class:`Task` is
+everything needed to run one point: argv, environment, working directory
+and log file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+#: Variables a job's node sets for the processes it runs (GPUs it was given, Slurm's own).
+_NODE_VARIABLES = ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL",
+                   "TMPDIR")
 
 
 @dataclass
@@ -28,14 +32,39 @@ class Task:
     log: str
 
 
+class Executor(Protocol):
+    """What the runner needs from an executor; a handle is whatever ``start`` returned."""
+
+    name: str
+
+    def start(self, task: Task) -> Any:
+        """Start ``task``; raises SweepError (one line) when it cannot be started."""
+
+    def poll(self, handle: Any) -> int | None:
+        """Exit status of a finished point, else None."""
+
+    def stop_all(self, handles: list[Any], grace: float = 15.0) -> None:
+        """Stop every running point at once, waiting at most ``grace`` seconds in all."""
+
+    def started_at(self, handle: Any) -> float | None:
+        """When the point began to run (epoch seconds), None while it waits in a queue."""
+
+    def describe(self, handle: Any) -> str:
+        """Where to look when the point failed (its log or the job's state)."""
+
+
 def run_command(task: Task) -> int:
     """Run ``task`` to completion, output appended to its log; return the exit status.
 
-    This is what a submitit job executes on the cluster node.
+    This is what a Slurm job executes on its node: the environment is the
+    sweep's, plus what the node set for this job (``SLURM_*``, the GPUs it
+    was given).
     """
+    env = dict(task.env)
+    env.update({k: v for k, v in os.environ.items() if k.startswith("SLURM_") or k in _NODE_VARIABLES})
     Path(task.log).parent.mkdir(parents=True, exist_ok=True)
     with open(task.log, "ab") as log:
-        return subprocess.call(task.argv, env=task.env, cwd=task.cwd, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.call(task.argv, env=env, cwd=task.cwd, stdout=log, stderr=subprocess.STDOUT)
 
 
 class LocalExecutor:
@@ -47,84 +76,43 @@ class LocalExecutor:
         """Start the command; output goes to ``task.log``."""
         Path(task.log).parent.mkdir(parents=True, exist_ok=True)
         with open(task.log, "ab") as log:
-            return subprocess.Popen(task.argv, env=task.env, cwd=task.cwd, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(task.argv, env=task.env, cwd=task.cwd, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
+        proc.started_at = time.time()  # type: ignore[attr-defined]
+        proc.log = task.log  # type: ignore[attr-defined]
+        return proc
 
     def poll(self, handle: subprocess.Popen) -> int | None:
         """Exit status, or None while running."""
         return handle.poll()
 
-    def stop(self, handle: subprocess.Popen, grace: float = 15.0) -> None:
-        """SIGTERM the point's process group (the trainer saves and finishes), SIGKILL after ``grace`` s."""
-        if handle.poll() is not None:
-            return
-        try:
-            os.killpg(handle.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            handle.terminate()
-        try:
-            handle.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(handle.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                handle.kill()
-            handle.wait()
+    def started_at(self, handle: subprocess.Popen) -> float | None:
+        """When the process was started."""
+        return getattr(handle, "started_at", None)
 
+    def describe(self, handle: subprocess.Popen) -> str:
+        """The point's log file."""
+        return f"log: {getattr(handle, 'log', '?')}"
 
-def slurm_parameters(cfg: Any) -> dict[str, Any]:
-    """submitit parameters from the Kconfig ``SLURM_*`` symbols (missing ones use defaults)."""
-    g = lambda name, default: getattr(cfg, name, default)  # noqa: E731
-    params: dict[str, Any] = {
-        "timeout_min": int(g("SLURM_TIME_MIN", 240)),
-        "gpus_per_node": int(g("SLURM_GPUS_PER_JOB", 1)),
-        "cpus_per_task": int(g("SLURM_CPUS_PER_TASK", 8)),
-        "nodes": 1,
-        "tasks_per_node": 1,
-    }
-    if int(g("SLURM_MEM_GB", 0)):
-        params["mem_gb"] = int(g("SLURM_MEM_GB", 0))
-    if g("SLURM_PARTITION", ""):
-        params["slurm_partition"] = str(g("SLURM_PARTITION", ""))
-    if g("SLURM_ACCOUNT", ""):
-        params["slurm_account"] = str(g("SLURM_ACCOUNT", ""))
-    return params
-
-
-class SubmititExecutor:
-    """Each point is a submitit job: Slurm (``cluster=None`` auto-detects) or ``"local"`` for tests."""
-
-    name = "slurm"
-
-    def __init__(self, folder: Path, parameters: dict[str, Any], cluster: str | None = None) -> None:
-        import submitit
-
-        self.executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
-        if cluster == "local":  # the local executor knows no Slurm or GPU settings
-            parameters = {k: v for k, v in parameters.items() if k in ("timeout_min", "cpus_per_task", "nodes",
-                                                                    "tasks_per_node")}
-        self.executor.update_parameters(**parameters)
-
-    def start(self, task: Task) -> Any:
-        """Submit the job (``sbatch`` on Slurm)."""
-        self.executor.update_parameters(name=f"sweep-{task.name}"[:100])
-        return self.executor.submit(run_command, task)
-
-    def poll(self, handle: Any) -> int | None:
-        """Exit status once done (1 when the job itself failed), else None."""
-        if not handle.done():
-            return None
-        try:
-            return int(handle.result())
-        except Exception:  # noqa: BLE001 - a job killed by Slurm or by its time limit
-            return 1
-
-    def stop(self, handle: Any, grace: float = 15.0) -> None:
-        """Cancel the job (``scancel``) and wait briefly for it to go."""
-        try:
-            handle.cancel(check=False)
-        except Exception:  # noqa: BLE001
-            return
+    def stop_all(self, handles: list[subprocess.Popen], grace: float = 15.0) -> None:
+        """SIGTERM every point's process group (trainers save and finish), SIGKILL what is left after ``grace``."""
+        live = [h for h in handles if h.poll() is None]
+        for handle in live:
+            _signal_group(handle, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and not handle.done():
-            time.sleep(0.1)
+        for handle in live:
+            try:
+                handle.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(handle, signal.SIGKILL)
+                handle.wait()
+
+
+def _signal_group(handle: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(handle.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        try:
+            handle.send_signal(signum)
+        except ProcessLookupError:
+            pass

@@ -36,15 +36,16 @@ class Planner:
             raise SweepError(f"{sweep.path}: optuna: needs symbols under vary:")
         self._validate()
         sampler = optuna.samplers.TPESampler(seed=int(spec.get("seed", sweep.seed)))
-        self.study = optuna.create_study(direction=sweep.direction, sampler=sampler)
+        self.study = optuna.create_study(direction=sweep.direction, sampler=sampler)  # type: ignore[arg-type]
         self.asked = 0
         self.replayed = False
         self.live: dict[str, Any] = {}  # run name -> optuna trial
 
     def _validate(self) -> None:
         """Apply every list value and both ends of every range, so bad values stop the sweep now."""
-        lows = {k: (v.low if not v.integer else int(v.low)) for k, v in self.sweep.vary.items() if isinstance(v, Range)}
-        highs = {k: (v.high if not v.integer else int(v.high)) for k, v in self.sweep.vary.items() if isinstance(v, Range)}
+        ranges = {k: v for k, v in self.sweep.vary.items() if isinstance(v, Range)}
+        lows = {k: (v.low if not v.integer else int(v.low)) for k, v in ranges.items()}
+        highs = {k: (v.high if not v.integer else int(v.high)) for k, v in ranges.items()}
         lists = {k: v for k, v in self.sweep.vary.items() if isinstance(v, list)}
         first = {k: v[0] for k, v in lists.items()}
         plan(self.conf, [{**first, **lows}, {**first, **highs}], self.cwd)
@@ -65,7 +66,7 @@ class Planner:
 
     def _replay(self, state: State) -> None:
         dists = self.distributions()
-        for name, rec in sorted(state.points.items(), key=lambda item: item[1].get("index", 0)):
+        for _name, rec in sorted(state.points.items(), key=lambda item: item[1].get("index", 0)):
             varied = rec.get("varied") or {}
             if set(varied) != set(dists):
                 continue

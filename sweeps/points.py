@@ -3,8 +3,8 @@
 Every override of every point is applied with ``kconf``'s own
 ``set_symbol`` (kconfiglib) before anything is written or run, so a bad
 symbol or value stops the sweep with one line naming it. Each point then gets
-``runs/<project>/<run>/.config`` (the full configuration) and
-``params.yaml`` (what ``trackers.params.get_value`` reads via
+``runs/<project>/<run>/.config`` (the full configuration), its
+``defconfig`` and ``params.yaml`` (what ``trackers.params.get_value`` reads via
 ``KTRACK_PARAMS``).
 """
 
@@ -24,8 +24,10 @@ from kconf.tree import open_tree, read_config
 from kconf.values import is_float_symbol, typed_value
 from sweeps.errors import SweepError
 from sweeps.spec import ALIASES, Sweep, run_name
+from trackers.names import BadName, check_project, check_run
 
 CONFIG_NAME = ".config"
+DEFCONFIG_NAME = "defconfig"
 PARAMS_NAME = "params.yaml"
 
 
@@ -38,6 +40,7 @@ class Point:
     varied: dict[str, Any]
     run_dir: Path
     params: dict[str, Any] = field(default_factory=dict)
+    max_iters: int | None = None
 
     @property
     def config_path(self) -> Path:
@@ -86,7 +89,8 @@ class Configurator:
             try:
                 float(value)
             except ValueError:
-                raise SweepError(f"{self.sweep.path}: {where}{name}={value!r} is not a number ({name} is a float)") from None
+                raise SweepError(f"{self.sweep.path}: {where}{name}={value!r} is not a number "
+                                 f"({name} is a float)") from None
         try:
             set_symbol(self.tree, name, value)
         except ConfigError as exc:
@@ -108,6 +112,11 @@ class Configurator:
         if self.sweep.project:
             self._set("TRACKER_PROJECT", self.sweep.project, "project: ")
         self.project = self.value("TRACKER_PROJECT") or "ktrack"
+        try:
+            check_project(self.project)
+            check_run(name)
+        except BadName as exc:
+            raise SweepError(f"{self.sweep.path}: {exc}") from None
         self._set("TRACKER_RUN_NAME", name, "")
         return self.tree
 
@@ -144,15 +153,21 @@ def plan(configurator: Configurator, points: list[dict[str, Any]], cwd: Path, st
         seen.add(name)
         configurator.apply(varied, name)
         run_dir = configurator.runs_dir(cwd) / configurator.project / name
-        planned.append(Point(start + offset, name, dict(varied), run_dir, configurator.params(varied, name)))
+        max_iters = configurator.value("TRAIN_MAX_ITERS")
+        planned.append(Point(start + offset, name, dict(varied), run_dir, configurator.params(varied, name),
+                             int(max_iters) if isinstance(max_iters, int) else None))
     return planned
 
 
 def materialize(configurator: Configurator, point: Point) -> None:
-    """Write the point's ``.config`` and ``params.yaml`` into its run directory."""
+    """Write the point's ``.config``, its ``defconfig`` (savedefconfig form) and ``params.yaml``
+    into its run directory, the layout of every run folder."""
     configurator.apply(point.varied, point.name)
     point.run_dir.mkdir(parents=True, exist_ok=True)
     write_config(configurator.tree, point.config_path)
+    minimal = point.run_dir / f".{DEFCONFIG_NAME}.tmp"
+    configurator.tree.write_min_config(str(minimal), header=f"# sweep {configurator.sweep.name}: {point.name}\n")
+    os.replace(minimal, point.run_dir / DEFCONFIG_NAME)
     text = yaml.safe_dump(point.params, sort_keys=False, default_flow_style=False)
     tmp = point.params_path.with_name(PARAMS_NAME + ".tmp")
     tmp.write_text(f"# {point.name}: sweep {configurator.sweep.name}; read with trackers.params.get_value\n" + text)

@@ -1,4 +1,8 @@
-"""Reading results back from run directories (``summary.json``, ``metrics.jsonl``, ``config.json``)."""
+"""Reading results back from run directories (``summary.json``, the journal, ``config.json``, checkpoints).
+
+The journal is read with :func:`trackers.journal.read_records`, the one
+reader of ``metrics.jsonl``.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +11,35 @@ import math
 from pathlib import Path
 from typing import Any
 
+from trackers.journal import read_records
+
 TRAIN_KEYS = ("train/loss", "train_loss", "loss")
 VAL_KEYS = ("val/loss", "val_loss", "eval_loss")
+CHECKPOINT = Path("checkpoints") / "last.pt"
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
+def number(value: Any) -> float | None:
+    """``value`` as a float when it is a number (NaN and inf included), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, str):
-        value = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(value, value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return float(value)
 
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from ``path``; {} when missing or unreadable."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete line of ``metrics.jsonl`` (a partial last line is skipped)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    out = []
+    """Every complete record of the run's journal ([] when it has none or cannot be read)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    break
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(rec, dict):
-                    out.append(rec)
-    except OSError:
-        pass
-    return out
+        return [rec for rec in read_records(run_dir) if isinstance(rec, dict)]
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def summary(run_dir: Path) -> dict[str, Any]:
@@ -67,6 +58,38 @@ def finished(run_dir: Path) -> bool:
     return bool(summary(run_dir))
 
 
+def checkpoint_iter(run_dir: Path) -> int | None:
+    """The iteration of the run's ``checkpoints/last.pt``, None when there is none or it cannot be read."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        import torch
+
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+        return int(state["iter"])
+    except Exception:  # noqa: BLE001 - any unreadable checkpoint only means "not known to be final"
+        return None
+
+
+def completed(run_dir: Path, max_iters: int | None) -> bool:
+    """True when the run trained to the end, whatever the sweep's state file says.
+
+    A summary with ``final_iter`` must have reached ``max_iters``; without
+    one, a final checkpoint (``last.pt`` at ``max_iters``) counts; a command
+    that writes neither is done once it wrote a summary.
+    """
+    data = summary(run_dir)
+    final = number(data.get("final_iter"))
+    if final is not None:
+        return max_iters is None or final >= max_iters
+    if max_iters is not None:
+        at = checkpoint_iter(run_dir)
+        if at is not None:
+            return at >= max_iters
+    return bool(data)
+
+
 def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_KEYS) -> list[tuple[int, float]]:
     """``(step, value)`` of the first of ``keys`` each ``log`` record has, in file order."""
     points = []
@@ -75,7 +98,7 @@ def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_KEYS) -> list[tuple[int,
             continue
         metrics = rec.get("metrics") or {}
         for key in keys:
-            value = _number(metrics.get(key))
+            value = number(metrics.get(key))
             if value is not None:
                 step = rec.get("step")
                 step = int(step) if isinstance(step, (int, float)) else int(metrics.get("iteration", index))
@@ -86,15 +109,15 @@ def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_KEYS) -> list[tuple[int,
 
 def metric_value(run_dir: Path, metric: str) -> float | None:
     """``metric`` of a run: its summary value, else for a loss the best logged value."""
-    value = _number(summary(run_dir).get(metric))
+    value = number(summary(run_dir).get(metric))
     if value is not None:
         return value
-    if metric in ("best_val_loss",):
-        values = [v for _, v in series(run_dir, VAL_KEYS) if not math.isnan(v)]
-        return min(values) if values else None
-    if metric in ("final_train_loss",):
-        values = series(run_dir, TRAIN_KEYS)
-        return values[-1][1] if values else None
+    if metric == "best_val_loss":
+        losses = [v for _, v in series(run_dir, VAL_KEYS) if not math.isnan(v)]
+        return min(losses) if losses else None
+    if metric == "final_train_loss":
+        train = series(run_dir, TRAIN_KEYS)
+        return train[-1][1] if train else None
     return None
 
 

@@ -1,151 +1,175 @@
 """Running a sweep: validate every point, then run them, resumably.
 
-``run(path)`` validates every point's overrides with kconfiglib (nothing runs
-if one is wrong), writes each point's ``.config`` and ``params.yaml`` just
-before it starts, runs the command with ``KCONFIG_CONFIG`` pointing at that
-file, and records each point's status in the state file. A rerun skips
-finished points and passes ``--resume <run dir>`` to interrupted ones that
-left a checkpoint. Ctrl+C (or SIGTERM) stops the running points cleanly and
-prints the command that resumes.
+``run(path)`` validates every point's overrides and names with kconfiglib and
+:mod:`trackers.names` (nothing is written or run if one is wrong), writes
+each point's ``.config``, ``defconfig`` and ``params.yaml`` just before it
+starts, runs the command with ``KCONFIG_CONFIG`` pointing at that file, and
+records each point's status in the state file. A rerun skips points whose
+run trained to the end (even when the state still said "running"), follows
+Slurm jobs an earlier run left queued instead of submitting them again, and
+passes ``--resume <run dir>`` to interrupted points that left a checkpoint.
+Ctrl+C (or SIGTERM) stops every running point at once, and prints the
+command that resumes, even when the output goes to a closed pipe.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
-import shlex
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from kconf.tree import REPO_ROOT
 from sweeps import results
+from sweeps.commands import command_argv, local_threads, point_env, resume_hint
 from sweeps.errors import SweepError
-from sweeps.executors import LocalExecutor, SubmititExecutor, Task, slurm_parameters
+from sweeps.executors import Executor, LocalExecutor, Task
 from sweeps.points import Configurator, Point, materialize, plan
+from sweeps.slurm import SlurmExecutor, slurm_parameters
 from sweeps.spec import Sweep, expand, load
 from sweeps.state import DONE, FAILED, INTERRUPTED, RUNNING, State, state_path
 
 LOG_NAME = "sweep.log"
+SLURM_SYMBOLS = ("SLURM_TIME_MIN", "SLURM_GPUS_PER_NODE", "SLURM_CPUS_PER_TASK", "SLURM_MEM_GB",
+                 "SLURM_PARTITION", "SLURM_ACCOUNT", "SLURM_QOS")
 
 
-def command_argv(command: str, point: Point, resume: bool) -> list[str]:
-    """The argv of ``command`` for ``point``.
-
-    ``make train [TRAIN_ARGS=...]`` runs what it runs, ``python -m
-    training.launch``, so parallel points never race regenerating the checkout's
-    ``config.py``. ``python`` is this interpreter. ``{run_dir}``,
-    ``{config}``, ``{params}`` are substituted; ``{resume}`` becomes
-    ``--resume <run dir>`` when resuming (nothing otherwise); trainers
-    started through ``training.launch`` get ``--resume`` without the placeholder.
-    """
+def safe_print(line: str) -> None:
+    """``print``, but a closed pipe (``make sweep | tee`` after Ctrl+C) silences the output instead of raising."""
     try:
-        words = shlex.split(command)
-    except ValueError as exc:
-        raise SweepError(f"cannot parse command {command!r}: {exc}") from None
-    if not words:
-        raise SweepError("the sweep command is empty; leave it out for 'make train'")
-    resume_args = ["--resume", str(point.run_dir)] if resume else []
-    if words[:2] == ["make", "train"]:
-        extra: list[str] = []
-        for word in words[2:]:
-            key, _, value = word.partition("=")
-            if key != "TRAIN_ARGS":
-                raise SweepError(f"'make train' in a sweep takes only TRAIN_ARGS=..., not {word!r}")
-            extra += shlex.split(value)
-        return [sys.executable, "-m", "training.launch", *extra, *resume_args]
-    if words[0] in ("python", "python3"):
-        words[0] = sys.executable
-    subs = {"{run_dir}": str(point.run_dir), "{config}": str(point.config_path), "{params}": str(point.params_path)}
-    argv: list[str] = []
-    for word in words:
-        if word == "{resume}":
-            argv += resume_args
-            continue
-        for key, value in subs.items():
-            word = word.replace(key, value)
-        argv.append(word)
-    if "{resume}" not in words and any(w.endswith(("training.launch", "train.py")) for w in words):
-        argv += resume_args
-    return argv
-
-
-def point_env(point: Point, sweep: Sweep, root: Path, resume: bool, jobs: int = 1) -> dict[str, str]:
-    """The environment of a point's command: its config, params file, sweep group.
-
-    With several local jobs at once each gets its share of the CPU cores as
-    ``OMP_NUM_THREADS`` (unless set already), so parallel points do not fight
-    over the same cores and run slower than one after the other.
-    """
-    env = dict(os.environ)
-    if jobs > 1 and "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-    env.update(KCONFIG_CONFIG=str(point.config_path), KTRACK_PARAMS=str(point.params_path),
-               KTRACK_GROUP=sweep.name, KTRACK_SWEEP=sweep.name, KTRACK_RUN_DIR=str(point.run_dir),
-               KTRACK_RESUME=str(point.run_dir) if resume else "")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
-    for name in ("TRACKER", "SET", "RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(name, None)
-    return env
-
-
-def resume_hint(path: str | os.PathLike[str]) -> str:
-    """The commands that continue an interrupted sweep."""
-    return f"make sweep SWEEP={path}   (or: python -m sweeps run {path})"
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError, OSError):
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    return (run_dir / "checkpoints" / "last.pt").is_file()
-
-
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    return (run_dir / results.CHECKPOINT).is_file()
 
 
 class Runner:
     """Schedules points on an executor, at most ``jobs`` at a time, and records their state."""
 
-    def __init__(self, sweep: Sweep, configurator: Configurator, state: State, executor: Any, jobs: int,
-                 root: Path, cwd: Path, out: Callable[[str], None] = print, poll: float = 0.05) -> None:
+    def __init__(self, sweep: Sweep, configurator: Configurator, state: State, executor: Executor, jobs: int,
+                 root: Path, cwd: Path, out: Callable[[str], None] = safe_print, poll: float = 0.05,
+                 threads: int | None = None) -> None:
         self.sweep, self.conf, self.state, self.executor = sweep, configurator, state, executor
         self.jobs, self.root, self.cwd, self.out, self.poll = max(1, jobs), root, cwd, out, poll
-        # Points that share this machine's cores (Slurm jobs get their own).
-        self.local_jobs = self.jobs if isinstance(executor, LocalExecutor) else 1
+        self.threads = threads
         self.running: dict[str, tuple[Any, Point, float]] = {}
-        self.counts = collections.Counter()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._waiting: dict[str, str | None] = {}
+        self._deferred = False  # a signal arrived while a job was being submitted
+        self._critical = False
+
+    # -- signals: never leave a job submitted but unrecorded
+    def _on_stop(self, signum: int, frame: Any) -> None:
+        if self._critical:
+            self._deferred = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _critical_section(self) -> Iterator[None]:
+        self._critical = True
+        try:
+            yield
+        finally:
+            self._critical = False
+        if self._deferred:
+            raise KeyboardInterrupt
+
+    # -- one point
+    def _task(self, point: Point, resume: bool) -> Task:
+        return Task(point.name, command_argv(self.sweep.command, point, resume),
+                    point_env(point, self.sweep, self.root, resume, self.threads), str(self.cwd),
+                    str(point.run_dir / LOG_NAME))
 
     def _start(self, point: Point, total: int) -> None:
-        status = self.state.status(point.name)
+        record = self.state.points.get(point.name, {})
+        status = record.get("status")
+        job_id = record.get("job_id")
+        if status == RUNNING and job_id and isinstance(self.executor, SlurmExecutor) \
+                and self.executor.alive(str(job_id)):
+            handle = self.executor.attach(str(job_id), self._task(point, bool(record.get("resumed"))))
+            self.running[point.name] = (handle, point, time.time())
+            self.out(f"  {'attach':<7} [{point.index + 1}/{total}] {point.name} (Slurm job {job_id}, still queued)")
+            return
         resume = status in (RUNNING, INTERRUPTED, FAILED) and _has_checkpoint(point.run_dir)
         materialize(self.conf, point)
-        task = Task(point.name, command_argv(self.sweep.command, point, resume),
-                    point_env(point, self.sweep, self.root, resume, self.local_jobs), str(self.cwd), str(point.run_dir / LOG_NAME))
-        handle = self.executor.start(task)
-        self.running[point.name] = (handle, point, time.time())
-        self.state.update(point.name, index=point.index, varied=point.varied, run_dir=str(point.run_dir),
-                          status=RUNNING, started=time.time(), resumed=resume, returncode=None)
+        with self._critical_section():
+            handle = self.executor.start(self._task(point, resume))
+            fields: dict[str, Any] = dict(index=point.index, varied=point.varied, run_dir=str(point.run_dir),
+                                          status=RUNNING, started=time.time(), resumed=resume, returncode=None)
+            if isinstance(self.executor, SlurmExecutor):
+                fields["job_id"] = self.executor.job_id(handle)
+            self.state.update(point.name, **fields)
+            self.running[point.name] = (handle, point, time.time())
         verb = "resume" if resume else "start"
-        self.out(f"  {verb:<7} [{point.index + 1}/{total}] {point.name}")
+        job = f" (Slurm job {fields['job_id']})" if "job_id" in fields else ""
+        self.out(f"  {verb:<7} [{point.index + 1}/{total}] {point.name}{job}")
+
+    def _elapsed(self, name: str, handle: Any, t0: float) -> float:
+        """This attempt's running time added to the point's earlier attempts."""
+        began = self.executor.started_at(handle) or t0
+        before = float(self.state.points.get(name, {}).get("elapsed_s") or 0.0)
+        return before + max(0.0, time.time() - began)
 
     def _finish(self, name: str, rc: int, total: int) -> Point:
         handle, point, t0 = self.running.pop(name)
+        self._waiting.pop(name, None)
         status = DONE if rc == 0 else FAILED
         self.counts[status] += 1
-        self.state.update(name, status=status, returncode=rc, ended=time.time())
+        elapsed = self._elapsed(name, handle, t0)
+        self.state.update(name, status=status, returncode=rc, ended=time.time(), elapsed_s=elapsed)
         metric = results.metric_value(point.run_dir, self.sweep.metric)
-        shown = f"{self.sweep.metric} {metric:.4f}" if metric is not None else f"exit {rc}, log: {point.run_dir / LOG_NAME}"
-        self.out(f"  {status:<7} [{point.index + 1}/{total}] {name}  {shown}  ({time.time() - t0:.1f}s)")
+        shown = f"{self.sweep.metric} {metric:.4f}" if metric is not None and rc == 0 else \
+            f"exit {rc}, {self.executor.describe(handle)}"
+        self.out(f"  {status:<7} [{point.index + 1}/{total}] {name}  {shown}  ({elapsed:.1f}s)")
         return point
 
+    def _skip_done(self, point: Point, total: int) -> bool:
+        """True (and counted as skipped) when the point's run already trained to the end."""
+        status = self.state.status(point.name)
+        record = self.state.points.get(point.name, {})
+        if status == RUNNING and record.get("job_id") and isinstance(self.executor, SlurmExecutor) \
+                and self.executor.alive(str(record["job_id"])):
+            return False
+        if not results.completed(point.run_dir, point.max_iters):
+            return False
+        if status != DONE:
+            self.state.update(point.name, index=point.index, varied=point.varied, run_dir=str(point.run_dir),
+                              status=DONE, returncode=0, note=f"found finished (state said {status})")
+        self.counts["skipped"] += 1
+        self.out(f"  {'skip':<7} [{point.index + 1}/{total}] {point.name} (done)")
+        return True
+
+    def _show_waiting(self, total: int) -> None:
+        waiting = getattr(self.executor, "waiting", None)
+        if waiting is None:
+            return
+        for name, (handle, point, _t0) in self.running.items():
+            reason = waiting(handle)
+            if reason != self._waiting.get(name) and reason:
+                self.out(f"  {'pending':<7} [{point.index + 1}/{total}] {name}: {reason}")
+            self._waiting[name] = reason
+
+    # -- the loop
     def run(self, next_points: Callable[[int], list[Point]], total: int,
             on_done: Callable[[Point, int], None] | None = None) -> int:
         """Run points from ``next_points(free_slots)`` until it returns none and all finished.
 
         Returns 0 when every point succeeded, 1 when one failed, 130 on Ctrl+C.
+        Raises SweepError, after stopping every point, when Slurm refuses a job or can never run one.
         """
-        old = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
+        main = threading.current_thread() is threading.main_thread()
+        old = {sig: signal.signal(sig, self._on_stop) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
         queue: collections.deque[Point] = collections.deque()
         try:
             while True:
@@ -155,9 +179,7 @@ class Runner:
                     if not queue:
                         break
                     point = queue.popleft()
-                    if self.state.status(point.name) == DONE and results.finished(point.run_dir):
-                        self.counts["skipped"] += 1
-                        self.out(f"  {'skip':<7} [{point.index + 1}/{total}] {point.name} (done)")
+                    if self._skip_done(point, total):
                         if on_done:
                             on_done(point, 0)
                         continue
@@ -170,36 +192,38 @@ class Runner:
                         finished = self._finish(name, rc, total)
                         if on_done:
                             on_done(finished, rc)
+                self._show_waiting(total)
                 time.sleep(self.poll)
         except KeyboardInterrupt:
-            self._interrupt()
+            self._stop_all(INTERRUPTED)
+            self.out(f"sweep: interrupted; resume with: {resume_hint(self.sweep.path)}")
             return 130
+        except SweepError:  # Slurm refused or can never run a point: the error line says it all
+            self._stop_all(FAILED, quiet=True)
+            raise
         finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
         return 1 if self.counts[FAILED] else 0
 
-    def _interrupt(self) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not cut the clean-up short
+    def _stop_all(self, status: str, quiet: bool = False) -> None:
+        """Stop every running point at once (a second Ctrl+C cannot cut this short) and record ``status``."""
+        out = (lambda line: None) if quiet else self.out
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if threading.current_thread() is threading.main_thread() else {}
         try:
-            self.out(f"sweep: stopping {len(self.running)} running point(s)...")
-            for name, (handle, point, _t0) in list(self.running.items()):
-                self.executor.stop(handle)
-                self.state.update(name, status=INTERRUPTED, ended=time.time())
-                self.out(f"  {'stopped':<7} {name}")
+            out(f"sweep: stopping {len(self.running)} running point(s)...")
+            self.executor.stop_all([handle for handle, _p, _t in self.running.values()])
+            for name, (handle, _point, t0) in list(self.running.items()):
+                self.state.update(name, status=status, ended=time.time(), elapsed_s=self._elapsed(name, handle, t0))
+                out(f"  {'stopped':<7} {name}")
             self.running.clear()
-            self.out(f"sweep: interrupted; resume with: {resume_hint(self.sweep.path)}")
         finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig, handler in ignored.items():
+                signal.signal(sig, handler)
 
 
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def make_executor(name: str, conf: Configurator, state_dir: Path, cluster: str | None = None) -> Any:
+def make_executor(name: str, conf: Configurator, state_dir: Path, cluster: str | None = None) -> Executor:
     """``local`` or ``slurm`` (submitit; ``cluster="local"`` runs its jobs locally, for tests)."""
     if name == "local":
         return LocalExecutor()
@@ -208,23 +232,21 @@ def make_executor(name: str, conf: Configurator, state_dir: Path, cluster: str |
             import submitit  # noqa: F401
         except ImportError:
             raise SweepError("SWEEP_EXECUTOR=slurm needs submitit: pip install 'submitit==1.5.4'") from None
-        cfg = {sym: conf.value(sym) for sym in ("SLURM_TIME_MIN", "SLURM_GPUS_PER_JOB", "SLURM_CPUS_PER_TASK",
-                                                 "SLURM_MEM_GB", "SLURM_PARTITION", "SLURM_ACCOUNT")}
-        params = slurm_parameters(type("Cfg", (), {k: v for k, v in cfg.items() if v is not None}))
-        return SubmititExecutor(state_dir / "submitit", params, cluster=cluster)
+        params = slurm_parameters({sym: conf.value(sym) for sym in SLURM_SYMBOLS})
+        return SlurmExecutor(state_dir / "submitit", params, cluster=cluster)
     raise SweepError(f"unknown SWEEP_EXECUTOR {name!r}: use local or slurm")
 
 
 def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None, jobs: int | None = None,
         executor: str | None = None, extra: list[tuple[str, str]] | None = None, tracker: str | None = None,
         cluster: str | None = None, cwd: str | os.PathLike[str] | None = None,
-        out: Callable[[str], None] = print) -> int:
+        out: Callable[[str], None] = safe_print) -> int:
     """Run the sweep file at ``path``; returns the exit status (0, 1 if a point failed, 130 on Ctrl+C).
 
     ``jobs`` and ``executor`` override ``SWEEP_JOBS`` / ``SWEEP_EXECUTOR`` of
     the sweep's configuration; ``extra`` are ``SET=`` pairs for every point;
     ``cluster`` is passed to submitit (``"local"`` in tests). Raises
-    SweepError, before anything runs, when a symbol or value is invalid.
+    SweepError, before anything is written, when a symbol, value or name is invalid.
     """
     sweep = load(path)
     root = Path(root or REPO_ROOT)
@@ -243,17 +265,21 @@ def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = N
             raise SweepError(f"{sweep.path}: no points: add symbols under vary:")
     conf.apply(points[0].varied if points else {}, points[0].name if points else "base")
     runs_dir, project = conf.runs_dir(cwd), conf.project
+    name = executor or str(conf.value("SWEEP_EXECUTOR") or "local")
+    ex = make_executor(name, conf, state_path(runs_dir, project, sweep.name).parent / sweep.name, cluster)
     state = State(state_path(runs_dir, project, sweep.name), sweep.name, project)
     state.data.update(file=str(sweep.path), metric=sweep.metric)
     state.save()
-    name = executor or str(conf.value("SWEEP_EXECUTOR") or "local")
-    n_jobs = jobs or int(conf.value("SWEEP_JOBS") or 1)
+    threads: int | None
     if name == "slurm":
         n_jobs = jobs or 1 << 20  # Slurm queues them: submit every point at once unless JOBS= caps it
-    ex = make_executor(name, conf, state.path.parent / sweep.name, cluster)
+        threads = int(conf.value("SLURM_CPUS_PER_TASK") or 1)
+    else:
+        n_jobs = jobs or int(conf.value("SWEEP_JOBS") or 1)
+        threads = local_threads(n_jobs)
     out(f"sweep {sweep.name}: {total} point(s), project {project}, executor {name}"
         + (f", {n_jobs} at a time" if name == "local" else "") + f", state {state.path}")
-    runner = Runner(sweep, conf, state, ex, n_jobs, root, cwd, out)
+    runner = Runner(sweep, conf, state, ex, n_jobs, root, cwd, out, threads=threads)
     if sweep.optuna is not None:
         rc = runner.run(lambda free: planner.next_points(free, state), total, planner.tell)
     else:
@@ -262,7 +288,7 @@ def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = N
     if rc != 130:
         c = runner.counts
         out(f"sweep {sweep.name}: {c[DONE]} done, {c['skipped']} skipped, {c[FAILED]} failed; "
-            f"table: python -m sweeps summary {sweep.path}")
+            f"table: make sweep-summary SWEEP={sweep.path}")
     return rc
 
 

@@ -21,6 +21,7 @@ the short aliases used in run names (``lr``).
 from __future__ import annotations
 
 import itertools
+import os
 import math
 import random
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any
 import yaml
 
 from sweeps.errors import SweepError
+from trackers.names import BadName, check_run
 
 #: Short names used in run names (``lr=3e-4,opt=adamw``); also accepted as keys.
 ALIASES: dict[str, str] = {
@@ -122,7 +124,7 @@ def _parse_range(key: str, spec: dict[str, Any], where: str) -> Range:
     return Range(low, high, count, bool(spec.get("log", False)), bool(spec.get("int", False)))
 
 
-def load(path: str | Path) -> Sweep:
+def load(path: str | os.PathLike[str]) -> Sweep:
     """Parse the sweep file at ``path``; SweepError (one line) on any mistake."""
     where = str(path)
     if not where or not Path(path).is_file():
@@ -158,7 +160,13 @@ def load(path: str | Path) -> Sweep:
     direction = str((optuna_spec or {}).get("direction", data.get("direction", "minimize")))
     if direction not in ("minimize", "maximize"):
         raise SweepError(f"{where}: direction must be minimize or maximize, not {direction!r}")
-    return Sweep(path=path, name=str(data.get("name") or path.stem), defconfig=str(data["defconfig"]),
+    name = str(data.get("name") or path.stem)
+    try:
+        check_run(name)
+    except BadName as exc:
+        raise SweepError(f"{where}: the sweep name names its state file, and {str(exc).replace('run name', 'name', 1)}"
+                         ) from None
+    return Sweep(path=path, name=name, defconfig=str(data["defconfig"]),
                  vary=vary, fixed=fixed, project=str(data.get("project") or ""),
                  command=str(data.get("command") or DEFAULT_COMMAND), seed=int(data.get("seed", 0)),
                  count=int(data.get("count", 0)),
@@ -182,9 +190,9 @@ def expand(sweep: Sweep) -> list[dict[str, Any]]:
     or the top-level ``count``) per grid point with ``random.Random(seed)``.
     Optuna sweeps are expanded trial by trial instead (see sweeps.guided).
     """
-    grid_keys = [k for k, v in sweep.vary.items() if isinstance(v, list)]
+    lists = {k: v for k, v in sweep.vary.items() if isinstance(v, list)}
     ranges = {k: v for k, v in sweep.vary.items() if isinstance(v, Range)}
-    grid = [dict(zip(grid_keys, combo)) for combo in itertools.product(*(sweep.vary[k] for k in grid_keys))]
+    grid = [dict(zip(lists, combo, strict=True)) for combo in itertools.product(*lists.values())]
     if not ranges:
         return grid
     count = max([sweep.count, *(r.count for r in ranges.values())]) or 1

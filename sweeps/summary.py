@@ -41,7 +41,8 @@ def rows(state: State, metric: str = "best_val_loss", direction: str = "minimize
         run_dir = Path(rec.get("run_dir", ""))
         summary = results.summary(run_dir)
         train = results.series(run_dir, results.TRAIN_KEYS)
-        time_s = results._number(summary.get("total_time_s"))
+        # the time the sweep ran the point, every attempt (resume) summed; else what the trainer says
+        time_s = results.number(rec.get("elapsed_s")) or results.number(summary.get("total_time_s"))
         varied = dict(rec.get("varied") or {})
         varied = {k: varied[k] for k in [*(order or []), *varied] if k in varied}
         out.append(Row(name=name, varied=varied, run_dir=run_dir,
@@ -51,9 +52,10 @@ def rows(state: State, metric: str = "best_val_loss", direction: str = "minimize
                        metric=results.metric_value(run_dir, metric)))
     sign = -1.0 if direction == "maximize" else 1.0
 
-    def key(row: Row) -> tuple:
-        missing = row.metric is None or math.isnan(row.metric)
-        return (missing, sign * row.metric if not missing else 0.0, row.name)
+    def key(row: Row) -> tuple[bool, float, str]:
+        if row.metric is None or math.isnan(row.metric):
+            return (True, 0.0, row.name)
+        return (False, sign * row.metric, row.name)
 
     return sorted(out, key=key)
 

@@ -8,7 +8,9 @@ One process: ``python <model>/train.py``. Several
 (``DIST_NPROC_PER_NODE`` > 1): ``torchrun --standalone --nproc_per_node=N``.
 Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 --nproc_per_node=N --rdzv_backend=c10d --rdzv_endpoint=DIST_RDZV_ENDPOINT
---rdzv_id=ktrack``, run the same command on every machine.
+--rdzv_id=ktrack``, run the same command on every machine. ``--slurm``
+(``make train SLURM=1``): submit all that as one Slurm job instead
+(:mod:`training.slurm_job`).
 """
 
 from __future__ import annotations
@@ -75,13 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     parser.add_argument("--trainer-args", default="", metavar="ARGS",
                         help="more trainer arguments as one shell-quoted string (make's TRAIN_ARGS)")
+    parser.add_argument("--slurm", action="store_true", help="submit the training as a Slurm job (make train SLURM=1)")
+    parser.add_argument("--slurm-task", action="store_true", help=argparse.SUPPRESS)  # one process of that job
     args, extra = parser.parse_known_args(argv)
     try:
         extra = [*extra, *shlex.split(args.trainer_args)]
     except ValueError as exc:
         usage(PROG, f"cannot split TRAIN_ARGS={args.trainer_args!r}: {exc}; quote like TRAIN_ARGS='--set \"A=b c\"'")
     try:
-        cmd = build_command(launch_config(), args.model, extra)
+        cfg = launch_config()
+        if args.slurm or args.slurm_task:
+            from training import slurm_job
+
+            model = args.model or cfg.MODEL
+            if args.slurm_task:
+                return slurm_job.run_task(model, extra)
+            return slurm_job.submit(cfg, model, extra, args.dry_run)
+        cmd = build_command(cfg, args.model, extra)
     except (SettingsError, ConfigError) as exc:
         fail(PROG, exc)
     print(shlex.join(cmd), flush=True)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import torch
 
 from training.checkpoint import save_training_checkpoint
+from training.preempt import StopSignal
 from training.job import Job
 from training.optim import apply_lr
 from training.runtime import Dist, mean_across, numerics_tracking
@@ -78,6 +79,7 @@ class Loop:
         self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
         self.start_val: float | None = ckpt.get("start_val_loss")
         self._t0 = time.time()
+        self.preempt = StopSignal(enabled=bool(self.s["TRAIN_CHECKPOINT"]))
 
     def _print(self, text: str) -> None:
         if self.d.main:
@@ -157,6 +159,9 @@ class Loop:
                     pending.update(final)
                 if pending and d.main:
                     run.log(pending, step=it)
+                if self.preempt.requested(d):  # Slurm's warning before a time limit: checkpoint, requeue
+                    self._checkpoint(hooks, "last", it)
+                    self.preempt.exit(run, d, it)
                 if self.stop_requested():
                     stopped = True
                     self._print(f"iter {it}: stopping, as the run asked")

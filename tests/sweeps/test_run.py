@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeps import compare, summary
+from sweeps import run_folders, summary
 from sweeps.runner import open_state
 from tests.sweeps.conftest import REPO, cli, write_sweep
 
@@ -103,8 +103,8 @@ def test_diffconfig_of_two_runs(lenet_grid) -> None:
 
 def test_compare_text_shows_differing_symbols_first(lenet_grid) -> None:
     path, _ = lenet_grid
-    runs = compare.load_runs(["lr=1e-3,opt=adamw", "lr=3e-3,opt=adamw"], path.parent / "runs")
-    text = compare.compare_text(runs, width=40, height=8)
+    runs = run_folders.load_runs(["lr=1e-3,opt=adamw", "lr=3e-3,opt=adamw"], path.parent / "runs")
+    text = run_folders.compare_text(runs, width=40, height=8)
     lines = text.splitlines()
     assert lines[0] == "Kconfig symbols that differ (1):"
     assert lines[3].split() == ["TRAIN_LEARNING_RATE", "0.001", "0.003"]

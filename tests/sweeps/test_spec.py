@@ -13,7 +13,8 @@ from tests.sweeps.conftest import REPO, cli, write_sweep
 
 
 def test_grid_and_names(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, "g", "defconfig: gpt2-tiny-cpu\nvary:\n  lr: [3e-4, 1e-3]\n  OPTIMIZER: [adamw, sgd]\n")
+    path = write_sweep(tmp_path, "g",
+                       "defconfig: gpt2-tiny-cpu\nvary:\n  lr: [3e-4, 1e-3]\n  OPTIMIZER: [adamw, sgd]\n")
     sweep = spec.load(path)
     points = spec.expand(sweep)
     assert [spec.run_name(p) for p in points] == ["lr=3e-4,opt=adamw", "lr=3e-4,opt=sgd",
@@ -69,13 +70,13 @@ def test_parallel_points_share_the_cores(tmp_path: Path, monkeypatch: pytest.Mon
     import os
     import types
 
+    from sweeps.commands import local_threads, point_env
     from sweeps.points import Point
-    from sweeps.runner import point_env
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     point = Point(0, "lr=1e-3", {"TRAIN_LEARNING_RATE": "1e-3"}, tmp_path / "run")
     sweep = types.SimpleNamespace(name="grid")
-    env = point_env(point, sweep, REPO, resume=False, jobs=2)
+    env = point_env(point, sweep, REPO, resume=False, threads=local_threads(2))
     assert env["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
     assert env["KTRACK_GROUP"] == "grid" and env["KCONFIG_CONFIG"] == str(point.config_path)
-    assert "OMP_NUM_THREADS" not in point_env(point, sweep, REPO, resume=False, jobs=1)
+    assert "OMP_NUM_THREADS" not in point_env(point, sweep, REPO, resume=False, threads=local_threads(1))

@@ -1,4 +1,4 @@
-"""make wandb-sync and make trackio-show: the commands they would run (--dry-run, no network)."""
+"""make wandb-sync and make trackio-show (trackers.dashboards): the commands they would run (--dry-run, no network)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.sweeps.conftest import REPO, cli
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m trackers.dashboards ARGS`` with the repo on PYTHONPATH."""
+    full = {**os.environ, **(env or {})}
+    full["PYTHONPATH"] = os.pathsep.join([str(REPO), full.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "trackers.dashboards", *args], capture_output=True, text=True,
+                          env=full, timeout=120, cwd=REPO)
 
 
 def _config(tmp_path: Path, project: str) -> Path:
@@ -45,3 +53,9 @@ def test_trackio_show_dry_run(tmp_path: Path, isolated_env: dict[str, str]) -> N
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     assert line.startswith("GRADIO_SERVER_PORT=7861 ") and line.endswith("show --project showproj")
+
+
+def test_make_targets_use_the_trackers_module() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    assert "-m trackers.dashboards trackio-show" in makefile and "-m trackers.dashboards wandb-sync" in makefile
+

@@ -1,8 +1,9 @@
-"""Loading runs from run directories for comparison (rendering: :mod:`viewer.comparison`).
+"""Runs read from their run folders, for comparison (rendering: :mod:`viewer.comparison`;
+Trackio runs for ``trackio-view --compare``: :mod:`viewer.compare`).
 
-For ``python -m sweeps compare`` and ``make diffconfig``::
+For ``ktrack-sweep compare`` and ``make diffconfig``::
 
-    runs = load_runs(["runs/gpt2-1a2b3/lr=1e-3", "lr=3e-4"])   # dirs or run names
+    runs = load_runs(["runs/gpt2-1a2b3/lr=1e-3", "lr=3e-4"])   # folders or run names
     print(compare_text(runs))
     print("\\n".join(diff_lines(runs[0].config, runs[1].config)))
 
@@ -48,7 +49,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     recs = results.records(run_dir)
     times = [r["time"] for r in recs if isinstance(r.get("time"), (int, float))]
     summary = results.summary(run_dir)
-    time_s = results._number(summary.get("total_time_s"))
+    time_s = results.number(summary.get("total_time_s"))
     if time_s is None and len(times) > 1:
         time_s = max(times) - min(times)
     return RunData(name=run_dir.name, dir=run_dir, config=results.config(run_dir),

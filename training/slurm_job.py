@@ -1,0 +1,161 @@
+"""``make train SLURM=1``: the configured training as one Slurm job.
+
+:func:`submit` pins the run's project and name, snapshots the ``.config``
+into ``runs/<project>/<run>/slurm/``, writes the job script there and submits
+it with ``sbatch``. The job starts ``DIST_NNODES`` x ``DIST_NPROC_PER_NODE``
+processes with ``srun``; each one (:func:`run_task`) takes its rank and world
+size from Slurm's environment and joins torch.distributed with the first node
+as the rendezvous host; only rank 0 tracks, so the job is one tracked run.
+With ``SLURM_REQUEUE`` Slurm warns the processes ``SLURM_SIGNAL_S`` seconds
+before the time limit (``SIGUSR1``): they save a checkpoint and exit with
+:data:`training.preempt.REQUEUE_EXIT`, the script requeues the job, and the
+requeued job resumes from the checkpoint as the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+from training.preempt import ENV as STOP_ENV
+from training.preempt import REQUEUE_EXIT
+from training.settings import SettingsError, repo_root
+
+SLURM_DIR = "slurm"
+SCRIPT = "train.sbatch"
+CONFIG = "job.config"
+RUN_DIR_ENV = "KTRACK_SLURM_RUN_DIR"
+
+
+def request(cfg: types.SimpleNamespace, model: str) -> dict[str, Any]:
+    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options (LeNet-5: one process)."""
+    one = model == "lenet5"
+    return {"nodes": 1 if one else cfg.DIST_NNODES, "ntasks_per_node": 1 if one else cfg.DIST_NPROC_PER_NODE,
+            "cpus_per_task": cfg.SLURM_CPUS_PER_TASK, "gpus_per_node": cfg.SLURM_GPUS_PER_NODE,
+            "mem_gb": cfg.SLURM_MEM_GB, "time_min": cfg.SLURM_TIME_MIN, "partition": cfg.SLURM_PARTITION,
+            "account": cfg.SLURM_ACCOUNT, "qos": cfg.SLURM_QOS,
+            "requeue": bool(cfg.SLURM_REQUEUE and cfg.TRAIN_CHECKPOINT), "signal_s": cfg.SLURM_SIGNAL_S}
+
+
+def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path]:
+    """Project, run name and run folder, as the trainer will resolve them (the name is pinned here)."""
+    from trackers.names import BadName, check_project, check_run
+    from trackers.settings import resolve
+
+    parser = argparse.ArgumentParser(add_help=False)
+    for flag in ("--tracker-project", "--tracker-run-name", "--out-dir"):
+        parser.add_argument(flag)
+    args, _ = parser.parse_known_args(extra)
+    if args.out_dir:
+        cfg = types.SimpleNamespace(**{**vars(cfg), "RUNS_DIR": args.out_dir})
+    try:
+        settings = resolve(None, cfg=cfg, args=args)
+        check_project(settings.project)
+        check_run(settings.name)
+    except (BadName, ValueError) as exc:
+        raise SettingsError(str(exc).removeprefix("trackers: ")) from None
+    return settings.project, settings.name, Path(settings.run_dir).resolve()
+
+
+def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str], name: str) -> str:
+    """The ``sbatch`` script: resources, log, requeue signal, rendezvous on the first node, ``srun``."""
+    opts = [f"--job-name={name}", f"--nodes={req['nodes']}", f"--ntasks-per-node={req['ntasks_per_node']}",
+            f"--cpus-per-task={req['cpus_per_task']}", f"--time={req['time_min']}",
+            f"--output={run_dir / SLURM_DIR / 'slurm-%j.log'}", "--open-mode=append"]
+    if req["gpus_per_node"]:
+        opts.append(f"--gpus-per-node={req['gpus_per_node']}")
+    if req["mem_gb"]:
+        opts.append(f"--mem={req['mem_gb']}G")
+    opts += [f"--{key}={req[key]}" for key in ("partition", "account", "qos") if req[key]]
+    opts += ["--requeue", f"--signal=USR1@{req['signal_s']}"] if req["requeue"] else ["--no-requeue"]
+    exports = {"KCONFIG_CONFIG": str(config), RUN_DIR_ENV: str(run_dir),
+               "PYTHONPATH": os.pathsep.join(p for p in (repo_root(), os.environ.get("PYTHONPATH", "")) if p)}
+    if req["requeue"]:
+        exports[STOP_ENV] = "USR1"
+    lines = ["#!/bin/bash", f"# ktrack training job for run {shlex.quote(str(run_dir))}; written by make train SLURM=1",
+             *(f"#SBATCH {opt}" for opt in opts), "set -uo pipefail", f"cd {shlex.quote(os.getcwd())}",
+             *(f"export {k}={shlex.quote(v)}" for k, v in exports.items()),
+             'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
+             'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+             'export MASTER_ADDR MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
+             'echo "ktrack: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST,'
+             ' rendezvous $MASTER_ADDR:$MASTER_PORT"',
+             f"srun {shlex.join(argv)}", "rc=$?",
+             f'if [ "$rc" -eq {REQUEUE_EXIT} ]; then',
+             '  echo "ktrack: checkpoint saved; requeueing job $SLURM_JOB_ID"',
+             '  scontrol requeue "$SLURM_JOB_ID" && exit 0', "fi", 'exit "$rc"', ""]
+    return "\n".join(lines)
+
+
+def submit(cfg: types.SimpleNamespace, model: str, extra: list[str], dry_run: bool = False) -> int:
+    """Write the job script for the configured training and ``sbatch`` it; print job id, log and viewer."""
+    if not dry_run and shutil.which("sbatch") is None:
+        raise SettingsError("SLURM=1 needs Slurm's sbatch on PATH; on one machine: sudo scripts/slurm-local.sh up "
+                            "(see docs/sweeps.md)")
+    source = Path(os.environ.get("KCONFIG_CONFIG") or ".config")
+    if not source.is_file():
+        raise SettingsError(f"no {source}: run 'make defconfig' first; the job trains what it configures")
+    project, name, run_dir = _names(cfg, extra)
+    req = request(cfg, model)
+    folder = run_dir / SLURM_DIR
+    config = folder / CONFIG
+    pinned = ["--tracker-project", project, "--tracker-run-name", name]
+    argv = [sys.executable, "-m", "training.launch", "--slurm-task", "--model", model, *extra, *pinned]
+    script = job_script(req, run_dir, config, argv, f"{project}/{name}"[:200])
+    if dry_run:
+        print(script)
+        return 0
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, config)
+        (folder / SCRIPT).write_text(script, encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot write the job folder {folder}: {exc.strerror or exc}") from None
+    what = (f"{req['nodes']} node(s) x {req['ntasks_per_node']} process(es), {req['cpus_per_task']} CPU(s) and "
+            f"{req['gpus_per_node']} GPU(s) each, {req['time_min']} min")
+    # --test-only: a request that no node can ever meet is refused now, not left pending forever
+    for args in (["--test-only"], ["--parsable"]):
+        out = subprocess.run(["sbatch", *args, str(folder / SCRIPT)], capture_output=True, text=True)
+        if out.returncode != 0:
+            errors = [line.split("error:", 1)[-1].strip() for line in out.stderr.splitlines() if line.strip()]
+            raise SettingsError(f"Slurm refused the job ({what}): {'; '.join(dict.fromkeys(errors)) or 'sbatch failed'}"
+                                "; change the SLURM_* options (make menuconfig, SET=) or DIST_*")
+    job_id = out.stdout.strip().split(";")[0]
+    print(f"Slurm job {job_id}: {req['nodes']} node(s) x {req['ntasks_per_node']} process(es), run {project}/{name}")
+    print(f"  log:    {folder / f'slurm-{job_id}.log'}")
+    print(f"  follow: trackio-view --project {shlex.quote(project)}   (squeue -j {job_id}; scancel {job_id})")
+    return 0
+
+
+def task_env(environ: dict[str, str]) -> dict[str, str]:
+    """torch.distributed's variables for one ``srun`` task, from Slurm's."""
+    env = dict(environ)
+    env.update(RANK=environ.get("SLURM_PROCID", "0"), WORLD_SIZE=environ.get("SLURM_NTASKS", "1"),
+               LOCAL_RANK=environ.get("SLURM_LOCALID", "0"), LOCAL_WORLD_SIZE=environ.get("SLURM_NTASKS_PER_NODE",
+                                                                                          "1").split("(")[0],
+               NODE_RANK=environ.get("SLURM_NODEID", "0"))
+    env.setdefault("MASTER_ADDR", "127.0.0.1")
+    env.setdefault("MASTER_PORT", "29500")
+    return env
+
+
+def run_task(model: str, extra: list[str]) -> int:
+    """One process of the job: set rank and world from Slurm, resume after a requeue, exec the trainer."""
+    script = os.path.join(repo_root(), model, "train.py")
+    argv = [sys.executable, script, *extra]
+    run_dir = os.environ.get(RUN_DIR_ENV, "")
+    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+    if restarted and run_dir and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        argv += ["--resume", run_dir]
+    # ignored until the trainer installs its handler: an early warning must not kill the process
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    os.execve(sys.executable, argv, task_env(dict(os.environ)))
+    return 1  # not reached
