@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import types
-from typing import Any
 
 import kconf
 
@@ -26,16 +25,10 @@ def load_cfg() -> types.SimpleNamespace:
     try:
         return kconf.load()
     except Exception as exc:  # noqa: BLE001 - tracking must never stop training
-        from trackers._warn import warn_once
+        from ktrack import messages
 
-        warn_once("config", f"could not load the configuration ({exc}); using defaults")
+        messages.warn("trackers", f"could not load the configuration ({exc}); using defaults", key="config")
         return types.SimpleNamespace()
-
-
-def cfg_dict(cfg: Any) -> dict[str, Any]:
-    """Every config value as ``{"CONFIG_NAME": value}``."""
-    values = kconf.as_dict(cfg) if isinstance(cfg, types.SimpleNamespace) else dict(vars(cfg))
-    return {(k if k.startswith("CONFIG_") else f"CONFIG_{k}"): v for k, v in values.items()}
 
 
 def default_project(model: str) -> str:
