@@ -121,3 +121,33 @@ def test_alerts_reach_trackio_and_wandb_printed_once(cfg, project, tmp_path, cap
     assert (alert["title"], alert["level"], alert["step"]) == ("val/loss is inf", "error", 0)
     w = readback.wandb_run(run.ctx.info["wandb"]["dir"])
     assert w["alerts"] == [{"title": "val/loss is inf", "text": "val/loss = inf at step 0.", "level": "ERROR"}]
+
+
+def test_trackio_webhook_gets_the_alert(cfg, project, tmp_path):
+    """CONFIG_TRACKIO_WEBHOOK_URL: Trackio posts each alert to it (a local server here)."""
+    import http.server
+    import json
+    import threading
+
+    posts: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg.TRACKIO_WEBHOOK_URL = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        run = trackers.init(cfg=cfg, project=project, run_name="hook", run_dir=tmp_path, trackers="trackio")
+        run.log({"train/loss": math.nan}, step=3)
+        assert _wait(lambda: bool(posts))
+        run.finish()
+    finally:
+        server.shutdown()
+    assert posts[0]["title"] == "train/loss is NaN" and posts[0]["level"] == "error" and posts[0]["step"] == 3

@@ -143,13 +143,13 @@ def register(name: str, factory: Callable[[], Backend], package: str | None = No
 
 def create(name: str) -> Backend | None:
     """Return a new backend ``name``, or None with a one-line warning if it cannot be used."""
-    from trackers._warn import warn
+    from ktrack import messages
 
     if name not in REGISTRY:
-        warn(f"unknown tracker {name!r}; known: {', '.join(sorted(REGISTRY))}")
+        messages.warn("trackers", f"unknown tracker {name!r}; known: {', '.join(sorted(REGISTRY))}")
         return None
     factory, package = REGISTRY[name]
     if package and not package_available(package):
-        warn(f"{name} is not installed (pip install {package}); not logging to it")
+        messages.warn("trackers", f"{name} is not installed (pip install {package}); not logging to it")
         return None
     return factory()
