@@ -6,6 +6,11 @@
 2. N logs (100,000; 10,000 with --quick) through ``run.log()``: peak RSS growth
    stays bounded by the queues, and ``finish()`` delivers every row (rows are
    counted in the journal, Trackio's SQLite and W&B's offline file).
+3. The extra channels: per-log time in the training thread with alert rules,
+   a histogram every 10th row and GPU sampling (system rows, throttle rules,
+   energy summary; fake sysfs GPU) on, against all of them off, in the same
+   process, modes interleaved over several repeats (median and spread), plus
+   the writer thread's CPU time per row, where that work happens.
 
 Everything is written under a temporary directory (no network, no home dir).
 """
@@ -77,8 +82,9 @@ def bench_latency(n: int) -> None:
     wb.finish()
     m_ours, m_direct = statistics.median(ours) / 1e3, statistics.median(direct) / 1e3
     print(f"per-log time in the training thread ({n} logs, trackio + wandb offline):")
-    print(f"  trackers run.log():          median {m_ours:8.1f} us   p99 {sorted(ours)[int(n * .99)] / 1e3:8.1f} us")
-    print(f"  trackio.log + wandb.log:     median {m_direct:8.1f} us   p99 {sorted(direct)[int(n * .99)] / 1e3:8.1f} us")
+    p99_ours, p99_direct = sorted(ours)[int(n * .99)] / 1e3, sorted(direct)[int(n * .99)] / 1e3
+    print(f"  trackers run.log():          median {m_ours:8.1f} us   p99 {p99_ours:8.1f} us")
+    print(f"  trackio.log + wandb.log:     median {m_direct:8.1f} us   p99 {p99_direct:8.1f} us")
     print(f"  ratio direct / trackers:     {m_direct / m_ours:8.1f}x   (goal >= 10x)")
 
 
@@ -114,13 +120,61 @@ def bench_volume(n: int) -> None:
         sys.exit("bench_trackers: rows missing after finish()")
 
 
+def _channels_once(n: int, on: bool, tag: str) -> tuple[list[int], float]:
+    """n logs in one run; returns (per-call ns in this thread, writer CPU us per row)."""
+    from trackers.histogram import Histogram
+
+    cfg = types.SimpleNamespace(**vars(CFG), TRACKER_ALERTS=on, TRACKER_GPU_INTERVAL=0.05)
+    hist = Histogram([float(i % 7) for i in range(64)], [float(e) for e in range(-40, 25)])
+    run = trackers.init(cfg=cfg, project="bench-channels", run_name=tag, trackers="trackio",
+                        run_dir=_TMP / "runs" / tag, capture_console=False, log_gpu=on)
+    time.sleep(0.5)
+    writer_clock = time.pthread_getcpuclockid(run._writer.ident)
+    cpu0 = time.clock_gettime(writer_clock)
+    calls = []
+    for i in range(n):
+        row: dict = _row(i)
+        if on and i % 10 == 0:
+            row["numerics/hist/fc1/activation"] = hist
+        t = time.perf_counter_ns()
+        run.log(row, step=i)
+        calls.append(time.perf_counter_ns() - t)
+    while run._queue:
+        time.sleep(0.01)
+    cpu = time.clock_gettime(writer_clock) - cpu0
+    run.finish()
+    return calls, cpu / n * 1e6
+
+
+def bench_channels(n: int, repeats: int) -> None:
+    """Alerts + histograms + GPU/energy on vs off: training-thread time per log, interleaved repeats."""
+    os.environ["KTRACK_SYSFS_ROOT"] = str(Path(__file__).resolve().parent.parent / "tests/gpu/fixtures/amd_w7900")
+    medians: dict[bool, list[float]] = {False: [], True: []}
+    writer: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(repeats):
+        for on in ((False, True) if r % 2 == 0 else (True, False)):
+            calls, cpu_us = _channels_once(n, on, f"{'on' if on else 'off'}-{r}")
+            medians[on].append(statistics.median(calls) / 1e3)
+            writer[on].append(cpu_us)
+    os.environ.pop("KTRACK_SYSFS_ROOT", None)
+    print(f"alerts + histograms (1 in 10 rows) + GPU sampling/energy, {n} logs x {repeats} repeats, interleaved:")
+    for on in (False, True):
+        m = medians[on]
+        print(f"  {'on ' if on else 'off'}: training thread median per log {statistics.median(m):6.2f} us "
+              f"(repeats {min(m):.2f}-{max(m):.2f}); writer thread CPU {statistics.median(writer[on]):7.1f} us/row")
+    ratios = [a / b for a, b in zip(medians[True], medians[False], strict=True)]
+    print(f"  on / off in the training thread: median {statistics.median(ratios):.2f}x "
+          f"(spread {min(ratios):.2f}-{max(ratios):.2f}x)")
+
+
 def main() -> None:
-    """Run both benchmarks."""
+    """Run the benchmarks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for smoke testing")
     args = parser.parse_args()
     bench_latency(500 if args.quick else 3000)
     bench_volume(10_000 if args.quick else 100_000)
+    bench_channels(500 if args.quick else 3000, 5)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ from trackers import params
 from trackers._config import load_cfg
 from trackers.histogram import Histogram
 from trackers.run import NoOpRun, Run, Series
-from trackers.settings import add_arguments, detect_rank, resolve
+from trackers.settings import add_arguments, detect_rank, run_settings
 
-__all__ = ["Histogram", "NoOpRun", "Run", "Series", "add_arguments", "current", "finish", "init", "log", "params", "summary"]
+__all__ = ["Histogram", "NoOpRun", "Run", "Series", "add_arguments", "current", "finish", "init", "log", "params",
+           "summary"]
 
 _current: Run | NoOpRun | None = None
 
@@ -45,8 +46,8 @@ def init(config: dict[str, Any] | None = None, *, args: Any = None, project: str
     global _current
     if cfg is None:
         cfg = load_cfg()
-    settings = resolve(config, cfg=cfg, args=args, project=project, run_name=run_name, trackers=trackers,
-                       log_gpu=log_gpu, resume=resume, run_dir=run_dir, group=group)
+    settings = run_settings(config, cfg=cfg, args=args, project=project, run_name=run_name, trackers=trackers,
+                             log_gpu=log_gpu, resume=resume, run_dir=run_dir, group=group)
     if detect_rank(rank) != 0:
         _current = NoOpRun(settings.project, settings.name, settings.run_dir)
     else:

@@ -8,8 +8,6 @@ algorithm, so there is one implementation of each.
 from __future__ import annotations
 
 import time
-import types
-from typing import Any
 
 import kconf
 
@@ -21,12 +19,6 @@ TRACKER_SYMBOLS = kconf.TRACKER_SYMBOLS
 #: ``.config``; a corrupt one raises ``kconf.ConfigError``, a ValueError with a
 #: one-line message, like every other bad setting ``trackers.init`` refuses.
 load_cfg = kconf.load_cfg
-
-
-def cfg_dict(cfg: Any) -> dict[str, Any]:
-    """Every config value as ``{"CONFIG_NAME": value}``."""
-    values = kconf.as_dict(cfg) if isinstance(cfg, types.SimpleNamespace) else dict(vars(cfg))
-    return {(k if k.startswith("CONFIG_") else f"CONFIG_{k}"): v for k, v in values.items()}
 
 
 def default_project(model: str) -> str:

@@ -1,50 +1,112 @@
-"""GPU metrics for logged rows, from the ``gpu`` package (imported lazily)."""
+"""Hardware metrics for a run, from the ``gpu`` package's background sampler.
+
+Numbers go to the system-metrics channel (:meth:`GpuMetrics.new_system_row`),
+optionally also as ``gpu/*`` keys of each logged step (:meth:`step_metrics`);
+strings (name, vendor, performance state) and the energy used go to the
+run summary (:meth:`final_summary`). Keys follow ktrack's metric names:
+``gpu/<field>`` for the first GPU, ``gpu<N>/<field>`` for the others.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from trackers._warn import warn
+import gpu
+from gpu.sample import metric_prefix
+from ktrack import messages
+from trackers.values import is_number
+
+_STRING_FIELDS = ("name", "vendor", "perf_state", "throttle")
+TOTAL_ENERGY_KEY = "gpu_total/energy_wh"
+
+
+def numeric_metrics(samples: list[Any]) -> dict[str, float]:
+    """``gpu.to_metrics(samples)`` without its strings (series take numbers only)."""
+    return {k: float(v) for k, v in gpu.to_metrics(samples).items() if is_number(v)}
+
+
+def info(samples: list[Any]) -> dict[str, str]:
+    """The string fields of ``samples`` (``gpu/name``, ``gpu1/perf_state``, ...), for the summary."""
+    to_info: Callable[[list[Any]], dict[str, Any]] | None = getattr(gpu, "to_info", None)
+    if to_info is not None:
+        return {k: str(v) for k, v in to_info(samples).items() if v is not None}
+    out: dict[str, str] = {}
+    for s in samples:
+        for field in _STRING_FIELDS:
+            value = getattr(s, field, None)
+            if isinstance(value, str) and value:
+                out[metric_prefix(s.index) + field] = value
+    return out
+
+
+def energy_summary(energy_wh: dict[int, float]) -> dict[str, float]:
+    """``{index: Wh}`` as ``gpu/energy_wh``, ``gpu<N>/energy_wh`` and the total."""
+    out = {f"{metric_prefix(i)}energy_wh": float(wh) for i, wh in sorted(energy_wh.items())}
+    if out:
+        out[TOTAL_ENERGY_KEY] = sum(out.values())
+    return out
 
 
 class GpuMetrics:
-    """Owns a ``gpu.Sampler``; :meth:`metrics` returns ``gpu/*`` keys of the latest samples."""
+    """Owns a started ``gpu.Sampler``, or none (one warning) when there is no GPU to sample."""
 
-    def __init__(self, interval: float = 1.0, history: int = 600, backends: list[str] | None = None) -> None:
+    def __init__(self, interval: float = 1.0, history: int = 600, backends: list[str] | None = None,
+                 sampler: Any = None) -> None:
         self.sampler: Any = None
-        self._to_metrics: Any = None
-        try:
-            import gpu
-        except Exception as exc:  # noqa: BLE001
-            warn(f"GPU logging is on but the gpu package is unavailable ({exc}); logging no gpu/* metrics")
-            return
-        try:
-            devices = gpu.discover(backends=backends) if backends is not None else None
-            sampler = gpu.Sampler(interval=interval, history=history, devices=devices)
-            sampler.start()
-        except Exception as exc:  # noqa: BLE001
-            warn(f"GPU logging is on but the GPU sampler failed ({exc}); logging no gpu/* metrics")
-            return
+        self._last_time = 0.0
+        if sampler is None:
+            try:
+                devices = gpu.discover(backends=backends) if backends is not None else None
+                sampler = gpu.Sampler(interval=interval, history=history, devices=devices)
+                sampler.start()
+            except Exception as exc:  # noqa: BLE001 - a broken sampler must not stop training
+                messages.warn("trackers", f"GPU logging is on but the GPU sampler failed ({exc}); "
+                              "logging no GPU metrics")
+                return
         if not sampler.devices:
             sampler.stop()
-            warn("GPU logging is on but no GPU was found; logging no gpu/* metrics")
+            messages.warn("trackers", "GPU logging is on but no GPU was found; logging no GPU metrics")
             return
         self.sampler = sampler
-        self._to_metrics = gpu.to_metrics
 
-    def metrics(self) -> dict[str, Any]:
-        """Latest ``gpu/…``, ``gpu1/…`` values ({} without a sampler or on error)."""
-        if self.sampler is None:
-            return {}
+    def latest(self) -> list[Any]:
+        """The newest sample of each GPU ([] without a sampler)."""
+        return list(self.sampler.latest()) if self.sampler is not None else []
+
+    def step_metrics(self) -> dict[str, float]:
+        """Numeric ``gpu/*`` keys of the newest samples, for a logged step ({} on error)."""
         try:
-            return dict(self._to_metrics(self.sampler.latest()))
-        except Exception:  # noqa: BLE001
+            return numeric_metrics(self.latest())
+        except Exception:  # noqa: BLE001 - a bad reading costs one row's GPU keys, not the row
             return {}
+
+    def new_samples(self) -> list[Any]:
+        """The newest samples when the sampler has taken some since the last call, else []."""
+        samples = self.latest()
+        newest = max((s.timestamp for s in samples), default=0.0)
+        if newest <= self._last_time:
+            return []
+        self._last_time = newest
+        return samples
+
+    def final_summary(self) -> dict[str, Any]:
+        """String fields of the last samples and the energy used, for the run summary."""
+        out: dict[str, Any] = {}
+        if self.sampler is None:
+            return out
+        try:
+            out.update(info(self.latest()))
+            energy_wh = getattr(self.sampler, "energy_wh", None)
+            if callable(energy_wh):
+                out.update(energy_summary(energy_wh()))
+        except Exception as exc:  # noqa: BLE001 - the summary goes on without the GPU part
+            messages.warn("trackers", f"could not read the GPU summary ({exc})", key="gpu-summary")
+        return out
 
     def stop(self) -> None:
         """Stop the sampler thread."""
         if self.sampler is not None:
             try:
                 self.sampler.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - stopping a dead sampler is not an error
                 pass

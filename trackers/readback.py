@@ -19,25 +19,50 @@ _HEADER = 7  # crc32 (4), length (2), type (1)
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
 
-def trackio_rows(db_path: str | Path, run_name: str) -> list[tuple[int, dict[str, Any]]]:
-    """Every (step, metrics) row of ``run_name`` in a Trackio database, in insertion order."""
+def _trackio_query(db_path: str | Path, sql: str, args: tuple) -> list[tuple]:
+    """Rows of a read-only query on a Trackio database ([] when the file or table is not there yet)."""
     if not Path(db_path).exists():
         return []
-    uri = f"file:{Path(db_path)}?mode=ro"
-    con = sqlite3.connect(uri, uri=True, timeout=10)
+    con = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True, timeout=10)
     try:
-        rows = con.execute("SELECT step, metrics FROM metrics WHERE run_name = ? ORDER BY id", (run_name,)).fetchall()
+        return con.execute(sql, args).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise
-        rows = []  # trackio has created the file but not yet written a batch
+        return []  # trackio has created the file but not yet written a batch
     finally:
         con.close()
-    out = []
-    for step, blob in rows:
-        text = blob.decode() if isinstance(blob, bytes) else blob
-        out.append((int(step), json.loads(text)))
-    return out
+
+
+def _json(blob: Any) -> Any:
+    return json.loads(blob.decode() if isinstance(blob, bytes) else blob)
+
+
+def trackio_rows(db_path: str | Path, run_name: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every (step, metrics) row of ``run_name`` in a Trackio database, in insertion order."""
+    rows = _trackio_query(db_path, "SELECT step, metrics FROM metrics WHERE run_name = ? ORDER BY id", (run_name,))
+    return [(int(step), _json(blob)) for step, blob in rows]
+
+
+def trackio_system_rows(db_path: str | Path, run_name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every (timestamp, metrics) row of ``run_name`` in Trackio's ``system_metrics`` table."""
+    rows = _trackio_query(db_path, "SELECT timestamp, metrics FROM system_metrics WHERE run_name = ? ORDER BY id",
+                          (run_name,))
+    return [(str(ts), _json(blob)) for ts, blob in rows]
+
+
+def trackio_alerts(db_path: str | Path, run_name: str) -> list[dict[str, Any]]:
+    """Every alert of ``run_name`` in Trackio's ``alerts`` table (title, text, level, step)."""
+    rows = _trackio_query(db_path, "SELECT title, text, level, step FROM alerts WHERE run_name = ? ORDER BY id",
+                          (run_name,))
+    return [{"title": t, "text": x, "level": lv, "step": st} for t, x, lv, st in rows]
+
+
+def trackio_config(db_path: str | Path, run_name: str) -> dict[str, Any]:
+    """The run's config in Trackio's ``configs`` table ({} when none)."""
+    rows = _trackio_query(db_path, "SELECT config FROM configs WHERE run_name = ? ORDER BY id DESC LIMIT 1",
+                          (run_name,))
+    return _json(rows[0][0]) if rows else {}
 
 
 def trackio_db(project: str) -> Path:
@@ -76,10 +101,11 @@ def _wandb_payloads(path: Path) -> Iterator[bytes]:
 
 def wandb_records(path: str | Path) -> Iterator[Any]:
     """Yield every ``Record`` protobuf of a ``.wandb`` file."""
-    from wandb.proto import wandb_internal_pb2 as pb
+    from wandb.proto import wandb_internal_pb2
 
+    record_type: Any = wandb_internal_pb2.Record  # type: ignore[attr-defined]  # generated, no stubs
     for payload in _wandb_payloads(Path(path)):
-        rec = pb.Record()
+        rec = record_type()
         rec.ParseFromString(payload)
         yield rec
 
@@ -89,12 +115,14 @@ def _item_key(item: Any) -> str:
 
 
 def wandb_run(run_dir: str | Path) -> dict[str, Any]:
-    """Summarise an offline W&B run directory: project, name, history rows, summary, config."""
+    """Summarise an offline W&B run directory: project, name, id, history rows, summary, config,
+    system-metrics records (``stats``) and alerts."""
     run_dir = Path(run_dir)
     files = sorted(run_dir.glob("run-*.wandb"))
     if not files:
         raise FileNotFoundError(f"no run-*.wandb file in {run_dir}")
-    out: dict[str, Any] = {"history": [], "summary": {}, "config": {}, "project": None, "name": None}
+    out: dict[str, Any] = {"history": [], "summary": {}, "config": {}, "project": None, "name": None,
+                           "stats": [], "alerts": []}
     for rec in wandb_records(files[0]):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
@@ -110,6 +138,10 @@ def wandb_run(run_dir: str | Path) -> dict[str, Any]:
         elif kind == "config":
             for i in rec.config.update:
                 out["config"][_item_key(i)] = json.loads(i.value_json)
+        elif kind == "stats":
+            out["stats"].append({i.key: json.loads(i.value_json) for i in rec.stats.item})
+        elif kind == "alert":
+            out["alerts"].append({"title": rec.alert.title, "text": rec.alert.text, "level": rec.alert.level})
     return out
 
 
@@ -133,4 +165,33 @@ def tensorboard_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]
                 vals.append((e.step, float(arr.reshape(()))))
         if vals:
             out[tag] = vals
+    return out
+
+
+def tensorboard_data(log_dir: str | Path) -> dict[str, Any]:
+    """Histograms, texts and hparams of ``log_dir``'s event files.
+
+    ``{"histograms": {tag: [(step, counts, right_edges)]}, "texts": {tag: [(step, text)]},
+    "hparams": {name: value}}`` (hparams from the session start record).
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata as hp_metadata
+    from tensorboard.util import tensor_util
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"histograms": 0, "tensors": 0})
+    acc.Reload()
+    out: dict[str, Any] = {"histograms": {}, "texts": {}, "hparams": {}}
+    for tag in acc.Tags().get("histograms", []):
+        out["histograms"][tag] = [(e.step, list(e.histogram_value.bucket), list(e.histogram_value.bucket_limit))
+                                  for e in acc.Histograms(tag)]
+    for tag in acc.Tags().get("tensors", []):
+        if acc.SummaryMetadata(tag).plugin_data.plugin_name == "text":
+            out["texts"][tag.removesuffix("/text_summary")] = [
+                (e.step, tensor_util.make_ndarray(e.tensor_proto).item().decode()) for e in acc.Tensors(tag)]
+    content = acc.PluginTagToContent(hp_metadata.PLUGIN_NAME)
+    if hp_metadata.SESSION_START_INFO_TAG in content:
+        info = hp_metadata.parse_session_start_info_plugin_data(content[hp_metadata.SESSION_START_INFO_TAG])
+        for name, value in info.hparams.items():
+            out["hparams"][name] = getattr(value, value.WhichOneof("kind"))
+    out["session_ended"] = hp_metadata.SESSION_END_INFO_TAG in content
     return out

@@ -4,7 +4,9 @@ Trackio: rows whose (step, metric names) are already in its SQLite for this
 run are skipped. TensorBoard: (tag, step) pairs already in the run's event
 files are skipped. W&B: when the run was offline, its ``.wandb`` file is read
 and steps already there are skipped; an online run cannot be checked, so
-rows go to a new run unless W&B's own step check drops them.
+rows go to a new run unless W&B's own step check drops them. System-metrics
+rows and alerts are re-sent only to a tracker that has none for the run yet
+(Trackio and W&B offline are checked; TensorBoard by its ``system/`` tags).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from trackers import backends as _backends
-from trackers.backends import Context, Row
+from trackers.backends import Alert, Context, Row, SystemRow
+from trackers.backends.tensorboard_backend import log_dir
 from trackers.journal import read_config, read_records
 
 
@@ -26,13 +29,13 @@ def _existing_trackio(project: str, name: str) -> set[tuple[int, frozenset[str]]
     return {(s, frozenset(k for k in m if not k.startswith("_"))) for s, m in trackio_rows(db, name)}
 
 
-def _existing_tensorboard(run_dir: Path, name: str) -> set[tuple[str, int]]:
+def _existing_tensorboard(run_dir: Path) -> set[tuple[str, int]]:
     from trackers.readback import tensorboard_scalars
 
-    log_dir = run_dir / "tensorboard" / name
-    if not log_dir.exists():
+    directory = log_dir(run_dir)
+    if not directory.exists():
         return set()
-    return {(tag, step) for tag, vals in tensorboard_scalars(log_dir).items() for step, _ in vals}
+    return {(tag, step) for tag, vals in tensorboard_scalars(directory).items() for step, _ in vals}
 
 
 def _existing_wandb(info: dict[str, Any]) -> set[int]:
@@ -41,6 +44,37 @@ def _existing_wandb(info: dict[str, Any]) -> set[int]:
     if info.get("mode") != "offline" or not info.get("dir") or not Path(info["dir"]).exists():
         return set()
     return {int(r["_step"]) for r in wandb_run(info["dir"])["history"] if "_step" in r}
+
+
+def _existing_extras(to: str, project: str, name: str, run_dir: Path, info: dict[str, Any]) -> set[str]:
+    """Which of "system"/"alert" the tracker already holds for this run."""
+    from trackers import readback
+
+    have: set[str] = set()
+    if to == "trackio":
+        db = readback.trackio_db(project)
+        have |= {"system"} if readback.trackio_system_rows(db, name) else set()
+        have |= {"alert"} if readback.trackio_alerts(db, name) else set()
+    elif to == "tensorboard" and log_dir(run_dir).exists():
+        have |= {"system"} if any(t.startswith("system/") for t in readback.tensorboard_scalars(log_dir(run_dir))) \
+            else set()
+    elif to == "wandb" and info.get("mode") == "offline" and info.get("dir") and Path(info["dir"]).exists():
+        data = readback.wandb_run(info["dir"])
+        have |= {"system"} if data["stats"] else set()
+        have |= {"alert"} if data["alerts"] else set()
+    return have
+
+
+def _send_extra(backend: Any, rec: dict[str, Any]) -> bool:
+    """Send a journaled system row or alert; False when the backend has no such channel."""
+    if rec["type"] == "system" and hasattr(backend, "log_system"):
+        backend.log_system(SystemRow(rec["time"], rec["step"] or 0, rec["metrics"]))
+        return True
+    if rec["type"] == "alert" and hasattr(backend, "alert"):
+        m = rec["metrics"]
+        backend.alert(Alert(m["title"], m.get("text", ""), m.get("level", "WARN"), rec["step"], rec["time"]))
+        return True
+    return False
 
 
 def replay(run_dir: str | Path, to: str) -> dict[str, int]:
@@ -60,19 +94,21 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     if backend is None:
         raise RuntimeError(f"{to} cannot be used here")
     info = (meta.get("backends") or {}).get(to) or {}
-    ctx = Context(project=project, name=name, config=meta.get("config", {}), run_dir=run_dir, resume="allow")
+    ctx = Context(project=project, name=name, config=meta.get("config", {}), run_dir=run_dir, resume="allow",
+                  provenance=meta.get("provenance") or {})
     skip_row = lambda rec: False  # noqa: E731
     if to == "trackio":
         have = _existing_trackio(project, name)
         skip_row = lambda rec: (rec["step"], frozenset(rec["metrics"])) in have  # noqa: E731
     elif to == "tensorboard":
-        have_tb = _existing_tensorboard(run_dir, name)
+        have_tb = _existing_tensorboard(run_dir)
         skip_row = lambda rec: all((k, rec["step"]) in have_tb for k in rec["metrics"])  # noqa: E731
     elif to == "wandb":
         have_steps = _existing_wandb(info)
         if info.get("id"):
-            ctx.info["wandb_id"] = info["id"]
+            ctx.info["wandb"] = info
         skip_row = lambda rec: rec["type"] == "log" and rec["step"] in have_steps  # noqa: E731
+    have_extra = _existing_extras(to, project, name, run_dir, info)
     sent = skipped = 0
     summary: dict[str, Any] = {}
     backend.start(ctx)
@@ -80,6 +116,10 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
         for rec in read_records(run_dir):
             if rec["type"] == "summary":
                 summary.update(rec["summary"])
+                continue
+            if rec["type"] in ("system", "alert"):
+                done = rec["type"] not in have_extra and _send_extra(backend, rec)
+                sent, skipped = sent + done, skipped + (not done)
                 continue
             if skip_row(rec):
                 skipped += 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import json
 import os
 import signal
 import threading
@@ -24,11 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from trackers import backends as _backends
+from trackers import provenance
 from trackers._warn import warn, warn_once
+from trackers.alerts import AlertMonitor
 from trackers.backends import Context, Row
+from trackers.channels import RunChannels
 from trackers.backends.worker import Worker
 from trackers.console import Capture
 from trackers.journal import CONFIG, SUMMARY, Journal, write_json
+from trackers.record import RunRecord, json_safe
 from trackers.settings import Settings
 from trackers.values import check_key, check_metrics, check_step, plain
 
@@ -51,13 +54,13 @@ class Series:
         self._run[self.key] = value
 
 
-class Run:
+class Run(RunChannels):
     """One experiment run; create it with :func:`trackers.init`."""
 
     def __init__(self, settings: Settings, *, queue_size: int = 10000, put_timeout: float = 10.0,
                  flush_interval: float = 1.0, poll: float = 0.02, finish_timeout: float = 60.0,
                  backend_queue_size: int = 10000, backend_put_timeout: float = 5.0, retries: int = 2,
-                 capture_console: bool = True, handle_signals: bool = True) -> None:
+                 capture_console: bool = True, handle_signals: bool = True, gpu_sampler: Any = None) -> None:
         self.settings = settings
         self.project = settings.project
         self.name = settings.name
@@ -77,30 +80,38 @@ class Run:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._t0 = time.time()
 
         self.dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(self.dir, flush_interval=flush_interval)
         self._console = Capture(self.dir / "console.log") if capture_console else None
         if self._console:
             self._console.start()
+        origin = provenance.collect(self.dir)
+        self.record = RunRecord(self.dir, project=self.project, run=self.name, trackers=list(settings.trackers),
+                                config=self.config, provenance=origin, resume=bool(settings.resume))
+        self.previous_summary = self.record.previous_summary  # end-of-run values of the parts before a resume
         self.ctx = Context(project=self.project, name=self.name, config=self.config, run_dir=self.dir,
                            resume=settings.resume, wandb_entity=settings.wandb_entity,
                            wandb_offline=settings.wandb_offline, group=settings.group,
                            trackio_space_id=settings.trackio_space_id,
-                           trackio_dataset_id=settings.trackio_dataset_id)
+                           trackio_dataset_id=settings.trackio_dataset_id,
+                           trackio_webhook_url=settings.trackio_webhook_url, provenance=origin,
+                           info=dict(self.record.previous_backends))
         self._write_config()
+        self.alerts = AlertMonitor(settings.alerts)
         self.gpu = None
-        if settings.log_gpu:
+        if settings.log_gpu or gpu_sampler is not None:
             from trackers.gpu_metrics import GpuMetrics
 
-            self.gpu = GpuMetrics(settings.gpu_interval, settings.gpu_history, settings.gpu_backends)
+            self.gpu = GpuMetrics(settings.gpu_interval, settings.gpu_history, settings.gpu_backends, gpu_sampler)
         self.workers: list[Worker] = []
         for name in settings.trackers:
             backend = _backends.create(name)
             if backend is not None:
                 self.workers.append(Worker(backend, self.ctx, maxsize=backend_queue_size, retries=retries,
                                            put_timeout=backend_put_timeout))
+        if self.previous_summary:  # a resumed run's summary covers the parts before it too
+            self._put(("summary", None, time.time(), dict(self.previous_summary)))
         self._writer = threading.Thread(target=self._writer_main, name="trackers-writer", daemon=True)
         self._writer.start()
         self._prev_handlers: dict[int, Any] = {}
@@ -155,6 +166,9 @@ class Run:
                 return
             self.finished = True
         timeout = self._finish_timeout if timeout is None else timeout
+        gpu_summary = self.gpu.final_summary() if self.gpu is not None else {}
+        if gpu_summary:
+            self._put(("summary", None, time.time(), gpu_summary))
         self._stop.set()
         self._wake.set()
         self._writer.join()
@@ -167,7 +181,7 @@ class Run:
                 warn(f"{w.name} missed {w.missed} rows; python -m trackers replay {self.dir} --to {w.name}")
         if self.gpu is not None:
             self.gpu.stop()
-        write_json(self.dir / SUMMARY, {k: _json_safe(v) for k, v in self._summary.items()})
+        write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
         self._write_config()
         self.journal.close()
         if self._console:
@@ -213,6 +227,7 @@ class Run:
                     self._process(q.popleft())
                 except Exception as exc:  # noqa: BLE001 - never die: the journal must keep going
                     warn_once(f"writer-{id(self)}", f"could not record a row ({type(exc).__name__}: {exc})")
+            self._poll_gpu()
             if stopping:
                 self.journal.flush()
                 return
@@ -226,33 +241,36 @@ class Run:
 
     def _process(self, item: tuple, fan_out: bool = True) -> None:
         kind, step, t, raw = item
+        if kind == "alert":
+            return self._emit_alert(raw, fan_out)
         values, skipped = plain(raw)
         for key in skipped:
             if key not in self.skipped:
                 self.skipped.add(key)
                 warn(f"{key!r} is not a scalar (tensor/array with more than one element); not logged")
+        payload: Any
         if kind == "summary":
             self._summary.update(values)
             self.journal.write_summary(values, t)
             op, payload = "summary", values
+        elif kind == "system":
+            return self._system_row(step, t, values, fan_out)
         else:
-            if kind == "log" and self.gpu is not None:
-                for k, v in self.gpu.metrics().items():
+            if kind == "log" and self.gpu is not None and self.settings.gpu_step_keys:
+                for k, v in self.gpu.step_metrics().items():
                     values.setdefault(k, v)
             if not values:
                 return
             self.journal.write(kind, step, t, values)
             op, payload = "log", Row(kind, step, t, values)
         if fan_out:
-            for w in self.workers:
-                w.put(op, payload)
+            self._fan_out(op, payload)
+        if kind == "log":
+            self._check_row(step, values, fan_out)
 
     def _write_config(self) -> None:
-        data = {"project": self.project, "run": self.name, "trackers": list(self.settings.trackers),
-                "created": self._t0, "config": {k: _json_safe(v) for k, v in self.config.items()},
-                "backends": {k: v for k, v in self.ctx.info.items()}}
         try:
-            write_json(self.dir / CONFIG, data)
+            self.record.write(dict(self.ctx.info))
         except OSError as exc:
             warn(f"could not write {self.dir / CONFIG}: {exc}")
 
@@ -287,17 +305,6 @@ class Run:
             os.kill(os.getpid(), signum)
 
 
-def _json_safe(value: Any) -> Any:
-    try:
-        json.dumps(value, allow_nan=False)
-        return value
-    except (TypeError, ValueError):
-        from trackers.values import to_json
-
-        v = to_json(value)
-        return v if isinstance(v, (str, int, float, bool)) else str(value)
-
-
 class NoOpRun:
     """What ranks other than 0 get: the same API, doing nothing."""
 
@@ -305,6 +312,8 @@ class NoOpRun:
         self.project, self.name, self.dir, self.step, self.finished = project, name, run_dir, -1, False
         self.trackers: list[str] = []
         self.config: dict[str, Any] = {}
+        self.previous_summary: dict[str, Any] = {}
+        self.stop_requested = False  # rank 0 decides; see Run.stop_requested
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
         """Check arguments like :meth:`Run.log`, then drop them."""
@@ -313,6 +322,12 @@ class NoOpRun:
         self.step = self.step + 1 if step is None else max(step, self.step)
 
     def summary(self, values: dict[str, Any]) -> None:
+        """Nothing."""
+
+    def log_system(self, metrics: dict[str, Any], timestamp: float | None = None) -> None:
+        """Nothing."""
+
+    def alert(self, title: str, text: str, level: str = "WARN") -> None:
         """Nothing."""
 
     def __setitem__(self, key: str, value: Any) -> None:

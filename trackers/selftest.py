@@ -17,6 +17,10 @@ import time
 import types
 from typing import Any
 
+from ktrack.messages import fail, usage
+
+PROG = "python -m trackers.selftest"
+
 
 def fake_metrics(steps: int, seed: int = 0) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
     """Return ({step: metrics}, summary) of a plausible pruning run."""
@@ -65,12 +69,16 @@ def _compare(expected: dict[int, dict[str, float]], got: dict[int, dict[str, Any
 
 
 def _read_trackio(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
-    from trackers.readback import trackio_db, trackio_rows
+    """Metrics rows by step, and the summary (``summary/<key>`` entries of the run's config)."""
+    from trackers.backends.trackio_backend import SUMMARY_PREFIX
+    from trackers.readback import trackio_config, trackio_db, trackio_rows
 
     got: dict[int, dict[str, Any]] = {}
-    for step, metrics in trackio_rows(trackio_db(run.project), run.name):
+    db = trackio_db(run.project)
+    for step, metrics in trackio_rows(db, run.name):
         got.setdefault(step, {}).update(metrics)
-    return got, got.get(max(got), {}) if got else {}
+    config = trackio_config(db, run.name)
+    return got, {k.removeprefix(SUMMARY_PREFIX): v for k, v in config.items() if k.startswith(SUMMARY_PREFIX)}
 
 
 def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
@@ -86,14 +94,14 @@ def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the self-test for one tracker; exit status 0 when everything was read back."""
-    parser = argparse.ArgumentParser(prog="python -m trackers.selftest", description=__doc__.splitlines()[2])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[2])
     parser.add_argument("tracker", choices=["trackio", "wandb"])
     parser.add_argument("--steps", type=int, default=200, help="fake iterations to log (default 200)")
     parser.add_argument("--project", default=None, help="project (default: CONFIG_TRACKER_PROJECT)")
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<project>/<run>)")
     args = parser.parse_args(argv)
     if args.steps < 1:
-        sys.exit("python -m trackers.selftest: --steps must be at least 1")
+        usage(PROG, "--steps must be at least 1")
 
     import trackers
     from trackers._config import load_cfg
@@ -111,18 +119,20 @@ def main(argv: list[str] | None = None) -> int:
             run.log(val, step=step)
     run.summary(summary)
     run.finish()
+    if not isinstance(run, trackers.Run):
+        fail(PROG, "this process is not rank 0 (RANK is set); run the self-test in a single process")
 
-    prog = f"trackers selftest ({args.tracker})"
     worker = next((w for w in run.workers if w.name == args.tracker), None)
     if worker is None or worker.error:
-        sys.exit(f"{prog}: {args.tracker} could not be used ({worker.error if worker else 'not installed'})")
+        fail(PROG, f"{args.tracker} could not be used ({worker.error if worker else 'not installed'})")
     got, final = (_read_trackio if args.tracker == "trackio" else _read_wandb)(run)
     problems = _compare(expected, got)
     problems += [f"summary {k} missing" for k, v in summary.items() if not _close(final.get(k), v)]
+    problems += [f"summary {k} logged as a metric" for k in summary if any(k in row for row in got.values())]
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        sys.exit(f"{prog}: FAILED, {len(problems)} problems: {'; '.join(problems[:5])}{more}")
-    print(f"{prog}: OK")
+        fail(PROG, f"{args.tracker} FAILED, {len(problems)} problems: {'; '.join(problems[:5])}{more}")
+    print(f"trackers selftest ({args.tracker}): OK")
     print(f"  project: {run.project}")
     print(f"  run:     {run.name}")
     print(f"  steps verified: {len(expected)} ({sum(len(r) for r in expected.values())} values + summary)")

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from trackers import _config
+from trackers.alerts import AlertRules
+from trackers.names import check_project, check_run
 
 
 @dataclasses.dataclass
@@ -35,6 +37,9 @@ class Settings:
     gpu_backends: list[str] | None = None
     trackio_space_id: str | None = None
     trackio_dataset_id: str | None = None
+    trackio_webhook_url: str | None = None
+    gpu_step_keys: bool = False  # also add numeric gpu/* keys to every logged step
+    alerts: AlertRules = dataclasses.field(default_factory=AlertRules)
 
 
 def _tracker_type(value: str) -> str:
@@ -72,7 +77,7 @@ def detect_rank(rank: int | None = None) -> int:
     try:
         if dist is not None and dist.is_available() and dist.is_initialized():
             return int(dist.get_rank())
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - no process group: rank 0
         pass
     return 0
 
@@ -86,14 +91,23 @@ def _tracker_list(value: Any) -> list[str]:
     return sorted(set(names), key=lambda n: (order.get(n, 9), n))
 
 
-def resolve(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, project: str | None = None,
-            run_name: str | None = None, trackers: Any = None, log_gpu: bool | None = None,
-            resume: str | None = None, run_dir: str | os.PathLike[str] | None = None,
-            group: str | None = None) -> Settings:
-    """Merge keyword arguments, ``args`` and ``cfg`` into :class:`Settings`."""
+def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, project: str | None = None,
+                 run_name: str | None = None, trackers: Any = None, log_gpu: bool | None = None,
+                 resume: str | None = None, run_dir: str | os.PathLike[str] | None = None,
+                 group: str | None = None) -> Settings:
+    """The :class:`Settings` of a run: keyword arguments over ``args`` over ``cfg`` over defaults.
+
+    ``config`` is the run's configuration exactly as every tracker will store it
+    (a flat dict; nothing from ``cfg`` is added to it). Raises ValueError
+    (:class:`trackers.names.BadName`) for a bad project or run name.
+    """
     hparams = dict(config or {})
-    g = lambda name, default=None: getattr(cfg, name, default)  # noqa: E731
-    a = lambda name: getattr(args, name, None) if args is not None else None  # noqa: E731
+
+    def g(name: str, default: Any = None) -> Any:
+        return getattr(cfg, name, default)
+
+    def a(name: str) -> Any:
+        return getattr(args, name, None) if args is not None else None
 
     if trackers is None:
         trackers = a("tracker")
@@ -101,18 +115,16 @@ def resolve(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, projec
         trackers = [name for name, sym in _config.TRACKER_SYMBOLS.items() if g(sym, False)]
     names = _tracker_list(trackers)
 
-    model = str(g("MODEL", "") or hparams.get("model") or "model")
-    optimizer = str(g("OPTIMIZER", "") or hparams.get("optimizer") or "opt")
-    project = project or a("tracker_project") or g("TRACKER_PROJECT", "") or _config.default_project(model)
-    name = run_name or a("tracker_run_name") or g("TRACKER_RUN_NAME", "") or _config.default_run_name(model, optimizer)
-    for label, value in (("project", project), ("run name", name)):
-        if "/" in value or value in (".", ".."):
-            raise ValueError(f"trackers: {label} {value!r} cannot contain '/'; choose a plain name")
+    model = str(g("MODEL", "") or hparams.get("model") or hparams.get("MODEL") or "model")
+    optimizer = str(g("OPTIMIZER", "") or hparams.get("optimizer") or hparams.get("OPTIMIZER") or "opt")
+    project = check_project(project or a("tracker_project") or g("TRACKER_PROJECT", "")
+                            or _config.default_project(model))
+    name = check_run(run_name or a("tracker_run_name") or g("TRACKER_RUN_NAME", "")
+                     or _config.default_run_name(model, optimizer))
 
     base = Path(run_dir) if run_dir is not None else Path(g("RUNS_DIR", "") or "runs") / project / name
-    merged = {**hparams, **_config.cfg_dict(cfg)}
     return Settings(
-        project=project, name=name, trackers=names, run_dir=base, config=merged, resume=resume,
+        project=project, name=name, trackers=names, run_dir=base, config=hparams, resume=resume,
         log_gpu=bool(g("TRACKER_LOG_GPU", False) if log_gpu is None else log_gpu),
         gpu_interval=float(g("TRACKER_GPU_INTERVAL", 1.0) or 1.0),
         gpu_history=int(g("GPU_HISTORY", 600) or 600),
@@ -122,4 +134,7 @@ def resolve(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, projec
         gpu_backends=[name for name in ("nvml", "amd", "intel", "jetson") if g(f"GPU_{name.upper()}", True)],
         trackio_space_id=g("TRACKIO_SPACE_ID", "") or None,
         trackio_dataset_id=g("TRACKIO_DATASET_ID", "") or None,
+        trackio_webhook_url=g("TRACKIO_WEBHOOK_URL", "") or None,
+        gpu_step_keys=bool(g("TRACKER_GPU_STEP_KEYS", False)),
+        alerts=AlertRules.from_config(cfg),
     )

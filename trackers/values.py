@@ -11,6 +11,8 @@ import math
 import numbers
 from typing import Any
 
+from trackers.histogram import Histogram
+
 _SKIP = object()
 
 
@@ -53,14 +55,14 @@ def check_step(step: Any) -> int | None:
 
 
 def scalar(value: Any) -> Any:
-    """Return ``value`` as a Python bool/int/float/str, or ``_SKIP``.
+    """Return ``value`` as a Python bool/int/float/str (a :class:`Histogram` as it is), or ``_SKIP``.
 
     Tensors and numpy values with one element become Python numbers; None and
     arrays with more than one element are skipped. NaN and inf stay floats.
     """
     if value is None:
         return _SKIP
-    if isinstance(value, (bool, int, float, str)):
+    if isinstance(value, (bool, int, float, str, Histogram)):
         return value
     if hasattr(value, "numel") and hasattr(value, "item"):  # torch tensor
         return value.item() if value.numel() == 1 else _SKIP
@@ -88,7 +90,10 @@ def plain(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def to_json(value: Any) -> Any:
-    """Non-finite floats as the strings ``NaN``/``Infinity``/``-Infinity`` (what float() reads back)."""
+    """Non-finite floats as the strings ``NaN``/``Infinity``/``-Infinity`` (what float() reads back);
+    a :class:`Histogram` as its ``as_json()`` dict."""
+    if isinstance(value, Histogram):
+        return value.as_json()
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
@@ -96,6 +101,8 @@ def to_json(value: Any) -> Any:
 
 def from_json(value: Any) -> Any:
     """Inverse of :func:`to_json`."""
+    if isinstance(value, dict):
+        return Histogram.from_json(value) or value
     if value in ("NaN", "Infinity", "-Infinity"):
         return float(value)
     return value

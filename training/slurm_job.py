@@ -48,7 +48,7 @@ def request(cfg: types.SimpleNamespace, model: str) -> dict[str, Any]:
 def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path]:
     """Project, run name and run folder, as the trainer will resolve them (the name is pinned here)."""
     from trackers.names import BadName, check_project, check_run
-    from trackers.settings import resolve
+    from trackers.settings import run_settings
 
     parser = argparse.ArgumentParser(add_help=False)
     for flag in ("--tracker-project", "--tracker-run-name", "--out-dir"):
@@ -57,11 +57,11 @@ def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path
     if args.out_dir:
         cfg = types.SimpleNamespace(**{**vars(cfg), "RUNS_DIR": args.out_dir})
     try:
-        settings = resolve(None, cfg=cfg, args=args)
+        settings = run_settings(None, cfg=cfg, args=args)
         check_project(settings.project)
         check_run(settings.name)
     except (BadName, ValueError) as exc:
-        raise SettingsError(str(exc).removeprefix("trackers: ")) from None
+        raise SettingsError(str(exc)) from None
     return settings.project, settings.name, Path(settings.run_dir).resolve()
 
 

@@ -53,7 +53,7 @@ def test_seed_tracking_symbols_and_defaults() -> None:
     walk(menu.list)
     assert names == ["ENABLE_TRACKIO", "ENABLE_WANDB", "ENABLE_TENSORBOARD", "TRACKER_PROJECT",
                      "TRACKER_RUN_NAME", "WANDB_ENTITY", "WANDB_OFFLINE", "TRACKIO_PORT",
-                     "TRACKER_LOG_GPU", "TRACKER_GPU_INTERVAL"]
+                     "TRACKER_LOG_GPU", "TRACKER_GPU_INTERVAL", "TRACKER_GPU_STEP_KEYS"]
 
 
 def test_float_table_matches_the_tree() -> None:

@@ -47,8 +47,8 @@ def test_local_grid_runs_every_point(lenet_grid) -> None:
     for name in GRID:
         run = project / name
         assert (run / "summary.json").is_file() and (run / ".config").is_file()
-        config = json.loads((run / "config.json").read_text())["config"]
-        assert config["CONFIG_TRACKER_RUN_NAME"] == name and config["CONFIG_TRACKER_PROJECT"] == "lenet-sweep"
+        meta = json.loads((run / "config.json").read_text())
+        assert meta["run"] == name and meta["project"] == "lenet-sweep"
         params = yaml.safe_load((run / "params.yaml").read_text())
         assert params["sweep"] == "lenet" and params["opt"] == name.split("opt=")[1]
     state = json.loads((project / ".sweeps" / "lenet.json").read_text())

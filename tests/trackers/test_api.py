@@ -31,7 +31,7 @@ def test_fan_out_to_all_trackers_and_journal(cfg, project, tmp_path):
     assert len(recs) == 21 and math.isnan(recs[-1]["metrics"]["val/loss"])
     assert json.loads((run.dir / "summary.json").read_text()) == {"best_val_loss": 0.5, "total_time_s": 1.5}
     meta = json.loads((run.dir / "config.json").read_text())
-    assert meta["config"]["lr"] == 1e-3 and meta["config"]["CONFIG_TRAIN_BATCH_SIZE"] == 12
+    assert meta["config"] == {"lr": 1e-3}  # exactly the dict given: no Kconfig values merged in
     rows = trackio_rows(trackio_db(project), "r1")
     assert [s for s, m in rows if "train/loss" in m] == list(range(20))
     assert rows[5][1]["train/loss"] == pytest.approx(1 / 6)
@@ -150,8 +150,10 @@ GPU_FIXTURES = Path(__file__).resolve().parents[1] / "gpu" / "fixtures"
 
 
 def test_gpu_metrics_merged(cfg, tmp_path, monkeypatch, capfd):
-    """The real gpu package on the fixture W7900 sysfs tree feeds gpu/* keys."""
+    """The real gpu package on the fixture W7900 sysfs tree feeds numeric gpu/* keys to each step
+    (with TRACKER_GPU_STEP_KEYS) and to the system rows; strings go to the summary."""
     monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(GPU_FIXTURES / "amd_w7900"))
+    cfg.TRACKER_GPU_STEP_KEYS = True
     run = trackers.init(cfg=cfg, project="p", run_name="r", run_dir=tmp_path / "a", trackers=[], log_gpu=True)
     run.log({"train/loss": 1.0})
     run.finish()
@@ -160,8 +162,10 @@ def test_gpu_metrics_merged(cfg, tmp_path, monkeypatch, capfd):
     assert metrics["train/loss"] == 1.0
     assert metrics["gpu/utilization"] == 100.0 and metrics["gpu/memory_percent"] == pytest.approx(60.8, abs=0.05)
     assert metrics["gpu/temperature_c"] == 70 and metrics["gpu/fan_rpm"] == 1938
-    assert metrics["gpu/perf_state"] == "auto"
+    assert "gpu/perf_state" not in metrics
+    assert json.loads((run.dir / "summary.json").read_text())["gpu/perf_state"] == "auto"
     assert not any(key.startswith("gpu1/") for key in metrics)
+    assert [r["metrics"]["gpu/utilization"] for r in read_records(run.dir) if r["type"] == "system"][:1] == [100.0]
 
     monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(GPU_FIXTURES / "mixed"))
     cfg.GPU_NVML = False
@@ -187,8 +191,9 @@ def test_tensorboard_files_import_into_trackio(cfg, project, tmp_path):
     for i in range(5):
         run.log({"train/loss": 1.0 / (i + 1)}, step=i)
     run.finish()
-    trackio.import_tf_events(tmp_path / "tensorboard", project=project + "-tb")
-    rows = [m for _, m in trackio_rows(trackio_db(project + "-tb"), "tb") if "train/loss" in m]
+    assert not (tmp_path / "tensorboard" / "tb").exists()  # the run folder is the TensorBoard run
+    trackio.import_tf_events(tmp_path / "tensorboard", project=project + "-tb", name="tb")
+    rows = [m for _, m in trackio_rows(trackio_db(project + "-tb"), "tb_main") if "train/loss" in m]
     assert len(rows) == 5
 
 

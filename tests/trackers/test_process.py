@@ -129,7 +129,7 @@ def test_replay_skips_what_is_there(cfg, project, tmp_path):
     assert len([r for r in rows if "train/loss" in r[1]]) == 10
     assert replay(tmp_path, "tensorboard") == {"sent": 12, "skipped": 0}
     assert replay(tmp_path, "tensorboard") == {"sent": 0, "skipped": 12}
-    assert len(tensorboard_scalars(tmp_path / "tensorboard" / "rp")["train/loss"]) == 10
+    assert len(tensorboard_scalars(tmp_path / "tensorboard")["train/loss"]) == 10
     assert replay(tmp_path, "wandb")["sent"] == 12
 
 

@@ -1,11 +1,13 @@
-"""Tracker backends and their registry.
+"""Tracker backends, the :class:`Backend` contract they follow, and their registry.
 
-A backend is an object with ``name`` and four methods, all called from its own
-worker thread (:mod:`trackers.backends.worker`):
+Every method of a backend is called from its own worker thread
+(:mod:`trackers.backends.worker`), one channel per part of a run:
 
 * ``start(ctx)`` — create the tracker's run (``ctx`` is a :class:`Context`)
-* ``log(row)`` — one :class:`Row`
-* ``summary(values)`` — final single values
+* ``log(row)`` — one :class:`Row` of metrics (numbers, strings, :class:`trackers.Histogram`)
+* ``log_system(row)`` — one :class:`SystemRow` of hardware metrics
+* ``summary(values)`` — end-of-run single values
+* ``alert(alert)`` — one :class:`Alert`
 * ``finish()`` — close the tracker's run
 
 ``start`` may raise :class:`MissingPackage` for a one-line "not installed"
@@ -19,7 +21,7 @@ import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 
 class MissingPackage(Exception):
@@ -33,6 +35,25 @@ class Row(NamedTuple):
     step: int
     time: float
     metrics: dict[str, Any]
+
+
+class SystemRow(NamedTuple):
+    """Hardware metrics sampled at ``time`` (``gpu/<field>``, ``gpu<N>/<field>`` keys, numbers only);
+    ``step`` is the training step logged last when they were sampled."""
+
+    time: float
+    step: int
+    metrics: dict[str, float]
+
+
+class Alert(NamedTuple):
+    """A message for the user: ``level`` is "INFO", "WARN" or "ERROR"."""
+
+    title: str
+    text: str
+    level: str
+    step: int | None
+    time: float
 
 
 @dataclasses.dataclass
@@ -49,7 +70,34 @@ class Context:
     group: str | None = None  # sweep group, where the tracker has groups
     trackio_space_id: str | None = None
     trackio_dataset_id: str | None = None
+    trackio_webhook_url: str | None = None
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)  # backends record where they wrote
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a tracker backend implements (see the module docstring)."""
+
+    name: str
+
+    def start(self, ctx: Context) -> None:
+        """Create the tracker's run."""
+
+    def log(self, row: Row) -> None:
+        """Record one row of metrics at ``row.step``."""
+
+    def log_system(self, row: SystemRow) -> None:
+        """Record hardware metrics in the tracker's system-metrics place."""
+
+    def summary(self, values: dict[str, Any]) -> None:
+        """Record end-of-run values in the tracker's summary place."""
+
+    def alert(self, alert: Alert) -> None:
+        """Send an alert through the tracker's alert channel."""
+
+    def finish(self) -> None:
+        """Close the tracker's run, writing everything it holds."""
 
 
 def package_available(name: str) -> bool:
@@ -62,46 +110,46 @@ def package_available(name: str) -> bool:
         return False
 
 
-def _trackio() -> Any:
+def _trackio() -> Backend:
     from trackers.backends.trackio_backend import TrackioBackend
 
     return TrackioBackend()
 
 
-def _wandb() -> Any:
+def _wandb() -> Backend:
     from trackers.backends.wandb_backend import WandbBackend
 
     return WandbBackend()
 
 
-def _tensorboard() -> Any:
+def _tensorboard() -> Backend:
     from trackers.backends.tensorboard_backend import TensorBoardBackend
 
     return TensorBoardBackend()
 
 
 #: name -> (factory, python package it needs or None)
-REGISTRY: dict[str, tuple[Callable[[], Any], str | None]] = {
+REGISTRY: dict[str, tuple[Callable[[], Backend], str | None]] = {
     "trackio": (_trackio, "trackio"),
     "wandb": (_wandb, "wandb"),
     "tensorboard": (_tensorboard, None),
 }
 
 
-def register(name: str, factory: Callable[[], Any], package: str | None = None) -> None:
+def register(name: str, factory: Callable[[], Backend], package: str | None = None) -> None:
     """Make ``factory()`` available as tracker ``name``."""
     REGISTRY[name] = (factory, package)
 
 
-def create(name: str) -> Any | None:
+def create(name: str) -> Backend | None:
     """Return a new backend ``name``, or None with a one-line warning if it cannot be used."""
-    from trackers._warn import warn
+    from ktrack import messages
 
     if name not in REGISTRY:
-        warn(f"unknown tracker {name!r}; known: {', '.join(sorted(REGISTRY))}")
+        messages.warn("trackers", f"unknown tracker {name!r}; known: {', '.join(sorted(REGISTRY))}")
         return None
     factory, package = REGISTRY[name]
     if package and not package_available(package):
-        warn(f"{name} is not installed (pip install {package}); not logging to it")
+        messages.warn("trackers", f"{name} is not installed (pip install {package}); not logging to it")
         return None
     return factory()

@@ -1,10 +1,30 @@
-"""Trackio backend: local SQLite ``<TRACKIO_DIR>/<project>.db``."""
+"""Trackio backend: local SQLite ``<TRACKIO_DIR>/<project>.db``, one channel per part of a run.
+
+* metrics rows: ``trackio.Run.log`` (a :class:`trackers.Histogram` as ``trackio.Histogram``);
+* hardware: ``trackio.Run.log_system`` (the ``system_metrics`` table, the
+  dashboard's System Metrics tab), GPU keys named as Trackio's own GPU logging
+  names them (``gpu/0/utilization``, ``gpu/0/temp`` ...);
+* configuration: the run's config, with the provenance as ``provenance/<key>``;
+* end-of-run values: Trackio has no run summary, so they join the run's
+  config as ``summary/<key>`` when the run finishes (``trackio get run`` shows
+  them; no metrics row, no extra step, no one-point charts); with a Space
+  (``space_id``) the local database is not the store, and they are logged
+  under ``summary/`` at the last step instead;
+* alerts: ``trackio.Run.alert`` (the ``alerts`` table; the webhook set by
+  ``CONFIG_TRACKIO_WEBHOOK_URL``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from trackers.backends import Context, MissingPackage, Row
+from ktrack import messages
+from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
+from trackers.backends.system_names import trackio_system_metrics
+from trackers.histogram import Histogram
+
+SUMMARY_PREFIX = "summary/"
+PROVENANCE_PREFIX = "provenance/"
 
 
 def trackio_dir() -> str:
@@ -14,14 +34,50 @@ def trackio_dir() -> str:
     return str(TRACKIO_DIR)
 
 
+def tracker_config(ctx: Context) -> dict[str, Any]:
+    """The run's config as Trackio stores it: the values given, then ``provenance/<key>``."""
+    return {**ctx.config, **{PROVENANCE_PREFIX + k: v for k, v in ctx.provenance.items()}}
+
+
+def write_summary_config(project: str, run_name: str, run_id: str | None, values: dict[str, Any]) -> None:
+    """Merge ``summary/<key>`` entries into the run's row of Trackio's ``configs`` table."""
+    import orjson
+    from trackio.sqlite_storage import SQLiteStorage
+    from trackio.utils import serialize_values, to_json_safe
+
+    db_path = SQLiteStorage.init_db(project)
+    extra = to_json_safe({SUMMARY_PREFIX + k: v for k, v in values.items()})
+    with SQLiteStorage._get_process_lock(project), SQLiteStorage._get_connection(db_path) as conn:
+        column = "run_id" if "run_id" in SQLiteStorage._table_columns(conn, "configs") else "run_name"
+        key = run_id if column == "run_id" and run_id else run_name
+        row = conn.execute(f"SELECT config FROM configs WHERE {column} = ?", (key,)).fetchone()
+        config = orjson.loads(row[0]) if row else {}
+        config.update(serialize_values(extra))
+        if row:
+            conn.execute(f"UPDATE configs SET config = ? WHERE {column} = ?", (orjson.dumps(config), key))
+        else:
+            from datetime import datetime, timezone
+
+            created = datetime.now(timezone.utc).isoformat()
+            if column == "run_id":
+                conn.execute("INSERT INTO configs (run_id, run_name, config, created_at) VALUES (?, ?, ?, ?)",
+                             (key, run_name, orjson.dumps(config), created))
+            else:
+                conn.execute("INSERT INTO configs (run_name, config, created_at) VALUES (?, ?, ?)",
+                             (run_name, orjson.dumps(config), created))
+        conn.commit()
+
+
 class TrackioBackend:
-    """Logs rows with ``trackio.Run.log``; the summary is one last row."""
+    """One ``trackio.Run``; the summary is written into its config at :meth:`finish`."""
 
     name = "trackio"
 
     def __init__(self) -> None:
         self.run: Any = None
         self.last_step = 0
+        self._summary: dict[str, Any] = {}
+        self._local = True
 
     def start(self, ctx: Context) -> None:
         """``trackio.init`` with the run's project, name, config and resume mode."""
@@ -29,22 +85,51 @@ class TrackioBackend:
             import trackio
         except ImportError as exc:
             raise MissingPackage(f"pip install trackio: {exc}") from exc
-        self.run = trackio.init(project=ctx.project, name=ctx.name, config=ctx.config, group=ctx.group,
+        self.run = trackio.init(project=ctx.project, name=ctx.name, config=tracker_config(ctx), group=ctx.group,
                                 space_id=ctx.trackio_space_id, dataset_id=ctx.trackio_dataset_id,
-                                resume=ctx.resume or "never", embed=False,
+                                resume=ctx.resume or "never", embed=False, webhook_url=ctx.trackio_webhook_url,
                                 auto_log_gpu=False, auto_log_cpu=False)
+        self._local = not ctx.trackio_space_id
         ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name}
+
+    def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        import trackio
+
+        out = {}
+        for key, value in metrics.items():
+            out[key] = trackio.Histogram(np_histogram=(list(value.counts), list(value.edges))) \
+                if isinstance(value, Histogram) else value
+        return out
 
     def log(self, row: Row) -> None:
         """One row at its step (series rows use the series' own counter)."""
-        self.run.log(row.metrics, step=row.step)
+        self.run.log(self._convert(row.metrics), step=row.step)
         if row.kind == "log":
             self.last_step = max(self.last_step, row.step)
 
+    def log_system(self, row: SystemRow) -> None:
+        """Hardware metrics into the ``system_metrics`` table (Trackio stamps them with the time it gets them)."""
+        self.run.log_system(trackio_system_metrics(row.metrics))
+
     def summary(self, values: dict[str, Any]) -> None:
-        """Trackio has no summary table: log the values as a row at the last step."""
-        self.run.log(values, step=self.last_step)
+        """Kept until :meth:`finish`, which writes them into the run's config."""
+        self._summary.update(values)
+
+    def alert(self, alert: Alert) -> None:
+        """``trackio.Run.alert`` (stored in the ``alerts`` table, printed by Trackio, sent to the webhook)."""
+        from trackio import AlertLevel
+
+        self.run.alert(alert.title, alert.text, level=AlertLevel(alert.level.lower()), step=alert.step)
 
     def finish(self) -> None:
-        """Wait for trackio's own sender and close the run."""
+        """Close the run, then add the summary to its config."""
+        if self._summary and not self._local:
+            self.run.log({SUMMARY_PREFIX + k: v for k, v in self._summary.items()}, step=self.last_step)
         self.run.finish()
+        if self._summary and self._local:
+            try:
+                write_summary_config(self.run.project, self.run.name, getattr(self.run, "id", None),
+                                     self._summary)
+            except Exception as exc:  # noqa: BLE001 - the run is finished; the journal keeps the summary
+                messages.warn("trackers", f"could not add the summary to Trackio's run config ({exc}); "
+                              "it is in summary.json")

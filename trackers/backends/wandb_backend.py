@@ -3,6 +3,17 @@
 Login is detected without the network and without prompting: ``WANDB_API_KEY``
 or a netrc entry for the W&B host. Offline runs print one notice with the
 ``wandb sync`` command that uploads them later.
+
+Each part of a run goes to W&B's own place: metrics rows to the history (a
+:class:`trackers.Histogram` as ``wandb.Histogram``), the configuration (with
+the provenance as ``provenance``) to ``wandb.config``, end-of-run values to the
+summary, alerts through ``wandb.Run.alert``, and hardware metrics to W&B's
+system metrics: the stats records its own system monitor writes (the public
+API has no call for them, so the run's interface is used, as ``Run.alert``
+does; without it, hardware metrics are left to the other trackers with one
+warning). A resumed run continues the W&B run id recorded in ``config.json``;
+offline, each part gets its own folder with that id, and ``wandb sync`` of the
+folders uploads them into the one run.
 """
 
 from __future__ import annotations
@@ -13,8 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from trackers._warn import warn
-from trackers.backends import Context, MissingPackage, Row
+from ktrack import messages
+from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
+from trackers.backends.system_names import wandb_system_metrics
+from trackers.histogram import Histogram
+
+WANDB_MAX_BINS = 512
 
 
 def logged_in() -> bool:
@@ -61,21 +76,42 @@ class WandbBackend:
         mode = "offline" if reason else "online"
         directory = os.environ.get("WANDB_DIR") or str(ctx.run_dir)
         Path(directory).mkdir(parents=True, exist_ok=True)
-        run_id = ctx.info.get("wandb_id")
+        previous = (ctx.info.get("wandb") or {}) if ctx.resume else {}
+        run_id = previous.get("id")
         settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=60)
-        self.run = wandb.init(project=ctx.project, name=ctx.name, config=ctx.config, entity=ctx.wandb_entity or None, group=ctx.group,
-                              dir=directory, mode=mode, id=run_id, resume=ctx.resume if ctx.resume else None,
-                              reinit="create_new", settings=settings)
+        config = {**ctx.config, "provenance": ctx.provenance} if ctx.provenance else dict(ctx.config)
+        init: Any = wandb.init  # mode/resume are checked strings; wandb types them as Literals
+        self.run = init(project=ctx.project, name=ctx.name, config=config, entity=ctx.wandb_entity or None,
+                              group=ctx.group, dir=directory, mode=mode, id=run_id,
+                              resume=ctx.resume if ctx.resume else None, reinit="create_new", settings=settings)
         files_dir = getattr(self.run, "dir", "") or ""
         self.sync_dir = str(Path(files_dir).parent) if files_dir else None
-        ctx.info["wandb"] = {"mode": mode, "id": self.run.id, "dir": self.sync_dir}
+        dirs = [d for d in previous.get("dirs") or [previous.get("dir")] if d]
+        if self.sync_dir and self.sync_dir not in dirs:
+            dirs.append(self.sync_dir)
+        ctx.info["wandb"] = {"mode": mode, "id": self.run.id, "dir": self.sync_dir, "dirs": dirs}
         if reason:
-            warn(f"W&B offline ({reason}); upload later with: wandb sync {self.sync_dir}")
+            messages.warn("trackers", f"W&B offline ({reason}); upload later with: wandb sync {' '.join(dirs)}")
+
+    def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+        import wandb
+
+        out = {}
+        for key, value in metrics.items():
+            if not isinstance(value, Histogram):
+                out[key] = value
+            elif len(value.counts) <= WANDB_MAX_BINS:
+                out[key] = wandb.Histogram(np_histogram=(np.asarray(value.counts), np.asarray(value.edges)))
+            else:
+                messages.warn("trackers", f"{key}: W&B takes histograms of at most {WANDB_MAX_BINS} bins, "
+                              f"this one has {len(value.counts)}; not sent to W&B", key=f"wandb-bins-{key}")
+        return out
 
     def log(self, row: Row) -> None:
         """One row; a step lower than one already sent goes to the latest step
         (W&B would drop it) with the original step as ``trackers/step``."""
-        metrics = row.metrics
+        metrics = self._convert(row.metrics)
         if row.kind == "series":
             (key,) = metrics
             if key not in self.series_defined:
@@ -90,9 +126,22 @@ class WandbBackend:
         self.run.log(metrics, step=step)
         self.last_step = step
 
+    def log_system(self, row: SystemRow) -> None:
+        """A stats record, W&B's system-metrics channel (``gpu.0.temp``, ``gpu.0.powerWatts`` ...)."""
+        publish = getattr(getattr(self.run, "_interface", None), "publish_stats", None)
+        if publish is None:
+            messages.warn("trackers", "this wandb has no system-metrics channel; hardware metrics are not "
+                          "sent to W&B (the journal and the other trackers have them)", key="wandb-stats")
+            return
+        publish(wandb_system_metrics(row.metrics))
+
     def summary(self, values: dict[str, Any]) -> None:
         """``run.summary.update``."""
         self.run.summary.update(values)
+
+    def alert(self, alert: Alert) -> None:
+        """``wandb.Run.alert`` (W&B e-mails or posts it to Slack when the user has set that up)."""
+        self.run.alert(alert.title, alert.text, level=alert.level)
 
     def finish(self) -> None:
         """``run.finish`` (waits for wandb-core to write everything)."""

@@ -80,20 +80,6 @@ def flat(values: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def settings_only(cfg: Any) -> Any:
-    """``cfg`` as settings for :func:`trackers.init`, not as part of the run's config.
-
-    Attribute reads go to ``cfg``; ``vars()`` of the view is empty, so a
-    ``trackers.init`` that copies ``vars(cfg)`` into the config copies nothing.
-    """
-
-    class _Settings:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(cfg, name)
-
-    return _Settings()
-
-
 def start_run(config: dict[str, Any], *, given_project: str | None, fallback_project: str,
               given_run: str | None, default_run: str, kconfig: bool | None,
               init_kwargs: dict[str, Any]) -> Any:
@@ -118,4 +104,4 @@ def start_run(config: dict[str, Any], *, given_project: str | None, fallback_pro
     values = {**config, **versions()}
     if include:
         values.update(vars(cfg))
-    return trackers.init(config=values, project=project, run_name=run_name, cfg=settings_only(cfg), **kwargs)
+    return trackers.init(config=values, project=project, run_name=run_name, cfg=cfg, **kwargs)

@@ -1,0 +1,93 @@
+"""The parts of a :class:`~trackers.run.Run` besides its metrics: system metrics and alerts.
+
+:class:`RunChannels` is mixed into ``Run``: the public ``log_system``,
+``alert`` and ``stop_requested``, and what the writer thread does with them
+(GPU samples become system rows, alert rules are checked, alerts are
+journaled, printed once and sent to each tracker that has an alert channel).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ktrack import messages
+from trackers.alerts import AlertMonitor, make_alert
+from trackers.backends import Alert, SystemRow
+from trackers.values import check_metrics, is_number
+
+if TYPE_CHECKING:
+    from trackers.backends.worker import Worker
+    from trackers.gpu_metrics import GpuMetrics
+    from trackers.journal import Journal
+
+
+class RunChannels:
+    """System metrics and alerts of a run (the attributes below are set by ``Run``)."""
+
+    step: int
+    alerts: AlertMonitor
+    gpu: GpuMetrics | None
+    journal: Journal
+    workers: list[Worker]
+
+    def _put(self, item: tuple) -> None:
+        raise NotImplementedError
+
+    def log_system(self, metrics: dict[str, Any], timestamp: float | None = None) -> None:
+        """Record hardware metrics (numbers; ``gpu/<field>``, ``gpu<N>/<field>``) in each tracker's
+        system-metrics place, sampled at ``timestamp`` (default now)."""
+        self._put(("system", max(self.step, 0), time.time() if timestamp is None else float(timestamp),
+                   check_metrics(metrics)))
+
+    def alert(self, title: str, text: str, level: str = "WARN") -> None:
+        """Send an alert (printed once, journaled, to each tracker's alerts); ``level`` INFO/WARN/ERROR."""
+        self._put(("alert", None, time.time(), make_alert(title, text, level, max(self.step, 0))))
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once an alert rule configured to stop training has fired; check it each iteration."""
+        return self.alerts.stop_reason is not None
+
+    # -- writer thread ---------------------------------------------------------
+    def _fan_out(self, op: str, payload: Any) -> None:
+        for w in self.workers:
+            if op in ("log", "summary") or hasattr(w.backend, op):
+                w.put(op, payload)
+
+    def _system_row(self, step: int, t: float, values: dict[str, Any], fan_out: bool) -> None:
+        numbers = {k: float(v) for k, v in values.items() if is_number(v)}
+        if numbers:
+            self.journal.write("system", step, t, numbers)
+            if fan_out:
+                self._fan_out("log_system", SystemRow(t, step, numbers))
+
+    def _emit_alert(self, alert: Alert, fan_out: bool = True) -> None:
+        """Journal, print once (Trackio prints the alerts it gets itself), send."""
+        self.journal.write("alert", alert.step, alert.time,
+                           {"title": alert.title, "text": alert.text, "level": alert.level})
+        if not (fan_out and any(w.name == "trackio" and w.enabled for w in self.workers)):
+            messages.warn("trackers", f"{alert.title}: {alert.text}", key=f"alert-{id(self)}-{alert.title}")
+        if fan_out:
+            self._fan_out("alert", alert)
+
+    def _check_row(self, step: int, values: dict[str, Any], fan_out: bool) -> None:
+        for alert in self.alerts.check_row(step, values):
+            self._emit_alert(alert, fan_out)
+
+    def _poll_gpu(self) -> None:
+        """A system row (and throttle alerts) when the GPU sampler has new samples."""
+        if self.gpu is None:
+            return
+        from trackers.gpu_metrics import numeric_metrics
+
+        try:
+            samples = self.gpu.new_samples()
+            if samples:
+                t = max(s.timestamp for s in samples)
+                self._system_row(max(self.step, 0), t, numeric_metrics(samples), True)
+                for alert in self.alerts.check_gpus(samples, self.step):
+                    self._emit_alert(alert)
+        except Exception as exc:  # noqa: BLE001 - a bad GPU reading must not stop the writer
+            messages.warn("trackers", f"could not record GPU metrics ({type(exc).__name__}: {exc})",
+                          key=f"gpu-{id(self)}")

@@ -1,0 +1,68 @@
+"""``config.json`` of a run folder: what the run is, where it came from, where each tracker wrote.
+
+    {"project": ..., "run": ..., "trackers": [...], "created": <time>,
+     "config": {<each value once>}, "provenance": {<git, command, versions ...>},
+     "resumes": [{"time": ..., "provenance": {...}}, ...],   # parts after the first
+     "backends": {"trackio": {...}, "wandb": {"id": ..., "dir": ...}, "tensorboard": {...}}}
+
+A resumed part keeps the first part's ``created`` and ``provenance`` (its own
+goes to ``resumes``) and the trackers' records (the W&B run id it resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from trackers.journal import CONFIG, SUMMARY, write_json
+from trackers.values import from_json, to_json
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` when JSON can hold it, else its :func:`to_json` form or ``str``."""
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        v = to_json(value)
+        return v if isinstance(v, (str, int, float, bool, dict)) else str(value)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``, or {} when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class RunRecord:
+    """Builds and writes ``config.json``; on resume starts from the one already there."""
+
+    def __init__(self, run_dir: Path, *, project: str, run: str, trackers: list[str], config: dict[str, Any],
+                 provenance: dict[str, Any], resume: bool) -> None:
+        self.path = Path(run_dir) / CONFIG
+        previous = read_json(self.path) if resume else {}
+        now = time.time()
+        summary = read_json(Path(run_dir) / SUMMARY) if resume else {}
+        self.previous_summary: dict[str, Any] = {k: from_json(v) for k, v in summary.items()}
+        self.previous_backends: dict[str, Any] = dict(previous.get("backends") or {})
+        self.data: dict[str, Any] = {
+            "project": project, "run": run, "trackers": list(trackers),
+            "created": previous.get("created", now),
+            "config": {k: json_safe(v) for k, v in config.items()},
+            "provenance": previous.get("provenance") or provenance,
+        }
+        resumes = list(previous.get("resumes") or [])
+        if previous:
+            resumes.append({"time": now, "provenance": provenance})
+        if resumes:
+            self.data["resumes"] = resumes
+
+    def write(self, backends: dict[str, Any]) -> None:
+        """Write the record with ``backends`` (each tracker's own entry) over the previous part's."""
+        self.data["backends"] = {**self.previous_backends, **backends}
+        write_json(self.path, self.data)
