@@ -5,7 +5,8 @@
 Runs the real reading code on the fixture sysfs trees (tests/gpu/fixtures,
 via KTRACK_SYSFS_ROOT) and on the fake NVML module for the NVIDIA path; on a
 machine with a real NVIDIA driver it also measures real NVML.  Goals: under
-1 ms per GPU per sample, under 0.5% of one core for the sampler at 1 s.
+1 ms per GPU per sample, under 0.5% of one core for the sampler at 1 s.  The
+energy totals (gpu.energy) are measured against the sample they account for.
 """
 from __future__ import annotations
 
@@ -39,6 +40,22 @@ def per_gpu_us(devices: list[gpu.Device], rounds: int) -> float:
             d.sample()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) / len(devices) * 1e6
+
+
+def energy_us(samples: list, rounds: int) -> float:
+    """Median µs of adding one sample to an EnergyMeter (what the sampler does per GPU)."""
+    from gpu.energy import EnergyMeter
+    from gpu.sample import make_sample
+
+    meter, times = EnergyMeter(), []
+    for r in range(rounds):
+        batch = [make_sample(s.index, s.vendor, s.name, s.timestamp + r, power_w=s.power_w, energy_j=s.energy_j)
+                 for s in samples]
+        t0 = time.perf_counter()
+        for s in batch:
+            meter.add(s)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / len(samples) * 1e6
 
 
 def use_fake_nvml() -> None:
@@ -75,7 +92,7 @@ def fake_proc_tree(pids: int, fds: int) -> str:
 def cpu_share(interval: float, seconds: float) -> tuple[float, int]:
     """Percent of one core used by a running Sampler, and samples taken."""
     s = gpu.Sampler(interval=interval, history=600)
-    s.devices  # discovery is not part of the steady state
+    _ = s.devices  # discovery is not part of the steady state
     c0, w0 = time.process_time(), time.perf_counter()
     with s:
         time.sleep(seconds)
@@ -114,6 +131,10 @@ def main() -> None:
     devices = gpu.discover()
     us = per_gpu_us(devices, rounds)
     print(f"{'fake NVML (module only)':<28}{len(devices):>5}{us:>10.1f}{us / GOAL_US:>13.3f}x")
+    samples = [d.sample() for d in devices]      # A100: energy counter; RTX: power only
+    e_us = energy_us(samples, rounds)
+    print(f"energy accounting: {e_us:.2f} µs per GPU per sample = {e_us / us * 100:.1f}% of a fake-NVML sample, "
+          f"{e_us / min(results) * 100:.1f}% of the cheapest sysfs sample")
     sys.modules.pop("pynvml", None)
     nvml.reset()
     real = nvml.discover()

@@ -2,6 +2,8 @@
 
 Discovery resolves which value files exist (hwmon directory, labelled
 temperature inputs, power file); :meth:`AmdDevice.sample` then only reads them.
+amdgpu sysfs has no energy counter (energy comes from integrated power) and no
+plain-text throttle reasons, so ``energy_j`` and ``throttle`` stay ``None``.
 """
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ import re
 from typing import Any
 
 from . import hwmon, pciids, sysfs
-from .device import Device
+from .device import BaseDevice
 from .sample import GIB
 
 VENDOR_ID = 0x1002
+UW_PER_W = 1e6
+HZ_PER_MHZ = 1e6
 _DPM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*mhz", re.IGNORECASE)
 
 
@@ -31,7 +35,7 @@ def parse_dpm(text: str | None) -> float | None:
     return None
 
 
-class AmdDevice(Device):
+class AmdDevice(BaseDevice):
     """An amdgpu card; ``card`` is ``/sys/class/drm/cardN``."""
 
     vendor = "amd"
@@ -56,41 +60,48 @@ class AmdDevice(Device):
             if label in ("sclk", "mclk"):
                 self._freq[label] = f"{hw}/freq{n}_input"
 
-    def gpu_busy_percent(self) -> float | None:
+    def utilization(self) -> float | None:
         """GPU utilization in % (``device/gpu_busy_percent``)."""
         return sysfs.read_float(self.dev + "/gpu_busy_percent")
 
-    def vram_bytes(self) -> tuple[int | None, int | None]:
+    def _vram_bytes(self) -> tuple[int | None, int | None]:
         """VRAM (used, total) in bytes (``mem_info_vram_used``, ``mem_info_vram_total``)."""
         return (sysfs.read_int(self.dev + "/mem_info_vram_used"),
                 sysfs.read_int(self.dev + "/mem_info_vram_total"))
 
-    def power_watts(self) -> tuple[float | None, float | None]:
-        """Power draw and cap in W (hwmon ``power1_average``|``power1_input``, ``power1_cap``; µW)."""
+    def power_w(self) -> float | None:
+        """Power draw in W (hwmon ``power1_average``, else ``power1_input``; µW)."""
         draw = sysfs.read_int(self._power) if self._power else None
+        return draw / UW_PER_W if draw is not None else None
+
+    def power_limit_w(self) -> float | None:
+        """Power cap in W (hwmon ``power1_cap``, µW; 0 means none)."""
         cap = sysfs.read_int(self._power_cap) if self._power_cap else None
-        return (draw / 1e6 if draw is not None else None,
-                cap / 1e6 if cap else None)
+        return cap / UW_PER_W if cap else None
 
-    def fan(self) -> tuple[float | None, float | None]:
-        """Fan speed in % and RPM (hwmon ``pwm1``/``pwm1_max``, ``fan1_input``).
-
-        The PWM range is read from ``pwm1_max``, never assumed; without it
-        the percentage comes from ``fan1_input``/``fan1_max``.
-        """
+    def fan_rpm(self) -> float | None:
+        """Fan speed in RPM (hwmon ``fan1_input``)."""
         rpm = sysfs.read_int(self._fan_rpm) if self._fan_rpm else None
-        pct = None
+        return float(rpm) if rpm is not None else None
+
+    def fan_percent(self, rpm: float | None = None) -> float | None:
+        """Fan speed in % (hwmon ``pwm1``/``pwm1_max``, else ``fan1_input``/``fan1_max``).
+
+        The PWM range is read from ``pwm1_max``, never assumed; ``rpm`` is a
+        ``fan1_input`` reading already taken, for the fallback.
+        """
         if self._pwm and self._pwm_max:
             pwm, top = sysfs.read_int(self._pwm), sysfs.read_int(self._pwm_max)
             if pwm is not None and top:
-                pct = pwm / top * 100.0
-        if pct is None and rpm is not None and self._fan_max:
+                return pwm / top * 100.0
+        if self._fan_max:
+            rpm = rpm if rpm is not None else self.fan_rpm()
             top = sysfs.read_int(self._fan_max)
-            if top:
-                pct = rpm / top * 100.0
-        return pct, (float(rpm) if rpm is not None else None)
+            if rpm is not None and top:
+                return rpm / top * 100.0
+        return None
 
-    def clock_mhz(self, domain: str) -> float | None:
+    def _clock(self, domain: str) -> float | None:
         """Current clock in MHz of ``sclk|mclk|fclk|socclk`` (``pp_dpm_<domain>``, level marked ``*``).
 
         Falls back to hwmon ``freqN_input`` (Hz) labelled ``sclk``/``mclk``.
@@ -98,28 +109,43 @@ class AmdDevice(Device):
         v = parse_dpm(sysfs.read(f"{self.dev}/pp_dpm_{domain}"))
         if v is None and domain in self._freq:
             hz = sysfs.read_int(self._freq[domain])
-            v = hz / 1e6 if hz is not None else None
+            v = hz / HZ_PER_MHZ if hz is not None else None
         return v
 
-    def perf_level(self) -> str | None:
+    def clock_graphics_mhz(self) -> float | None:
+        """Shader clock in MHz (``pp_dpm_sclk``)."""
+        return self._clock("sclk")
+
+    def clock_memory_mhz(self) -> float | None:
+        """Memory clock in MHz (``pp_dpm_mclk``)."""
+        return self._clock("mclk")
+
+    def clock_fclk_mhz(self) -> float | None:
+        """Fabric clock in MHz (``pp_dpm_fclk``)."""
+        return self._clock("fclk")
+
+    def clock_socclk_mhz(self) -> float | None:
+        """SoC clock in MHz (``pp_dpm_socclk``)."""
+        return self._clock("socclk")
+
+    def perf_state(self) -> str | None:
         """Performance level string, e.g. ``auto`` (``power_dpm_force_performance_level``)."""
         return sysfs.read(self.dev + "/power_dpm_force_performance_level")
 
     def _read(self) -> dict[str, Any]:
-        used, total = self.vram_bytes()
-        power, cap = self.power_watts()
-        fan_pct, fan_rpm = self.fan()
+        used, total = self._vram_bytes()
+        rpm = self.fan_rpm()
         out: dict[str, Any] = {
-            "utilization": self.gpu_busy_percent(),
+            "utilization": self.utilization(),
             "memory_used_gb": used / GIB if used is not None else None,
             "memory_total_gb": total / GIB if total else None,
-            "power_w": power, "power_limit_w": cap,
-            "fan_percent": fan_pct, "fan_rpm": fan_rpm,
-            "clock_graphics_mhz": self.clock_mhz("sclk"),
-            "clock_memory_mhz": self.clock_mhz("mclk"),
-            "clock_fclk_mhz": self.clock_mhz("fclk"),
-            "clock_socclk_mhz": self.clock_mhz("socclk"),
-            "perf_state": self.perf_level(),
+            "power_w": self.power_w(), "power_limit_w": self.power_limit_w(),
+            "fan_percent": self.fan_percent(rpm), "fan_rpm": rpm,
+            "clock_graphics_mhz": self.clock_graphics_mhz(),
+            "clock_memory_mhz": self.clock_memory_mhz(),
+            "clock_fclk_mhz": self.clock_fclk_mhz(),
+            "clock_socclk_mhz": self.clock_socclk_mhz(),
+            "perf_state": self.perf_state(),
         }
         out.update(hwmon.read_temperatures(self._temps))
         return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterable
+from typing import Callable, Iterable
 
 from . import amd, intel, jetson, nvml, sysfs
 from .device import Device
@@ -39,15 +39,16 @@ def discover(backends: Iterable[str] | None = None) -> list[Device]:
     """
     wanted = set(BACKENDS if backends is None else backends)
     found: list[Device] = []
-    probes = [("nvml", lambda: nvml.discover()),
-              ("drm", lambda: _drm_devices(wanted)),
-              ("jetson", lambda: _jetson_devices(found))]
+    probes: list[tuple[str, Callable[[], list[Device]]]] = [
+        ("nvml", lambda: list(nvml.discover())),
+        ("drm", lambda: _drm_devices(wanted)),
+        ("jetson", lambda: _jetson_devices(found))]
     for name, probe in probes:
         if name != "drm" and name not in wanted:
             continue
         try:
             found.extend(probe())
-        except Exception as exc:  # discovery must never raise
+        except Exception as exc:  # noqa: BLE001 - discovery must never raise
             log.debug("GPU probe %s failed: %s", name, exc)
     for i, dev in enumerate(found):
         dev.index = i

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from . import hwmon, sysfs
-from .device import Device
+from .device import BaseDevice
 from .tegrastats import TegrastatsReader
 
 GPU_NAMES = ("ga10b", "gv11b", "gp10b", "gm20b", "gpu")
@@ -69,7 +69,7 @@ def board_name() -> str:
     return model or "NVIDIA Jetson"
 
 
-class JetsonDevice(Device):
+class JetsonDevice(BaseDevice):
     """The integrated GPU of a Jetson board."""
 
     vendor = "jetson"
@@ -87,7 +87,7 @@ class JetsonDevice(Device):
         if sysfs.read(self._load) is None and TegrastatsReader.available():
             self._tegrastats = TegrastatsReader()
 
-    def load_percent(self) -> float | None:
+    def utilization(self) -> float | None:
         """GPU load in % (``<devfreq>/device/load``, tenths of a percent)."""
         v = sysfs.read_int(self._load)
         return v / 10.0 if v is not None else None
@@ -114,7 +114,7 @@ class JetsonDevice(Device):
         ma = sysfs.read_int(b) if b else None
         return mv * ma / 1e6 if mv is not None and ma is not None else None
 
-    def shared_memory_gb(self) -> tuple[float | None, float | None]:
+    def _shared_memory_gb(self) -> tuple[float | None, float | None]:
         """Used and total RAM shared with the GPU in GB (``/proc/meminfo`` MemTotal − MemAvailable, kB)."""
         info: dict[str, int] = {}
         for line in (sysfs.read("/proc/meminfo") or "").splitlines():
@@ -129,9 +129,9 @@ class JetsonDevice(Device):
         return used, total / 1024.0 ** 2
 
     def _read(self) -> dict[str, Any]:
-        used, total = self.shared_memory_gb()
+        used, total = self._shared_memory_gb()
         out: dict[str, Any] = {
-            "utilization": self.load_percent(),
+            "utilization": self.utilization(),
             "clock_graphics_mhz": self.clock_graphics_mhz(),
             "temperature_c": self.temperature_c(),
             "power_w": self.power_w(),

@@ -12,7 +12,8 @@ import logging
 import threading
 from typing import Any, Callable
 
-from .device import Device
+from . import throttle
+from .device import BaseDevice
 from .sample import GIB
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,16 @@ ERROR_FUNCTION_NOT_FOUND = 13
 ERROR_GPU_IS_LOST = 15
 _SKIP_AFTER = {ERROR_NOT_SUPPORTED, ERROR_NO_PERMISSION, ERROR_FUNCTION_NOT_FOUND}
 
+# NVML enum values and field ids (nvml.h; pynvml has the same names).
+NVML_SUCCESS = 0
+NVML_TEMPERATURE_GPU = 0
+NVML_CLOCK_GRAPHICS = 0
+NVML_CLOCK_MEM = 2
+NVML_FI_DEV_MEMORY_TEMP = 82
+NVML_PSTATE_MAX = 15                 # P0..P15; NVML_PSTATE_UNKNOWN is 32
+MW_PER_W = 1000.0
+MJ_PER_J = 1000.0
+
 
 def library() -> Any | None:
     """The initialised ``pynvml`` module, or ``None`` if it cannot be used."""
@@ -39,7 +50,7 @@ def library() -> Any | None:
                 import pynvml  # nvidia-ml-py
                 pynvml.nvmlInit()
                 _state["lib"] = pynvml
-            except Exception as exc:  # ImportError, NVMLError_LibraryNotFound, ...
+            except Exception as exc:  # noqa: BLE001 - ImportError, NVMLError_LibraryNotFound, ...
                 log.debug("NVML unavailable: %s", exc)
             _state["tried"] = True
     return _state["lib"]
@@ -70,7 +81,7 @@ def query(func: str, *args: Any, on_error: Callable[[int | None], None] | None =
         return None
     try:
         return fn(*args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every NVML error means "no value"
         if on_error:
             on_error(getattr(exc, "value", None))
         return None
@@ -82,7 +93,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class NvmlDevice(Device):
+class NvmlDevice(BaseDevice):
     """One GPU as NVML numbers it (``nvmlDeviceGetHandleByIndex``)."""
 
     vendor = "nvidia"
@@ -114,22 +125,25 @@ class NvmlDevice(Device):
         u = self._q("nvmlDeviceGetUtilizationRates")
         return float(u.gpu) if u is not None else None
 
-    def memory_bytes(self) -> tuple[int | None, int | None]:
+    def _memory_bytes(self) -> tuple[int | None, int | None]:
         """Memory (used, total) in bytes (``nvmlDeviceGetMemoryInfo``; memory.used, memory.total)."""
         m = self._q("nvmlDeviceGetMemoryInfo")
         return (m.used, m.total) if m is not None else (None, None)
 
     def temperature_c(self) -> float | None:
         """GPU temperature in °C (``nvmlDeviceGetTemperature(NVML_TEMPERATURE_GPU)``; temperature.gpu)."""
-        v = self._q("nvmlDeviceGetTemperature", 0)
+        v = self._q("nvmlDeviceGetTemperature", NVML_TEMPERATURE_GPU)
         return float(v) if v is not None else None
 
-    def memory_temperature_c(self) -> float | None:
-        """HBM temperature in °C (``nvmlDeviceGetFieldValues(NVML_FI_DEV_MEMORY_TEMP)``; temperature.memory)."""
-        vals = self._q("nvmlDeviceGetFieldValues", [82])
+    def temperature_memory_c(self) -> float | None:
+        """HBM temperature in °C (``nvmlDeviceGetFieldValues(NVML_FI_DEV_MEMORY_TEMP)``; temperature.memory).
+
+        NVML reports 0 where the board has no memory sensor: that is ``None``.
+        """
+        vals = self._q("nvmlDeviceGetFieldValues", [NVML_FI_DEV_MEMORY_TEMP])
         try:
             fv = vals[0]
-            if fv.nvmlReturn != 0:
+            if fv.nvmlReturn != NVML_SUCCESS:
                 return None
             v = float(fv.value.uiVal)
         except (TypeError, IndexError, AttributeError):
@@ -139,12 +153,17 @@ class NvmlDevice(Device):
     def power_w(self) -> float | None:
         """Power draw in W (``nvmlDeviceGetPowerUsage``, mW; power.draw)."""
         v = self._q("nvmlDeviceGetPowerUsage")
-        return v / 1000.0 if v is not None else None
+        return v / MW_PER_W if v is not None else None
 
     def power_limit_w(self) -> float | None:
         """Enforced power limit in W (``nvmlDeviceGetEnforcedPowerLimit``, mW; enforced.power.limit)."""
         v = self._q("nvmlDeviceGetEnforcedPowerLimit")
-        return v / 1000.0 if v else None
+        return v / MW_PER_W if v else None
+
+    def energy_j(self) -> float | None:
+        """Energy counter in J since the driver loaded (``nvmlDeviceGetTotalEnergyConsumption``, mJ; Volta+)."""
+        v = self._q("nvmlDeviceGetTotalEnergyConsumption")
+        return v / MJ_PER_J if isinstance(v, int) else None
 
     def fan_percent(self) -> float | None:
         """Fan speed in % of maximum (``nvmlDeviceGetFanSpeed``; fan.speed)."""
@@ -157,33 +176,51 @@ class NvmlDevice(Device):
         v = getattr(v, "speed", v)
         return float(v) if isinstance(v, (int, float)) else None
 
-    def clock_mhz(self, clock_type: int) -> float | None:
-        """Current clock in MHz (``nvmlDeviceGetClockInfo``; 0 graphics, 2 memory; clocks.gr, clocks.mem)."""
-        v = self._q("nvmlDeviceGetClockInfo", clock_type)
+    def clock_graphics_mhz(self) -> float | None:
+        """Graphics clock in MHz (``nvmlDeviceGetClockInfo(NVML_CLOCK_GRAPHICS)``; clocks.gr)."""
+        v = self._q("nvmlDeviceGetClockInfo", NVML_CLOCK_GRAPHICS)
+        return float(v) if v is not None else None
+
+    def clock_memory_mhz(self) -> float | None:
+        """Memory clock in MHz (``nvmlDeviceGetClockInfo(NVML_CLOCK_MEM)``; clocks.mem)."""
+        v = self._q("nvmlDeviceGetClockInfo", NVML_CLOCK_MEM)
         return float(v) if v is not None else None
 
     def perf_state(self) -> str | None:
-        """Performance state ``P0``..``P15`` (``nvmlDeviceGetPerformanceState``; pstate); 32 = unknown."""
+        """Performance state ``P0``..``P15`` (``nvmlDeviceGetPerformanceState``; pstate); unknown is ``None``."""
         v = self._q("nvmlDeviceGetPerformanceState")
-        return f"P{v}" if isinstance(v, int) and 0 <= v <= 15 else None
+        return f"P{v}" if isinstance(v, int) and 0 <= v <= NVML_PSTATE_MAX else None
+
+    def throttle(self) -> str | None:
+        """Active throttle reasons (``nvmlDeviceGetCurrentClocksEventReasons``; clocks_event_reasons.active).
+
+        Bindings older than the rename offer ``nvmlDeviceGetCurrentClocksThrottleReasons``
+        (same bits).  See :mod:`gpu.throttle` for the names.
+        """
+        mask = self._q("nvmlDeviceGetCurrentClocksEventReasons")
+        if mask is None:
+            mask = self._q("nvmlDeviceGetCurrentClocksThrottleReasons")
+        return throttle.from_nvml_mask(mask) if isinstance(mask, int) else None
 
     def _read(self) -> dict[str, Any]:
         if self.lost:
             return {}
-        used, total = self.memory_bytes()
+        used, total = self._memory_bytes()
         return {
             "utilization": self.utilization(),
             "memory_used_gb": used / GIB if used is not None else None,
             "memory_total_gb": total / GIB if total else None,
             "temperature_c": self.temperature_c(),
-            "temperature_memory_c": self.memory_temperature_c(),
+            "temperature_memory_c": self.temperature_memory_c(),
             "power_w": self.power_w(),
             "power_limit_w": self.power_limit_w(),
+            "energy_j": self.energy_j(),
             "fan_percent": self.fan_percent(),
             "fan_rpm": self.fan_rpm(),
-            "clock_graphics_mhz": self.clock_mhz(0),
-            "clock_memory_mhz": self.clock_mhz(2),
+            "clock_graphics_mhz": self.clock_graphics_mhz(),
+            "clock_memory_mhz": self.clock_memory_mhz(),
             "perf_state": self.perf_state(),
+            "throttle": self.throttle(),
         }
 
 
@@ -192,7 +229,7 @@ def discover(start_index: int = 0) -> list[NvmlDevice]:
     count = query("nvmlDeviceGetCount")
     if not isinstance(count, int):
         return []
-    devices = []
+    devices: list[NvmlDevice] = []
     for i in range(count):
         handle = query("nvmlDeviceGetHandleByIndex", i)
         if handle is not None:

@@ -1,9 +1,12 @@
-"""The sample record, the one value formatter and the tracker metric mapping."""
+"""The sample record, the one value formatter and the tracker key mappings."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+from .ranges import RANGES, plausible
 
 GIB = 1024.0 ** 3
 
@@ -14,7 +17,11 @@ class GpuSample:
 
     Units: ``utilization`` and ``*_percent`` in %, memory in GB (2**30 bytes),
     temperatures in °C, power in W, fan in % and RPM, clocks in MHz,
-    ``timestamp`` is ``time.time()`` when the reading was taken.
+    ``energy_j`` in J (the device's own cumulative energy counter, counted
+    from an arbitrary origin such as driver load), ``timestamp`` is
+    ``time.time()`` when the reading was taken.  ``throttle`` is a comma list
+    of the active throttle reasons (``"thermal,power"``), ``""`` when the
+    device says there is none, ``None`` when it cannot tell.
     """
 
     index: int
@@ -36,33 +43,52 @@ class GpuSample:
     clock_memory_mhz: float | None = None
     clock_fclk_mhz: float | None = None
     clock_socclk_mhz: float | None = None
+    energy_j: float | None = None
     perf_state: str | None = None
+    throttle: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (``None`` kept), e.g. for JSON."""
         return dataclasses.asdict(self)
 
 
-_VALUE_FIELDS = frozenset(f.name for f in dataclasses.fields(GpuSample)) - {
-    "index", "vendor", "name", "timestamp"}
+IDENTITY_FIELDS = ("index", "vendor", "name", "timestamp")
+VALUE_FIELDS = tuple(f.name for f in dataclasses.fields(GpuSample) if f.name not in IDENTITY_FIELDS)
+STRING_FIELDS = tuple(f for f in VALUE_FIELDS if f not in RANGES)
+
+
+def _text(value: Any) -> str | None:
+    """A string field's value: printable text, else ``None``."""
+    if not isinstance(value, str):
+        return None
+    return value if value.isprintable() else None
 
 
 def make_sample(index: int, vendor: str, name: str, timestamp: float,
                 **values: Any) -> GpuSample:
-    """Build a sample; derives ``memory_percent`` from used/total if absent.
+    """Build a sample from a backend's readings, keeping only plausible values.
 
-    Unknown keys are dropped, so a backend can never make this raise.
+    Each number passes :func:`gpu.ranges.plausible` (else ``None``); string
+    fields keep printable text only.  ``memory_percent`` is derived from
+    used/total when absent.  Raises ``TypeError`` naming any key that is not
+    a sample field, so a misspelt backend field fails its test instead of
+    silently reading as ``None``.
     """
-    values = {k: v for k, v in values.items() if k in _VALUE_FIELDS}
-    used, total = values.get("memory_used_gb"), values.get("memory_total_gb")
-    if values.get("memory_percent") is None and used is not None and total:
-        values["memory_percent"] = used / total * 100.0
-    return GpuSample(index=index, vendor=vendor, name=name, timestamp=timestamp,
-                     **values)
+    unknown = sorted(set(values) - set(VALUE_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown GPU sample field(s): {', '.join(unknown)}; "
+                        f"fields are {', '.join(VALUE_FIELDS)}")
+    clean: dict[str, Any] = {}
+    for field, value in values.items():
+        clean[field] = plausible(field, value) if field in RANGES else _text(value)
+    used, total = clean.get("memory_used_gb"), clean.get("memory_total_gb")
+    if clean.get("memory_percent") is None and used is not None and total:
+        clean["memory_percent"] = plausible("memory_percent", used / total * 100.0)
+    return GpuSample(index=index, vendor=vendor, name=name, timestamp=timestamp, **clean)
 
 
 def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
-    """Format one GPU value for display: ``"N/A"`` for ``None``.
+    """Format one GPU value for display: ``"N/A"`` for ``None``, NaN or ±inf.
 
     Numbers get ``digits`` decimals (``digits=0`` rounds to an integer), then
     ``unit`` is appended verbatim (so pass ``" MHz"`` or ``"%"``).  Strings are
@@ -76,12 +102,18 @@ def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
     if isinstance(value, bool):
         return str(value) + unit
     try:
-        return f"{float(value):.{max(0, int(digits))}f}{unit}"
-    except (TypeError, ValueError):
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
         return str(value) + unit
+    if not math.isfinite(v):
+        return "N/A"
+    text = f"{v:.{max(0, int(digits))}f}"
+    if text.startswith("-") and float(text) == 0.0:
+        text = text[1:]                       # -0.001 °C rounds to "0", not "-0"
+    return text + unit
 
 
-# GpuSample field -> metric name, in the seed's order.
+# GpuSample field -> metric name (trackio's gpu/* names), in that order.
 METRIC_FIELDS: tuple[tuple[str, str], ...] = (
     ("utilization", "utilization"),
     ("memory_used_gb", "memory_used_gb"),
@@ -94,8 +126,10 @@ METRIC_FIELDS: tuple[tuple[str, str], ...] = (
     ("clock_socclk_mhz", "clock_socclk_mhz"),
     ("fan_percent", "fan_speed"),
     ("fan_rpm", "fan_rpm"),
-    ("perf_state", "perf_state"),
 )
+
+# String fields for a run's config or summary.
+INFO_FIELDS = ("name", "vendor", "perf_state", "throttle")
 
 
 def metric_prefix(index: int) -> str:
@@ -103,18 +137,34 @@ def metric_prefix(index: int) -> str:
     return "gpu/" if index == 0 else f"gpu{index}/"
 
 
-def to_metrics(samples: Iterable[GpuSample]) -> dict[str, float | str]:
-    """Map samples to tracker keys (``gpu/utilization``, ``gpu1/power_w``...).
+def to_metrics(samples: Iterable[GpuSample]) -> dict[str, float]:
+    """Map samples to numeric tracker keys (``gpu/utilization``, ``gpu1/power_w``...).
 
-    The prefix comes from each sample's ``index``; ``None`` values are left out;
-    numbers are floats and ``perf_state`` stays a string.
+    The prefix comes from each sample's ``index``; ``None`` values are left
+    out; every value is a float.  Strings are in :func:`to_info`.  The energy
+    counter is not a series: see :meth:`gpu.Sampler.energy_wh`.
     """
-    out: dict[str, float | str] = {}
+    out: dict[str, float] = {}
     for s in samples:
         prefix = metric_prefix(s.index)
         for field, key in METRIC_FIELDS:
             v = getattr(s, field)
-            if v is None:
-                continue
-            out[prefix + key] = v if isinstance(v, str) else float(v)
+            if v is not None:
+                out[prefix + key] = float(v)
+    return out
+
+
+def to_info(samples: Iterable[GpuSample]) -> dict[str, str]:
+    """The string fields (``gpu/name``, ``gpu/vendor``, ``gpu1/perf_state``, ``gpu/throttle``...).
+
+    Same prefixes as :func:`to_metrics`; ``None`` values are left out (an
+    empty ``throttle`` means "not throttled" and is kept).
+    """
+    out: dict[str, str] = {}
+    for s in samples:
+        prefix = metric_prefix(s.index)
+        for field in INFO_FIELDS:
+            v = getattr(s, field)
+            if v is not None:
+                out[prefix + field] = str(v)
     return out

@@ -7,18 +7,21 @@ from typing import Sequence
 
 from .device import Device
 from .discover import discover
+from .energy import EnergyMeter
 from .sample import GpuSample
 
 
 class Sampler:
     """Sample ``devices`` (default: :func:`gpu.discover`) every ``interval`` seconds.
 
-    Keeps the latest sample and the last ``history`` samples per GPU.
+    Keeps the latest sample and the last ``history`` samples per GPU, and
+    totals each GPU's energy over every sample (:meth:`energy_wh`).
     Discovery happens once (on first use of :attr:`devices`); each tick
     re-reads only the value files.  ``start()``/``stop()`` are idempotent,
     the thread sleeps on an event so ``stop()`` returns at once, and the
     sampler is a context manager.  ``start()`` takes the first sample
-    synchronously, so :meth:`latest` has data as soon as it returns.
+    synchronously, so :meth:`latest` has data as soon as it returns, and
+    ``stop()`` takes a last one, so the energy covers the whole time between.
     """
 
     def __init__(self, interval: float = 1.0, history: int = 600,
@@ -31,6 +34,7 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self._latest: list[GpuSample] = []
         self._history: dict[int, deque[GpuSample]] = {}
+        self._energy = EnergyMeter()
 
     @property
     def devices(self) -> list[Device]:
@@ -50,13 +54,14 @@ class Sampler:
             for s in samples:
                 self._history.setdefault(
                     s.index, deque(maxlen=self.history_len)).append(s)
+                self._energy.add(s)
         return samples
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 self.sample_now()
-            except Exception:  # never let monitoring kill its host
+            except Exception:  # noqa: BLE001 - monitoring must never kill its host
                 pass
 
     def start(self) -> "Sampler":
@@ -73,11 +78,17 @@ class Sampler:
         return self
 
     def stop(self) -> None:
-        """Stop the thread and wait for it (harmless if not running)."""
+        """Stop the thread, wait for it and take a last sample (harmless if not running)."""
         self._stop.set()
         thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
+        if thread is None:
+            return
+        if thread is not threading.current_thread():
             thread.join(timeout=max(1.0, self.interval * 2))
+        try:
+            self.sample_now()
+        except Exception:  # noqa: BLE001 - monitoring must never kill its host
+            pass
 
     @property
     def running(self) -> bool:
@@ -93,6 +104,17 @@ class Sampler:
         """Samples kept for GPU ``index``, oldest first."""
         with self._lock:
             return list(self._history.get(index, ()))
+
+    def energy_wh(self) -> dict[int, float]:
+        """Wh used per GPU index since its first sample (see :mod:`gpu.energy`).
+
+        From the device's energy counter where it has one (NVML, Intel hwmon),
+        else the trapezoid integral of ``power_w`` over the sample times; a
+        counter that wraps or restarts falls back to power for that interval.
+        GPUs with neither count 0.
+        """
+        with self._lock:
+            return self._energy.wh()
 
     def __enter__(self) -> "Sampler":
         return self.start()

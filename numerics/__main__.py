@@ -11,16 +11,21 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ktrack import messages
 from numerics.stats import SCALAR_STATS
+
+PROG = "numerics"
 
 
 def _parser() -> argparse.ArgumentParser:
     from numerics.plot import FORMATS
     from numerics.schema import KINDS
 
-    p = argparse.ArgumentParser(prog="numerics", description=__doc__.split("\n\n")[1])
+    p = argparse.ArgumentParser(prog=PROG, usage="python -m numerics plot RUN_DIR [options]",
+                                description=(__doc__ or "").split("\n\n")[1])
     sub = p.add_subparsers(dest="command", required=True)
-    pl = sub.add_parser("plot", help="write PNG figures of a run's numerics table")
+    pl = sub.add_parser("plot", prog=PROG, help="write PNG figures of a run's numerics table",
+                        usage="python -m numerics plot RUN_DIR [options]")
     pl.add_argument("run_dir", metavar="RUN_DIR", help="run directory holding numerics.parquet")
     pl.add_argument("--stat", default="rms", choices=SCALAR_STATS, help="statistic to plot (rms)")
     pl.add_argument("--kind", default="activation", choices=KINDS, help="tensor kind (activation)")
@@ -33,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse arguments, make the plots, print where they went."""
+    """Entry point: parse arguments, make the plots, print where they went.
+
+    A bad request or table ends as ``numerics: error: ...`` and exit 1.
+    """
     args = _parser().parse_args(argv)
     from numerics.plot import PlotError, plot_run
     from numerics.schema import SchemaError
@@ -42,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         files = plot_run(args.run_dir, stat=args.stat, kind=args.kind, step=args.step,
                          fmt=args.format, module=args.module, out=args.out)
     except (PlotError, SchemaError, FileNotFoundError) as e:
-        msg = str(e)
-        sys.exit(msg if msg.startswith("numerics:") else f"numerics: {msg}")
+        messages.fail(PROG, e)
+    except OSError as e:
+        messages.fail(PROG, f"could not write the plots: {e}; check that the output folder is writable")
     for f in files:
         print(f)
     return 0

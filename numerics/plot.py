@@ -52,14 +52,15 @@ def _pyplot():
 
 
 def _select(df, kind: str, module: str | None):
-    from numerics.tracker import _matches
+    from numerics.select import matches
 
     sub = df[df["kind"] == kind]
     if module:
-        sub = sub[sub["module"].map(lambda m: _matches(m, module))]
+        sub = sub[sub["module"].map(lambda m: matches(m, module))]
     if sub.empty:
         have = ", ".join(sorted(df["kind"].unique())) or "none"
-        raise PlotError(f"numerics: no '{kind}' rows{' for ' + module if module else ''} in the table (kinds present: {have})")
+        raise PlotError(f"no '{kind}' rows{' for ' + module if module else ''} in the table "
+                        f"(kinds present: {have})")
     label = sub["module"].where(sub["state"] == "", sub["module"] + "." + sub["state"])
     return sub.assign(label=label)
 
@@ -115,7 +116,7 @@ def plot_exp_hist(sub, step: int, fmt: str, kind: str, path: Path) -> Path:
     plt = _pyplot()
     cols = [c for c in HIST_COLUMNS if c in sub.columns]
     if not cols:
-        raise PlotError("numerics: the table has no histogram columns (run had NUMERICS_HISTOGRAM=n)")
+        raise PlotError("the table has no histogram columns (run had NUMERICS_HISTOGRAM=n)")
     at = sub[sub["step"] == step]
     counts = at[cols].to_numpy(dtype=float)
     # x positions: underflow at EXP_MIN-1, bins at e, overflow at EXP_MAX+1
@@ -206,17 +207,18 @@ def plot_run(run_dir: str | Path, stat: str = "rms", kind: str = "activation", s
     """Write every figure for one run; returns the PNG paths."""
     fmt = ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in FORMATS:
-        raise PlotError(f"numerics: unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+        raise PlotError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     run = Path(run_dir)
     if not run.exists():
-        raise PlotError(f"numerics: run directory {run} does not exist")
+        raise PlotError(f"run directory {run} does not exist")
     df = read_table(run)
     sub = _select(df, kind, module)
     steps = sorted(sub["step"].unique().tolist())
     if step is None:
         step = steps[-1]
     elif step not in steps:
-        raise PlotError(f"numerics: step {step} was not sampled; sampled steps: {steps[0]}..{steps[-1]} (e.g. {steps[:5]})")
+        raise PlotError(f"step {step} was not sampled; sampled steps: {steps[0]}..{steps[-1]} "
+                        f"(e.g. {steps[:5]})")
     outdir = Path(out) if out else run / "plots"
     outdir.mkdir(parents=True, exist_ok=True)
     files = [

@@ -70,14 +70,14 @@ def check_schema(schema: pa.Schema, where: str = "table") -> bool:
     for field in want:
         if field.name not in schema.names:
             raise SchemaError(
-                f"numerics: column '{field.name}' is missing in {where}; "
+                f"column '{field.name}' is missing in {where}; "
                 "was it written by numerics.track?"
             )
         got = schema.field(field.name).type
         ok = got == field.type or (field.type == pa.string() and got == pa.large_string())
         if not ok:
             raise SchemaError(
-                f"numerics: column '{field.name}' in {where} has type {got}, expected {field.type}"
+                f"column '{field.name}' in {where} has type {got}, expected {field.type}"
             )
     return has_hist
 
@@ -106,7 +106,7 @@ def read_table(path: str | Path, columns: list[str] | None = None):
         p = p / "numerics.parquet"
     files = part_files(p)
     if not files:
-        raise FileNotFoundError(f"numerics: no numerics table at {path}; was the run made with NUMERICS=y?")
+        raise FileNotFoundError(f"no numerics table at {path}; was the run made with NUMERICS=y?")
     tables = []
     for f in files:
         check_schema(pq.read_schema(f), str(f))

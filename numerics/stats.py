@@ -73,7 +73,7 @@ _HI = EXP_MAX + _BIAS  # raw bin of the last named exponent (1150)
 _HIGH_WORD = 1 if sys.byteorder == "little" else 0  # int32 half of a float64 holding the exponent
 _WORKSPACE_MAX = 1 << 22  # elements; larger CPU tensors get fresh buffers
 _ws_lock = threading.Lock()
-_ws: dict[torch.dtype, torch.Tensor] = {}
+_ws: dict[tuple[int, torch.dtype], torch.Tensor] = {}
 
 
 def subsample(flat: torch.Tensor, max_elements: int) -> torch.Tensor:
@@ -88,11 +88,6 @@ def subsample(flat: torch.Tensor, max_elements: int) -> torch.Tensor:
         return flat
     stride = -(-n // max_elements)
     return flat[::stride]
-
-
-def row_width(histogram: bool) -> int:
-    """Length of a :func:`tensor_stats` row."""
-    return len(COUNT_FIELDS) + len(SCALAR_STATS) + (N_BINS if histogram else 0)
 
 
 @dataclass
@@ -208,9 +203,9 @@ def gather(items: list[Reduced], histogram: bool = True) -> np.ndarray:
             by_device.setdefault(r.parts[0].device, []).append(i)
     for idx in by_device.values():
         # one stack for the whole step (it promotes the integer counts)
-        parts = torch.stack([t for i in idx for t in items[i].parts]).view(len(idx), -1)
+        parts = torch.stack([t for i in idx for t in items[i].parts or ()]).view(len(idx), -1)
         if histogram:
-            h = torch.stack([items[i].hist for i in idx])
+            h = torch.stack([hist for i in idx if (hist := items[i].hist) is not None])
             folded = torch.cat([
                 h[:, :_LO].sum(1, keepdim=True), h[:, _LO:_HI + 1],
                 h[:, _HI + 1:_RAW_BINS - 1].sum(1, keepdim=True), h[:, _RAW_BINS - 1:],

@@ -21,64 +21,19 @@ outputs in the forward hook (what a full backward hook reports as
 
 from __future__ import annotations
 
-import fnmatch
-import re
-import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import torch
 
+from ktrack import messages
+from numerics.histograms import histograms
+from numerics.select import Selector, kinds_from, split_list
 from numerics.stats import SCALAR_STATS, Reduced, gather, reduce
 from numerics.writer import Background, TableWriter
 
-_KIND_ALIASES = {
-    "activation": "activation", "activations": "activation",
-    "gradient": "gradient", "gradients": "gradient",
-    "weight": "weight", "weights": "weight",
-    "weight_grad": "weight_grad", "weight_grads": "weight_grad",
-    "optimizer_state": "optimizer_state", "optimizer": "optimizer_state", "optim": "optimizer_state",
-}
-
-
-def _split(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v).strip() for v in value if str(v).strip()]
-
-
-def _matches(name: str, pattern: str) -> bool:
-    """fnmatch on the whole name, or a regular-expression search."""
-    if fnmatch.fnmatchcase(name, pattern):
-        return True
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return False
-
-
-def kinds_from(kinds: Iterable[str] | str | None, cfg: Any) -> set[str]:
-    """Tensor kinds to record: explicit ``kinds`` or the cfg NUMERICS_* flags."""
-    if kinds is not None:
-        out = set()
-        for k in _split(kinds):
-            if k.lower() not in _KIND_ALIASES:
-                raise ValueError(f"numerics: unknown tensor kind '{k}'; use one of {sorted(set(_KIND_ALIASES.values()))}")
-            out.add(_KIND_ALIASES[k.lower()])
-        return out
-    out = set()
-    if getattr(cfg, "NUMERICS_ACTIVATIONS", True):
-        out.add("activation")
-    if getattr(cfg, "NUMERICS_GRADIENTS", True):
-        out.add("gradient")
-    if getattr(cfg, "NUMERICS_WEIGHTS", True):
-        out |= {"weight", "weight_grad"}
-    if getattr(cfg, "NUMERICS_OPTIMIZER_STATE", False):
-        out.add("optimizer_state")
-    return out
+PROG = "numerics"
 
 
 def _first_tensor(out: Any) -> torch.Tensor | None:
@@ -100,7 +55,11 @@ def _dtype_name(t: torch.Tensor) -> str:
 
 
 class Tracker:
-    """Records statistics of a model's tensors; made by :func:`track`."""
+    """Records statistics of a model's tensors; made by :func:`track`.
+
+    ``selected(name)`` tells whether a module or parameter name passes the
+    include/exclude patterns (a :class:`numerics.select.Selector`).
+    """
 
     def __init__(
         self,
@@ -114,6 +73,7 @@ class Tracker:
         exclude: list[str] | None = None,
         kinds: set[str] | None = None,
         histogram: bool = True,
+        hist_modules: list[str] | None = None,
         max_elements: int = 1 << 20,
         log_stats: list[str] | None = None,
         out_dir: str | Path | None = None,
@@ -127,6 +87,9 @@ class Tracker:
         self.interval = max(1, int(interval))
         self.include = include or []
         self.exclude = exclude or []
+        self.selected = Selector(self.include, self.exclude)
+        self.hist_modules = list(hist_modules or []) if histogram else []
+        self._hist_selected = Selector(self.hist_modules)
         self.kinds = set(kinds) if kinds is not None else {"activation", "gradient", "weight", "weight_grad"}
         self.histogram = histogram
         self.max_elements = int(max_elements)
@@ -139,29 +102,9 @@ class Tracker:
         self.steps_sampled = 0
         self._handles: list[Any] = []
         self._pending: list[tuple[tuple, Reduced]] = []
-        self._selected: dict[str, bool] = {}
         self._seen: set[tuple[str, str]] = set()
         self._warned: set[str] = set()
         self._modules = [(n, m) for n, m in model.named_modules() if n and self.selected(n)]
-
-    # -- selection ---------------------------------------------------------
-    def selected(self, name: str) -> bool:
-        """Whether a module/parameter name passes the include/exclude patterns.
-
-        A parameter ``a.b.weight`` also matches through its module ``a.b``.
-        """
-        hit = self._selected.get(name)
-        if hit is None:
-            hit = self._selected[name] = self._match(name)
-        return hit
-
-    def _match(self, name: str) -> bool:
-        names = [name]
-        if "." in name:
-            names.append(name.rsplit(".", 1)[0])
-        if self.include and not any(_matches(n, p) for n in names for p in self.include):
-            return False
-        return not any(_matches(n, p) for n in names for p in self.exclude)
 
     def is_sampled(self, step: int) -> bool:
         """Whether statistics are recorded on optimizer step ``step``."""
@@ -169,14 +112,15 @@ class Tracker:
 
     # -- hooks ---------------------------------------------------------------
     def _warn(self, key: str, msg: str) -> None:
+        """``numerics: warning: msg`` once per cause and tracker; training goes on."""
         if key not in self._warned:
             self._warned.add(key)
-            warnings.warn(f"numerics: {msg}", RuntimeWarning, stacklevel=3)
+            messages.warn(PROG, msg)
 
     def _record(self, meta: tuple, t: torch.Tensor) -> None:
         try:
             self._pending.append((meta, reduce(t, self.max_elements, self.histogram)))
-        except Exception as e:  # never break training
+        except Exception as e:  # noqa: BLE001 - statistics must never break training
             self._warn(f"stats:{meta[2]}", f"statistics of {meta[1]} ({meta[2]}) failed: {e}")
 
     def _forward_hook(self, name: str):
@@ -194,7 +138,7 @@ class Tracker:
                 if "gradient" in self.kinds and out.requires_grad and (name, "g") not in self._seen:
                     self._seen.add((name, "g"))
                     out.register_hook(self._grad_hook(name, typ, step))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a hook must never break training
                 self._warn("forward", f"forward hook failed on {name}: {e}")
 
         return hook
@@ -255,7 +199,7 @@ class Tracker:
             try:
                 self._collect_params(cur)
                 self._emit(cur)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a lost sample must never break training
                 self._warn("step", f"step {cur} not recorded: {e}")
             self._pending.clear()
             self._disarm()
@@ -278,6 +222,7 @@ class Tracker:
 
     def _collect_optimizer(self, step: int, names: dict[int, str]) -> None:
         """Optimizer buffers, named through parameter identity (not position)."""
+        assert self.optimizer is not None
         typ = type(self.optimizer).__name__
         for g, group in enumerate(self.optimizer.param_groups):
             for i, p in enumerate(group["params"]):
@@ -294,32 +239,42 @@ class Tracker:
         metas = [m for m, _ in self._pending]
         arr = gather([r for _, r in self._pending], self.histogram)  # one transfer per device
         self.steps_sampled += 1
-        if self.run is not None and self.log_stats:
+        if self.run is not None and (self.log_stats or self.hist_modules):
             # here, not in the writer thread: run.log returns at once, and the
             # rows must reach the trackers in step order (W&B drops late steps)
             self._log(step, metas, arr)
-        if self.writer is not None:
+        if self.writer is not None and self._bg is not None:
             flush = self.steps_sampled % self.flush_every == 0
             self._bg.submit(self._write, metas, arr, flush)
 
     def _write(self, metas: list[tuple], arr: np.ndarray, flush: bool) -> None:
         """In the writer thread: buffer the rows, write a part file."""
+        assert self.writer is not None
         self.writer.add(metas, arr)
         if flush:
             self.writer.flush()
 
-    def _log(self, step: int, metas: list[tuple], arr) -> None:
+    def _log(self, step: int, metas: list[tuple], arr: np.ndarray) -> None:
+        """The chosen scalars and the selected modules' exponent histograms, as one tracker row."""
+        assert self.run is not None
         offset = 2  # numel, sampled
         col = {s: offset + SCALAR_STATS.index(s) for s in self.log_stats}
-        metrics: dict[str, float] = {}
-        for m, row in zip(metas, arr):
-            label = m[3] if m[2] == "optimizer_state" else m[2]
-            for s, c in col.items():
-                metrics[f"numerics/{m[1]}/{label}/{s}"] = float(row[c])
+        metrics: dict[str, Any] = {}
         try:
+            for m, row in zip(metas, arr, strict=True):
+                label = m[3] if m[2] == "optimizer_state" else m[2]
+                for s, c in col.items():
+                    metrics[f"numerics/{m[1]}/{label}/{s}"] = float(row[c])
+            if self.hist_modules:
+                metrics.update(histograms(metas, arr, self._hist_selected))
             self.run.log(metrics, step=step)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a tracker problem must never break training
             self._warn("log", f"logging to trackers failed: {e}")
+
+    def wait_written(self) -> None:
+        """Return when the table write of the last sampled step (on the writer thread) is done."""
+        if self._bg is not None:
+            self._bg.wait()
 
     def close(self) -> None:
         """Remove every hook and write what is buffered (idempotent)."""
@@ -330,7 +285,7 @@ class Tracker:
         if self.writer is not None:
             try:
                 self.writer.close()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - closing must never break training
                 self._warn("close", f"could not finish {self.path}: {e}")
 
 
@@ -345,6 +300,7 @@ def track(
     exclude: Iterable[str] | str | None = None,
     kinds: Iterable[str] | str | None = None,
     histogram: bool | None = None,
+    hist_modules: Iterable[str] | str | None = None,
     max_elements: int | None = None,
     log_stats: Iterable[str] | str | None = None,
     out_dir: str | Path | None = None,
@@ -359,8 +315,9 @@ def track(
     NUMERICS_INTERVAL (100), NUMERICS_INCLUDE / NUMERICS_EXCLUDE
     (comma-separated fnmatch patterns, also tried as regex searches),
     NUMERICS_ACTIVATIONS / _GRADIENTS / _WEIGHTS / _OPTIMIZER_STATE (kinds),
-    NUMERICS_HISTOGRAM, NUMERICS_MAX_ELEMENTS (1048576, 0 = no subsampling),
-    NUMERICS_LOG_STATS ("rms,max_abs").
+    NUMERICS_HISTOGRAM, NUMERICS_HIST_MODULES (module patterns whose exponent
+    histograms go to ``run.log``; "" = none), NUMERICS_MAX_ELEMENTS (1048576,
+    0 = no subsampling), NUMERICS_LOG_STATS ("rms,max_abs").
 
     Args:
         model: the module whose submodules and parameters are tracked.
@@ -368,6 +325,9 @@ def track(
         run: a ``trackers.Run`` (anything with ``log(dict, step=)``) or None.
         kinds: subset of activation, gradient, weight, weight_grad,
             optimizer_state (plural forms accepted).
+        hist_modules: patterns (as ``include``) of the modules whose
+            exponent histograms are logged as ``numerics/hist/<module>/<kind>``
+            (:mod:`numerics.histograms`); needs ``histogram``.
         out_dir: where ``numerics.parquet`` goes; default ``run.dir``; with
             neither, nothing is written (scalars are still logged).
         flush_every: sampled steps per part file (crash loses at most these).
@@ -376,6 +336,9 @@ def track(
 
     Returns:
         A :class:`Tracker`; call ``t.step()`` after every optimizer step.
+
+    Raises:
+        ValueError: an unknown tensor kind.
     """
     def pick(value: Any, symbol: str, default: Any) -> Any:
         return value if value is not None else getattr(cfg, symbol, default)
@@ -390,12 +353,13 @@ def track(
         run=run,
         enabled=enabled,
         interval=int(pick(interval, "NUMERICS_INTERVAL", 100)),
-        include=_split(pick(include, "NUMERICS_INCLUDE", "")),
-        exclude=_split(pick(exclude, "NUMERICS_EXCLUDE", "")),
+        include=split_list(pick(include, "NUMERICS_INCLUDE", "")),
+        exclude=split_list(pick(exclude, "NUMERICS_EXCLUDE", "")),
         kinds=kinds_from(kinds, cfg),
         histogram=bool(pick(histogram, "NUMERICS_HISTOGRAM", True)),
+        hist_modules=split_list(pick(hist_modules, "NUMERICS_HIST_MODULES", "")),
         max_elements=int(pick(max_elements, "NUMERICS_MAX_ELEMENTS", 1 << 20)),
-        log_stats=_split(pick(log_stats, "NUMERICS_LOG_STATS", "rms,max_abs")),
+        log_stats=split_list(pick(log_stats, "NUMERICS_LOG_STATS", "rms,max_abs")),
         out_dir=out_dir,
         flush_every=flush_every,
         start_step=start_step,

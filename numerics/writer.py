@@ -139,7 +139,7 @@ class Background:
     def _run(self, fn: Callable[..., Any], args: tuple) -> None:
         try:
             fn(*args)
-        except Exception as e:  # never break training
+        except Exception as e:  # noqa: BLE001 - a failed write must never break training
             self._warn("write", f"writing the numerics table failed: {e}")
 
     def _main(self) -> None:
@@ -151,6 +151,12 @@ class Background:
                 self._free.release()
                 return
             self._run(*job)
+            self._free.release()
+
+    def wait(self) -> None:
+        """Return when no job is in flight (at once after :meth:`close`)."""
+        if not self._closed and self._thread is not None:
+            self._free.acquire()
             self._free.release()
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 Only the module is fake: ``gpu.nvml`` runs unchanged against it.  Configure
 with :func:`configure`; a field set to one of the ``NVML_ERROR_*`` codes wrapped
-in :class:`Err` raises that NVML error when queried.
+in :class:`Err` raises that NVML error when queried.  The A100 has the total
+energy counter (``energy_mj``, mJ) and the RTX does not, so both energy paths
+(counter, integrated power) run.
 """
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_GRAPHICS = 0
 NVML_CLOCK_MEM = 2
 NVML_FI_DEV_MEMORY_TEMP = 82
+nvmlClocksEventReasonGpuIdle = 0x1
+nvmlClocksEventReasonSwPowerCap = 0x4
+nvmlClocksEventReasonSwThermalSlowdown = 0x20
+nvmlClocksEventReasonHwThermalSlowdown = 0x40
 
 
 class NVMLError(Exception):
@@ -100,6 +106,8 @@ def nvmlDeviceGetEnforcedPowerLimit(h): return _get(h, "limit_mw", "nvmlDeviceGe
 def nvmlDeviceGetFanSpeed(h): return _get(h, "fan", "nvmlDeviceGetFanSpeed")
 def nvmlDeviceGetFanSpeedRPM(h): return _get(h, "fan_rpm", "nvmlDeviceGetFanSpeedRPM")
 def nvmlDeviceGetPerformanceState(h): return _get(h, "pstate", "nvmlDeviceGetPerformanceState")
+def nvmlDeviceGetTotalEnergyConsumption(h): return _get(h, "energy_mj", "nvmlDeviceGetTotalEnergyConsumption")
+def nvmlDeviceGetCurrentClocksEventReasons(h): return _get(h, "reasons", "nvmlDeviceGetCurrentClocksEventReasons")
 
 
 def nvmlDeviceGetUtilizationRates(h):
@@ -136,8 +144,11 @@ A100 = {"name": b"NVIDIA A100-SXM4-80GB", "util": 87, "memory": (40 * 2**30, 80 
         "temp": 61, "mem_temp": 70, "power_mw": 312456, "limit_mw": 400000,
         "fan": Err(NVML_ERROR_NOT_SUPPORTED),
         "fan_rpm": Err(NVML_ERROR_NOT_SUPPORTED),
-        "clock_gr": 1410, "clock_mem": 1593, "pstate": 0}
+        "clock_gr": 1410, "clock_mem": 1593, "pstate": 0,
+        "energy_mj": 987_654_321_000, "reasons": nvmlClocksEventReasonGpuIdle}
 RTX = {"name": "NVIDIA GeForce RTX 4090", "util": 12, "memory": (3 * 2**30, 24 * 2**30),
        "temp": 48, "mem_temp": Err(NVML_ERROR_NOT_SUPPORTED),
        "power_mw": 35000, "limit_mw": 450000, "fan": 30, "fan_rpm": 1100,
-       "clock_gr": 210, "clock_mem": 405, "pstate": 8}
+       "clock_gr": 210, "clock_mem": 405, "pstate": 8,
+       "energy_mj": Err(NVML_ERROR_NOT_SUPPORTED),
+       "reasons": nvmlClocksEventReasonSwPowerCap | nvmlClocksEventReasonSwThermalSlowdown}

@@ -84,6 +84,8 @@ def intel_i915(card: str = "card0", dev_id: str = "0x56a0",
         f"{c}/gt_max_freq_mhz": "2400\n", f"{c}/gt_RP0_freq_mhz": "2400\n",
         f"{h}/name": "i915\n", f"{h}/energy1_input": "1000000000\n",
         f"{h}/power1_max": "225000000\n", f"{h}/fan1_input": "1200\n",
+        **{f"{c}/gt/gt0/throttle_reason_{r}": "0\n"
+           for r in ("status", "pl1", "pl2", "pl4", "thermal", "prochot", "ratl", "vr_thermalert", "vr_tdc")},
     }
 
 
@@ -97,6 +99,12 @@ def intel_xe(card: str = "card0") -> dict[str, str]:
         f"{d}/tile0/gt0/freq0/cur_freq": "2850\n",
         f"{d}/tile0/gt0/freq0/max_freq": "2850\n",
         f"{d}/tile0/gt1/freq0/act_freq": "1000\n",
+        f"{d}/tile0/gt0/freq0/throttle/status": "1\n",
+        f"{d}/tile0/gt0/freq0/throttle/reason_pl1": "1\n",
+        f"{d}/tile0/gt0/freq0/throttle/reason_pl2": "0\n",
+        f"{d}/tile0/gt0/freq0/throttle/reason_pl4": "0\n",
+        f"{d}/tile0/gt0/freq0/throttle/reason_thermal": "1\n",
+        f"{d}/tile0/gt0/freq0/throttle/reason_prochot": "0\n",
         f"{h}/name": "xe\n", f"{h}/energy1_input": "500000000\n",
         f"{h}/power1_max": "190000000\n",
         f"{h}/temp2_input": "58000\n", f"{h}/temp2_label": "pkg\n",

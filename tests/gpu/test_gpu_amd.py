@@ -7,7 +7,7 @@ import pytest
 import gpu
 from gpu.amd import AmdDevice, parse_dpm
 
-SEED_BLOCK = """\
+W7900_BLOCK = """\
 ============================================================
 GPU Status
 ============================================================
@@ -23,11 +23,11 @@ AMD Radeon Pro W7900
   Perf State: auto"""
 
 
-def test_w7900_reproduces_seed_block(use_tree):
+def test_w7900_reproduces_the_trackio_view_block(use_tree):
     use_tree("amd_w7900")
     devices = gpu.discover()
     assert [(d.index, d.vendor, d.name) for d in devices] == [(0, "amd", "AMD Radeon Pro W7900")]
-    assert gpu.render_once([devices[0].sample()]) == SEED_BLOCK
+    assert gpu.render_once([devices[0].sample()]) == W7900_BLOCK
 
 
 def test_w7900_values(use_tree):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 import gpu
 from gpu.__main__ import main
-from gpu.sample import GpuSample
+from gpu.sample import GpuSample, make_sample
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ def _s(index=0, **kw):
 
 def test_sample_is_frozen():
     s = _s()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.utilization = 3  # type: ignore[misc]
     assert s.as_dict()["power_w"] is None
 
@@ -35,21 +36,48 @@ def test_fmt(args, expected):
     assert gpu.fmt(*args) == expected
 
 
-def test_to_metrics_keys_and_prefixes():
-    full = dict(utilization=1, memory_used_gb=2, memory_percent=3, temperature_c=4,
-                power_w=5, clock_graphics_mhz=6, clock_memory_mhz=7, clock_fclk_mhz=8,
-                clock_socclk_mhz=9, fan_percent=10, fan_rpm=11, perf_state="P2",
-                memory_total_gb=99, power_limit_w=99)
-    m = gpu.to_metrics([_s(0, **full), _s(2, utilization=50.0)])
+FULL = dict(utilization=1, memory_used_gb=2, memory_percent=3, temperature_c=4,
+            power_w=5, clock_graphics_mhz=6, clock_memory_mhz=7, clock_fclk_mhz=8,
+            clock_socclk_mhz=9, fan_percent=10, fan_rpm=11, perf_state="P2",
+            memory_total_gb=99, power_limit_w=99, energy_j=1e6, throttle="power")
+
+
+def test_to_metrics_numeric_keys_and_prefixes():
+    m = gpu.to_metrics([_s(0, **FULL), _s(2, utilization=50.0)])
     assert sorted(k for k in m if k.startswith("gpu/")) == sorted(
         "gpu/" + k for k in ["utilization", "memory_used_gb", "memory_percent",
                              "temperature_c", "power_w", "clock_graphics_mhz",
                              "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz",
-                             "fan_speed", "fan_rpm", "perf_state"])
-    assert m["gpu/fan_speed"] == 10.0 and isinstance(m["gpu/utilization"], float)
-    assert m["gpu/perf_state"] == "P2"
+                             "fan_speed", "fan_rpm"])
+    assert all(type(v) is float for v in m.values())   # strings go to to_info
+    assert m["gpu/fan_speed"] == 10.0
     assert m["gpu2/utilization"] == 50.0 and "gpu2/power_w" not in m
     assert gpu.to_metrics([]) == {}
+
+
+def test_to_info_string_fields():
+    info = gpu.to_info([_s(0, **FULL), _s(1, throttle=""), _s(3)])
+    assert info == {"gpu/name": "GPU0", "gpu/vendor": "amd", "gpu/perf_state": "P2", "gpu/throttle": "power",
+                    "gpu1/name": "GPU1", "gpu1/vendor": "amd", "gpu1/throttle": "",
+                    "gpu3/name": "GPU3", "gpu3/vendor": "amd"}
+    assert gpu.to_info([]) == {}
+
+
+def test_make_sample_rejects_unknown_fields():
+    with pytest.raises(TypeError, match="temprature_c"):
+        make_sample(0, "amd", "x", 0.0, temprature_c=70)
+    assert make_sample(0, "amd", "x", 0.0, temperature_c=70).temperature_c == 70
+
+
+def test_backend_with_misspelt_field_fails_its_sample():
+    class Typo(gpu.BaseDevice):
+        vendor = "amd"
+
+        def _read(self):
+            return {"temprature_c": 70.0}
+
+    with pytest.raises(TypeError, match="unknown GPU sample field"):
+        Typo(0, "typo").sample()
 
 
 def test_render_missing_values_and_two_gpus():
@@ -88,7 +116,7 @@ def test_sampler_without_gpus():
 
 
 def test_sampler_survives_failing_device():
-    class Bad(gpu.Device):
+    class Bad(gpu.BaseDevice):
         vendor = "amd"
 
         def _read(self):
@@ -110,9 +138,11 @@ def test_main_text_and_json(use_tree, capsys):
 
 
 def test_main_no_gpus(capsys):
-    assert main([]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("gpu: No GPUs found (checked: ") and err.count("\n") == 1
+    assert err.startswith("gpu: error: No GPUs found (checked: ") and err.count("\n") == 1
 
 
 def test_module_entry_point(use_tree, tmp_path):

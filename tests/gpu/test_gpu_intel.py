@@ -119,3 +119,36 @@ def test_backend_filter(use_tree):
     assert [d.vendor for d in gpu.discover(backends=["amd"])] == ["amd"]
     assert [d.index for d in gpu.discover(backends=["intel"])] == [0]
     assert gpu.discover(backends=[]) == []
+
+
+def test_i915_throttle_reasons(use_tree):
+    root = use_tree("intel_arc_i915", copy=True)
+    gt = root / "sys/class/drm/card0/gt/gt0"
+    (dev,) = gpu.discover()
+    assert dev.sample().throttle == ""                       # status 0: not throttled
+    for name in ("status", "pl1", "pl2", "thermal"):
+        (gt / f"throttle_reason_{name}").write_text("1\n")
+    assert dev.sample().throttle == "power,thermal"          # pl1 and pl2 are both "power"
+    (gt / "throttle_reason_pl1").write_text("0\n")
+    (gt / "throttle_reason_pl2").write_text("0\n")
+    (gt / "throttle_reason_thermal").write_text("0\n")
+    assert dev.sample().throttle == "other"                  # throttled, no reason named
+
+
+def test_xe_throttle_reasons_and_unknown(use_tree):
+    root = use_tree("intel_xe", copy=True)
+    (dev,) = gpu.discover()
+    assert dev.sample().throttle == "power,thermal"
+    for f in (root / "sys/class/drm/card0/device/tile0/gt0/freq0/throttle").iterdir():
+        f.write_text("garbage\n")
+    assert dev.sample().throttle is None                     # nothing readable: unknown
+    use_tree("mixed")
+    assert [d.sample().throttle for d in gpu.discover()] == ["", None]   # Intel, then AMD (no reasons)
+
+
+def test_intel_energy_counter(use_tree):
+    root = use_tree("intel_arc_i915", copy=True)
+    (dev,) = gpu.discover()
+    assert dev.sample().energy_j == pytest.approx(1000.0)          # 1e9 µJ
+    (root / "sys/class/drm/card0/device/hwmon/hwmon2/energy1_input").write_text("1000000001\n")
+    assert dev.sample().energy_j == pytest.approx(1000.000001)

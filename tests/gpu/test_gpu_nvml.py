@@ -75,12 +75,60 @@ def test_nvml_first_then_sysfs(fake_nvml, use_tree):
     devices = gpu.discover()
     assert [(d.index, d.vendor) for d in devices] == [
         (0, "nvidia"), (1, "nvidia"), (2, "intel"), (3, "amd")]
-    metrics = gpu.to_metrics(d.sample() for d in devices)
-    assert metrics["gpu/perf_state"] == "P0" and metrics["gpu3/perf_state"] == "auto"
+    samples = [d.sample() for d in devices]
+    metrics, info = gpu.to_metrics(samples), gpu.to_info(samples)
+    assert info["gpu/perf_state"] == "P0" and info["gpu3/perf_state"] == "auto"
     assert "gpu/fan_speed" not in metrics and metrics["gpu1/fan_rpm"] == 1100
+    assert info["gpu1/throttle"] == "power,thermal" and "gpu3/throttle" not in info   # AMD: unknown
 
 
 def test_jetson_nvml_duplicate_dropped(fake_nvml, use_tree):
     fake_nvml.configure([{"name": b"Orin (nvgpu)", "util": 5}])
     use_tree("jetson_orin")
     assert [d.vendor for d in gpu.discover()] == ["jetson"]
+
+
+def test_energy_counter_and_throttle_reasons(fake_nvml):
+    a100, rtx = gpu.discover()
+    s = a100.sample()
+    assert s.energy_j == pytest.approx(987_654_321.0)              # mJ -> J
+    assert s.throttle == ""                                       # idle is no throttling
+    r = rtx.sample()
+    assert r.energy_j is None and r.throttle == "power,thermal"
+    fake_nvml.GPUS[0]["reasons"] = (fake_nvml.nvmlClocksEventReasonHwThermalSlowdown | 0x8 | 0x80 | 0x10000)
+    assert a100.sample().throttle == "hw_thermal,hw_slowdown,power_brake"   # unknown bits ignored
+
+
+def test_throttle_unknown_without_the_query(fake_nvml, monkeypatch):
+    """A binding without either reasons call, or a GPU that does not support it: None, asked once."""
+    monkeypatch.delattr(fake_nvml, "nvmlDeviceGetCurrentClocksEventReasons")
+    dev = gpu.discover()[0]
+    assert dev.sample().throttle is None and dev.sample().throttle is None
+    fake_nvml.configure([dict(fake_nvml.A100, reasons=fake_nvml.Err(fake_nvml.NVML_ERROR_NOT_SUPPORTED))])
+    nvml.reset()
+    assert gpu.discover()[0].sample().throttle is None
+
+
+def test_named_constants_match_nvidia_ml_py():
+    """The NVML enum values and throttle bits gpu/ names are those of the real binding."""
+    import importlib.machinery
+    import importlib.util
+
+    from gpu import throttle
+
+    spec = importlib.machinery.PathFinder.find_spec("pynvml")   # not sys.modules: the fixture hides it
+    if spec is None or spec.loader is None:
+        pytest.skip("nvidia-ml-py is not installed")
+    real = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real)                               # constants only; nvmlInit is not called
+    assert nvml.NVML_TEMPERATURE_GPU == real.NVML_TEMPERATURE_GPU
+    assert (nvml.NVML_CLOCK_GRAPHICS, nvml.NVML_CLOCK_MEM) == (real.NVML_CLOCK_GRAPHICS, real.NVML_CLOCK_MEM)
+    assert nvml.NVML_FI_DEV_MEMORY_TEMP == real.NVML_FI_DEV_MEMORY_TEMP
+    assert nvml.NVML_PSTATE_MAX < real.NVML_PSTATE_UNKNOWN and nvml.NVML_SUCCESS == real.NVML_SUCCESS
+    assert (nvml.ERROR_NOT_SUPPORTED, nvml.ERROR_NO_PERMISSION, nvml.ERROR_FUNCTION_NOT_FOUND,
+            nvml.ERROR_GPU_IS_LOST) == (real.NVML_ERROR_NOT_SUPPORTED, real.NVML_ERROR_NO_PERMISSION,
+                                        real.NVML_ERROR_FUNCTION_NOT_FOUND, real.NVML_ERROR_GPU_IS_LOST)
+    names = {"SwPowerCap": "power", "HwSlowdown": "hw_slowdown", "SwThermalSlowdown": "thermal",
+             "HwThermalSlowdown": "hw_thermal", "HwPowerBrakeSlowdown": "power_brake",
+             "BoardLimit": "board_limit", "Reliability": "reliability"}
+    assert {getattr(real, "nvmlClocksThrottleReason" + k): v for k, v in names.items()} == throttle.NVML_BITS

@@ -47,21 +47,38 @@ def test_every_format_and_kind(run_dir, tmp_path, fmt):
 
 
 def test_optimizer_state_plot(run_dir, tmp_path):
-    assert main(["plot", str(run_dir), "--kind", "optimizer_state", "--module", "fc1*", "--out", str(tmp_path / "o")]) == 0
+    assert main(["plot", str(run_dir), "--kind", "optimizer_state", "--module", "fc1*",
+                 "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "optimizer_state_rms_heatmap.png").exists()
 
 
 @pytest.mark.parametrize("argv,msg", [
-    (["--step", "3"], "numerics: step 3 was not sampled"),
-    (["--kind", "weight_grad"], "numerics: no 'weight_grad' rows"),
+    (["--step", "3"], "numerics: error: step 3 was not sampled"),
+    (["--kind", "weight_grad"], "numerics: error: no 'weight_grad' rows"),
 ])
-def test_cli_errors_are_one_line(run_dir, argv, msg):
+def test_cli_errors_are_one_line(run_dir, capsys, argv, msg):
     with pytest.raises(SystemExit) as e:
         main(["plot", str(run_dir)] + argv)
-    assert str(e.value).startswith(msg) and "\n" not in str(e.value)
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and err.startswith(msg) and err.count("\n") == 1
 
 
-def test_cli_missing_run(tmp_path):
+def test_cli_missing_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["plot", str(tmp_path / "nope")])
-    assert str(e.value).startswith("numerics: run directory")
+    assert e.value.code == 1 and capsys.readouterr().err.startswith("numerics: error: run directory")
+
+
+def test_cli_usage_error_exits_2(run_dir, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(run_dir), "--stat", "nope"])
+    assert e.value.code == 2 and "numerics: error: argument --stat" in capsys.readouterr().err
+
+
+def test_cli_unwritable_output(run_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(run_dir), "--out", str(blocker / "plots")])
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and err.startswith("numerics: error: ") and err.count("\n") == 1

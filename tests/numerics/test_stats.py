@@ -53,8 +53,8 @@ def check(t: torch.Tensor) -> None:
             assert math.isnan(got), s
         else:
             assert got == pytest.approx(want, rel=1e-5, abs=1e-300), s
-    np.testing.assert_array_equal(row[2 + len(SCALAR_STATS):].astype(np.int64),
-                                  np_hist(t.float().double().numpy() if t.dtype == torch.bfloat16 else t.double().numpy()))
+    ref = t.float().double().numpy() if t.dtype == torch.bfloat16 else t.double().numpy()
+    np.testing.assert_array_equal(row[2 + len(SCALAR_STATS):].astype(np.int64), np_hist(ref))
 
 
 CASES = {
@@ -134,5 +134,5 @@ def test_batch_equals_single():
 
     ts = [CASES[k] for k in sorted(CASES)] + [torch.empty(0)]
     rows = gather([reduce(t) for t in ts])
-    for t, r in zip(ts, rows):
+    for t, r in zip(ts, rows, strict=True):
         np.testing.assert_array_equal(r, tensor_stats(t))

@@ -67,7 +67,7 @@ def _write_bad(tmp_path, mutate):
 
 def test_missing_column_is_named(tmp_path):
     d = _write_bad(tmp_path, lambda t: t.drop_columns(["rms"]))
-    with pytest.raises(numerics.SchemaError, match=r"^numerics: column 'rms' is missing in .*part-"):
+    with pytest.raises(numerics.SchemaError, match=r"^column 'rms' is missing in .*part-"):
         numerics.read_table(d)
 
 
@@ -89,7 +89,7 @@ def test_foreign_parquet_file_is_rejected(tmp_path):
 
 
 def test_missing_table_message(tmp_path):
-    with pytest.raises(FileNotFoundError, match="^numerics: no numerics table"):
+    with pytest.raises(FileNotFoundError, match="^no numerics table"):
         numerics.read_table(tmp_path)
 
 
@@ -121,3 +121,18 @@ def test_background_writer_runs_in_order_and_close_waits():
     assert done == [0, 1, 2] and len(warned) == 1 and "failed" in warned[0]
     bg.submit(done.append, 3)  # after close: inline
     assert done == [0, 1, 2, 3]
+
+
+def test_background_wait_returns_when_the_job_is_done():
+    import time
+
+    from numerics.writer import Background
+
+    done: list[int] = []
+    bg = Background(lambda key, msg: None)
+    bg.wait()                                   # nothing submitted yet: returns at once
+    bg.submit(lambda: (time.sleep(0.05), done.append(1)))
+    bg.wait()
+    assert done == [1]
+    bg.close()
+    bg.wait()                                   # after close: returns at once
