@@ -54,6 +54,7 @@ class GpuMetrics:
                  sampler: Any = None) -> None:
         self.sampler: Any = None
         self._last_time = 0.0
+        self._stopped = False
         if sampler is None:
             try:
                 devices = gpu.discover(backends=backends) if backends is not None else None
@@ -90,10 +91,14 @@ class GpuMetrics:
         return samples
 
     def final_summary(self) -> dict[str, Any]:
-        """String fields of the last samples and the energy used, for the run summary."""
+        """String fields of the last samples and the energy used, for the run summary.
+
+        Stops the sampler first: its last sample closes the energy integral at the end of the run.
+        """
         out: dict[str, Any] = {}
         if self.sampler is None:
             return out
+        self.stop()
         try:
             out.update(info(self.latest()))
             energy_wh = getattr(self.sampler, "energy_wh", None)
@@ -104,8 +109,9 @@ class GpuMetrics:
         return out
 
     def stop(self) -> None:
-        """Stop the sampler thread."""
-        if self.sampler is not None:
+        """Stop the sampler thread (once; later calls do nothing)."""
+        if self.sampler is not None and not self._stopped:
+            self._stopped = True
             try:
                 self.sampler.stop()
             except Exception:  # noqa: BLE001 - stopping a dead sampler is not an error

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import types
 
 import trackers
 from gpu.sample import make_sample
@@ -34,10 +33,9 @@ class StandInSampler:
         t = 1000.0 + self.calls
         out = []
         for index in (0, 1):
-            s = make_sample(index, "nvidia", f"Stand-in {index}", t, utilization=50.0 + index, power_w=100.0,
-                            perf_state="P2")
             throttle = "thermal,power" if index == 1 and self.calls > 1 else ""
-            out.append(types.SimpleNamespace(**s.as_dict(), throttle=throttle))
+            out.append(make_sample(index, "nvidia", f"Stand-in {index}", t, utilization=50.0 + index, power_w=100.0,
+                                   perf_state="P2", throttle=throttle))
         return out
 
     def energy_wh(self) -> dict[int, float]:
