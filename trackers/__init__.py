@@ -20,7 +20,8 @@ from trackers.histogram import Histogram
 from trackers.run import NoOpRun, Run, Series
 from trackers.settings import add_arguments, detect_rank, resolve
 
-__all__ = ["Histogram", "NoOpRun", "Run", "Series", "add_arguments", "current", "finish", "init", "log", "params", "summary"]
+__all__ = ["Histogram", "NoOpRun", "Run", "Series", "add_arguments", "current", "finish", "init", "log", "params",
+           "summary"]
 
 _current: Run | NoOpRun | None = None
 
@@ -63,7 +64,7 @@ def current() -> Run | NoOpRun | None:
 
 def _need() -> Run | NoOpRun:
     if _current is None:
-        raise RuntimeError("trackers: call trackers.init() before logging")
+        raise RuntimeError("call trackers.init() before logging")
     return _current
 
 

@@ -17,6 +17,8 @@ import time
 import types
 from typing import Any
 
+from ktrack.messages import fail, usage
+
 
 def fake_metrics(steps: int, seed: int = 0) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
     """Return ({step: metrics}, summary) of a plausible pruning run."""
@@ -74,10 +76,11 @@ def _read_trackio(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
 
 
 def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
-    from trackers.readback import wandb_run
+    from trackers.wandb_file import read_run, wait_finished
 
     info = run.ctx.info.get("wandb") or {}
-    data = wandb_run(info["dir"])
+    wait_finished(info["dir"], timeout=60)  # W&B's helper process may still be writing after finish()
+    data = read_run(info["dir"])
     got: dict[int, dict[str, Any]] = {}
     for row in data["history"]:
         got.setdefault(int(row.get("_step", -1)), {}).update(row)
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<project>/<run>)")
     args = parser.parse_args(argv)
     if args.steps < 1:
-        sys.exit("python -m trackers.selftest: --steps must be at least 1")
+        usage("python -m trackers.selftest", "--steps must be at least 1")
 
     import trackers
     from trackers._config import load_cfg
@@ -113,15 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     run.finish()
 
     prog = f"trackers selftest ({args.tracker})"
+    if not isinstance(run, trackers.Run):
+        fail(prog, "this process is not rank 0 (RANK is set), so nothing was tracked; unset RANK")
     worker = next((w for w in run.workers if w.name == args.tracker), None)
     if worker is None or worker.error:
-        sys.exit(f"{prog}: {args.tracker} could not be used ({worker.error if worker else 'not installed'})")
+        fail(prog, f"{args.tracker} could not be used ({worker.error if worker else 'not installed'})")
     got, final = (_read_trackio if args.tracker == "trackio" else _read_wandb)(run)
     problems = _compare(expected, got)
     problems += [f"summary {k} missing" for k, v in summary.items() if not _close(final.get(k), v)]
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        sys.exit(f"{prog}: FAILED, {len(problems)} problems: {'; '.join(problems[:5])}{more}")
+        fail(prog, f"FAILED, {len(problems)} problems: {'; '.join(problems[:5])}{more}")
     print(f"{prog}: OK")
     print(f"  project: {run.project}")
     print(f"  run:     {run.name}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from trackers import _config
+from trackers.names import check_project, check_run
 
 
 @dataclasses.dataclass
@@ -90,7 +91,10 @@ def resolve(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, projec
             run_name: str | None = None, trackers: Any = None, log_gpu: bool | None = None,
             resume: str | None = None, run_dir: str | os.PathLike[str] | None = None,
             group: str | None = None) -> Settings:
-    """Merge keyword arguments, ``args`` and ``cfg`` into :class:`Settings`."""
+    """Merge keyword arguments, ``args`` and ``cfg`` into :class:`Settings`.
+
+    Raises :class:`trackers.names.BadName` (a ValueError) for a project or run name that cannot be stored.
+    """
     hparams = dict(config or {})
     g = lambda name, default=None: getattr(cfg, name, default)  # noqa: E731
     a = lambda name: getattr(args, name, None) if args is not None else None  # noqa: E731
@@ -105,9 +109,8 @@ def resolve(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, projec
     optimizer = str(g("OPTIMIZER", "") or hparams.get("optimizer") or "opt")
     project = project or a("tracker_project") or g("TRACKER_PROJECT", "") or _config.default_project(model)
     name = run_name or a("tracker_run_name") or g("TRACKER_RUN_NAME", "") or _config.default_run_name(model, optimizer)
-    for label, value in (("project", project), ("run name", name)):
-        if "/" in value or value in (".", ".."):
-            raise ValueError(f"trackers: {label} {value!r} cannot contain '/'; choose a plain name")
+    check_project(project)
+    check_run(name)
 
     base = Path(run_dir) if run_dir is not None else Path(g("RUNS_DIR", "") or "runs") / project / name
     merged = {**hparams, **_config.cfg_dict(cfg)}
