@@ -11,7 +11,7 @@ when there is nothing to send the tracker is not even started (no new run).
 * W&B: the run id comes from ``config.json`` (the run's own W&B run), else it
   is derived from the project, run name and start time, so every replay goes
   to the same W&B run. Steps, series points and summary keys found in any
-  local folder of that id (``offline-run-*-<id>``, ``run-*-<id>``) are skipped.
+  local folder of that id (``offline-run-*-<id>[-N]``, ``run-*-<id>[-N]``) are skipped.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ def _wandb_folders(run_dir: Path, meta: dict[str, Any], run_id: str) -> list[Pat
     roots = {Path(os.environ.get("WANDB_DIR") or run_dir) / "wandb"}
     if isinstance(info, dict) and isinstance(info.get("dir"), str) and info["dir"]:
         roots.add(Path(info["dir"]).parent)
-    return sorted(p for root in roots if root.is_dir()
-                  for pattern in (f"offline-run-*-{run_id}", f"run-*-{run_id}") for p in root.glob(pattern))
+    patterns = (f"offline-run-*-{run_id}", f"offline-run-*-{run_id}-*", f"run-*-{run_id}", f"run-*-{run_id}-*")
+    found = {p for root in roots if root.is_dir() for pattern in patterns for p in root.glob(pattern)}
+    return sorted(found)  # W&B adds "-1", "-2" to a folder started in the same second as another of the id
 
 
 def _wandb_plan(run_dir: Path, meta: dict[str, Any], run_id: str) -> tuple[Callable[[dict], dict],

@@ -1,8 +1,9 @@
 """The :class:`Run`: a bounded hand-off queue, one writer thread, one worker per backend.
 
 ``log()`` validates keys, copies the dict and appends it to an in-memory
-queue (bounded by ``queue_size``); it does no I/O. The writer thread drains
-the queue every ``poll`` seconds: it converts values, adds GPU metrics,
+queue (bounded by ``queue_size``); it does no I/O. The writer thread sleeps
+while nothing is logged; a row on an empty queue wakes it, and it gathers
+rows for ``poll`` seconds into one batch: it converts values, adds GPU metrics,
 appends the rows to the journal, hands them to the OS (the journal is the
 write-ahead record), and only then gives them to every backend's worker.
 
@@ -40,6 +41,9 @@ from trackers.values import check_key, check_metrics, check_step, plain, to_json
 
 
 __all__ = ["NoOpRun", "Run", "Series"]
+
+#: Longest sleep of an idle writer: a row that slipped past the wake-up waits at most this long.
+_IDLE_WAIT = 1.0
 
 
 class Run:
@@ -169,10 +173,13 @@ class Run:
 
     # -- internals -----------------------------------------------------------
     def _finish(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
-        self._writer.join()
-        deadline = time.monotonic() + timeout
+        self._writer.join(timeout)
+        if self._writer.is_alive():
+            warn(f"the tracking writer did not finish within {timeout:g}s; the journal in {self.dir} has what "
+                 "it wrote", key=f"writer-stuck-{id(self)}")
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
                 warn(f"{w.name} did not finish within {timeout:g}s; rows it had not written are in the journal "
@@ -211,6 +218,8 @@ class Run:
         q = self._queue
         if len(q) < self._queue_size:
             q.append(item)
+            if len(q) == 1:
+                self._wake.set()
             return
         self._wake.set()
         with self._room:
@@ -241,6 +250,7 @@ class Run:
         q = self._queue
         while True:
             stopping = self._stop.is_set()
+            self._wake.clear()  # before draining: a row put from now on sets it again
             ready: list[tuple[str, Any]] = []
             while q:
                 try:
@@ -250,16 +260,20 @@ class Run:
                     continue
                 if out is not None:
                     ready.append(out)
-            with self._room:
-                self._room.notify_all()
+            if self._room.acquire(timeout=0.05):  # bounded: finish() may run in a signal handler of log()'s thread
+                try:
+                    self._room.notify_all()
+                finally:
+                    self._room.release()
             self.journal.flush()  # write-ahead: the rows reach the OS before any backend gets them
             for op, payload in ready:
                 for w in self.workers:
                     w.put(op, payload)
             if stopping:
                 return
-            self._wake.wait(self._poll)
-            self._wake.clear()
+            if not q:
+                self._wake.wait(_IDLE_WAIT)  # asleep while training logs nothing; a row on an empty queue wakes it
+            self._stop.wait(self._poll)  # gather rows for a batch: one journal write, one hand-off per batch
 
     def _record(self, item: tuple) -> tuple[str, Any] | None:
         """Journal one queued item; return the (op, payload) for the backends, or None."""

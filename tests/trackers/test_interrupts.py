@@ -112,14 +112,17 @@ def test_kill_9_journal_holds_every_step_any_backend_holds(tmp_path, project):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     probe = run_dir / "probe.txt"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            started = probe.exists() and trackio_rows(trackio_db(project), "k") and _wandb_steps(wandb_dir)
-            if started and len(probe.read_text().split()) >= 300:
+        deadline = time.time() + 240
+        state: tuple = ()
+        while time.time() < deadline and proc.poll() is None:
+            state = (probe.exists() and len(probe.read_text().split()), len(trackio_rows(trackio_db(project), "k")),
+                     len(_wandb_steps(wandb_dir)))
+            if all(state) and state[0] >= 300:
                 break
-            time.sleep(0.1)
+            time.sleep(0.2)
         else:
-            raise AssertionError(f"child did not log: {proc.stderr.read().decode()[-2000:] if proc.poll() else ''}")
+            err = proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "(still running)"
+            raise AssertionError(f"child did not log to every backend (probe, trackio, wandb rows: {state}): {err}")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         time.sleep(2)  # wandb-core, now orphaned, writes what it already had

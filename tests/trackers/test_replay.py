@@ -11,6 +11,7 @@ import pytest
 import trackers
 from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows, wandb_run
 from trackers.replay import replay, wandb_run_id
+from trackers.wandb_file import run_header
 
 from .conftest import subprocess_env
 
@@ -49,7 +50,7 @@ def test_replay_twice_adds_nothing_to_any_tracker(cfg, project, tmp_path, monkey
     assert replay(run_dir, "wandb") == {"sent": 0, "skipped": 12}
     meta = json.loads((run_dir / "config.json").read_text())
     folders = list((wandb_dir / "wandb").glob("offline-run-*"))
-    assert [f.name.rsplit("-", 1)[1] for f in folders] == [wandb_run_id(meta)]  # one W&B run
+    assert [run_header(f)["id"] for f in folders] == [wandb_run_id(meta)]  # one W&B run
     data = wandb_run(folders[0])
     assert sorted(r["_step"] for r in data["history"] if "train/loss" in r) == list(range(10))
     assert data["summary"]["best_val_loss"] == 2.0
@@ -70,7 +71,7 @@ def test_replay_to_the_runs_own_wandb_run_sends_only_what_is_missing(cfg, projec
     assert second == {"sent": 0, "skipped": 15}, _wandb_state(wandb_dir)
     own_id = run.ctx.info["wandb"]["id"]
     folders = sorted((wandb_dir / "wandb").glob("offline-run-*"))
-    assert len(folders) == 2 and all(f.name.endswith(own_id) for f in folders)
+    assert len(folders) == 2 and all(run_header(f)["id"] == own_id for f in folders)
 
 
 def _wandb_state(wandb_dir):
