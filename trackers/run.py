@@ -86,8 +86,13 @@ class Run:
         except OSError as exc:
             self._storage_warning(self.dir, exc, "nothing of this run is kept in its folder")
         self._run_lock = RunLock.acquire(self.dir, f"run {self.name!r} of project {self.project!r}")
-        resumed = settings.resume in ("allow", "must")
-        self._journaled = logged_keys(self.dir) if resumed else {}
+        self._journaled: dict[tuple[str, int], set[str]] = {}
+        if settings.resume in ("allow", "must"):
+            try:
+                self._journaled = logged_keys(self.dir)
+            except OSError as exc:
+                warn(f"could not read the journal of the resumed run ({exc}); steps it has may be sent again")
+            self.step = max((step for kind, step in self._journaled if kind == "log"), default=-1)
         self._journaled_max = max((step for _, step in self._journaled), default=-1)
         self.journal = Journal(self.dir, flush_interval=flush_interval, on_error=self._journal_failed)
         self._console = Capture(self.dir / "console.log") if capture_console else None

@@ -165,6 +165,10 @@ def test_resume_does_not_resend_steps_the_journal_has(cfg, project, tmp_path):
     logged = [(r["step"], sorted(r["metrics"])) for r in read_records(tmp_path) if r["type"] == "log"]
     assert [s for s, keys in logged if "train/loss" in keys] == list(range(81))
     assert (60, ["val/loss"]) in logged
+    third = trackers.init(cfg=cfg, project=project, run_name="res", run_dir=tmp_path, trackers=[], resume="allow")
+    third.log({"train/loss": 0.1})  # an automatic step continues after the journal's last one
+    third.finish()
+    assert [r["step"] for r in read_records(tmp_path) if r["type"] == "log"][-1] == 81
 
 
 @pytest.mark.parametrize("field, value, why", [

@@ -102,6 +102,12 @@ def _wandb_steps(wandb_dir: Path) -> set[int]:
     return steps
 
 
+def _tensorboard_steps(log_dir: Path) -> set[int]:
+    if not log_dir.is_dir():  # its worker had not started yet when the run was killed
+        return set()
+    return {s for s, _ in tensorboard_scalars(log_dir).get("train/loss", [])}
+
+
 def test_kill_9_journal_holds_every_step_any_backend_holds(tmp_path, project):
     script = tmp_path / "child.py"
     script.write_text(KILL_CHILD)
@@ -139,7 +145,7 @@ def test_kill_9_journal_holds_every_step_any_backend_holds(tmp_path, project):
         "probe": {int(s) for s in probe.read_text().split()},
         "trackio": {s for s, _ in trackio_rows(trackio_db(project), "k")},
         "wandb": _wandb_steps(wandb_dir),
-        "tensorboard": {s for s, _ in tensorboard_scalars(run_dir / "tensorboard" / "k").get("train/loss", [])},
+        "tensorboard": _tensorboard_steps(run_dir / "tensorboard" / "k"),
     }
     assert held["probe"] and held["trackio"] and held["wandb"]
     for name, steps in held.items():
