@@ -4,7 +4,7 @@
     run = trackers.init(config=hparams)          # settings from the generated config
     run.log({"train/loss": loss, "lr": lr}, step=it)
     run.summary({"best_val_loss": best, "total_time_s": t})
-    run.finish()                                  # also at exit and on SIGINT/SIGTERM
+    run.finish()                                  # also at exit, and on SIGTERM
 
 ``trackers.log``/``summary``/``finish`` forward to the current run. See
 docs/trackers.md for the design (queue, writer thread, failure handling).
@@ -64,7 +64,7 @@ def current() -> Run | NoOpRun | None:
 
 def _need() -> Run | NoOpRun:
     if _current is None:
-        raise RuntimeError("trackers: call trackers.init() before logging")
+        raise RuntimeError("call trackers.init() before logging")
     return _current
 
 

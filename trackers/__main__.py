@@ -1,7 +1,7 @@
 """python -m trackers replay RUN_DIR --to trackio|wandb|tensorboard
 
 Re-send a run's journal (runs/<project>/<run>/metrics.jsonl) to a tracker,
-skipping rows the tracker already has where it can be checked.
+skipping rows the tracker already has; replaying twice sends nothing new.
 """
 
 from __future__ import annotations
@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ktrack.messages import fail
+
+PROG = "python -m trackers"
+
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, replay, print one line."""
-    parser = argparse.ArgumentParser(prog="python -m trackers", description=__doc__.splitlines()[2])
+    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").splitlines()[2])
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="re-send a run's journal to a tracker")
     rp.add_argument("run_dir", metavar="RUN_DIR")
@@ -22,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         counts = replay(args.run_dir, args.to)
-    except (ValueError, RuntimeError, FileNotFoundError) as exc:
-        sys.exit(f"python -m trackers: {exc}")
+    except (ValueError, RuntimeError, OSError) as exc:
+        fail(PROG, exc)
     print(f"replayed {args.run_dir} to {args.to}: {counts['sent']} rows sent, {counts['skipped']} already there")
     return 0
 

@@ -1,33 +1,25 @@
-"""One-line warnings on stderr, each shown once per process."""
+"""The trackers library's warnings: ``trackers: warning: ...`` on stderr (see :mod:`ktrack.messages`)."""
 
 from __future__ import annotations
 
-import sys
-import threading
+from ktrack import messages
 
-_seen: set[str] = set()
-_lock = threading.Lock()
+PROG = "trackers"
 
 
-def warn(message: str) -> None:
-    """Print ``trackers: <message>`` on stderr (goes to console.log too)."""
-    try:
-        print(f"trackers: {message}", file=sys.stderr, flush=True)
-    except Exception:
-        pass
+def warn(message: str, key: str | None = None) -> bool:
+    """Print ``trackers: warning: <message>`` (also into console.log while a run captures it).
+
+    With ``key``, only the first time that cause is seen in this process. True when printed.
+    """
+    return messages.warn(PROG, message, key=key)
 
 
 def warn_once(key: str, message: str) -> bool:
-    """Like :func:`warn`, but only the first time ``key`` is seen; True if shown."""
-    with _lock:
-        if key in _seen:
-            return False
-        _seen.add(key)
-    warn(message)
-    return True
+    """:func:`warn` once per ``key``; True if shown."""
+    return messages.warn(PROG, message, key=key)
 
 
 def _reset() -> None:
     """Forget what was shown (tests)."""
-    with _lock:
-        _seen.clear()
+    messages.reset_warnings()

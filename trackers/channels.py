@@ -16,6 +16,9 @@ from trackers.alerts import AlertMonitor, make_alert
 from trackers.backends import Alert, SystemRow
 from trackers.values import check_metrics, is_number
 
+#: What the writer hands to the backends once the journal has it: (operation, payload).
+Outgoing = tuple[str, Any]
+
 if TYPE_CHECKING:
     from trackers.backends.worker import Worker
     from trackers.gpu_metrics import GpuMetrics
@@ -49,45 +52,44 @@ class RunChannels:
         """True once an alert rule configured to stop training has fired; check it each iteration."""
         return self.alerts.stop_reason is not None
 
-    # -- writer thread ---------------------------------------------------------
+    # -- writer thread: each method journals, then returns what the backends get ----------
     def _fan_out(self, op: str, payload: Any) -> None:
         for w in self.workers:
             if op in ("log", "summary") or hasattr(w.backend, op):
                 w.put(op, payload)
 
-    def _system_row(self, step: int, t: float, values: dict[str, Any], fan_out: bool) -> None:
+    def _system_row(self, step: int, t: float, values: dict[str, Any]) -> list[Outgoing]:
         numbers = {k: float(v) for k, v in values.items() if is_number(v)}
-        if numbers:
-            self.journal.write("system", step, t, numbers)
-            if fan_out:
-                self._fan_out("log_system", SystemRow(t, step, numbers))
+        if not numbers:
+            return []
+        self.journal.write("system", step, t, numbers)
+        return [("log_system", SystemRow(t, step, numbers))]
 
-    def _emit_alert(self, alert: Alert, fan_out: bool = True) -> None:
-        """Journal, print once (Trackio prints the alerts it gets itself), send."""
+    def _emit_alert(self, alert: Alert) -> Outgoing:
+        """Journal and print once (Trackio prints the alerts it gets itself)."""
         self.journal.write("alert", alert.step, alert.time,
                            {"title": alert.title, "text": alert.text, "level": alert.level})
-        if not (fan_out and any(w.name == "trackio" and w.enabled for w in self.workers)):
+        if not any(w.name == "trackio" and w.enabled for w in self.workers):
             messages.warn("trackers", f"{alert.title}: {alert.text}", key=f"alert-{id(self)}-{alert.title}")
-        if fan_out:
-            self._fan_out("alert", alert)
+        return ("alert", alert)
 
-    def _check_row(self, step: int, values: dict[str, Any], fan_out: bool) -> None:
-        for alert in self.alerts.check_row(step, values):
-            self._emit_alert(alert, fan_out)
+    def _check_row(self, step: int, values: dict[str, Any]) -> list[Outgoing]:
+        return [self._emit_alert(alert) for alert in self.alerts.check_row(step, values)]
 
-    def _poll_gpu(self) -> None:
+    def _poll_gpu(self) -> list[Outgoing]:
         """A system row (and throttle alerts) when the GPU sampler has new samples."""
         if self.gpu is None:
-            return
+            return []
         from trackers.gpu_metrics import numeric_metrics
 
         try:
             samples = self.gpu.new_samples()
-            if samples:
-                t = max(s.timestamp for s in samples)
-                self._system_row(max(self.step, 0), t, numeric_metrics(samples), True)
-                for alert in self.alerts.check_gpus(samples, self.step):
-                    self._emit_alert(alert)
+            if not samples:
+                return []
+            t = max(s.timestamp for s in samples)
+            out = self._system_row(max(self.step, 0), t, numeric_metrics(samples))
+            return out + [self._emit_alert(alert) for alert in self.alerts.check_gpus(samples, self.step)]
         except Exception as exc:  # noqa: BLE001 - a bad GPU reading must not stop the writer
             messages.warn("trackers", f"could not record GPU metrics ({type(exc).__name__}: {exc})",
                           key=f"gpu-{id(self)}")
+            return []

@@ -43,7 +43,10 @@ class Capture:
         """Replace sys.stdout/sys.stderr with tees."""
         if self._saved is not None:
             return
-        self._file = open(self.path, "a", encoding="utf-8", errors="replace")
+        try:
+            self._file = open(self.path, "a", encoding="utf-8", errors="replace")
+        except OSError:  # an unwritable run folder: the run's storage warning says so
+            return
         self._saved = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, self)
         sys.stderr = _Tee(sys.stderr, self)
@@ -70,5 +73,8 @@ class Capture:
         self._saved = None
         with self._lock:
             if self._file is not None:
-                self._file.close()
+                try:
+                    self._file.close()
+                except OSError:  # a full disk: what could not be written is lost, the run goes on
+                    pass
                 self._file = None

@@ -1,8 +1,12 @@
 """The one validator of project and run names, used before anything is written.
 
-A project names ``runs/<project>/`` and Trackio's ``<project>.db`` (plus its
-``-wal``/``-shm`` and lock files); a run names ``runs/<project>/<run>/``. Both
-must therefore be one plain file-name component that every tracker can store.
+A project names ``runs/<project>/`` and Trackio's files beside its database:
+``<project>.db``, ``.db-wal``, ``.db-shm``, ``.lock`` and, while SQLite creates
+the database, ``<project>.db-journal`` (Trackio keeps only ``[A-Za-z0-9_-]``
+and other letters of the name, so its file names are never longer than the
+name). A run names ``runs/<project>/<run>/``; Trackio keeps it in a database
+column, W&B as the display name. Both must be one plain file-name component
+that every tracker can store.
 The API (:func:`trackers.init`), the trainers, sweeps and replay all call
 :func:`check_project` and :func:`check_run`.
 """
@@ -11,8 +15,9 @@ from __future__ import annotations
 
 #: The longest name one path component may have on Linux file systems (bytes).
 NAME_MAX = 255
-#: Trackio adds at most this many bytes to a project name (``<project>.db-wal``).
-TRACKIO_SUFFIX = len(".db-wal")
+#: The longest suffix Trackio's SQLite adds to a project's file name. With a
+#: longer name Trackio cannot create its database and stores nothing, silently.
+TRACKIO_SUFFIX = len(".db-journal")
 MAX_PROJECT_BYTES = NAME_MAX - TRACKIO_SUFFIX
 MAX_RUN_BYTES = NAME_MAX
 
@@ -21,7 +26,11 @@ class BadName(ValueError):
     """A project or run name that cannot be used; the message says why and what to do."""
 
 
-def _check(label: str, value: object, max_bytes: int) -> str:
+def _clip(value: str, keep: int = 24) -> str:
+    return value if len(value) <= keep else value[:keep] + "..."
+
+
+def _check(label: str, value: object, max_bytes: int, why: str = "") -> str:
     if not isinstance(value, str) or not value:
         raise BadName(f"the {label} is empty; give a plain name such as 'experiment-1'")
     shown = value if value.isprintable() else repr(value)
@@ -35,15 +44,17 @@ def _check(label: str, value: object, max_bytes: int) -> str:
         raise BadName(f"{label} {shown} contains control characters; use letters, digits, '-', '_', '=' or ','")
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        raise BadName(f"{label} is {size} bytes long; the longest allowed is {max_bytes} bytes")
+        raise BadName(f"{label} {_clip(value)!r} is {size} bytes long; the longest allowed is {max_bytes} bytes"
+                      f"{why}; shorten it")
     return value
 
 
 def check_project(name: object) -> str:
     """Return ``name`` if it can be a project name; raise :class:`BadName` saying why not."""
-    return _check("project", name, MAX_PROJECT_BYTES)
+    return _check("project", name, MAX_PROJECT_BYTES,
+                  " (Trackio stores <project>.db-journal beside its database)")
 
 
 def check_run(name: object) -> str:
     """Return ``name`` if it can be a run name; raise :class:`BadName` saying why not."""
-    return _check("run name", name, MAX_RUN_BYTES)
+    return _check("run name", name, MAX_RUN_BYTES, " (one folder name under runs/<project>/)")

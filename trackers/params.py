@@ -20,7 +20,7 @@ def _yaml_params() -> dict[str, Any]:
     try:
         mtime = os.path.getmtime(path)
     except OSError:
-        raise ValueError(f"trackers: KTRACK_PARAMS names {path!r}, which does not exist; fix or unset it") from None
+        raise ValueError(f"KTRACK_PARAMS names {path!r}, which does not exist; fix or unset it") from None
     key = f"yaml:{path}:{mtime}"
     if key not in _cache:
         import yaml
@@ -29,9 +29,9 @@ def _yaml_params() -> dict[str, Any]:
             with open(path, encoding="utf-8") as f:
                 data = yaml.safe_load(f) or {}
         except yaml.YAMLError as exc:
-            raise ValueError(f"trackers: {path} (KTRACK_PARAMS) is not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise ValueError(f"{path} (KTRACK_PARAMS) is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, dict):
-            raise ValueError(f"trackers: {path} (KTRACK_PARAMS) must hold a mapping of name: value")
+            raise ValueError(f"{path} (KTRACK_PARAMS) must hold a mapping of name: value")
         _cache[key] = data
     return _cache[key]
 

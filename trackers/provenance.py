@@ -47,11 +47,13 @@ def git_state(run_dir: Path, cwd: Path | None = None) -> dict[str, Any]:
         path = run_dir / DIFF_NAME
         if path.exists() and path.read_text(errors="replace") != diff:
             path = run_dir / f"git-{time.strftime('%Y%m%d_%H%M%S')}.diff"
-        try:
-            path.write_text(diff)
+        tmp = path.with_name(path.name + ".tmp")
+        try:  # whole or not at all: a full disk leaves no half diff behind
+            tmp.write_text(diff)
+            os.replace(tmp, path)
             out["git_diff"] = path.name
         except OSError:
-            pass
+            tmp.unlink(missing_ok=True)
     return out
 
 

@@ -1,8 +1,8 @@
 """Reading back what the trackers wrote (for replay, the self-test and tests).
 
 * Trackio: ``<TRACKIO_DIR>/<project>.db`` (SQLite, opened read-only).
-* W&B: an offline run's ``run-<id>.wandb`` transaction log (LevelDB-log
-  framing of ``wandb_internal_pb2.Record`` protobufs).
+* W&B: a run folder's ``run-<id>.wandb`` transaction log, through
+  :mod:`trackers.wandb_file` (the one parser of that format).
 * TensorBoard: event files, via tensorboard's EventAccumulator.
 """
 
@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import struct
 from pathlib import Path
 from typing import Any, Iterator
 
-_BLOCK = 32768
-_HEADER = 7  # crc32 (4), length (2), type (1)
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+from trackers import wandb_file
 
 
 def _trackio_query(db_path: str | Path, sql: str, args: tuple) -> list[tuple]:
@@ -72,77 +69,15 @@ def trackio_db(project: str) -> Path:
     return Path(SQLiteStorage.get_project_db_path(project))
 
 
-def _wandb_payloads(path: Path) -> Iterator[bytes]:
-    data = path.read_bytes()
-    if data[:4] != b":W&B":
-        raise ValueError(f"{path} is not a W&B transaction log")
-    pos, pending = 7, b""
-    while pos + _HEADER <= len(data):
-        room = _BLOCK - pos % _BLOCK
-        if room < _HEADER:
-            pos += room
-            continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + _HEADER])
-        chunk = data[pos + _HEADER:pos + _HEADER + length]
-        pos += _HEADER + length
-        if kind == 0 and length == 0:
-            pos += _BLOCK - pos % _BLOCK if pos % _BLOCK else 0
-            continue
-        if kind == _FULL:
-            yield chunk
-        elif kind == _FIRST:
-            pending = chunk
-        elif kind == _MIDDLE:
-            pending += chunk
-        elif kind == _LAST:
-            yield pending + chunk
-            pending = b""
-
-
 def wandb_records(path: str | Path) -> Iterator[Any]:
-    """Yield every ``Record`` protobuf of a ``.wandb`` file."""
-    from wandb.proto import wandb_internal_pb2
-
-    record_type: Any = wandb_internal_pb2.Record  # type: ignore[attr-defined]  # generated, no stubs
-    for payload in _wandb_payloads(Path(path)):
-        rec = record_type()
-        rec.ParseFromString(payload)
-        yield rec
-
-
-def _item_key(item: Any) -> str:
-    return item.key or "/".join(item.nested_key)
+    """Yield every ``Record`` protobuf of a ``.wandb`` file (:func:`trackers.wandb_file.records`)."""
+    return wandb_file.records(path)
 
 
 def wandb_run(run_dir: str | Path) -> dict[str, Any]:
-    """Summarise an offline W&B run directory: project, name, id, history rows, summary, config,
-    system-metrics records (``stats``) and alerts."""
-    run_dir = Path(run_dir)
-    files = sorted(run_dir.glob("run-*.wandb"))
-    if not files:
-        raise FileNotFoundError(f"no run-*.wandb file in {run_dir}")
-    out: dict[str, Any] = {"history": [], "summary": {}, "config": {}, "project": None, "name": None,
-                           "stats": [], "alerts": []}
-    for rec in wandb_records(files[0]):
-        kind = rec.WhichOneof("record_type")
-        if kind == "run":
-            out["project"], out["name"], out["id"] = rec.run.project, rec.run.display_name, rec.run.run_id
-            for i in rec.run.config.update:
-                out["config"][_item_key(i)] = json.loads(i.value_json)
-        elif kind == "history":
-            row = {_item_key(i): json.loads(i.value_json) for i in rec.history.item}
-            out["history"].append(row)
-        elif kind == "summary":
-            for i in rec.summary.update:
-                out["summary"][_item_key(i)] = json.loads(i.value_json)
-        elif kind == "config":
-            for i in rec.config.update:
-                out["config"][_item_key(i)] = json.loads(i.value_json)
-        elif kind == "stats":
-            out["stats"].append({i.key: json.loads(i.value_json) for i in rec.stats.item})
-        elif kind == "alert":
-            out["alerts"].append({"title": rec.alert.title, "text": rec.alert.text, "level": rec.alert.level})
-    return out
+    """Summarise a W&B run folder: project, name, id, history rows, summary, config
+    (:func:`trackers.wandb_file.read_run`)."""
+    return wandb_file.read_run(run_dir)
 
 
 def tensorboard_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
@@ -195,3 +130,15 @@ def tensorboard_data(log_dir: str | Path) -> dict[str, Any]:
             out["hparams"][name] = getattr(value, value.WhichOneof("kind"))
     out["session_ended"] = hp_metadata.SESSION_END_INFO_TAG in content
     return out
+
+
+def tensorboard_points(log_dir: str | Path) -> set[tuple[str, int]]:
+    """Every (tag, step) of ``log_dir``'s event files, text and other tensors included
+    (a text value of key ``k`` has the tag ``k/text_summary``)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    points = {(tag, e.step) for tag in tags.get("scalars", []) for e in acc.Scalars(tag)}
+    return points | {(tag, e.step) for tag in tags.get("tensors", []) for e in acc.Tensors(tag)}

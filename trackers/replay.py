@@ -1,133 +1,235 @@
 """Re-send a run's journal to a tracker, skipping what the tracker already has.
 
-Trackio: rows whose (step, metric names) are already in its SQLite for this
-run are skipped. TensorBoard: (tag, step) pairs already in the run's event
-files are skipped. W&B: when the run was offline, its ``.wandb`` file is read
-and steps already there are skipped; an online run cannot be checked, so
-rows go to a new run unless W&B's own step check drops them. System-metrics
-rows and alerts are re-sent only to a tracker that has none for the run yet
-(Trackio and W&B offline are checked; TensorBoard by its ``system/`` tags).
+A replay is idempotent for every tracker: replaying again sends nothing, and
+when there is nothing to send the tracker is not even started (no new run).
+
+* Trackio: rows whose (step, metric names) are in its database for this run
+  are skipped; the summary when one row already holds all its keys.
+* TensorBoard: (tag, step) pairs already in the run's event files are
+  skipped, a row sending only its missing tags; the summary when every key
+  has a tag.
+* W&B: the run id comes from ``config.json`` (the run's own W&B run), else it
+  is derived from the project, run name and start time, so every replay goes
+  to the same W&B run. Steps, series points and summary keys found in any
+  local folder of that id (``offline-run-*-<id>[-N]``, ``run-*-<id>[-N]``) are skipped.
+
+System-metrics rows and alerts are re-sent only to a tracker that holds none
+for the run yet, and only to one that has such a channel.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
-from trackers.journal import read_config, read_records
+from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
+from trackers.names import check_project, check_run
+
+_HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
+_EXTRAS = ("system", "alert")
 
 
-def _existing_trackio(project: str, name: str) -> set[tuple[int, frozenset[str]]]:
-    from trackers.readback import trackio_db, trackio_rows
+@dataclass
+class _Plan:
+    """What a tracker already holds of a run: row values it lacks, whether it has the summary,
+    and which extra record types ("system", "alert") it has."""
 
-    db = trackio_db(project)
-    if not db.exists():
-        return set()
-    return {(s, frozenset(k for k in m if not k.startswith("_"))) for s, m in trackio_rows(db, name)}
-
-
-def _existing_tensorboard(run_dir: Path) -> set[tuple[str, int]]:
-    from trackers.readback import tensorboard_scalars
-
-    directory = log_dir(run_dir)
-    if not directory.exists():
-        return set()
-    return {(tag, step) for tag, vals in tensorboard_scalars(directory).items() for step, _ in vals}
+    missing: Callable[[dict], dict]
+    has_summary: Callable[[dict], bool]
+    extras: set[str] = field(default_factory=set)
 
 
-def _existing_wandb(info: dict[str, Any]) -> set[int]:
-    from trackers.readback import wandb_run
-
-    if info.get("mode") != "offline" or not info.get("dir") or not Path(info["dir"]).exists():
-        return set()
-    return {int(r["_step"]) for r in wandb_run(info["dir"])["history"] if "_step" in r}
-
-
-def _existing_extras(to: str, project: str, name: str, run_dir: Path, info: dict[str, Any]) -> set[str]:
-    """Which of "system"/"alert" the tracker already holds for this run."""
+def _trackio_plan(project: str, name: str) -> _Plan:
     from trackers import readback
 
-    have: set[str] = set()
-    if to == "trackio":
-        db = readback.trackio_db(project)
-        have |= {"system"} if readback.trackio_system_rows(db, name) else set()
-        have |= {"alert"} if readback.trackio_alerts(db, name) else set()
-    elif to == "tensorboard" and log_dir(run_dir).exists():
-        have |= {"system"} if any(t.startswith("system/") for t in readback.tensorboard_scalars(log_dir(run_dir))) \
-            else set()
-    elif to == "wandb" and info.get("mode") == "offline" and info.get("dir") and Path(info["dir"]).exists():
-        data = readback.wandb_run(info["dir"])
-        have |= {"system"} if data["stats"] else set()
-        have |= {"alert"} if data["alerts"] else set()
-    return have
+    db = readback.trackio_db(project)
+    rows = readback.trackio_rows(db, name) if db.exists() else []
+    have = {(s, frozenset(k for k in m if not k.startswith("_"))) for s, m in rows}
+    config = readback.trackio_config(db, name) if db.exists() else {}
+
+    def missing(rec: dict) -> dict:
+        return {} if (rec["step"], frozenset(rec["metrics"])) in have else rec["metrics"]
+
+    def has_summary(summary: dict) -> bool:  # the summary lives in the run's config as summary/<key>
+        return all(f"summary/{k}" in config for k in summary)
+
+    extras = set()
+    if db.exists():
+        extras |= {"system"} if readback.trackio_system_rows(db, name) else set()
+        extras |= {"alert"} if readback.trackio_alerts(db, name) else set()
+    return _Plan(missing, has_summary, extras)
 
 
-def _send_extra(backend: Any, rec: dict[str, Any]) -> bool:
-    """Send a journaled system row or alert; False when the backend has no such channel."""
-    if rec["type"] == "system" and hasattr(backend, "log_system"):
-        backend.log_system(SystemRow(rec["time"], rec["step"] or 0, rec["metrics"]))
-        return True
-    if rec["type"] == "alert" and hasattr(backend, "alert"):
-        m = rec["metrics"]
-        backend.alert(Alert(m["title"], m.get("text", ""), m.get("level", "WARN"), rec["step"], rec["time"]))
-        return True
-    return False
+def _tensorboard_plan(run_dir: Path) -> _Plan:
+    from trackers.readback import tensorboard_points
+    from trackers.values import is_number
+
+    directory = log_dir(run_dir)
+    points = tensorboard_points(directory) if directory.exists() else set()
+    tags = {tag for tag, _ in points}
+
+    def there(key: str, step: int) -> bool:
+        return (key, step) in points or (f"{key}/text_summary", step) in points
+
+    def missing(rec: dict) -> dict:
+        return {k: v for k, v in rec["metrics"].items() if not there(k, rec["step"])}
+
+    def has_summary(summary: dict) -> bool:  # numbers as summary/<key> scalars, the rest in the text table
+        numbers = [k for k, v in summary.items() if is_number(v)]
+        text = len(numbers) == len(summary) or "summary/text_summary" in tags
+        return text and all(f"summary/{k}" in tags for k in numbers)
+
+    return _Plan(missing, has_summary, {"system"} if any(t.startswith("system/") for t in tags) else set())
+
+
+def wandb_run_id(meta: dict[str, Any]) -> str:
+    """The W&B run id a replay of this run goes to: the run's own, else one derived from it."""
+    info = (meta.get("backends") or {}).get("wandb") or {}
+    if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"]:
+        return info["id"]
+    seed = f"{meta.get('project')}\0{meta.get('run')}\0{meta.get('created')}"
+    return "r" + hashlib.sha256(seed.encode()).hexdigest()[:11]
+
+
+def _wandb_folders(run_dir: Path, meta: dict[str, Any], run_id: str) -> list[Path]:
+    info = (meta.get("backends") or {}).get("wandb") or {}
+    roots = {Path(os.environ.get("WANDB_DIR") or run_dir) / "wandb"}
+    if isinstance(info, dict) and isinstance(info.get("dir"), str) and info["dir"]:
+        roots.add(Path(info["dir"]).parent)
+    patterns = (f"offline-run-*-{run_id}", f"offline-run-*-{run_id}-*", f"run-*-{run_id}", f"run-*-{run_id}-*")
+    found = {p for root in roots if root.is_dir() for pattern in patterns for p in root.glob(pattern)}
+    return sorted(found)  # W&B adds "-1", "-2" to a folder started in the same second as another of the id
+
+
+def _wandb_plan(run_dir: Path, meta: dict[str, Any], run_id: str) -> _Plan:
+    from trackers.wandb_file import read_run, wait_finished
+
+    steps: set[int] = set()
+    series: set[tuple[str, int]] = set()
+    summary_keys: set[str] = set()
+    extras: set[str] = set()
+    for folder in _wandb_folders(run_dir, meta, run_id):
+        wait_finished(folder, timeout=30.0)  # a run that just ended: W&B's helper may still be writing
+        try:
+            data = read_run(folder)
+        except (OSError, ValueError):
+            continue
+        summary_keys.update(data["summary"])
+        extras |= {"system"} if data["stats"] else set()
+        extras |= {"alert"} if data["alerts"] else set()
+        for row in data["history"]:
+            paired = {k for k in row if f"{k}/step" in row}
+            series.update((k, row[f"{k}/step"]) for k in paired)
+            plain = [k for k in row if k not in _HIDDEN and k not in paired and not k.endswith("/step")]
+            if plain:
+                steps.add(row.get("trackers/step", row.get("_step")))
+
+    def missing(rec: dict) -> dict:
+        if rec["type"] == "series":
+            return {k: v for k, v in rec["metrics"].items() if (k, rec["step"]) not in series}
+        return {} if rec["step"] in steps else rec["metrics"]
+
+    return _Plan(missing, lambda summary: set(summary) <= summary_keys, extras)
+
+
+def _extra(rec: dict[str, Any]) -> tuple[str, Any]:
+    """A journaled system row or alert as the backend operation that sends it."""
+    if rec["type"] == "system":
+        return "log_system", SystemRow(rec["time"], rec["step"] or 0, rec["metrics"])
+    m = rec["metrics"]
+    return "alert", Alert(m["title"], m.get("text", ""), m.get("level", "WARN"), rec["step"], rec["time"])
+
+
+def _start(backend: Any, to: str, ctx: Context) -> None:
+    try:
+        backend.start(ctx)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a broken tracker install may even call sys.exit
+        raise RuntimeError(f"{to} cannot be used: {type(exc).__name__}: {exc}") from None
 
 
 def replay(run_dir: str | Path, to: str) -> dict[str, int]:
-    """Send the journal of ``run_dir`` to tracker ``to``; return {"sent": n, "skipped": m}.
+    """Send the journal of ``run_dir`` to tracker ``to``; return {"sent": n, "skipped": m} (rows).
 
-    Raises ValueError when ``run_dir`` has no journal or ``to`` is unknown,
-    RuntimeError when the tracker cannot be used.
+    Raises ValueError when ``run_dir`` is not a run folder, its config.json or
+    journal is malformed, or ``to`` is unknown; RuntimeError when the tracker
+    cannot be used or did not store what it was given.
     """
     run_dir = Path(run_dir)
     meta = read_config(run_dir)
-    if not meta or not (run_dir / "metrics.jsonl").exists():
+    if not meta or not (run_dir / METRICS).is_file():
         raise ValueError(f"{run_dir} has no config.json/metrics.jsonl; give a run directory runs/<project>/<run>")
+    for what in ("project", "run"):
+        if not isinstance(meta.get(what), str):
+            raise ValueError(f"{run_dir / CONFIG} has no {what!r} name; restore it from the run's trackers "
+                             f"or add \"{what}\": \"<name>\"")
+    project, name = check_project(meta["project"]), check_run(meta["run"])
     if to not in _backends.REGISTRY:
-        raise ValueError(f"unknown tracker {to!r}; use trackio, wandb or tensorboard")
-    project, name = meta["project"], meta["run"]
-    backend = _backends.create(to)
-    if backend is None:
-        raise RuntimeError(f"{to} cannot be used here")
-    info = (meta.get("backends") or {}).get(to) or {}
-    ctx = Context(project=project, name=name, config=meta.get("config", {}), run_dir=run_dir, resume="allow",
-                  provenance=meta.get("provenance") or {})
-    skip_row = lambda rec: False  # noqa: E731
+        raise ValueError(f"unknown tracker {to!r}; use {', '.join(sorted(_backends.REGISTRY))}")
+    factory, package = _backends.REGISTRY[to]
+    if package and not _backends.package_available(package):
+        raise RuntimeError(f"{to} is not installed (pip install {package})")
+    records = list(read_records(run_dir, strict=True))
+    config: dict[str, Any] = meta["config"] if isinstance(meta.get("config"), dict) else {}
+    origin = meta["provenance"] if isinstance(meta.get("provenance"), dict) else {}
+    ctx = Context(project=project, name=name, config=config, run_dir=run_dir, resume="allow", provenance=origin)
     if to == "trackio":
-        have = _existing_trackio(project, name)
-        skip_row = lambda rec: (rec["step"], frozenset(rec["metrics"])) in have  # noqa: E731
+        plan = _trackio_plan(project, name)
     elif to == "tensorboard":
-        have_tb = _existing_tensorboard(run_dir)
-        skip_row = lambda rec: all((k, rec["step"]) in have_tb for k in rec["metrics"])  # noqa: E731
+        plan = _tensorboard_plan(run_dir)
     elif to == "wandb":
-        have_steps = _existing_wandb(info)
-        if info.get("id"):
-            ctx.info["wandb"] = info
-        skip_row = lambda rec: rec["type"] == "log" and rec["step"] in have_steps  # noqa: E731
-    have_extra = _existing_extras(to, project, name, run_dir, info)
-    sent = skipped = 0
+        run_id = wandb_run_id(meta)
+        ctx.info["wandb"] = {"id": run_id}
+        plan = _wandb_plan(run_dir, meta, run_id)
+    else:
+        plan = _Plan(lambda rec: rec["metrics"], lambda summary: False)
+    backend = factory()  # not started until there is something to send
+    has_channel = {op: hasattr(backend, op) for op in ("log_system", "alert")}
+    rows: list[Row] = []
+    extras: list[tuple[str, Any]] = []
     summary: dict[str, Any] = {}
-    backend.start(ctx)
-    try:
-        for rec in read_records(run_dir):
-            if rec["type"] == "summary":
-                summary.update(rec["summary"])
-                continue
-            if rec["type"] in ("system", "alert"):
-                done = rec["type"] not in have_extra and _send_extra(backend, rec)
-                sent, skipped = sent + done, skipped + (not done)
-                continue
-            if skip_row(rec):
+    skipped = last_step = 0
+    for rec in records:
+        if rec["type"] == "summary":
+            summary.update(rec["summary"])
+        elif rec["type"] in ROW_TYPES:
+            last_step = max(last_step, rec["step"]) if rec["type"] == "log" else last_step
+            values = plan.missing(rec)
+            if values:
+                rows.append(Row(rec["type"], rec["step"], rec["time"], values))
+            else:
                 skipped += 1
-                continue
-            backend.log(Row(rec["type"], rec["step"], rec["time"], rec["metrics"]))
-            sent += 1
+        elif rec["type"] in _EXTRAS:
+            op, payload = _extra(rec)
+            if rec["type"] in plan.extras or not has_channel[op]:
+                skipped += 1
+            else:
+                extras.append((op, payload))
+    if summary and plan.has_summary(summary):
+        summary = {}
+    if not rows and not extras and not summary:
+        return {"sent": 0, "skipped": skipped}
+    _start(backend, to, ctx)
+    try:
+        for row in rows:
+            backend.log(row)
+        for op, payload in extras:
+            getattr(backend, op)(payload)
         if summary:
+            if hasattr(backend, "last_step"):  # the summary goes at the run's last step, as in the run itself
+                backend.last_step = max(backend.last_step, last_step)
             backend.summary(summary)
     finally:
         backend.finish()
-    return {"sent": sent, "skipped": skipped}
+    lost = backend.lost_rows() if hasattr(backend, "lost_rows") else 0
+    if lost:
+        raise RuntimeError(f"{to} did not store {lost} of the {len(rows) + bool(summary)} rows sent; "
+                           f"check that its storage is writable, then replay again")
+    return {"sent": len(rows) + len(extras), "skipped": skipped}

@@ -1,21 +1,24 @@
 """The :class:`Run`: a bounded hand-off queue, one writer thread, one worker per backend.
 
 ``log()`` validates keys, copies the dict and appends it to an in-memory
-queue (bounded by ``queue_size``); it does no I/O. The writer thread drains
-the queue every ``poll`` seconds: it converts values, adds GPU metrics, writes
-the journal and hands each row to every backend's worker.
+queue (bounded by ``queue_size``); it does no I/O. The writer thread sleeps
+while nothing is logged; a row on an empty queue wakes it, and it gathers
+rows for ``poll`` seconds into one batch: it converts values, adds GPU metrics,
+appends the rows to the journal, hands them to the OS (the journal is the
+write-ahead record), and only then gives them to every backend's worker.
 
 When the queue is full, ``log()`` waits up to ``put_timeout`` seconds for
 room; if there is still none, it writes the row straight to the journal
 (nothing is lost) and counts it as not sent to the trackers, with one warning.
+Storage trouble in the run folder (a full disk) never stops the trackers:
+one warning says what is missing from the folder, and :meth:`Run.finish`
+never raises.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
-import os
-import signal
 import threading
 import time
 import weakref
@@ -24,38 +27,34 @@ from typing import Any
 
 from trackers import backends as _backends
 from trackers import provenance
-from trackers._warn import warn, warn_once
+from trackers._warn import warn
 from trackers.alerts import AlertMonitor
 from trackers.backends import Context, Row
-from trackers.channels import RunChannels
 from trackers.backends.worker import Worker
+from trackers.channels import Outgoing, RunChannels
 from trackers.console import Capture
-from trackers.journal import CONFIG, SUMMARY, Journal, write_json
+from trackers.journal import CONFIG, METRICS, ROW_TYPES, SUMMARY, Journal, logged_keys, write_json
+from trackers.noop import NoOpRun
 from trackers.record import RunRecord, json_safe
+from trackers.run_lock import RunLock
+from trackers.series import Series
 from trackers.settings import Settings
+from trackers.signals import FinishOnSignal
 from trackers.values import check_key, check_metrics, check_step, plain
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+__all__ = ["NoOpRun", "Run", "Series"]
 
-class Series:
-    """``run["loss/train"]``: ``.log(v)`` appends to the series, own step counter."""
-
-    def __init__(self, run: "Run", key: str) -> None:
-        self._run = run
-        self.key = key
-
-    def log(self, value: Any, step: int | None = None) -> None:
-        """Append ``value`` (timestamped); ``step`` defaults to this series' next index."""
-        self._run._log_series(self.key, value, step)
-
-    def assign(self, value: Any) -> None:
-        """Same as ``run[key] = value``."""
-        self._run[self.key] = value
+#: Longest sleep of an idle writer: a row that slipped past the wake-up waits at most this long.
+_IDLE_WAIT = 1.0
 
 
 class Run(RunChannels):
-    """One experiment run; create it with :func:`trackers.init`."""
+    """One experiment run; create it with :func:`trackers.init`.
+
+    Raises :class:`trackers.run_lock.RunInUse` (a ValueError) when another
+    live process is logging to the same run folder.
+    """
 
     def __init__(self, settings: Settings, *, queue_size: int = 10000, put_timeout: float = 10.0,
                  flush_interval: float = 1.0, poll: float = 0.02, finish_timeout: float = 60.0,
@@ -69,6 +68,7 @@ class Run(RunChannels):
         self.step = -1  # last step logged; the next auto step is step + 1
         self.finished = False
         self.not_sent = 0  # rows journaled directly because the queue stayed full
+        self.resent_skipped = 0  # rows (or their keys) of a resumed run that the journal already had
         self.skipped: set[str] = set()
         self._summary: dict[str, Any] = {}
         self._series_steps: dict[str, int] = {}
@@ -78,11 +78,25 @@ class Run(RunChannels):
         self._poll = poll
         self._finish_timeout = finish_timeout
         self._lock = threading.RLock()
+        self._room = threading.Condition(threading.Lock())  # log() waits here while the queue is full
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._storage_failed = False
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.journal = Journal(self.dir, flush_interval=flush_interval)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._storage_warning(self.dir, exc, "nothing of this run is kept in its folder")
+        self._run_lock = RunLock.acquire(self.dir, f"run {self.name!r} of project {self.project!r}")
+        self._journaled: dict[tuple[str, int], set[str]] = {}
+        if settings.resume in ("allow", "must"):
+            try:
+                self._journaled = logged_keys(self.dir)
+            except OSError as exc:
+                warn(f"could not read the journal of the resumed run ({exc}); steps it has may be sent again")
+            self.step = max((step for kind, step in self._journaled if kind == "log"), default=-1)
+        self._journaled_max = max((step for _, step in self._journaled), default=-1)
+        self.journal = Journal(self.dir, flush_interval=flush_interval, on_error=self._journal_failed)
         self._console = Capture(self.dir / "console.log") if capture_console else None
         if self._console:
             self._console.start()
@@ -114,9 +128,9 @@ class Run(RunChannels):
             self._put(("summary", None, time.time(), dict(self.previous_summary)))
         self._writer = threading.Thread(target=self._writer_main, name="trackers-writer", daemon=True)
         self._writer.start()
-        self._prev_handlers: dict[int, Any] = {}
+        self._signals = FinishOnSignal(self.finish)
         if handle_signals:
-            self._install_signals()
+            self._signals.install()
         _live.add(self)
 
     # -- public API ----------------------------------------------------------
@@ -130,7 +144,7 @@ class Run(RunChannels):
         metrics = check_metrics(metrics)
         step = check_step(step)
         if self.finished:
-            warn_once(f"closed-{id(self)}", "log() after finish() is ignored; call trackers.init() for a new run")
+            warn("log() after finish() is ignored; call trackers.init() for a new run", key=f"closed-{id(self)}")
             return
         if step is None:
             step = self.step + 1
@@ -156,7 +170,7 @@ class Run(RunChannels):
         self.finish()
 
     def finish(self, timeout: float | None = None) -> None:
-        """Deliver everything queued, close every backend, write summary.json; idempotent.
+        """Deliver everything queued, close every backend, write summary.json; idempotent; never raises.
 
         Waits at most ``timeout`` seconds (default ``finish_timeout``) for the
         backends; one that has not finished by then is reported and left behind.
@@ -165,31 +179,49 @@ class Run(RunChannels):
             if self.finished:
                 return
             self.finished = True
-        timeout = self._finish_timeout if timeout is None else timeout
+        try:
+            self._finish(self._finish_timeout if timeout is None else timeout)
+        except Exception as exc:  # noqa: BLE001 - finish() runs at exit and from signal handlers: never raise
+            warn(f"the run did not finish cleanly ({type(exc).__name__}: {exc}); the journal in {self.dir} "
+                 "has what was recorded", key=f"finish-{id(self)}")
+        finally:
+            _live.discard(self)
+
+    # -- internals -----------------------------------------------------------
+    def _finish(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         gpu_summary = self.gpu.final_summary() if self.gpu is not None else {}
         if gpu_summary:
             self._put(("summary", None, time.time(), gpu_summary))
         self._stop.set()
         self._wake.set()
-        self._writer.join()
-        deadline = time.monotonic() + timeout
+        self._writer.join(timeout)
+        if self._writer.is_alive():
+            warn(f"the tracking writer did not finish within {timeout:g}s; the journal in {self.dir} has what "
+                 "it wrote", key=f"writer-stuck-{id(self)}")
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
                 warn(f"{w.name} did not finish within {timeout:g}s; rows it had not written are in the journal "
                      f"(python -m trackers replay {self.dir} --to {w.name})")
-            elif w.missed:
-                warn(f"{w.name} missed {w.missed} rows; python -m trackers replay {self.dir} --to {w.name}")
+                continue
+            missed = w.missed + self.not_sent
+            if missed:
+                warn(f"{w.name} missed {missed} of {w.delivered + missed} rows; "
+                     f"python -m trackers replay {self.dir} --to {w.name}")
         if self.gpu is not None:
             self.gpu.stop()
-        write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
+        try:
+            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
+        except OSError as exc:
+            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
         self._write_config()
         self.journal.close()
         if self._console:
             self._console.stop()
-        self._restore_signals()
-        _live.discard(self)
+        self._signals.restore()
+        if self._run_lock is not None:
+            self._run_lock.release()
 
-    # -- internals -----------------------------------------------------------
     def _log_series(self, key: str, value: Any, step: int | None) -> None:
         check_metrics({key: value})
         step = check_step(step)
@@ -205,149 +237,121 @@ class Run(RunChannels):
         q = self._queue
         if len(q) < self._queue_size:
             q.append(item)
+            if len(q) == 1:
+                self._wake.set()
             return
         self._wake.set()
-        deadline = time.monotonic() + self._put_timeout
-        while len(q) >= self._queue_size and time.monotonic() < deadline and self._writer.is_alive():
-            time.sleep(0.001)
+        with self._room:
+            self._room.wait_for(lambda: len(q) < self._queue_size or not self._writer.is_alive(),
+                                timeout=self._put_timeout)
         if len(q) < self._queue_size:
             q.append(item)
             return
         self.not_sent += 1
-        warn_once(f"full-{id(self)}", f"log queue full for {self._put_timeout:g}s; rows are written to the journal "
-                  "only (replay them with python -m trackers replay)")
-        self._process(item, fan_out=False)
+        warn(f"log queue full for {self._put_timeout:g}s; rows are written to the journal only "
+             f"(replay them with python -m trackers replay {self.dir})", key=f"full-{id(self)}")
+        try:
+            self._record(item)
+            self.journal.flush()
+        except Exception as exc:  # noqa: BLE001 - log() must never raise for a value it already accepted
+            warn(f"could not record a row ({type(exc).__name__}: {exc})", key=f"writer-{id(self)}")
 
     def _writer_main(self) -> None:
+        while True:
+            try:
+                self._writer_loop()
+                return
+            except Exception as exc:  # noqa: BLE001 - the writer must never die: it feeds every backend
+                warn(f"the tracking writer hit an error ({type(exc).__name__}: {exc}); it goes on",
+                     key=f"writer-loop-{id(self)}")
+
+    def _writer_loop(self) -> None:
         q = self._queue
         while True:
             stopping = self._stop.is_set()
+            self._wake.clear()  # before draining: a row put from now on sets it again
+            ready: list[Outgoing] = []
             while q:
                 try:
-                    self._process(q.popleft())
-                except Exception as exc:  # noqa: BLE001 - never die: the journal must keep going
-                    warn_once(f"writer-{id(self)}", f"could not record a row ({type(exc).__name__}: {exc})")
-            self._poll_gpu()
+                    ready += self._record(q.popleft())
+                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+                    warn(f"could not record a row ({type(exc).__name__}: {exc})", key=f"writer-{id(self)}")
+            ready += self._poll_gpu()
+            if self._room.acquire(timeout=0.05):  # bounded: finish() may run in a signal handler of log()'s thread
+                try:
+                    self._room.notify_all()
+                finally:
+                    self._room.release()
+            self.journal.flush()  # write-ahead: the rows reach the OS before any backend gets them
+            for op, payload in ready:
+                self._fan_out(op, payload)
             if stopping:
-                self.journal.flush()
                 return
-            if self._due_flush():
-                self.journal.flush()
-            self._wake.wait(self._poll)
-            self._wake.clear()
+            if not q:
+                self._wake.wait(_IDLE_WAIT)  # asleep while training logs nothing; a row on an empty queue wakes it
+            self._stop.wait(self._poll)  # gather rows for a batch: one journal write, one hand-off per batch
 
-    def _due_flush(self) -> bool:
-        return time.monotonic() - self.journal._last_flush >= self.journal.flush_interval
-
-    def _process(self, item: tuple, fan_out: bool = True) -> None:
+    def _record(self, item: tuple) -> list[Outgoing]:
+        """Journal one queued item; return what goes to the backends, as (op, payload) pairs."""
         kind, step, t, raw = item
         if kind == "alert":
-            return self._emit_alert(raw, fan_out)
+            return [self._emit_alert(raw)]
         values, skipped = plain(raw)
         for key in skipped:
             if key not in self.skipped:
                 self.skipped.add(key)
                 warn(f"{key!r} is not a scalar (tensor/array with more than one element); not logged")
-        payload: Any
         if kind == "summary":
             self._summary.update(values)
             self.journal.write_summary(values, t)
-            op, payload = "summary", values
-        elif kind == "system":
-            return self._system_row(step, t, values, fan_out)
-        else:
-            if kind == "log" and self.gpu is not None and self.settings.gpu_step_keys:
-                for k, v in self.gpu.step_metrics().items():
-                    values.setdefault(k, v)
-            if not values:
-                return
-            self.journal.write(kind, step, t, values)
-            op, payload = "log", Row(kind, step, t, values)
-        if fan_out:
-            self._fan_out(op, payload)
+            return [("summary", values)]
+        if kind == "system":
+            return self._system_row(step, t, values)
+        if kind in ROW_TYPES and step <= self._journaled_max:
+            values = self._not_journaled(kind, step, values)
+        if kind == "log" and values and self.gpu is not None and self.settings.gpu_step_keys:
+            for k, v in self.gpu.step_metrics().items():
+                values.setdefault(k, v)
+        if not values:
+            return []
+        self.journal.write(kind, step, t, values)
+        if kind not in ROW_TYPES:
+            return [(kind, Row(kind, step, t, values))]  # another channel: the backend method of that name
+        out: list[Outgoing] = [("log", Row(kind, step, t, values))]
         if kind == "log":
-            self._check_row(step, values, fan_out)
+            out += self._check_row(step, values)
+        return out
+
+    def _not_journaled(self, kind: str, step: int, values: dict[str, Any]) -> dict[str, Any]:
+        """A resumed run: drop the keys the journal already has at this step (sent before the restart)."""
+        have = self._journaled.get((kind, step))
+        if not have:
+            return values
+        fresh = {k: v for k, v in values.items() if k not in have}
+        if len(fresh) < len(values):
+            self.resent_skipped += 1
+        return fresh
+
+    def _journal_failed(self, exc: OSError, lost_from: int | None) -> None:
+        lost = (f"{METRICS} has no rows from step {lost_from} on" if lost_from is not None
+                else f"{METRICS} may miss its last rows")
+        self._storage_warning(self.journal.path, exc, lost)
+
+    def _storage_warning(self, path: Path, exc: OSError, lost: str) -> None:
+        """ONE warning per run for storage trouble in the run folder (a full disk fails every file there)."""
+        if self._storage_failed:
+            return
+        self._storage_failed = True
+        trackers = [w.name for w in getattr(self, "workers", [])] or list(self.settings.trackers)
+        still = f"; trackers that store elsewhere ({', '.join(trackers)}) still get every row" if trackers else ""
+        warn(f"could not write {path} ({exc.strerror or exc}): {lost}, and later files of the run folder "
+             f"(summary.json, config.json) may be missing{still}")
 
     def _write_config(self) -> None:
         try:
             self.record.write(dict(self.ctx.info))
         except OSError as exc:
-            warn(f"could not write {self.dir / CONFIG}: {exc}")
-
-    def _install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in _SIGNALS:
-            try:
-                self._prev_handlers[sig] = signal.getsignal(sig)
-                signal.signal(sig, self._on_signal)
-            except (ValueError, OSError):
-                pass
-
-    def _restore_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig, prev in self._prev_handlers.items():
-            try:
-                if signal.getsignal(sig) == self._on_signal:
-                    signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
-            except (ValueError, OSError, TypeError):
-                pass
-        self._prev_handlers.clear()
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        prev = self._prev_handlers.get(signum, signal.SIG_DFL)
-        self.finish()
-        if callable(prev):
-            prev(signum, frame)
-        elif prev != signal.SIG_IGN:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-
-
-class NoOpRun:
-    """What ranks other than 0 get: the same API, doing nothing."""
-
-    def __init__(self, project: str = "", name: str = "", run_dir: Path | None = None) -> None:
-        self.project, self.name, self.dir, self.step, self.finished = project, name, run_dir, -1, False
-        self.trackers: list[str] = []
-        self.config: dict[str, Any] = {}
-        self.previous_summary: dict[str, Any] = {}
-        self.stop_requested = False  # rank 0 decides; see Run.stop_requested
-
-    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Check arguments like :meth:`Run.log`, then drop them."""
-        check_metrics(metrics)
-        step = check_step(step)
-        self.step = self.step + 1 if step is None else max(step, self.step)
-
-    def summary(self, values: dict[str, Any]) -> None:
-        """Nothing."""
-
-    def log_system(self, metrics: dict[str, Any], timestamp: float | None = None) -> None:
-        """Nothing."""
-
-    def alert(self, title: str, text: str, level: str = "WARN") -> None:
-        """Nothing."""
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        check_key(key)
-
-    def __getitem__(self, key: str) -> Series:
-        return Series(self, check_key(key))  # type: ignore[arg-type]
-
-    def _log_series(self, key: str, value: Any, step: int | None) -> None:
-        pass
-
-    def finish(self, timeout: float | None = None) -> None:
-        """Nothing."""
-        self.finished = True
-
-    def __enter__(self) -> "NoOpRun":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.finish()
+            self._storage_warning(self.dir / CONFIG, exc, "the run's configuration is only in the trackers")
 
 
 _live: "weakref.WeakSet[Run]" = weakref.WeakSet()
@@ -357,7 +361,7 @@ def _finish_all() -> None:
     for run in list(_live):
         try:
             run.finish()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - exit hook: nothing may escape
             pass
 
 
@@ -366,5 +370,5 @@ def _finish_all() -> None:
 # exit callbacks run before atexit's.
 try:
     threading._register_atexit(_finish_all)  # type: ignore[attr-defined]
-except Exception:  # pragma: no cover - other interpreters
+except Exception:  # noqa: BLE001 # pragma: no cover - other interpreters lack the private hook
     atexit.register(_finish_all)

@@ -82,10 +82,11 @@ def _read_trackio(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
 
 
 def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
-    from trackers.readback import wandb_run
+    from trackers.wandb_file import read_run, wait_finished
 
     info = run.ctx.info.get("wandb") or {}
-    data = wandb_run(info["dir"])
+    wait_finished(info["dir"], timeout=60)  # W&B's helper process may still be writing after finish()
+    data = read_run(info["dir"])
     got: dict[int, dict[str, Any]] = {}
     for row in data["history"]:
         got.setdefault(int(row.get("_step", -1)), {}).update(row)

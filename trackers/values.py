@@ -19,7 +19,7 @@ _SKIP = object()
 def check_key(key: Any) -> str:
     """Return ``key`` if it is a non-empty string; raise ValueError otherwise."""
     if not isinstance(key, str) or not key.strip():
-        raise ValueError(f"trackers: metric names must be non-empty strings, got {key!r}; use names like 'train/loss'")
+        raise ValueError(f"metric names must be non-empty strings, got {key!r}; use names like 'train/loss'")
     return key
 
 
@@ -30,7 +30,7 @@ def check_metrics(metrics: Any) -> dict[str, Any]:
     writer thread later reads the value as it was at the call.
     """
     if not isinstance(metrics, dict):
-        raise ValueError(f"trackers: log() takes a dict of metrics, got {type(metrics).__name__}")
+        raise ValueError(f"log() takes a dict of metrics, got {type(metrics).__name__}")
     out = {}
     for key, value in metrics.items():
         if type(key) is not str or not key:
@@ -48,9 +48,9 @@ def check_step(step: Any) -> int | None:
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         if hasattr(step, "item") and getattr(step, "ndim", 0) == 0:
             return check_step(step.item())
-        raise ValueError(f"trackers: step must be a non-negative int, got {step!r}")
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
     if step < 0:
-        raise ValueError(f"trackers: step must be a non-negative int, got {step!r}")
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
     return int(step)
 
 

@@ -106,7 +106,7 @@ def test_kconfig_default_picks_a_few_modules_of_each_model():
     assert any(node.help and "log2" in node.help for node in sym.nodes)
     patterns = split_list(sym.defaults[0][0].str_value)
     pick = Selector(patterns)
-    gpt = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=16))
+    gpt = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=True))
     assert [n for n, _ in gpt.named_modules() if n and pick(n)] == ["blocks.0.mlp.fc", "lm_head"]
     assert [n for n, _ in LeNet5().named_modules() if n and pick(n)] == ["conv1", "fc3"]
 

@@ -40,3 +40,35 @@ def cfg() -> types.SimpleNamespace:
 def project(request: pytest.FixtureRequest) -> str:
     """A project name unique to the test (trackio's TRACKIO_DIR is shared by the session)."""
     return f"t{os.getpid()}-{next(_ids)}-{request.node.name[:20].replace('[', '').replace(']', '')}"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This environment (already isolated by tests/conftest.py) with the repo importable."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    env.pop("RANK", None)
+    return env
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):
+    """``mount(size)``: a small tmpfs mounted at a fresh folder (a disk that fills up); unmounted after."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: str = "64k") -> Path:
+        where = tmp_path / f"tmpfs{len(mounted)}"
+        where.mkdir()
+        try:
+            out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                                 capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"cannot run mount here: {exc}")
+        if out.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {out.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

@@ -1,8 +1,7 @@
-"""Whole-process behaviour: signals, kill -9, distributed ranks, replay, self-test."""
+"""Whole-process behaviour: SIGTERM, kill -9 of Trackio, distributed ranks, self-test."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import socket
@@ -12,20 +11,12 @@ import time
 
 import pytest
 
-import trackers
 from trackers.journal import read_records
-from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows
-from trackers.replay import replay
+from trackers.readback import trackio_db, trackio_rows
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+from .conftest import subprocess_env
+
 PY = sys.executable
-
-
-def subprocess_env() -> dict[str, str]:
-    """This environment (already isolated by tests/conftest.py) with the repo importable."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("RANK", None)
-    return env
 
 CHILD = """
 import sys, time, types, trackers
@@ -113,31 +104,6 @@ def test_only_rank_zero_tracks(tmp_path, project):
     assert (tmp_path / "type0").read_text() == "Run" and (tmp_path / "type1").read_text() == "NoOpRun"
     assert (tmp_path / "rank0" / "metrics.jsonl").exists() and not (tmp_path / "rank1").exists()
     assert trackio_rows(trackio_db(project), "ddp") == [(0, {"train/loss": 1.0})]
-
-
-def test_replay_skips_what_is_there(cfg, project, tmp_path):
-    run = trackers.init(cfg=cfg, project=project, run_name="rp", run_dir=tmp_path, trackers="none")
-    for i in range(10):
-        run.log({"train/loss": i * 0.1}, step=i)
-    run.log({"val/loss": 2.0}, step=9)
-    run["loss/train"].log(0.3)
-    run.summary({"best_val_loss": 2.0})
-    run.finish()
-    assert replay(tmp_path, "trackio") == {"sent": 12, "skipped": 0}
-    assert replay(tmp_path, "trackio") == {"sent": 0, "skipped": 12}
-    rows = trackio_rows(trackio_db(project), "rp")
-    assert len([r for r in rows if "train/loss" in r[1]]) == 10
-    assert replay(tmp_path, "tensorboard") == {"sent": 12, "skipped": 0}
-    assert replay(tmp_path, "tensorboard") == {"sent": 0, "skipped": 12}
-    assert len(tensorboard_scalars(tmp_path / "tensorboard")["train/loss"]) == 10
-    assert replay(tmp_path, "wandb")["sent"] == 12
-
-
-def test_replay_cli_errors_are_one_line(tmp_path):
-    out = subprocess.run([PY, "-m", "trackers", "replay", str(tmp_path), "--to", "trackio"], env=subprocess_env(),
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and out.stderr.strip().startswith("python -m trackers:")
-    assert len(out.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("tracker", ["trackio", "wandb"])

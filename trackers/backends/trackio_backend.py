@@ -78,6 +78,8 @@ class TrackioBackend:
         self.last_step = 0
         self._summary: dict[str, Any] = {}
         self._local = True
+        self.given = 0  # rows handed to trackio (log and summary rows)
+        self._stored_before = 0
 
     def start(self, ctx: Context) -> None:
         """``trackio.init`` with the run's project, name, config and resume mode."""
@@ -91,6 +93,7 @@ class TrackioBackend:
                                 auto_log_gpu=False, auto_log_cpu=False)
         self._local = not ctx.trackio_space_id
         ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name}
+        self._stored_before = self._stored()
 
     def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:
         import trackio
@@ -104,6 +107,7 @@ class TrackioBackend:
     def log(self, row: Row) -> None:
         """One row at its step (series rows use the series' own counter)."""
         self.run.log(self._convert(row.metrics), step=row.step)
+        self.given += 1
         if row.kind == "log":
             self.last_step = max(self.last_step, row.step)
 
@@ -125,6 +129,7 @@ class TrackioBackend:
         """Close the run, then add the summary to its config."""
         if self._summary and not self._local:
             self.run.log({SUMMARY_PREFIX + k: v for k, v in self._summary.items()}, step=self.last_step)
+            self.given += 1
         self.run.finish()
         if self._summary and self._local:
             try:
@@ -133,3 +138,20 @@ class TrackioBackend:
             except Exception as exc:  # noqa: BLE001 - the run is finished; the journal keeps the summary
                 messages.warn("trackers", f"could not add the summary to Trackio's run config ({exc}); "
                               "it is in summary.json")
+
+    def _stored(self) -> int:
+        from trackio.sqlite_storage import SQLiteStorage
+
+        return int(SQLiteStorage.get_log_count(self.run.project, run_id=self.run.id))
+
+    def lost_rows(self) -> int:
+        """Rows given to trackio that its database does not hold (after :meth:`finish`).
+
+        trackio writes from its own thread and drops a batch it cannot store
+        (an unwritable ``TRACKIO_DIR``, a full disk) with a Python warning only.
+        """
+        try:
+            stored = self._stored() - self._stored_before
+        except Exception:  # noqa: BLE001 - a database that cannot be read holds nothing of this run
+            stored = 0
+        return max(0, self.given - stored)

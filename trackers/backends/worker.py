@@ -2,7 +2,12 @@
 
 Each worker owns a bounded queue. An operation that raises is retried
 (``retries`` times, short back-off); if it still fails the backend is disabled
-with ONE warning (``wandb disabled: …``) and later rows are counted as missed.
+with ONE warning (``wandb disabled: …``) and that row and later ones are
+counted as missed. Anything a backend raises counts, ``SystemExit`` included
+(a tracker package that calls ``sys.exit`` on import). After ``finish`` a
+backend may say how many of the rows it was given it could not store
+(``lost_rows()``, e.g. Trackio when its folder is not writable): those count
+as missed too, not as delivered.
 When the queue is full the writer waits up to ``put_timeout`` seconds once; if
 the backend still has not made room it is marked stalled and rows it cannot
 take are counted (the journal still has them) until it catches up.
@@ -83,6 +88,12 @@ class Worker:
 
     # -- worker thread -----------------------------------------------------
     def _main(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:  # noqa: BLE001 - report, never die silently
+            self._disable(f"{type(exc).__name__}: {exc}")
+
+    def _serve(self) -> None:
         while True:
             op, payload = self.queue.get()
             if op is _STOP:
@@ -94,6 +105,8 @@ class Worker:
                 continue
             self._call(op, payload)
             if op == "finish":
+                if self.enabled:
+                    self._count_lost()
                 self.enabled = False
                 return
 
@@ -112,11 +125,26 @@ class Worker:
             except MissingPackage as exc:
                 self._disable(f"{exc}", missing=True)
                 return
-            except Exception as exc:  # noqa: BLE001 - a tracker must never crash training
-                if attempt >= self.retries or op == "finish":
+            except BaseException as exc:  # noqa: BLE001 - a tracker must never crash training, even by sys.exit
+                if attempt >= self.retries or op == "finish" or not isinstance(exc, Exception):
+                    self.missed += op == "log"
                     self._disable(f"{type(exc).__name__}: {exc}")
                     return
                 time.sleep(self.backoff * (4 ** attempt))
+
+    def _count_lost(self) -> None:
+        lost_rows = getattr(self.backend, "lost_rows", None)
+        if lost_rows is None:
+            return
+        try:
+            lost = min(int(lost_rows()), self.delivered)
+        except Exception as exc:  # noqa: BLE001 - a failed check must not hide the run's other results
+            self.error = f"could not check what {self.name} stored ({type(exc).__name__}: {exc})"
+            return
+        if lost > 0:
+            self.delivered -= lost
+            self.missed += lost
+            self.error = f"{self.name} did not store {lost} of the rows it was given"
 
     def _disable(self, reason: str, missing: bool = False) -> None:
         self.enabled = False
