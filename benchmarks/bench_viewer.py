@@ -4,13 +4,12 @@ The database is written by the real trackio package (SQLiteStorage.bulk_log,
 the call trackio's own sender thread makes) and cached under
 benchmarks/.cache/ (git-ignored).  Prints:
 
-* ``trackio-view --once`` whole-process wall time, median of 5, against
-  reading the same loss series through trackio's own reader
-  (``SQLiteStorage.get_metric_values``) in a fresh process, and the ratio.
-  The viewer's summary cache (``$XDG_CACHE_HOME/ktrack/viewer``, here a
-  fresh temporary directory) is cold for the first run only: the cold time
-  is printed separately, the median is over 5 warm runs; ``--no-cache`` is
-  timed too;
+* ``trackio-view --once`` whole-process wall and CPU time against reading the
+  same loss series through trackio's own reader
+  (``SQLiteStorage.get_metric_values``) in a fresh process, interleaved over
+  5 repeats (median, min, max) with the ratios: cold (a fresh summary cache,
+  ``$XDG_CACHE_HOME/ktrack/viewer``, every time: the first run ever), warm
+  (the cache of an earlier run, no new rows) and ``--no-cache``;
 * the live refresh tick cost while a writer appends 1,000 steps/s, and the
   viewer process's peak memory.
 
@@ -20,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,14 +79,19 @@ def ensure_db(steps: int) -> Path:
     return d
 
 
-def timed(cmd: list[str], env: dict[str, str], reps: int) -> tuple[float, str]:
-    """Median whole-process wall time of ``cmd`` over ``reps`` runs, and its stdout."""
-    times, out = [], ""
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+def run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system, children) and stdout of one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+
+
+def spread(xs: list[float]) -> str:
+    """Median and range of ``xs`` in seconds."""
+    return f"{statistics.median(xs):.3f} s (min {min(xs):.3f}, max {max(xs):.3f})"
 
 
 TRACKIO_READ = ("from trackio.sqlite_storage import SQLiteStorage as S; import sys; "
@@ -125,33 +130,62 @@ print(s - start)
 '''.replace("%%", "%")
 
 
+def once_figures(d: Path, reps: int) -> None:
+    """``--once`` cold (a fresh cache each time: the first run ever), warm and
+    ``--no-cache``, against trackio's own reader, interleaved ``reps`` times."""
+    py = sys.executable
+    cmd = [py, "-m", "viewer", "--once", "-p", PROJECT, "--dir", str(d), "--runs", str(d / "no-runs")]
+    warm_xdg = Path(tempfile.mkdtemp(prefix="bench-viewer-warm-"))
+    run_once(cmd, env_for(d, warm_xdg))  # builds the warm cache
+    modes = {
+        "cold": lambda: cmd,
+        "warm": lambda: cmd,
+        "no-cache": lambda: cmd + ["--no-cache"],
+        "trackio": lambda: [py, "-c", TRACKIO_READ, PROJECT, RUN],
+    }
+    wall: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
+    outs: dict[str, set[str]] = {m: set() for m in modes}
+    names = list(modes)
+    for rep in range(reps):
+        for mode in names[rep % len(names):] + names[:rep % len(names)]:  # rotate the order
+            xdg = Path(tempfile.mkdtemp(prefix="bench-viewer-cold-")) if mode == "cold" else warm_xdg
+            w, c, out = run_once(modes[mode](), env_for(d, xdg))
+            if mode == "cold":
+                shutil.rmtree(xdg, ignore_errors=True)
+            wall[mode].append(w)
+            cpu[mode].append(c)
+            outs[mode].add(out if mode != "trackio" else out.split()[0])
+    shutil.rmtree(warm_xdg, ignore_errors=True)
+    texts = outs["cold"] | outs["warm"] | outs["no-cache"]
+    assert len(texts) == 1, "cold, warm and uncached --once text differ"
+    latest = next(line for line in texts.pop().splitlines() if line.startswith("Latest Loss:")).split()[2]
+    print(f"--once over {reps} interleaved repeats (whole process; wall, and CPU of the process):")
+    for mode in names:
+        label = "trackio SQLiteStorage.get_metric_values" if mode == "trackio" else f"trackio-view --once {mode}"
+        print(f"  {label:<42} wall {spread(wall[mode])}  cpu {spread(cpu[mode])}")
+    ref = statistics.median(wall["trackio"])
+    for mode in ("cold", "warm", "no-cache"):
+        per_rep = sorted(t / v for t, v in zip(wall["trackio"], wall[mode], strict=True))
+        print(f"  ratio trackio / {mode:<8} {ref / statistics.median(wall[mode]):5.1f}x (per repeat "
+              f"{per_rep[0]:.1f}x - {per_rep[-1]:.1f}x)")
+    print(f"  goals: cold >= 10x and < 0.5 s, warm <= 0.1 s   (Latest Loss {latest}, "
+          f"{next(iter(outs['trackio']))} points read by trackio)")
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="100k steps, fewer repetitions")
+    ap.add_argument("--once-only", action="store_true", help="only the --once figures")
     a = ap.parse_args()
     steps, reps = (100_000, 3) if a.quick else (1_000_000, 5)
     d = ensure_db(steps)
-    xdg = Path(tempfile.mkdtemp(prefix="bench-viewer-xdg-"))
-    env = env_for(d, xdg)
     py = sys.executable
-    cmd = [py, "-m", "viewer", "--once", "-p", PROJECT, "--dir", str(d)]
-    cold_t, cold_out = timed(cmd, env, 1)  # builds the summary cache
-    view_t, out = timed(cmd, env, reps)  # warm: restores it, reads no old rows
-    nocache_t, nocache_out = timed(cmd + ["--no-cache"], env, reps)
-    ref_t, ref_out = timed([py, "-c", TRACKIO_READ, PROJECT, RUN], env, reps)
-    shutil.rmtree(xdg, ignore_errors=True)
-    assert out == cold_out == nocache_out, "cached and uncached --once text differ"
-    latest = next(l for l in out.splitlines() if l.startswith("Latest Loss:")).split()[2]
     print(f"db: {steps:,} steps, {(d / (PROJECT + '.db')).stat().st_size / 1e6:.0f} MB")
-    print(f"trackio-view --once, cold cache (first run, builds it): {cold_t:.3f} s")
-    print(f"trackio-view --once, warm cache (whole process, median of {reps}): {view_t:.3f} s  "
-          f"(Latest Loss {latest})")
-    print(f"trackio-view --once --no-cache (whole process, median of {reps}): {nocache_t:.3f} s")
-    print(f"trackio SQLiteStorage.get_metric_values (whole process, median of {reps}): {ref_t:.3f} s "
-          f"({ref_out.split()[0]} points)")
-    print(f"ratio: {ref_t / view_t:.1f}x faster warm, {ref_t / nocache_t:.1f}x with --no-cache, "
-          f"{ref_t / cold_t:.1f}x cold   (goal: < 1 s and >= 10x)")
+    once_figures(d, reps)
+    if a.once_only:
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         live_dir = Path(tmp) / "trackio"

@@ -1,6 +1,6 @@
 """Reading back what the trackers wrote (for replay, the self-test and tests).
 
-* Trackio: ``<TRACKIO_DIR>/<project>.db`` (SQLite, opened read-only).
+* Trackio: ``<TRACKIO_DIR>/<project>.db``, through ``viewer.store`` (the one Trackio reader).
 * W&B: a run folder's ``run-<id>.wandb`` transaction log, through
   :mod:`trackers.wandb_file` (the one parser of that format).
 * TensorBoard: event files, via tensorboard's EventAccumulator.
@@ -8,65 +8,53 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from trackers import wandb_file
 
 
-def _trackio_query(db_path: str | Path, sql: str, args: tuple) -> list[tuple]:
-    """Rows of a read-only query on a Trackio database ([] when the file or table is not there yet)."""
-    if not Path(db_path).exists():
-        return []
-    con = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql, args).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" not in str(exc):
-            raise
-        return []  # trackio has created the file but not yet written a batch
-    finally:
-        con.close()
-
-
-def _json(blob: Any) -> Any:
-    return json.loads(blob.decode() if isinstance(blob, bytes) else blob)
-
-
 def trackio_rows(db_path: str | Path, run_name: str) -> list[tuple[int, dict[str, Any]]]:
     """Every (step, metrics) row of ``run_name`` in a Trackio database, in insertion order."""
-    rows = _trackio_query(db_path, "SELECT step, metrics FROM metrics WHERE run_name = ? ORDER BY id", (run_name,))
-    return [(int(step), _json(blob)) for step, blob in rows]
+    from viewer.store import read_rows
+
+    return [(row.step, row.metrics) for row in read_rows(db_path, run_name)]
+
+
+def _of_run(db_path: str | Path, run_name: str, fn: Any, empty: Any) -> Any:
+    """``fn(project, run)`` for the newest run named ``run_name`` in a Trackio database (``empty`` without)."""
+    from viewer.store import read_project
+
+    def read(pr: Any) -> Any:
+        run = pr.pick_run(run_name)
+        return fn(pr, run) if run is not None else empty
+
+    return read_project(db_path, read, empty)
 
 
 def trackio_system_rows(db_path: str | Path, run_name: str) -> list[tuple[str, dict[str, Any]]]:
     """Every (timestamp, metrics) row of ``run_name`` in Trackio's ``system_metrics`` table."""
-    rows = _trackio_query(db_path, "SELECT timestamp, metrics FROM system_metrics WHERE run_name = ? ORDER BY id",
-                          (run_name,))
-    return [(str(ts), _json(blob)) for ts, blob in rows]
+    return _of_run(db_path, run_name, lambda pr, run: pr.system_rows(run), [])
 
 
 def trackio_alerts(db_path: str | Path, run_name: str) -> list[dict[str, Any]]:
     """Every alert of ``run_name`` in Trackio's ``alerts`` table (title, text, level, step)."""
-    rows = _trackio_query(db_path, "SELECT title, text, level, step FROM alerts WHERE run_name = ? ORDER BY id",
-                          (run_name,))
-    return [{"title": t, "text": x, "level": lv, "step": st} for t, x, lv, st in rows]
+    return _of_run(db_path, run_name, lambda pr, run: pr.alerts(run), [])
 
 
 def trackio_config(db_path: str | Path, run_name: str) -> dict[str, Any]:
     """The run's config in Trackio's ``configs`` table ({} when none)."""
-    rows = _trackio_query(db_path, "SELECT config FROM configs WHERE run_name = ? ORDER BY id DESC LIMIT 1",
-                          (run_name,))
-    return _json(rows[0][0]) if rows else {}
+    return _of_run(db_path, run_name, lambda pr, run: pr.run_config(run), {})
 
 
 def trackio_db(project: str) -> Path:
-    """Path of ``project``'s Trackio database."""
-    from trackio.sqlite_storage import SQLiteStorage
+    """Path of ``project``'s Trackio database: where an imported trackio writes it (trackio
+    reads its directory once, at import), else where it would for this environment."""
+    from viewer.store import db_path
 
-    return Path(SQLiteStorage.get_project_db_path(project))
+    loaded = getattr(sys.modules.get("trackio.utils"), "TRACKIO_DIR", None)
+    return db_path(project, Path(loaded) if loaded is not None else None)
 
 
 def wandb_records(path: str | Path) -> Iterator[Any]:

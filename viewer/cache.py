@@ -5,7 +5,7 @@ Per (database path, run id, chart metric) one JSON file under
 the state of a :class:`viewer.series.LiveSeries` (step buckets, raw tail for
 the zoom levels, latest lr/sparsity) plus the highest row id folded in.  The
 next call restores it and reads only rows with a larger id (the same
-``LiveSeries.update`` the live mode runs on every tick).
+``SeriesSet.update`` the live mode runs on every tick).
 
 The file is ignored and rebuilt when it is unreadable or corrupt, or when the
 database was replaced: other inode/device, a smaller file, another
@@ -27,7 +27,7 @@ from viewer.model import Roles
 from viewer.series import LiveSeries
 from viewer.store import Project, RunInfo
 
-VERSION = 1
+VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -62,7 +62,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, separators=(",", ":"))
+                fh.write(json.dumps(data, separators=(",", ":")))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -82,14 +82,17 @@ def _valid(data: dict[str, Any], project: Project, run: RunInfo, roles: Roles) -
             and project.anchor(state["last_id"]) == data.get("anchor"))
 
 
-def load_series(project: Project, run: RunInfo, roles: Roles, use_cache: bool = True) -> LiveSeries:
+def load_series(project: Project, run: RunInfo, roles: Roles, use_cache: bool = True,
+                view: tuple[int, int] | None = None) -> LiveSeries:
     """The run's summary, brought up to date: restored from the cache and
     updated with rows newer than the cached id, or built and cached.
 
     Call inside ``project.snapshot()`` so the summary and any later queries
     see the same rows.  ``use_cache=False`` builds without reading or writing.
+    ``view`` (zoom, width): that exact view of the chart metric is computed
+    and cached too, so the next call with no new rows reuses it.
     """
-    path = cache_file(project, run, roles.metric) if use_cache else None
+    path = cache_file(project, run, roles.metric) if use_cache and project.cacheable else None
     if path is None:
         return LiveSeries(project, run, roles)
     data = _read(path)
@@ -99,17 +102,21 @@ def load_series(project: Project, run: RunInfo, roles: Roles, use_cache: bool = 
             series = LiveSeries(project, run, roles, state=data["series"])
         except (KeyError, TypeError, ValueError, IndexError):
             series = None
-    read = 0
     if series is not None:
         read = series.update()
-        if series.stale:
-            series = None
-    if series is None:
+        if series.rebuilds:
+            stats = {"builds": int(stats.get("builds", 0)) + 1}
+            read = -1
+    else:
         series = LiveSeries(project, run, roles)
         stats = {"builds": int(stats.get("builds", 0)) + 1}
         read = -1
-    if read:  # -1: built from scratch; >0: rows folded in
-        stats.update(last_rows_read=max(read, 0), updated=time.time())
+    if view is not None and f"{view[0]}:{view[1]}" not in series.metric.views:
+        series.metric.view(*view)
+        read = read or -2
+    if read:  # -1: built from scratch; >0: rows folded in; -2: a new view
+        stats.update(last_rows_read=max(read, 0) if read != -2 else stats.get("last_rows_read", 0),
+                     updated=time.time())
         save(path, project, run, roles, series, stats)
     return series
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import math
 
-Column = tuple[float, float, float]  # (min, max, sample) of one chart column
+from viewer.columns import Column, bucket_points  # noqa: F401 - the names callers import from here
 
 
 def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
-    """Row index from the top (0) for value ``v``."""
-    if vmax <= vmin:
+    """Row index from the top (0) for value ``v`` (halves keep +-1e308 ranges finite)."""
+    span = vmax / 2 - vmin / 2
+    if not span > 0:
         return rows - 1
-    r = int(round((vmax - v) / (vmax - vmin) * (rows - 1)))
+    r = int(round((vmax / 2 - v / 2) / span * (rows - 1)))
     return min(rows - 1, max(0, r))
 
 
@@ -38,7 +39,10 @@ def star_chart(cols: list[Column | None], vmin: float, vmax: float,
         if col is not None:
             grid[_row(col[2], vmin, vmax, height)][x] = "*"
     step = (vmax - vmin) / (height - 1) if height > 1 else 0.0
-    labels = [fmt.format(vmax - i * step) for i in range(height)]
+    values = [vmax - i * step for i in range(height)]
+    if not all(math.isfinite(v) for v in values):  # a range wider than the largest float
+        values = [vmax * (1 - i / (height - 1)) + vmin * (i / (height - 1)) for i in range(height)]
+    labels = [fmt.format(v) for v in values]
     pad = max(len(label) for label in labels)
     lines = [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(labels)]
     lines.append(" " * (pad + 1) + "+" + "-" * width)
@@ -84,22 +88,3 @@ def _fill_gaps(cols: list[Column | None]) -> list[Column | None]:
             v = va + (vb - va) * (i - a) / (b - a)
             out[i] = (v, v, v)
     return out
-
-
-def bucket_points(points: list[tuple[int, float]], width: int) -> tuple[list[Column | None], float, float]:
-    """Group (step, value) points into ``width`` step buckets (Python side, for
-    short series such as the last 500 points).  Returns columns, min and max."""
-    cols: list[list[float] | None] = [None] * width
-    if not points:
-        return [], 0.0, 0.0
-    lo, hi = points[0][0], points[-1][0]
-    span = max(1, -(-(hi - lo + 1) // width))
-    for step, v in points:
-        b = min(width - 1, (step - lo) // span)
-        c = cols[b]
-        if c is None:
-            cols[b] = [v, v, v]
-        else:
-            c[0], c[1] = min(c[0], v), max(c[1], v)
-    vals = [v for _, v in points]
-    return [tuple(c) if c else None for c in cols], min(vals), max(vals)

@@ -1,16 +1,22 @@
 """trackio-view: terminal dashboard for Trackio projects and GPUs.
 
-Reads Trackio's SQLite files read-only; ``--once`` prints plain text for
-scripts, otherwise a live full-screen view (keys: + / - zoom, p next
-project, c compare runs, 0-9 GPU, q quit).
+Reads Trackio's SQLite files read-only, and the run journals of ``--runs``
+(``runs/<project>/<run>/metrics.jsonl``) for projects no Trackio database
+holds; ``--once`` prints plain text for scripts, otherwise a live
+full-screen view (keys: + / - zoom, p next project, c compare runs, 0-9 GPU,
+q quit).
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import sys
+from pathlib import Path
 
+from ktrack.messages import fail, printable, usage, warn
 from viewer.model import NoMetric
-from viewer.store import Project, StoreError, data_dir, open_project, project_files
+from viewer.store import Project, RunInfo, StoreError, data_dir, file_stem, open_project, project_files
 
 PROG = "trackio-view"
 ZOOM_HELP = ("Initial zoom level (default: 0): 0 = All data, 1 = Last 500 iterations, "
@@ -21,12 +27,23 @@ class UserError(Exception):
     """A one-line message for the user; exit status 1."""
 
 
+def interval(text: str) -> float:
+    """``--interval``: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a number of seconds above 0, e.g. 2")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (options as in the trackio-view documentation)."""
-    p = argparse.ArgumentParser(prog=PROG, description="Terminal dashboard for TrackIO experiments.")
+    p = argparse.ArgumentParser(prog=PROG, description="Terminal dashboard for Trackio experiments.")
     p.add_argument("-p", "--project", metavar="TEXT",
                    help="Project name to monitor (shows all if not specified)")
-    p.add_argument("-i", "--interval", type=float, default=2, metavar="INT",
+    p.add_argument("-i", "--interval", type=interval, default=2.0, metavar="INT",
                    help="Update interval in seconds (default: 2)")
     p.add_argument("--once", action="store_true", help="Display once and exit (no live monitoring)")
     p.add_argument("--gpu", action="store_true",
@@ -46,32 +63,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", metavar="PATH",
                    help="Trackio data directory (default: $TRACKIO_DIR, $HF_HOME/trackio, "
                         "~/.cache/huggingface/trackio)")
+    p.add_argument("--runs", metavar="DIR", default="runs",
+                   help="ktrack run folders (default: ./runs): projects no Trackio database holds are "
+                        "read from their journals, DIR/<project>/<run>/metrics.jsonl")
     return p
 
 
+def _journals(args: argparse.Namespace, names: set[str]) -> list[Project]:
+    from viewer.journal_source import journal_projects
+
+    return list(journal_projects(Path(args.runs).expanduser(), names))
+
+
 def find_projects(args: argparse.Namespace) -> list[Project]:
-    """Open the requested project, or every project most recently updated first."""
+    """Open the requested project, or every project most recently updated first.
+
+    Trackio databases come first; ``--runs`` journals fill in projects no
+    database holds.  Unreadable databases are skipped with a warning (one
+    named with ``--project`` is an error).  Connections are released again,
+    so any number of projects can be listed.
+    """
     root, source = data_dir(args.dir)
     files = project_files(root)
-    if not files:
-        raise UserError(f"No TrackIO data found: no <project>.db files in {root} (from {source}); "
-                        f"run training with TrackIO logging enabled, or pass --dir")
     if args.project is not None:
-        if args.project not in files:
-            raise UserError(f"no project '{args.project}' in {root}; available: {', '.join(files)}")
-        return [open_project(args.project, files[args.project])]
-    projects: list[Project] = []
+        path = files.get(args.project) or files.get(file_stem(args.project))
+        if path is not None:
+            return [open_project(args.project if args.project in files else file_stem(args.project), path)]
+        journal = [pr for pr in _journals(args, set(files)) if pr.name == args.project]
+        if journal:
+            return journal
+        known = ", ".join(list(files) + [pr.name for pr in _journals(args, set(files))]) or "none"
+        raise UserError(f"no project '{args.project}' in {root} or {args.runs}; available: {known}")
+    projects: list[tuple[str, Project]] = []
     for name, path in files.items():
         try:
-            projects.append(open_project(name, path))
+            pr = open_project(name, path)
+            projects.append((pr.last_update(), pr))
+            pr.close()
         except StoreError as exc:
-            print(f"{PROG}: skipping {exc}", file=sys.stderr)
+            warn(PROG, f"skipping {exc}")
+    projects += [(pr.last_update(), pr) for pr in _journals(args, set(files))]
     if not projects:
-        raise UserError(f"No TrackIO data found: no readable Trackio database in {root}")
-    return sorted(projects, key=lambda pr: pr.last_update(), reverse=True)
+        raise UserError(f"No Trackio data found: no readable <project>.db in {root} (from {source}) and no "
+                        f"run journals in {args.runs}; run training with Trackio logging enabled, or pass "
+                        f"--dir / --runs")
+    return [pr for _, pr in sorted(projects, key=lambda t: t[0], reverse=True)]
 
 
-def pick_run(project: Project, wanted: str | None):
+def pick_run(project: Project, wanted: str | None) -> RunInfo:
     """The run to show, or a UserError naming the runs that exist."""
     run = project.pick_run(wanted)
     if run is None:
@@ -86,32 +125,55 @@ def list_text(projects: list[Project]) -> str:
     """``--list``: every project with its runs, steps and last update."""
     out = []
     for pr in projects:
-        out.append(f"{pr.name}  ({pr.path})")
-        runs = pr.runs(counts=True)
+        out.append(printable(f"{pr.name}  ({pr.path})"))
+        try:
+            runs = pr.read(functools.partial(pr.runs, counts=True))
+        except StoreError as exc:
+            out.append(printable(f"  (unreadable: {exc})"))
+            continue
+        finally:
+            pr.close()
         if not runs:
             out.append("  (no runs)")
         for r in runs:
             when = (r.last_update or "")[:19].replace("T", " ")
-            out.append(f"  {r.name:<28} {r.steps:>9} steps  last step {r.last_step!s:>9}  "
-                       f"updated {when}  id {r.run_id}")
+            out.append(printable(f"  {r.name:<28} {r.steps:>9} steps  last step {r.last_step!s:>9}  "
+                                 f"updated {when}  id {r.run_id}"))
     return "\n".join(out)
 
 
-def once_text(args: argparse.Namespace, projects: list[Project]) -> str:
-    """All ``--once`` blocks, joined by blank lines."""
+def once_block(args: argparse.Namespace, pr: Project) -> str:
+    """One project's ``--once`` (or ``--gpu-db --once``) block."""
     from viewer import gpu_db, once
 
-    blocks = []
+    run = pick_run(pr, args.run)
+    if args.gpu_db:
+        return pr.read(lambda: gpu_db.report(pr, run))
+    return once.dashboard(pr, run, args.zoom, args.metric, not args.no_cache)
+
+
+def once_text(args: argparse.Namespace, projects: list[Project]) -> tuple[str, int]:
+    """All ``--once`` blocks joined by blank lines, and how many projects could not be read.
+
+    With several projects, each that cannot be shown gets its header and one
+    line, and the others are shown as usual.
+    """
+    from viewer import once
+
+    blocks, bad = [], 0
     for pr in projects:
         try:
-            run = pick_run(pr, args.run)
-            blocks.append(gpu_db.report(pr, run) if args.gpu_db
-                          else once.dashboard(pr, run, args.zoom, args.metric, not args.no_cache))
-        except NoMetric as exc:
+            blocks.append(once_block(args, pr))
+        except (NoMetric, StoreError) as exc:
             if len(projects) == 1:
                 raise
-            blocks.append(once.no_metric_block(pr, args.zoom, str(exc)))
-    return "\n\n".join(blocks)
+            if not isinstance(exc, NoMetric):
+                bad += 1
+                warn(PROG, exc)
+            blocks.append(once.message_block(pr, args.zoom, str(exc)))
+        finally:
+            pr.close()
+    return "\n\n".join(blocks), bad
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,13 +195,14 @@ def run(args: argparse.Namespace) -> int:
         print(list_text(projects))
         return 0
     if args.once and args.compare is not None:
-        from viewer.compare import compare_text
+        from viewer.compare_runs import compare_text
 
         print(compare_text(projects[0], args.compare, args.metric, not args.no_cache))
         return 0
     if args.once:
-        print(once_text(args, projects))
-        return 0
+        text, bad = once_text(args, projects)
+        print(text)
+        return 1 if bad else 0
     from viewer.live import run_dashboard
 
     return run_dashboard(projects, args)
@@ -149,19 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: parse, run, turn user errors into one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.gpu_db and not args.project:
-        parser.error("--gpu-db requires --project")
-    if args.compare is not None and not args.project:
-        parser.error("--compare requires --project")
-    if args.compare is not None and (args.gpu or args.gpu_db):
-        parser.error("--compare cannot be combined with --gpu or --gpu-db")
-    if args.gpu and args.gpu_db:
-        parser.error("--gpu and --gpu-db cannot be combined")
+    for bad, msg in ((args.gpu_db and not args.project, "--gpu-db requires --project"),
+                     (args.compare is not None and not args.project, "--compare requires --project"),
+                     (args.compare is not None and (args.gpu or args.gpu_db),
+                      "--compare cannot be combined with --gpu or --gpu-db"),
+                     (args.gpu and args.gpu_db, "--gpu and --gpu-db cannot be combined")):
+        if bad:
+            parser.print_usage(sys.stderr)
+            usage(PROG, msg)
     try:
         return run(args)
     except (UserError, StoreError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+        fail(PROG, exc)
     except BrokenPipeError:
         sys.stderr.close()
         return 0

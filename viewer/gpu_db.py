@@ -1,16 +1,22 @@
 """``--gpu-db``: the GPU report from a project's database.
 
 Two sources are shown: the ``gpu/<metric>`` (first GPU) and ``gpu<N>/<metric>``
-keys our trackers log with each step in ``metrics``, and Trackio's own
-``system_metrics`` table (``gpu/<i>/<metric>`` keys, timestamps, no step).
-All counting and min/max/avg happen in one SQL pass per source.
+keys logged with each step in ``metrics`` (the seed's report, line for
+line), and Trackio's ``system_metrics`` table (what ``Run.log_system`` and
+Trackio's own GPU logging write: ``gpu/<i>/<metric>``, ``gpu<N>/<metric>``
+or ``gpu/<metric>`` keys, timestamps, no step).  Logged spellings map to the
+seed's fields through ``viewer.keys.GPU_FIELDS``.  Energy per GPU
+(``gpu/energy_wh``, ``gpu<N>/energy_wh``, under any group prefix) is looked
+up in the metrics rows, the run's config and its summary.  All counting and
+min/max/avg happen in SQLite (``viewer.store``).
 """
 from __future__ import annotations
 
-import json
 import re
+from typing import Any
 
-from viewer.keys import json_path
+from viewer import keys
+from viewer.energy import energy_lines
 from viewer.model import NoMetric
 from viewer.store import Project, RunInfo
 
@@ -19,12 +25,8 @@ SEED_ORDER = ("utilization", "memory_used_gb", "memory_percent", "temperature_c"
               "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz",
               "fan_speed", "fan_rpm", "perf_state")
 STEP_KEY = re.compile(r"^gpu\d*/[^/]+$")
-SYS_KEY = re.compile(r"^gpu/(\d+)/(.+)$")
+SYS_KEYS = (re.compile(r"^gpu/(\d+)/(.+)$"), re.compile(r"^gpu(\d+)/(.+)$"), re.compile(r"^gpu/()([^/]+)$"))
 DEG = "\u00b0C"
-
-
-def _x(key: str, col: str = "metrics") -> str:
-    return f"json_extract(CAST({col} AS TEXT), '{json_path(key)}')"
 
 
 def _order(key: str) -> tuple:
@@ -32,26 +34,30 @@ def _order(key: str) -> tuple:
     return (prefix != "gpu", prefix, SEED_ORDER.index(name) if name in SEED_ORDER else 99, name)
 
 
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300 else None
+
+
 def _status(title: str, latest: dict, prefix: str, util_label: str) -> list[str]:
-    """The latest-status lines of one GPU (keys ``<prefix><metric>``).
+    """The latest-status lines of one GPU (keys ``<prefix><spelling>``).
 
     The first GPU keeps the seed's labels; further GPUs say ``Utilization:``
     so that the seed's ``grep "GPU Utilization:"`` still finds one line.
     """
-    def g(name: str):
-        v = latest.get(prefix + name)
-        return v if isinstance(v, (int, float)) else None
+    def g(field: str) -> float | None:
+        key = keys.gpu_field(field, prefix, latest)
+        return _number(latest.get(key)) if key else None
 
     out = [title]
-    if g("utilization") is not None:
-        out.append(f"  {util_label}: {g('utilization'):.1f}%")
-    if g("memory_used_gb") is not None:
-        pct = f" ({g('memory_percent'):.1f}%)" if g("memory_percent") is not None else ""
-        out.append(f"  Memory Usage: {g('memory_used_gb'):.1f} GB{pct}")
-    if g("temperature_c") is not None:
-        out.append(f"  Temperature: {g('temperature_c'):.0f}{DEG}")
-    if g("power_w") is not None:
-        out.append(f"  Power: {g('power_w'):.0f}W")
+    util, used, pct = g("utilization"), g("memory_used_gb"), g("memory_percent")
+    if util is not None:
+        out.append(f"  {util_label}: {util:.1f}%")
+    if used is not None:
+        out.append(f"  Memory Usage: {used:.1f} GB" + (f" ({pct:.1f}%)" if pct is not None else ""))
+    if (temp := g("temperature_c")) is not None:
+        out.append(f"  Temperature: {temp:.0f}{DEG}")
+    if (power := g("power_w")) is not None:
+        out.append(f"  Power: {power:.0f}W")
     clocks = [(lbl, g(f"clock_{k}_mhz")) for lbl, k in
               (("Graphics", "graphics"), ("Memory", "memory"), ("Fclk", "fclk"), ("Socclk", "socclk"))]
     if any(v is not None for _, v in clocks):
@@ -62,81 +68,76 @@ def _status(title: str, latest: dict, prefix: str, util_label: str) -> list[str]
 
 def _step_section(project: Project, run: RunInfo, gkeys: list[str]) -> list[str]:
     """Latest status, history, data range and key counts from ``metrics``."""
-    rc, rid = project.run_col, run.run_id
-    counts = ", ".join(f"count({_x(k)})" for k in gkeys)
-    hist = ("gpu/utilization", "gpu/temperature_c", "gpu/power_w")
-    inner = ", ".join(f"{_x(k)} AS h{i}" for i, k in enumerate(hist))
-    agg = ", ".join(f"min(h{i}), max(h{i}), avg(h{i})" for i in range(len(hist)))
-    any_gpu = " OR ".join(f"{_x(k)} IS NOT NULL" for k in gkeys)
-    row = project._q(
-        f"SELECT {counts}, {agg}, min(step), max(step), max(id) FROM "
-        f"(SELECT *, {inner} FROM metrics WHERE {rc}=? AND ({any_gpu}))", (rid,))[0]
-    n = len(gkeys)
-    count = dict(zip(gkeys, row[:n]))
-    h = row[n:n + 9]
-    lo_step, hi_step, last_id = row[n + 9:n + 12]
-    latest_row = project._q("SELECT step, CAST(metrics AS TEXT) FROM metrics WHERE id=?", (last_id,))[0]
-    out = _status(f"Latest GPU Status (Step {latest_row[0]}):", json.loads(latest_row[1]), "gpu/",
-                  "GPU Utilization")
+    hist = {f: keys.gpu_field(f, "gpu/", gkeys) for f in ("utilization", "temperature_c", "power_w")}
+    wanted = gkeys + [k for k in hist.values() if k and k not in gkeys]
+    stats, lo_step, hi_step, last_id = project.key_stats(run.run_id, wanted)
+    latest = project.row(last_id) if last_id is not None else None
+    if latest is None:
+        return ["No gpu/* values logged with steps in the metrics table."]
+    out = _status(f"Latest GPU Status (Step {latest.step}):", latest.metrics, "gpu/", "GPU Utilization")
     for prefix in dict.fromkeys(k.split("/")[0] + "/" for k in gkeys if not k.startswith("gpu/")):
         mine = [k for k in gkeys if k.startswith(prefix)]
-        has = " OR ".join(f"{_x(k)} IS NOT NULL" for k in mine)
-        row = project._q(f"SELECT step, CAST(metrics AS TEXT) FROM metrics WHERE +{rc}=? AND ({has}) "
-                         f"ORDER BY id DESC LIMIT 1", (rid,))
-        if row:
-            out += [""] + _status(f"Latest GPU {prefix[3:-1]} Status (Step {row[0][0]}):",
-                                  json.loads(row[0][1]), prefix, "Utilization")
-    out += ["", f"Historical Data ({max(count.values())} logged entries):"]
-    fmt = (("Utilization", "{:.1f}%"), ("Temperature", "{:.0f}" + DEG), ("Power", "{:.0f}W"))
-    for i, (label, f) in enumerate(fmt):
-        lo, hi, avg = h[3 * i:3 * i + 3]
-        if lo is not None:
+        row = project.latest_row_with(run.run_id, mine)
+        if row is not None:
+            out += [""] + _status(f"Latest GPU {prefix[3:-1]} Status (Step {row.step}):", row.metrics, prefix,
+                                  "Utilization")
+    out += ["", f"Historical Data ({max(stats[k][0] for k in gkeys)} logged entries):"]
+    fmt = (("utilization", "Utilization", "{:.1f}%"), ("temperature_c", "Temperature", "{:.0f}" + DEG),
+           ("power_w", "Power", "{:.0f}W"))
+    for field, label, f in fmt:
+        key = hist[field]
+        if key and stats[key][1] is not None:
+            _, lo, hi, avg = stats[key]
             out.append(f"  {label}: {f.format(lo)} - {f.format(hi)} (avg: {f.format(avg)})")
     out += ["", f"Data Range: Steps {lo_step} - {hi_step}", "", "Available GPU Metrics:"]
     for k in gkeys:
         shown = k[4:] if k.startswith("gpu/") else k
-        out.append(f"  - {shown} ({count[k]} data points)")
+        out.append(f"  - {shown} ({stats[k][0]} data points)")
     return out
+
+
+def _sys_key(key: str) -> tuple[int, str] | None:
+    for pattern in SYS_KEYS:
+        m = pattern.match(key)
+        if m:
+            return int(m.group(1) or 0), m.group(2)
+    return None
 
 
 def _system_section(project: Project, run: RunInfo) -> list[str]:
     """Key counts and latest values from Trackio's ``system_metrics`` table."""
-    if not project.has_table("system_metrics"):
-        return []
-    rc = "run_id" if "run_id" in project._columns("system_metrics") else "run_name"
-    rid = run.run_id if rc == project.run_col else run.name
-    skeys = sorted({r[0] for r in project._q(
-        f"SELECT DISTINCT j.key FROM (SELECT metrics FROM system_metrics WHERE {rc}=? "
-        f"ORDER BY id DESC LIMIT 500) AS m, json_each(CAST(m.metrics AS TEXT)) AS j", (rid,))
-        if SYS_KEY.match(r[0])}, key=lambda k: (int(SYS_KEY.match(k).group(1)), k))
+    parsed = {k: p for k in project.system_keys(run) if (p := _sys_key(k)) is not None}
+    skeys = sorted(parsed, key=lambda k: (parsed[k][0], k))
     if not skeys:
         return []
-    counts = ", ".join(f"count({_x(k)})" for k in skeys)
-    row = project._q(f"SELECT count(*), min(timestamp), max(timestamp), {counts} "
-                     f"FROM system_metrics WHERE {rc}=?", (rid,))[0]
-    last = json.loads(project._q(f"SELECT CAST(metrics AS TEXT) FROM system_metrics WHERE {rc}=? "
-                                 f"ORDER BY id DESC LIMIT 1", (rid,))[0][0])
-    out = ["", f"Trackio System Metrics (system_metrics table, {row[0]} logged entries):",
-           f"  Time Range: {row[1][:19].replace('T', ' ')} - {row[2][:19].replace('T', ' ')}"]
-    for idx in sorted({int(SYS_KEY.match(k).group(1)) for k in skeys}):
-        p = f"gpu/{idx}/"
+    n, t0, t1, stats = project.system_stats(run, skeys)
+    rows = project.system_rows(run, last=1)
+    last = rows[-1][1] if rows else {}
+    out = ["", f"Trackio System Metrics (system_metrics table, {n} logged entries):",
+           f"  Time Range: {(t0 or '')[:19].replace('T', ' ')} - {(t1 or '')[:19].replace('T', ' ')}"]
+    for idx in sorted({parsed[k][0] for k in skeys}):
+        mine = {parsed[k][1]: last.get(k) for k in skeys if parsed[k][0] == idx}
         parts = []
-        for name, f in (("utilization", "util {:.1f}%"), ("allocated_memory", "mem {:.1f} GB"),
-                        ("temp", "temp {:.0f}" + DEG), ("power", "power {:.0f}W")):
-            v = last.get(p + name)
-            if isinstance(v, (int, float)):
+        for field, f in (("utilization", "util {:.1f}%"), ("memory_used_gb", "mem {:.1f} GB"),
+                         ("temperature_c", "temp {:.0f}" + DEG), ("power_w", "power {:.0f}W")):
+            name = keys.gpu_field(field, "", mine)
+            v = _number(mine.get(name)) if name else None
+            if v is not None:
                 parts.append(f.format(v))
-        out.append(f"  GPU {idx} latest: " + (", ".join(parts) or "no numeric values"))
+        if parts or any(keys.gpu_field(f, "", mine) for f in keys.GPU_FIELDS):
+            out.append(f"  GPU {idx} latest: " + (", ".join(parts) or "no numeric values"))
     out.append("  Available System Metrics:")
-    out += [f"  - {k} ({c} data points)" for k, c in zip(skeys, row[3:])]
+    out += [f"  - {k} ({stats[k][0]} data points)" for k in skeys]
     return out
 
 
 def report(project: Project, run: RunInfo) -> str:
-    """The full ``--gpu-db`` report; raises NoMetric when neither source has GPU data."""
-    gkeys = sorted((k for k in project.sample_keys(run.run_id) if STEP_KEY.match(k)), key=_order)
+    """The full ``--gpu-db`` report; raises NoMetric when no source has GPU data."""
+    gkeys = sorted((k for k in project.metric_keys(run.run_id) if STEP_KEY.match(k) and "energy" not in k),
+                   key=_order)
     system = _system_section(project, run)
-    if not gkeys and not system:
+    energy = energy_lines(project, run)
+    if not gkeys and not system and not energy:
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no GPU metrics "
                        f"(no gpu/* keys in metrics, none in system_metrics); "
                        f"log them with TRACKER_LOG_GPU=y")
@@ -145,4 +146,4 @@ def report(project: Project, run: RunInfo) -> str:
         lines += _step_section(project, run, gkeys)
     else:
         lines.append("No gpu/* keys logged with steps in the metrics table.")
-    return "\n".join(lines + system)
+    return "\n".join(lines + system + energy)

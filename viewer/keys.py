@@ -1,41 +1,70 @@
-"""The one table of metric-key aliases the viewer understands.
+"""The one table of metric-key spellings the viewer understands.
 
 A key earlier in a tuple wins when a run logged several spellings.
 
-=============  ==========================================  ================
-role           logged keys (first found wins)              shown as
-=============  ==========================================  ================
-loss           ``train/loss``, ``train_loss``, ``loss``    Latest Loss ...
-learning rate  ``lr``, ``learning_rate``, ``train/lr``     Learning Rate
-sparsity       ``sparsity``, ``train/sparsity``            Sparsity (x100 %)
-iteration      ``iteration``, ``iter``                     x axis, when the
-                                                           run logged no steps
-=============  ==========================================  ================
+=============  =====================================================  ================
+role           logged keys (first found wins)                         shown as
+=============  =====================================================  ================
+loss           ``train/loss``, ``train_loss``, ``training_loss``       Latest Loss ...
+               (accelerate), ``loss``; else the validation loss
+validation     ``val/loss``, ``eval/loss`` (Hugging Face Trainer),     (chart fallback)
+               ``eval_loss``, ``val_loss``, ``validation_loss``
+learning rate  ``lr``, ``learning_rate``, ``train/lr``,                Learning Rate
+               ``train/learning_rate`` (Hugging Face Trainer)
+sparsity       ``sparsity``, ``train/sparsity``                        Sparsity (x100 %)
+iteration      ``iteration``, ``iter``, ``train/global_step``          the iterations
+=============  =====================================================  ================
+
+GPU values (``--gpu-db``): each field of :data:`GPU_FIELDS` is read from the
+first of its spellings that a run logged, so AdamWPrune's averaged keys
+(``gpu/compute_util_avg``, ``gpu/memory_used_avg_gb``...) and Trackio's own
+system metrics (``gpu/0/temp``, ``gpu/0/allocated_memory``...) show as the
+seed's ``GPU Utilization``, ``Memory Usage``...
 """
 from __future__ import annotations
 
-LOSS_KEYS: tuple[str, ...] = ("train/loss", "train_loss", "loss")
-LR_KEYS: tuple[str, ...] = ("lr", "learning_rate", "train/lr")
+LOSS_KEYS: tuple[str, ...] = ("train/loss", "train_loss", "training_loss", "loss")
+VAL_LOSS_KEYS: tuple[str, ...] = ("val/loss", "eval/loss", "eval_loss", "val_loss", "validation_loss")
+LR_KEYS: tuple[str, ...] = ("lr", "learning_rate", "train/lr", "train/learning_rate")
 SPARSITY_KEYS: tuple[str, ...] = ("sparsity", "train/sparsity")
-ITERATION_KEYS: tuple[str, ...] = ("iteration", "iter")
+ITERATION_KEYS: tuple[str, ...] = ("iteration", "iter", "train/global_step")
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "loss": LOSS_KEYS,
+    "loss": LOSS_KEYS + VAL_LOSS_KEYS,
+    "val_loss": VAL_LOSS_KEYS,
     "lr": LR_KEYS,
     "sparsity": SPARSITY_KEYS,
     "iteration": ITERATION_KEYS,
+}
+
+# GPU field (the seed's name) -> the metric names that hold it, first found wins.
+GPU_FIELDS: dict[str, tuple[str, ...]] = {
+    "utilization": ("utilization", "compute_util_avg", "utilization_avg", "gpu_util"),
+    "memory_used_gb": ("memory_used_gb", "memory_used_avg_gb", "memory_used_avg", "allocated_memory"),
+    "memory_percent": ("memory_percent",),
+    "temperature_c": ("temperature_c", "temperature_avg", "temperature", "temp"),
+    "power_w": ("power_w", "power_avg_w", "power_avg", "power"),
+    "clock_graphics_mhz": ("clock_graphics_mhz", "sm_clock"),
+    "clock_memory_mhz": ("clock_memory_mhz", "memory_clock"),
+    "clock_fclk_mhz": ("clock_fclk_mhz",),
+    "clock_socclk_mhz": ("clock_socclk_mhz",),
 }
 
 
 def pick(role: str, present: set[str] | list[str]) -> str | None:
     """Return the first alias of ``role`` found in ``present``, or None."""
     have = set(present)
-    for key in ALIASES[role]:
-        if key in have:
-            return key
-    return None
+    return next((key for key in ALIASES[role] if key in have), None)
+
+
+def gpu_field(field: str, prefix: str, present: set[str] | list[str] | dict[str, object]) -> str | None:
+    """The logged key (``prefix`` + spelling) that holds GPU ``field``, or None."""
+    have = set(present)
+    return next((prefix + name for name in GPU_FIELDS.get(field, (field,)) if prefix + name in have), None)
 
 
 def json_path(key: str) -> str:
-    """SQLite JSON path for a top-level key (keys contain '/', so quote it)."""
-    return '$."' + key.replace('"', '\\"') + '"'
+    """SQLite JSON path for a top-level key (kept for callers; see ``viewer.store_sql``)."""
+    from viewer.store_sql import json_path as path
+
+    return path(key)

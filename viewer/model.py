@@ -1,12 +1,15 @@
-"""What a dashboard shows, computed from a Project: the loss view and its stats."""
+"""What a dashboard shows: which keys play which role in a run, and the chart view."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from viewer import keys
-from viewer.chart import Column, bucket_points
+from viewer.columns import Column
 from viewer.store import Project, RunInfo, StoreError
+
+if TYPE_CHECKING:
+    from viewer.series import Series
 
 ZOOM_POINTS: tuple[int | None, ...] = (None, 500, 200, 100, 50)
 ZOOM_LABELS: tuple[str, ...] = ("All data", "Last 500", "Last 200", "Last 100", "Last 50")
@@ -18,7 +21,7 @@ class NoMetric(StoreError):
 
 @dataclass
 class View:
-    """The points of one metric inside the zoom window, already bucketed."""
+    """The points of one metric inside the zoom window, already in chart columns."""
 
     key: str
     first: tuple[int, float]
@@ -39,51 +42,32 @@ class Roles:
     present: list[str]
 
 
-def resolve(project: Project, run: RunInfo, metric: str | None) -> Roles:
+def _find(project: Project, run: RunInfo, role: str, present: list[str]) -> str | None:
+    """The first spelling of ``role`` that holds numbers: among those in the run's key
+    sample first, then among the others (a key logged on a few steps only is found too)."""
+    sampled = [k for k in keys.ALIASES[role] if k in present]
+    others = [k for k in keys.ALIASES[role] if k not in present]
+    return next((k for k in sampled + others if project.has_key(run.run_id, k)), None)
+
+
+def resolve_roles(project: Project, run: RunInfo, metric: str | None) -> Roles:
     """Find the chart metric and the lr/sparsity/iteration keys of a run."""
-    present = project.sample_keys(run.run_id)
-    chosen = metric or keys.pick("loss", present)
-    if chosen is None or (metric and metric not in present and project.latest(run.run_id, metric) is None):
-        what = f"metric '{metric}'" if metric else "loss metric (" + ", ".join(keys.LOSS_KEYS) + ")"
+    present = project.metric_keys(run.run_id)
+    chosen = metric if metric else _find(project, run, "loss", present)
+    if chosen is None or (metric and not project.has_key(run.run_id, metric)):
+        what = f"numeric metric '{metric}'" if metric else "loss metric (" + ", ".join(keys.ALIASES["loss"]) + ")"
         shown = ", ".join(k for k in present if not k.startswith("_")) or "none"
-        raise NoMetric(f"project '{project.name}' run '{run.name}' has no {what}; "
-                       f"metrics logged: {shown}")
+        raise NoMetric(f"project '{project.name}' run '{run.name}' has no {what}; metrics logged: {shown}")
     return Roles(chosen, keys.pick("lr", present), keys.pick("sparsity", present),
                  keys.pick("iteration", present), present)
 
 
-def build_view(project: Project, run: RunInfo, key: str, zoom: int, width: int,
-               summary: Any = None) -> View | None:
-    """Bucket the metric ``key`` for zoom level ``zoom`` into ``width`` columns.
+resolve = resolve_roles  # the name callers used before
 
-    Zoomed views read the last N points through the (run, step) index; the
-    full view is one grouped SQL pass plus one indexed lookup per column.
-    With ``summary`` (a ``viewer.series.LiveSeries`` of ``key``, e.g. from the
-    cache) the points and column aggregates come from it instead: same result.
-    """
-    n = ZOOM_POINTS[zoom]
-    if n is not None:
-        pts = summary.tail_points(n) if summary is not None else project.tail(run.run_id, key, n)
-        if not pts:
-            return None
-        cols, vmin, vmax = bucket_points(pts, width)
-        return View(key, pts[0], pts[-1], vmin, vmax, cols)
-    lo, hi = summary.step_range() if summary is not None else project.step_range(run.run_id)[:2]
-    if lo is None:
-        return None
-    rows = (summary.columns(lo, hi, width) if summary is not None
-            else project.buckets(run.run_id, key, lo, hi, width))
-    if not rows:
-        return None
-    cols: list[Column | None] = [None] * width
-    for b, _count, bmin, bmax, s0, _s1 in rows:
-        first = project.value_at(run.run_id, key, s0)
-        cols[min(width - 1, b)] = (bmin, bmax, first if first is not None else bmin)
-    s_first, s_last = rows[0][4], rows[-1][5]
-    v_first = project.value_at(run.run_id, key, s_first)
-    v_last = project.value_at(run.run_id, key, s_last, last=True)
-    return View(key, (s_first, v_first), (s_last, v_last),
-                min(r[2] for r in rows), max(r[3] for r in rows), cols)
+
+def build_view(series: "Series", zoom: int, width: int) -> View | None:
+    """The exact view of ``series`` for zoom level ``zoom`` in ``width`` columns."""
+    return series.view(zoom, width)
 
 
 def iteration_of(project: Project, run: RunInfo, roles: Roles, step: int) -> int:

@@ -1,16 +1,20 @@
 """Plain-text ``--once`` output: the training dashboard block, line for line."""
 from __future__ import annotations
 
+import math
+
+from ktrack.messages import printable
 from viewer.chart import label_format, star_chart
-from viewer.model import ZOOM_LABELS, NoMetric, build_view, fmt_sparsity, iteration_of, resolve
+from viewer.model import ZOOM_LABELS, NoMetric, fmt_sparsity, iteration_of, resolve_roles
 from viewer.store import Project, RunInfo
 
 RULE = "=" * 60
+WIDTH = 50
 
 
 def header(project: str, zoom: int) -> list[str]:
     """The four header lines of a dashboard block."""
-    return [RULE, f"TrackIO Dashboard - Project: {project}", f"View: {ZOOM_LABELS[zoom]}", RULE, ""]
+    return [RULE, f"TrackIO Dashboard - Project: {printable(project)}", f"View: {ZOOM_LABELS[zoom]}", RULE, ""]
 
 
 def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = None,
@@ -22,25 +26,22 @@ def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = No
     the same either way.  Raises NoMetric when the run has no loss (or
     ``metric``) values.
     """
-    with project.snapshot():
-        return _dashboard(project, run, zoom, metric, use_cache)
+    return project.read(lambda: _dashboard(project, run, zoom, metric, use_cache))
 
 
 def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, use_cache: bool) -> str:
-    roles = resolve(project, run, metric)
-    summary = None
-    if use_cache:
-        from viewer.cache import load_series
+    from viewer.cache import load_series
 
-        summary = load_series(project, run, roles)
-    view = build_view(project, run, roles.metric, zoom, 50, summary)
+    roles = resolve_roles(project, run, metric)
+    summary = load_series(project, run, roles, use_cache, view=(zoom, WIDTH))
+    view = summary.metric.view(zoom, WIDTH)
     if view is None:
-        raise NoMetric(f"project '{project.name}' run '{run.name}' has no numeric "
-                       f"values of '{roles.metric}'")
-    label = "Loss" if metric is None else roles.metric
-    # The spec's 4 decimals for the loss; other metrics (numerics statistics
-    # of 1e-6 or 1e9) keep 4 significant digits instead.
-    num = "{:.4f}" if metric is None or 1e-2 <= max(abs(view.vmin), abs(view.vmax)) < 1e6 else "{:.4e}"
+        raise NoMetric(f"project '{project.name}' run '{run.name}' has no numeric values of '{roles.metric}'")
+    label = "Loss" if metric is None else printable(roles.metric)
+    biggest = max(abs(view.vmin), abs(view.vmax))
+    # 4 decimals for the loss; other metrics (numerics statistics of 1e-6 or 1e9)
+    # keep 4 significant digits instead.
+    num = "{:.4f}" if metric is None or 1e-2 <= biggest < 1e6 else "{:.4e}"
     it_first = iteration_of(project, run, roles, view.first[0])
     it_last = iteration_of(project, run, roles, view.last[0])
     change = view.last[1] - view.first[1]
@@ -50,20 +51,20 @@ def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, us
               f"{label} Change: {'+' if change >= 0 else ''}{num.format(change)} (from {num.format(view.first[1])})",
               f"Min {label}: {num.format(view.vmin)}",
               f"Max {label}: {num.format(view.vmax)}"]
-    if roles.lr:
-        lr = summary.lr_pt if summary is not None else project.latest(run.run_id, roles.lr)
-        if lr and lr[1] is not None:
-            lines.append(f"Learning Rate: {lr[1]:.2e}")
-    if roles.sparsity:
-        sp = summary.sp_pt if summary is not None else project.latest(run.run_id, roles.sparsity)
-        if sp and sp[1] is not None:
-            lines.append(f"Sparsity: {fmt_sparsity(sp[1])}")
+    if summary.lr is not None:
+        lines.append(f"Learning Rate: {summary.lr:.2e}")
+    if summary.sparsity is not None:
+        lines.append(f"Sparsity: {fmt_sparsity(summary.sparsity)}")
     lines += ["", f"{label} Trend (Iterations {it_first} to {it_last}):"]
-    fmt = "{:7.2f}" if metric is None else label_format(view.vmin, view.vmax)
+    plain = metric is None and (biggest < 1e9 or not math.isfinite(biggest))
+    fmt = "{:7.2f}" if plain else label_format(view.vmin, view.vmax)
     lines += star_chart(view.cols, view.vmin, view.vmax, fmt=fmt)
     return "\n".join(lines)
 
 
-def no_metric_block(project: Project, zoom: int, message: str) -> str:
-    """A block for a project without a chartable metric (all-projects mode)."""
-    return "\n".join(header(project.name, zoom) + [message])
+def message_block(project: Project, zoom: int, message: str) -> str:
+    """A block for a project without a chart (all-projects mode): the header and one line."""
+    return "\n".join(header(project.name, zoom) + [printable(message)])
+
+
+no_metric_block = message_block

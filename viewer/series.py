@@ -1,97 +1,373 @@
-"""Incremental run summary: fixed-size step buckets plus a raw tail.
+"""Numeric series of a run, for any metric key, kept up to date tick by tick.
 
-One ``LiveSeries`` serves the live mode and the persistent ``--once`` cache
-(``viewer/cache.py``).  The first load aggregates the whole run in SQLite into
-at most ``K`` step buckets; later calls to :meth:`LiveSeries.update` read only
-rows with ``id`` greater than the last one seen and fold them in, halving the
-resolution (pairwise merge) when the step range outgrows the buckets.  Memory
-stays bounded whatever the run length.
+The one series interface of the viewer (live workspace, ``--once``,
+``--compare`` and the persistent cache all use it):
 
-Each bucket is ``[vmin, vmax, count, first step, last step]``: value min/max
-and count of the numeric points of the chart metric, and the step extent of
-*every* row of the run in the bucket (what the exact ``--once`` columns need).
-The tail keeps the newest points ``(step, value, id)`` in (step, id) order, as
-many as the largest zoom level shows, so zoomed views are exact.
+* :class:`SeriesSet` ``(project, run)`` -- the series of one run that are shown.
+  ``add(key)`` builds one from SQL (``light=True``: only its latest point);
+  ``update()`` reads the rows written since the last call, once, for every
+  key in the set (``id > last_id``), and returns how many it read;
+  ``state()`` / ``SeriesSet(..., state=...)`` (de)serialise it.
+* :class:`Series` -- one key: ``latest``, ``first``, ``count``, ``tail_points(n)``,
+  ``step_range()``, ``view(zoom, width)`` (exact, the ``--once`` numbers),
+  ``sketch(zoom, width)`` (from memory only, for live ticks).
+* :class:`LiveSeries` -- a SeriesSet of a run's loss (``Roles.metric``), lr
+  and sparsity, with the names live mode used so far (``view`` tuple, ``lr``...).
+
+A series keeps at most ``K`` fixed-span step buckets (:class:`Cell`) and the
+newest ``TAIL`` points; new points fold into the buckets, halving the
+resolution when the steps outgrow them, so memory stays bounded whatever
+the run length.  A point before the first bucket, or a replaced file,
+rebuilds the series from SQL.
 """
 from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
-from viewer.chart import Column, bucket_points
-from viewer.model import ZOOM_POINTS, Roles
-from viewer.store import Project, RunInfo
+from viewer.columns import Column, bucket_points, column_ranges
+from viewer.model import ZOOM_POINTS, Roles, View
+from viewer.store import Cell, Project, RunInfo
 
 K = 4096
 TAIL = max(n for n in ZOOM_POINTS if n)
-NUM = (int, float)
-ColRow = tuple[int, int, float, float, int, int]  # bucket, count, min, max, first step, last step
+Point = tuple[int, float, int]  # step, value, row id
 
 
-def _merge(a: list | None, c: list | None) -> list | None:
+def merge(a: Cell | None, c: Cell | None) -> Cell | None:
+    """Two cells as one."""
     if a is None or c is None:
         return a if c is None else c
-    lo = [x for x in (a[0], c[0]) if x is not None]
-    hi = [x for x in (a[1], c[1]) if x is not None]
-    return [min(lo) if lo else None, max(hi) if hi else None, a[2] + c[2], min(a[3], c[3]), max(a[4], c[4])]
+    return Cell(a.n + c.n, min(a.vmin, c.vmin), max(a.vmax, c.vmax), min(a.first, c.first),
+                max(a.last, c.last))
 
 
-class LiveSeries:
-    """The chart metric (and latest lr/sparsity) of one run, kept up to date."""
+class Series:
+    """One numeric metric of one run: step buckets and the newest points."""
 
-    def __init__(self, project: Project, run: RunInfo, roles: Roles, k: int | None = None,
-                 state: dict[str, Any] | None = None) -> None:
-        self.project, self.run, self.roles = project, run, roles
-        self.keys = [roles.metric, roles.lr or roles.metric, roles.sparsity or roles.metric]
-        self.k = k or K
-        self.rows_seen = 0
-        self.stale = False  # a row older than the first bucket arrived: rebuild
-        self.tail: deque[tuple[int, float, int]] = deque(maxlen=TAIL)
-        if state is not None:
-            self._restore(state)
-        else:
-            with project.snapshot():
-                self._build()
+    def __init__(self, owner: "SeriesSet", key: str, light: bool = False) -> None:
+        self.owner, self.key, self.light = owner, key, light
+        self.k = 0 if light else owner.k
+        self._reset()
 
-    # -- building and (de)serialising ------------------------------------------
-    def _build(self) -> None:
-        pr, rid, roles = self.project, self.run.run_id, self.roles
+    def _reset(self) -> None:
+        self.lo: int | None = None
+        self.span = 1
+        self.b: list[Cell | None] = [None] * self.k
+        self.tail: deque[Point] = deque(maxlen=1 if self.light else TAIL)
         self.first: tuple[int, float] | None = None
-        self.lr_pt = self.sp_pt = None
-        lo, hi, last_id = pr.step_range(rid)
-        self.last_id = last_id or 0
-        self.lo = lo or 0
-        self.span = max(1, -(-((hi or 0) - self.lo + 1) // self.k))
-        self.b: list[list | None] = [None] * self.k
-        if lo is None:
+        self.count = 0
+        self.views: dict[str, View] = {}  # exact views computed since the last new point
+
+    # -- building -----------------------------------------------------------------
+    def build(self) -> None:
+        """Read the series from SQL (call inside the project's snapshot)."""
+        pr, rid = self.owner.project, self.owner.run.run_id
+        self._reset()
+        if self.light:
+            pt = pr.latest(rid, self.key)
+            if pt is not None:
+                self.tail.append(tuple(pt))  # type: ignore[arg-type]
+                self.first, self.count = (pt[0], pt[1]), 1
             return
-        for b, n, vmin, vmax, s0, s1 in pr.buckets(rid, roles.metric, lo, hi, self.k, self.span,
-                                                   all_rows=True, max_id=self.last_id):
-            self.b[b] = [vmin, vmax, n, s0, s1]
-            if self.first is None and n:
-                self.first = (s0, pr.value_at(rid, roles.metric, s0))
-        self.tail.extend(pr.tail(rid, roles.metric, TAIL, ids=True))
-        if roles.lr:
-            self.lr_pt = (pr.latest(rid, roles.lr) or (None, None))[:2]
-        if roles.sparsity:
-            self.sp_pt = (pr.latest(rid, roles.sparsity) or (None, None))[:2]
+        lo, hi, top = pr.step_range(rid)
+        if lo is None or hi is None:
+            return
+        self.lo, self.span = lo, max(1, -(-(hi - lo + 1) // self.k))
+        # the parallel connections see no row this snapshot does not (id <= top)
+        for b, cell in pr.cells(rid, self.key, lo, self.span, -(-(hi - lo + 1) // self.span), max_id=top):
+            self.b[b] = cell
+            self.count += cell.n
+        used = [c for c in self.b if c is not None]
+        if used:
+            value = pr.value_at(rid, self.key, used[0].first)
+            self.first = (used[0].first, value if value is not None else used[0].vmin)
+            self.tail.extend(pr.tail(rid, self.key, TAIL, ids=True))
 
     def state(self) -> dict[str, Any]:
-        """Everything needed to restore this summary later (JSON-serialisable)."""
-        return {"k": self.k, "lo": self.lo, "span": self.span, "last_id": self.last_id,
-                "b": self.b, "tail": [list(t) for t in self.tail], "first": self.first,
-                "lr": self.lr_pt, "sp": self.sp_pt}
+        """JSON-serialisable state."""
+        return {"light": self.light, "k": self.k, "lo": self.lo, "span": self.span, "count": self.count,
+                "b": [list(c) if c else None for c in self.b], "tail": [list(t) for t in self.tail],
+                "first": list(self.first) if self.first else None,
+                "views": {k: [v.key, list(v.first), list(v.last), v.vmin, v.vmax, [list(c) if c else None
+                                                                                  for c in v.cols]]
+                          for k, v in self.views.items()}}
 
-    def _restore(self, st: dict[str, Any]) -> None:
-        self.k, self.lo, self.span, self.last_id = int(st["k"]), int(st["lo"]), int(st["span"]), int(st["last_id"])
-        self.b = [None if c is None else [c[0], c[1], int(c[2]), int(c[3]), int(c[4])] for c in st["b"]]
+    def restore(self, st: dict[str, Any]) -> None:
+        """Load :meth:`state` output; raises ValueError/KeyError/TypeError when it does not fit."""
+        if bool(st["light"]) != self.light or int(st["k"]) != self.k:
+            raise ValueError("series state of another shape")
+        self.lo = None if st["lo"] is None else int(st["lo"])
+        self.span, self.count = int(st["span"]), int(st["count"])
+        self.b = [None if c is None else Cell(int(c[0]), float(c[1]), float(c[2]), int(c[3]), int(c[4]))
+                  for c in st["b"]]
         if len(self.b) != self.k or self.span < 1:
             raise ValueError("bucket array does not match its size")
         self.tail.extend((int(s), float(v), int(i)) for s, v, i in st["tail"])
-        self.first = tuple(st["first"]) if st["first"] else None
-        self.lr_pt = tuple(st["lr"]) if st["lr"] else None
-        self.sp_pt = tuple(st["sp"]) if st["sp"] else None
+        self.first = (int(st["first"][0]), float(st["first"][1])) if st["first"] else None
+        for name, (key, first, last, vmin, vmax, cols) in st.get("views", {}).items():
+            self.views[str(name)] = View(str(key), (int(first[0]), float(first[1])), (int(last[0]), float(last[1])),
+                                         float(vmin), float(vmax),
+                                         [(float(c[0]), float(c[1]), float(c[2])) if c else None for c in cols])
+
+    # -- incremental update ---------------------------------------------------------
+    def add(self, step: int, v: float, rid: int) -> bool:
+        """Fold in one point; False when it falls before the first bucket (rebuild)."""
+        self.count += 1
+        self.views.clear()
+        if self.first is None or step < self.first[0]:
+            self.first = (step, v)
+        self._add_tail((step, v, rid))
+        if self.light:
+            return True
+        if self.lo is None:
+            self.lo = step
+        if step < self.lo:
+            return False
+        idx = (step - self.lo) // self.span
+        while idx >= self.k:  # grow: merge neighbouring buckets, double the span
+            self.b = [merge(self.b[i], self.b[i + 1]) for i in range(0, self.k, 2)] + [None] * (self.k // 2)
+            self.span *= 2
+            idx = (step - self.lo) // self.span
+        self.b[idx] = merge(self.b[idx], Cell(1, v, v, step, step))
+        return True
+
+    def _add_tail(self, pt: Point) -> None:
+        tail = self.tail
+        if not tail or (pt[0], pt[2]) >= (tail[-1][0], tail[-1][2]):
+            tail.append(pt)  # the usual case: steps only grow
+        elif len(tail) < (tail.maxlen or 0) or (pt[0], pt[2]) > (tail[0][0], tail[0][2]):
+            items = list(tail)
+            bisect.insort(items, pt, key=lambda t: (t[0], t[2]))
+            self.tail = deque(items[-(tail.maxlen or 1):], maxlen=tail.maxlen)
+
+    # -- reading --------------------------------------------------------------------
+    @property
+    def latest(self) -> tuple[int, float] | None:
+        """The newest point (highest step, then row id)."""
+        return (self.tail[-1][0], self.tail[-1][1]) if self.tail else None
+
+    def tail_points(self, n: int) -> list[tuple[int, float]]:
+        """The last ``n`` points (step, value), oldest first."""
+        return [(s, v) for s, v, _ in list(self.tail)[-n:]]
+
+    def step_range(self) -> tuple[int | None, int | None]:
+        """First and last step that holds a number."""
+        used = [c for c in self.b if c is not None]
+        if used:
+            return min(c.first for c in used), max(c.last for c in used)
+        return (self.tail[0][0], self.tail[-1][0]) if self.tail else (None, None)
+
+    def _whole(self) -> bool:
+        return 0 < self.count <= len(self.tail)
+
+    def columns(self, lo: int, hi: int, width: int) -> list[tuple[int, Cell]]:
+        """(column, Cell) of each non-empty column of a ``width``-column chart of ``lo..hi``:
+        buckets inside a column come from memory, the parts of the buckets that a
+        column boundary cuts are aggregated in SQLite, so the result is exact."""
+        pr, rid = self.owner.project, self.owner.run.run_id
+        expr = None
+        out: list[tuple[int, Cell]] = []
+        for col, a, z in column_ranges(lo, hi, width):
+            acc: Cell | None = None
+            if self.lo is None:
+                continue
+            for f in range(max(0, (a - self.lo) // self.span), min(self.k - 1, (z - self.lo) // self.span) + 1):
+                cell = self.b[f]
+                if cell is None:
+                    continue
+                if not (a <= cell.first and cell.last <= z):
+                    bs = self.lo + f * self.span
+                    expr = expr or pr.value_expr(rid, self.key)
+                    cell = pr.cell(rid, self.key, max(a, bs), min(z, bs + self.span - 1), expr=expr)
+                acc = merge(acc, cell)
+            if acc is not None:
+                out.append((col, acc))
+        return out
+
+    def view(self, zoom: int, width: int) -> View | None:
+        """The points of zoom level ``zoom`` in ``width`` columns, exactly (``--once``).
+
+        Call inside the project's snapshot, after :meth:`SeriesSet.update`.  Views are
+        kept (and cached with the series) until a new point arrives.
+        """
+        memo = f"{zoom}:{width}"
+        if memo not in self.views:
+            view = self._view(zoom, width)
+            if view is None:
+                return None
+            self.views[memo] = view
+        return self.views[memo]
+
+    def _view(self, zoom: int, width: int) -> View | None:
+        n = ZOOM_POINTS[zoom]
+        if n is not None or self._whole():
+            pts = self.tail_points(n or TAIL)
+            if not pts:
+                return None
+            cols, vmin, vmax = bucket_points(pts, width)
+            return View(self.key, pts[0], pts[-1], vmin, vmax, cols)
+        lo, hi = self.step_range()
+        if lo is None or hi is None or self.first is None or not self.tail:
+            return None
+        pr, rid = self.owner.project, self.owner.run.run_id
+        rows = self.columns(lo, hi, width)
+        if not rows:
+            return None
+        out: list[Column | None] = [None] * width
+        for col, c in rows:
+            first = pr.value_at(rid, self.key, c.first)
+            out[col] = (c.vmin, c.vmax, first if first is not None else c.vmin)
+        low = min((c for _, c in rows), key=lambda c: c.vmin)
+        high = max((c for _, c in rows), key=lambda c: c.vmax)
+        vmin = pr.exact_value(rid, self.key, *self._holding(low, low.vmin, 1), low.vmin)
+        vmax = pr.exact_value(rid, self.key, *self._holding(high, high.vmax, 2), high.vmax)
+        last = self.tail[-1]
+        return View(self.key, self.first, (last[0], last[1]), vmin, vmax, out)
+
+    def _holding(self, where: Cell, value: float, field: int) -> tuple[int, int]:
+        """The narrowest step range inside ``where`` whose bucket has ``value`` as its min
+        (``field`` 1) or max (2): where to read that number exactly."""
+        if self.lo is not None:
+            for f in range(max(0, (where.first - self.lo) // self.span),
+                           min(self.k - 1, (where.last - self.lo) // self.span) + 1):
+                cell = self.b[f]
+                if cell is not None and cell[field] == value:
+                    return max(where.first, cell.first), min(where.last, cell.last)
+        return where.first, where.last
+
+    def sketch(self, zoom: int, width: int) -> View | None:
+        """Like :meth:`view` from memory alone (no SQL): exact while the run's points fit
+        the tail, else each bucket drawn in the column of its first step."""
+        if ZOOM_POINTS[zoom] is not None or self._whole():
+            return self.view(zoom, width)
+        used = [c for c in self.b if c is not None]
+        if not used or self.first is None or not self.tail:
+            return None
+        lo, hi = self.step_range()
+        assert lo is not None and hi is not None
+        cols: list[Column | None] = [None] * width
+        from viewer.columns import column_of
+
+        for c in used:
+            x = column_of(c.first - lo, hi - lo + 1, width)
+            old = cols[x]
+            cols[x] = (c.vmin, c.vmax, c.vmin) if old is None else (min(old[0], c.vmin), max(old[1], c.vmax), old[2])
+        last = self.tail[-1]
+        return View(self.key, self.first, (last[0], last[1]), min(c.vmin for c in used),
+                    max(c.vmax for c in used), cols)
+
+
+class SeriesSet:
+    """The series of one run that are shown, read together tick by tick."""
+
+    def __init__(self, project: Project, run: RunInfo, keys: Iterable[str] = (), light: Iterable[str] = (),
+                 k: int | None = None, state: dict[str, Any] | None = None) -> None:
+        self.project, self.run = project, run
+        self.k = k or K
+        self.series: dict[str, Series] = {}
+        self.last_id = 0
+        self.rows_seen = 0
+        self.rebuilds = 0
+        self.generation = project.generation
+        if state is not None:
+            self._restore(state)
+            return
+        with project.snapshot():
+            self.last_id = project.max_id()
+            for key in keys:
+                self.add(key)
+            for key in light:
+                self.add(key, light=True)
+
+    def _restore(self, st: dict[str, Any]) -> None:
+        self.k, self.last_id = int(st["k"]), int(st["last_id"])
+        for key, sst in st["series"].items():
+            s = Series(self, key, bool(sst["light"]))
+            s.restore(sst)
+            self.series[key] = s
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to restore this set later (JSON-serialisable)."""
+        return {"k": self.k, "last_id": self.last_id, "series": {k: s.state() for k, s in self.series.items()}}
+
+    def add(self, key: str, light: bool = False) -> Series:
+        """The series of ``key``, built now if the set does not hold it yet."""
+        s = self.series.get(key)
+        if s is not None and (s.light <= light):
+            return s
+        with self.project.snapshot():
+            self.update()
+            s = Series(self, key, light)
+            s.build()
+            self.series[key] = s
+        return s
+
+    def __getitem__(self, key: str) -> Series:
+        return self.series[key]
+
+    def get(self, key: str) -> Series | None:
+        """The series of ``key`` if the set holds it."""
+        return self.series.get(key)
+
+    def keys(self) -> list[str]:
+        """The keys held."""
+        return list(self.series)
+
+    def update(self) -> int:
+        """Fold in the rows written since the last call (one query for every key); returns
+        how many rows were read.  Series that cannot take a row are rebuilt."""
+        pr = self.project
+        with pr.snapshot():
+            if pr.generation != self.generation:
+                self.generation = pr.generation
+                self._rebuild(list(self.series.values()))
+                return 0
+            keys = list(self.series)
+            rows = pr.new_rows(self.run.run_id, self.last_id, keys)
+            redo: dict[str, Series] = {}
+            for row in rows:
+                self.last_id = max(self.last_id, row[0])
+                for key, v in zip(keys, row[2:], strict=True):
+                    if v is not None and key not in redo and not self.series[key].add(row[1], v, row[0]):
+                        redo[key] = self.series[key]
+            self._rebuild(list(redo.values()))
+            self.rows_seen += len(rows)
+            return len(rows)
+
+    def _rebuild(self, which: list[Series]) -> None:
+        self.last_id = max(self.last_id, self.project.max_id())
+        for s in which:
+            s.build()
+            self.rebuilds += 1
+
+
+class LiveSeries(SeriesSet):
+    """A run's chart metric (bucketed) with its latest lr and sparsity."""
+
+    def __init__(self, project: Project, run: RunInfo, roles: Roles, k: int | None = None,
+                 state: dict[str, Any] | None = None) -> None:
+        self.roles = roles
+        light = [key for key in (roles.lr, roles.sparsity) if key and key != roles.metric]
+        super().__init__(project, run, [roles.metric], light, k, state)
+        self.stale = False  # rebuilding happens inside update()
+        self.metric = self.series[roles.metric]
+
+    def _point(self, key: str | None) -> tuple[int, float] | None:
+        s = self.series.get(key) if key else None
+        return s.latest if s is not None else None
+
+    @property
+    def lr_pt(self) -> tuple[int, float] | None:
+        """Latest (step, learning rate), or None."""
+        return self._point(self.roles.lr)
+
+    @property
+    def sp_pt(self) -> tuple[int, float] | None:
+        """Latest (step, sparsity), or None."""
+        return self._point(self.roles.sparsity)
 
     @property
     def lr(self) -> float | None:
@@ -103,114 +379,17 @@ class LiveSeries:
         """Latest sparsity (newest step), or None."""
         return self.sp_pt[1] if self.sp_pt else None
 
-    # -- incremental update -------------------------------------------------------
-    def _add(self, step: int, v: float | None) -> None:
-        idx = (step - self.lo) // self.span
-        while idx >= self.k:  # grow: merge neighbouring buckets, double the span
-            self.b = [_merge(self.b[i], self.b[i + 1]) for i in range(0, self.k, 2)] + [None] * (self.k // 2)
-            self.span *= 2
-            idx = (step - self.lo) // self.span
-        new = [v, v, 1, step, step] if v is not None else [None, None, 0, step, step]
-        self.b[idx] = _merge(self.b[idx], new)
+    @property
+    def tail(self) -> deque[Point]:
+        """The newest points of the chart metric."""
+        return self.metric.tail
 
-    def _add_tail(self, step: int, v: float, rid: int) -> None:
-        pt = (step, v, rid)
-        if not self.tail or step >= self.tail[-1][0]:
-            self.tail.append(pt)  # the usual case: steps only grow
-        elif len(self.tail) < TAIL or (step, rid) > (self.tail[0][0], self.tail[0][2]):
-            items = list(self.tail)
-            bisect.insort(items, pt, key=lambda t: (t[0], t[2]))
-            self.tail = deque(items[-TAIL:], maxlen=TAIL)
-
-    def update(self) -> int:
-        """Fold in rows written since the last call; returns how many were read.
-
-        Sets ``stale`` (and stops) when a row has a step before the first
-        bucket: the caller rebuilds.
-        """
-        rows = self.project.new_rows(self.run.run_id, self.last_id, self.keys)
-        for rid, step, v, lr, sp in rows:
-            if step < self.lo:
-                self.stale = True
-                return len(rows)
-            self.last_id = rid
-            num = v if isinstance(v, NUM) else None
-            self._add(step, num)
-            if num is not None:
-                if self.first is None:
-                    self.first = (step, num)
-                self._add_tail(step, num, rid)
-            if self.roles.lr and isinstance(lr, NUM) and (self.lr_pt is None or self.lr_pt[0] is None
-                                                          or step >= self.lr_pt[0]):
-                self.lr_pt = (step, lr)
-            if self.roles.sparsity and isinstance(sp, NUM) and (self.sp_pt is None or self.sp_pt[0] is None
-                                                                or step >= self.sp_pt[0]):
-                self.sp_pt = (step, sp)
-        self.rows_seen += len(rows)
-        return len(rows)
-
-    # -- exact --once columns -----------------------------------------------------
     def tail_points(self, n: int) -> list[tuple[int, float]]:
-        """The last ``n`` numeric points (step, value), oldest first."""
-        return [(s, v) for s, v, _ in list(self.tail)[-n:]]
+        """The last ``n`` points of the chart metric."""
+        return self.metric.tail_points(n)
 
-    def step_range(self) -> tuple[int | None, int | None]:
-        """First and last step of any row of the run."""
-        used = [c for c in self.b if c is not None]
-        return (min(c[3] for c in used), max(c[4] for c in used)) if used else (None, None)
-
-    def columns(self, lo: int, hi: int, width: int) -> list[ColRow]:
-        """Exactly what ``Project.buckets(run, metric, lo, hi, width)`` returns.
-
-        Buckets wholly inside a column come from the summary; the (at most two)
-        buckets a column boundary cuts are aggregated in SQLite over just
-        their part, so the result is exact whatever the bucket span.
-        """
-        pr, rid, key = self.project, self.run.run_id, self.roles.metric
-        w = max(1, -(-(hi - lo + 1) // width))
-        fast = pr._fast(rid, key)
-        out: list[ColRow] = []
-        for col in range(width):
-            a = lo + col * w
-            if a > hi:
-                break
-            z = min(hi, a + w - 1)
-            acc: list | None = None
-            for f in range(max(0, (a - self.lo) // self.span), min(self.k - 1, (z - self.lo) // self.span) + 1):
-                cell = self.b[f]
-                if cell is None:
-                    continue
-                bs = self.lo + f * self.span
-                x, y = max(a, bs), min(z, bs + self.span - 1)
-                if (x, y) != (bs, bs + self.span - 1) and not (x <= cell[3] and cell[4] <= y):
-                    cell = pr.range_cell(rid, key, x, y, fast)
-                acc = _merge(acc, cell)
-            if acc is not None and acc[2]:
-                out.append((col, acc[2], acc[0], acc[1], acc[3], acc[4]))
-        return out
-
-    # -- live view ------------------------------------------------------------
     def view(self, zoom: int, width: int) -> tuple[list[Column | None], float, float,
                                                   tuple[int, float], tuple[int, float]] | None:
-        """Columns, min, max, first and last point for ``zoom`` at ``width`` columns."""
-        if not self.tail:
-            return None
-        n = ZOOM_POINTS[zoom]
-        if n is not None:
-            pts = self.tail_points(n)
-            cols, vmin, vmax = bucket_points(pts, width)
-            return cols, vmin, vmax, pts[0], pts[-1]
-        used = [i for i, c in enumerate(self.b) if c is not None and c[2]]
-        if not used:
-            return None
-        last_b = used[-1] + 1
-        cols: list[list[float] | None] = [None] * width
-        for i in used:
-            x = min(width - 1, i * width // last_b)
-            c, src = cols[x], self.b[i]
-            cols[x] = list(src[:2]) + [src[1]] if c is None else [min(c[0], src[0]), max(c[1], src[1]), src[1]]
-        vmin = min(self.b[i][0] for i in used)
-        vmax = max(self.b[i][1] for i in used)
-        last = self.tail[-1]
-        return ([tuple(c) if c else None for c in cols], vmin, vmax,
-                self.first or self.tail[0][:2], (last[0], last[1]))
+        """Columns, min, max, first and last point of the chart metric, from memory."""
+        v = self.metric.sketch(zoom, width)
+        return None if v is None else (v.cols, v.vmin, v.vmax, v.first, v.last)

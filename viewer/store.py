@@ -1,53 +1,42 @@
-"""Read-only access to Trackio's SQLite project files.
+"""The one reader of Trackio's SQLite project files (read-only, never writes beside them).
 
-Every query aggregates inside SQLite (``json_extract`` on the ``metrics``
-column, grouped into chart buckets), so a run of a million steps never crosses
-into Python row by row.  Connections use ``file:<path>?mode=ro`` and never
-take a write lock: a live Trackio writer (WAL journal) keeps going.
+Interface (the viewer, ``trackers.readback`` and the tests use only this):
+
+* ``data_dir()``, ``db_path(project)``, ``project_files(root)``: where Trackio keeps
+  ``<project>.db``; ``open_project(name, path)`` -> :class:`Project`;
+  ``read_rows(db, run_name=None)``: every row as :class:`MetricRow` (no file, no rows).
+* :class:`Project` -- runs: ``runs()``, ``pick_run()``, ``run_ids()``, ``last_update()``;
+  rows: ``rows()``, ``run_config()``, ``system_rows()``; keys: ``metric_keys()``,
+  ``has_key()``; series (numbers only, NaN/inf/strings skipped, booleans 1.0/0.0):
+  ``latest()``, ``tail()``, ``value_at()``, ``step_range()``, ``cell()``,
+  ``cells()``, ``new_rows()``, ``max_id()``, ``key_stats()``; consistency:
+  ``snapshot()``, ``read()``, ``generation``, ``identity()``, ``anchor()``.
+* :class:`Cell` -- one bucket's (count, vmin, vmax, first step, last step), the
+  one bucket tuple order everywhere.
+
+Every aggregate runs inside SQLite (``viewer.store_sql`` builds the value
+expressions), so a million-step run never crosses into Python row by row.
+The connection is opened lazily and :meth:`Project.close` releases the file
+until the next query, so thousands of projects never hold thousands of files.
 """
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from viewer.keys import json_path
+from viewer import store_sql
+from viewer.store_open import KNOWN_SCHEMA, Stamp, StoreError, connect, data_dir, db_path, file_stem, project_files
+from viewer.store_series import Cell, SeriesQueries
 
-KNOWN_SCHEMA = 2  # Trackio 0.43.0 writes PRAGMA user_version = 2
-NUM = "typeof(v) IN ('integer','real')"
-
-
-class StoreError(Exception):
-    """A data problem worth one line to the user (bad file, unknown schema...)."""
-
-
-def data_dir(explicit: str | None = None) -> tuple[Path, str]:
-    """Resolve the Trackio data directory the way Trackio does.
-
-    Order: ``explicit`` (``--dir``), ``TRACKIO_DIR``, ``HF_HOME/trackio``,
-    ``XDG_CACHE_HOME/huggingface/trackio``, ``~/.cache/huggingface/trackio``.
-    Returns the path and where it came from (for error messages).
-    """
-    if explicit:
-        return Path(explicit).expanduser(), "--dir"
-    if os.environ.get("TRACKIO_DIR"):
-        return Path(os.environ["TRACKIO_DIR"]).expanduser(), "TRACKIO_DIR"
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "trackio", "HF_HOME"
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "trackio", "XDG_CACHE_HOME"
-    return Path.home() / ".cache" / "huggingface" / "trackio", "default"
-
-
-def project_files(root: Path) -> dict[str, Path]:
-    """Map project name (the file stem, as Trackio names it) to its ``.db``."""
-    if not root.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(root.glob("*.db"))
-            if p.is_file() and not p.stem.startswith("registry-")}
+__all__ = ["KNOWN_SCHEMA", "Cell", "MetricRow", "Project", "RunInfo", "StoreError", "data_dir",
+           "db_path", "file_stem", "open_project", "project_files", "read_project", "read_rows"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,37 +50,126 @@ class RunInfo:
     last_update: str
 
 
-class Project:
-    """A read-only handle on one ``<project>.db``."""
+@dataclass(frozen=True)
+class MetricRow:
+    """One ``metrics`` row, its JSON decoded ({} when it is not valid JSON)."""
 
-    def __init__(self, name: str, path: Path) -> None:
-        self.name = name
-        self.path = path
-        self.conn = _connect(path)
-        self.has_run_id = "run_id" in self._columns("metrics")
+    id: int
+    run_id: str
+    run_name: str
+    step: int
+    timestamp: str
+    metrics: dict[str, Any]
+
+
+def decode(raw: Any) -> dict[str, Any]:
+    """A JSON object column as a dict; {} for anything else (corrupt rows included)."""
+    try:
+        obj = json.loads(raw)
+    except (TypeError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+class Project(SeriesQueries):
+    """A read-only handle on one ``<project>.db`` (connected on first use)."""
+
+    cacheable = True  # run summaries may be kept in the viewer's cache (viewer/cache.py)
+
+    def __init__(self, name: str, path: Path, conn: sqlite3.Connection | None = None) -> None:
+        self.name, self.path = name, path
+        self._conn, self._stamp, self.immutable = conn, None, False
+        self.generation = 0  # goes up when the rows may have been rewritten (file replaced)
+        self._exprs: dict[tuple[str, str, str], str] = {}
+        self.has_run_id, self.run_col = True, "run_id"
+        if conn is None:
+            self._connect()
+        else:
+            self._schema()
+
+    # -- connection -----------------------------------------------------------
+    def _connect(self) -> None:
+        conn, stamp, self.immutable = connect(self.path)
+        old, self._conn, self._stamp = self._stamp, conn, stamp
+        if old is not None and ((old.ino, old.dev) != (stamp.ino, stamp.dev) or stamp.size < old.size):
+            self.generation += 1
+        self._exprs.clear()
+        self._schema()
+
+    def _schema(self) -> None:
+        self.has_run_id = "run_id" in self.columns("metrics")
         self.run_col = "run_id" if self.has_run_id else "run_name"
-        self._blob: bool | None = None
 
-    # -- schema ---------------------------------------------------------------
-    def _columns(self, table: str) -> set[str]:
-        return {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection (reopened after :meth:`close`)."""
+        if self._conn is None:
+            self._connect()
+        assert self._conn is not None
+        return self._conn
 
-    def has_table(self, table: str) -> bool:
-        """True if ``table`` exists in this database."""
-        return bool(self._columns(table))
+    def refresh(self) -> None:
+        """Start a fresh read: reconnect when the file was replaced, or when an
+        immutable connection could miss a writer that started since."""
+        self._exprs.clear()
+        if self._conn is None or self._stamp is None or self._conn.in_transaction:
+            return
+        try:
+            now = Stamp.of(self.path)
+        except OSError:
+            return
+        old = self._stamp
+        if (now.ino, now.dev) != (old.ino, old.dev) or (self.immutable and now != old):
+            self.close()
+            self._connect()
+
+    def _changed(self) -> bool:
+        if not self.immutable or self._stamp is None:
+            return False
+        try:
+            return Stamp.of(self.path) != self._stamp
+        except OSError:
+            return False
+
+    def read(self, fn: Callable[[], T], tries: int = 3) -> T:
+        """``fn()`` inside one snapshot, again if a writer changed the file under an immutable read."""
+        for _ in range(tries - 1):
+            try:
+                with self.snapshot():
+                    out = fn()
+            except StoreError:
+                if not self._changed():
+                    raise
+                out = None
+            if not self._changed():
+                return out  # type: ignore[return-value]
+            self.close()
+        with self.snapshot():
+            return fn()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """One consistent read snapshot (a read transaction), even with a live
         writer; nested use joins the outer snapshot."""
-        if self.conn.in_transaction:
+        if self._conn is not None and self._conn.in_transaction:
             yield
             return
+        self.refresh()
         self.conn.execute("BEGIN")
         try:
             yield
         finally:
-            self.conn.execute("COMMIT")
+            if self._conn is not None and self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
+    def _peer(self) -> "Project | None":
+        return Project(self.name, self.path) if self._stamp is not None else None
+
+    def close(self) -> None:
+        """Release the file (idempotent); the next query reopens it."""
+        if self._conn is not None and self._stamp is not None:
+            self._conn.close()
+            self._conn = None
 
     def identity(self) -> dict[str, int]:
         """What identifies this database file: replaced files get new values."""
@@ -100,20 +178,38 @@ class Project:
         return {"ino": st.st_ino, "dev": st.st_dev, "size": st.st_size, "user_version": uv}
 
     def anchor(self, row_id: int) -> list:
-        """(id, timestamp) of the newest row with id <= ``row_id``: a cheap
-        fingerprint that changes when the rows were rewritten."""
+        """(id, timestamp) of the newest row with id <= ``row_id``: changes when rows were rewritten."""
         row = self._q("SELECT id, timestamp FROM metrics WHERE id <= ? ORDER BY id DESC LIMIT 1", (row_id,))
         return list(row[0]) if row else []
 
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        self.conn.close()
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, tuple(args)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from None
+
+    query = _q
+
+    # -- schema ---------------------------------------------------------------
+    def columns(self, table: str) -> set[str]:
+        """Column names of ``table`` (empty when it does not exist)."""
+        return {r[1] for r in self._q(f"PRAGMA table_info({table})")}
+
+    _columns = columns
+
+    def has_table(self, table: str) -> bool:
+        """True if ``table`` exists in this database."""
+        return bool(self.columns(table))
+
+    def _run_key(self, table: str, run: RunInfo) -> tuple[str, str]:
+        col = "run_id" if "run_id" in self.columns(table) else "run_name"
+        return col, run.run_id if col == "run_id" and self.has_run_id else run.name
 
     # -- runs -----------------------------------------------------------------
     def last_update(self) -> str:
         """ISO timestamp of the newest metrics row ('' when empty)."""
-        row = self.conn.execute("SELECT timestamp FROM metrics ORDER BY id DESC LIMIT 1").fetchone()
-        return row[0] if row else ""
+        row = self._q("SELECT timestamp FROM metrics ORDER BY id DESC LIMIT 1")
+        return row[0][0] if row else ""
 
     def run_ids(self) -> list[str]:
         """Distinct run ids, by index seeks only (no table scan)."""
@@ -136,188 +232,118 @@ class Project:
     def pick_run(self, wanted: str | None) -> RunInfo | None:
         """The most recent run, or the most recent one named (or id'd) ``wanted``."""
         if wanted is None:
-            row = self._q(f"SELECT {self.run_col}, run_name, step, timestamp FROM metrics "
-                          f"ORDER BY id DESC LIMIT 1")
+            row = self._q(f"SELECT {self.run_col}, run_name, step, timestamp FROM metrics ORDER BY id DESC LIMIT 1")
             return RunInfo(row[0][0], row[0][1], 0, row[0][2], row[0][3]) if row else None
-        for run in self.runs():
-            if wanted in (run.name, run.run_id):
-                return run
-        return None
+        return next((r for r in self.runs() if wanted in (r.name, r.run_id)), None)
+
+    def time_range(self, run_id: str) -> tuple[str | None, str | None]:
+        """First and last metrics timestamp of the run."""
+        lo, hi = self._q(f"SELECT min(timestamp), max(timestamp) FROM metrics WHERE {self.run_col}=?", (run_id,))[0]
+        return lo, hi
+
+    # -- rows -----------------------------------------------------------------
+    def rows(self, run_name: str | None = None, run_id: str | None = None, after_id: int = 0) -> list[MetricRow]:
+        """``metrics`` rows (of one run, if named) with id > ``after_id``, in insertion order."""
+        rid = "run_id" if self.has_run_id else "run_name"
+        where: list[str] = ["id > ?"]
+        args: list[Any] = [after_id]
+        for col, val in (("run_name", run_name), (rid, run_id)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        sql = (f"SELECT id, {rid}, run_name, step, timestamp, metrics FROM metrics "
+               f"WHERE {' AND '.join(where)} ORDER BY id")
+        return [MetricRow(i, r, n, s, t, decode(m)) for i, r, n, s, t, m in self._q(sql, args)]
+
+    def run_config(self, run: RunInfo) -> dict[str, Any]:
+        """The run's row of Trackio's ``configs`` table as a dict ({} when none)."""
+        if not self.has_table("configs"):
+            return {}
+        col, key = self._run_key("configs", run)
+        rows = self._q(f"SELECT config FROM configs WHERE {col}=? ORDER BY id DESC LIMIT 1", (key,))
+        return decode(rows[0][0]) if rows else {}
+
+    def system_rows(self, run: RunInfo, last: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(timestamp, metrics) rows of Trackio's ``system_metrics`` table, oldest first."""
+        if not self.has_table("system_metrics"):
+            return []
+        col, key = self._run_key("system_metrics", run)
+        rows = self._q(f"SELECT timestamp, metrics FROM system_metrics WHERE {col}=? ORDER BY id DESC LIMIT ?",
+                       (key, -1 if last is None else last))
+        return [(t, decode(m)) for t, m in reversed(rows)]
+
+    def alerts(self, run: RunInfo) -> list[dict[str, Any]]:
+        """The run's rows of Trackio's ``alerts`` table (title, text, level, step), oldest first."""
+        if not self.has_table("alerts"):
+            return []
+        col, key = self._run_key("alerts", run)
+        rows = self._q(f"SELECT title, text, level, step FROM alerts WHERE {col}=? ORDER BY id", (key,))
+        return [{"title": t, "text": x, "level": lv, "step": st} for t, x, lv, st in rows]
+
+    def system_keys(self, run: RunInfo) -> list[str]:
+        """Keys seen in a sample of the run's ``system_metrics`` rows ([] without the table)."""
+        if not self.has_table("system_metrics"):
+            return []
+        return self.metric_keys(self._run_key("system_metrics", run)[1], "system_metrics")
+
+    def system_stats(self, run: RunInfo, keys: list[str]) -> tuple[int, str | None, str | None,
+                                                                     dict[str, tuple[int, Any, Any, Any]]]:
+        """Rows, first and last timestamp, and per key (rows holding it, min, max, avg of its
+        numbers) of the run's ``system_metrics`` rows."""
+        col, key = self._run_key("system_metrics", run)
+        vals = "".join(f", {store_sql.value_sql(k)} AS v{i}, {store_sql.present_sql(k)} AS p{i}"
+                       for i, k in enumerate(keys))
+        fin = [f"CASE WHEN v{i} {store_sql.FINITE} THEN v{i} END" for i in range(len(keys))]
+        aggs = "".join(f", count(p{i}), min({f}), max({f}), avg({f})" for i, f in enumerate(fin))
+        row = self._q(f"SELECT count(*), min(timestamp), max(timestamp){aggs} FROM (SELECT timestamp{vals} "
+                      f"FROM system_metrics WHERE {col}=? LIMIT -1)", (key,))[0]
+        return row[0], row[1], row[2], {k: tuple(row[3 + 4 * i:7 + 4 * i]) for i, k in enumerate(keys)}
 
     # -- keys -----------------------------------------------------------------
-    def sample_keys(self, run_id: str, rows: int = 2000) -> list[str]:
-        """Metric keys seen in the newest and oldest ``rows`` rows of a run."""
-        q = (f"SELECT DISTINCT j.key FROM (SELECT metrics FROM metrics WHERE {self.run_col}=? "
-             f"ORDER BY step DESC LIMIT ?) AS m, json_each(CAST(m.metrics AS TEXT)) AS j "
-             f"UNION SELECT DISTINCT j.key FROM (SELECT metrics FROM metrics WHERE {self.run_col}=? "
-             f"ORDER BY step LIMIT 200) AS m, json_each(CAST(m.metrics AS TEXT)) AS j")
+    def metric_keys(self, run_id: str, table: str = "metrics", rows: int = 2000) -> list[str]:
+        """Metric keys seen in a sample of the run's rows: the first 200, the newest
+        ``rows`` and (``metrics``) one row at each of 64 evenly spaced steps."""
+        col = self.run_col if table == "metrics" else ("run_id" if "run_id" in self.columns(table) else "run_name")
+        order = "step" if table == "metrics" else "id"
+        ids: list[int] = []
+        if table == "metrics":
+            lo, hi, _ = self.step_range(run_id)
+            if lo is not None and hi is not None:
+                spots = sorted({lo + i * (hi - lo) // 63 for i in range(64)})
+                ids = [r[0] for r in self._q(
+                    "SELECT (SELECT id FROM metrics WHERE " + col + "=? AND step >= s ORDER BY step LIMIT 1) FROM ("
+                    + " UNION ALL ".join(["SELECT ? AS s"] * len(spots)) + ")", (run_id, *spots)) if r[0]]
+        spread = f" UNION ALL SELECT metrics FROM metrics WHERE id IN ({','.join(map(str, ids))})" if ids else ""
+        sample = (f"SELECT metrics FROM (SELECT metrics FROM {table} WHERE {col}=? ORDER BY {order} DESC LIMIT ?) "
+                  f"UNION ALL SELECT metrics FROM (SELECT metrics FROM {table} WHERE {col}=? ORDER BY {order} "
+                  f"LIMIT 200){spread}")
+        q = (f"SELECT DISTINCT j.key FROM (SELECT CAST(metrics AS TEXT) AS t FROM ({sample})) AS m, "
+             f"json_each(CASE WHEN json_valid(m.t) THEN m.t ELSE '{{}}' END) AS j")
         return sorted(r[0] for r in self._q(q, (run_id, rows, run_id)))
 
-    def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
-        try:
-            return self.conn.execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot read {self.path}: {exc}") from None
+    sample_keys = metric_keys
 
-    def _val(self, key: str) -> str:
-        return f"json_extract(CAST(metrics AS TEXT), '{json_path(key)}')"
+    def has_key(self, run_id: str, key: str) -> bool:
+        """True if any row of the run holds a number under ``key`` (one scan at worst)."""
+        return self.latest(run_id, key) is not None
 
-    # -- series ---------------------------------------------------------------
-    def latest(self, run_id: str, key: str) -> tuple[int, float, int] | None:
-        """(step, value, id) of the newest numeric ``key`` in the run."""
-        q = (f"SELECT step, v, id FROM (SELECT step, id, {self._val(key)} AS v FROM metrics "
-             f"WHERE {self.run_col}=? ORDER BY step DESC, id DESC) WHERE {NUM} LIMIT 1")
-        rows = self._q(q, (run_id,))
-        return rows[0] if rows else None
+    def latest_row_with(self, run_id: str, keys: list[str]) -> MetricRow | None:
+        """The run's newest row (by id) that holds any of ``keys``."""
+        has = " OR ".join(f"{store_sql.present_sql(k)} IS NOT NULL" for k in keys) or "0"
+        rows = self._q(f"SELECT id FROM metrics WHERE +{self.run_col}=? AND ({has}) ORDER BY id DESC LIMIT 1",
+                       (run_id,))
+        return self.row(rows[0][0]) if rows else None
 
-    def tail(self, run_id: str, key: str, n: int, ids: bool = False) -> list[tuple]:
-        """The last ``n`` numeric points (step, value[, id]), oldest first."""
-        q = (f"SELECT step, v{', id' if ids else ''} FROM (SELECT step, id, {self._val(key)} AS v "
-             f"FROM metrics WHERE {self.run_col}=? ORDER BY step DESC, id DESC) WHERE {NUM} LIMIT ?")
-        return self._q(q, (run_id, n))[::-1]
-
-    def step_range(self, run_id: str) -> tuple[int, int, int]:
-        """(first step, last step) of the run and the highest row id: index seeks only."""
-        c = self.run_col
-        lo = self._q(f"SELECT min(step) FROM metrics WHERE {c}=?", (run_id,))[0][0]
-        hi = self._q(f"SELECT max(step) FROM metrics WHERE {c}=?", (run_id,))[0][0]
-        return lo, hi, self.max_id()
-
-    def _needle(self, key: str) -> str:
-        return ('"' + key.replace('"', '\\"') + '":').encode().hex()
-
-    def _fast(self, run_id: str, key: str) -> str | None:
-        """A cheap SQL expression for the numeric value of ``key`` (column ``m``).
-
-        Trackio 0.43 stores ``orjson.dumps(...)`` bytes (a BLOB): ``"key":value``
-        with no spaces, keys in logging order.  The value is found by comparing
-        the bytes at the offset seen in the run's newest row (instr() where it
-        differs) and CAST to REAL: about 3x cheaper than json_extract.  Quoted
-        values ("NaN", strings) give NULL.  None for TEXT rows (json_extract).
-        """
-        if self._blob is None:
-            row = self._q("SELECT typeof(metrics) FROM metrics LIMIT 1")
-            self._blob = bool(row) and row[0][0] == "blob"
-        if not self._blob:
+    def row(self, row_id: int) -> MetricRow | None:
+        """The metrics row with ``row_id``."""
+        rid = "run_id" if self.has_run_id else "run_name"
+        rows = self._q(f"SELECT id, {rid}, run_name, step, timestamp, metrics FROM metrics WHERE id=?", (row_id,))
+        if not rows:
             return None
-        hx = self._needle(key)
-        n = len(hx) // 2
-        row = self._q(f"SELECT instr(metrics, X'{hx}') FROM metrics WHERE {self.run_col}=? "
-                      f"ORDER BY step DESC LIMIT 1", (run_id,))
-        p0 = row[0][0] if row and row[0][0] else 1
-        found = f"instr(m, X'{hx}')"
-        return (f"CASE WHEN substr(m, {p0}, {n}) = X'{hx}' THEN "
-                f"(CASE WHEN substr(m, {p0 + n}, 1) = X'22' THEN NULL "
-                f"ELSE CAST(substr(m, {p0 + n}, 40) AS REAL) END) "
-                f"WHEN {found} = 0 OR substr(m, {found} + {n}, 1) = X'22' THEN NULL "
-                f"ELSE CAST(substr(m, {found} + {n}, 40) AS REAL) END")
+        i, r, n, s, t, m = rows[0]
+        return MetricRow(i, r, n, s, t, decode(m))
 
-    def range_stats(self, run_id: str, key: str, lo: int, hi: int,
-                    fast: str | None = None, max_id: int | None = None) -> tuple[int, float, float]:
-        """(count, min, max) of numeric ``key`` for ``lo <= step <= hi`` (and
-        ``id <= max_id``): one pass over those rows inside SQLite (index range
-        on (run, step))."""
-        cap, args = ("", (run_id, lo, hi)) if max_id is None else (" AND id <= ?", (run_id, lo, hi, max_id))
-        if fast is not None:
-            q = (f"SELECT count(v), min(v), max(v) FROM (SELECT {fast} AS v FROM "
-                 f"(SELECT metrics AS m FROM metrics WHERE {self.run_col}=? AND step BETWEEN ? AND ?{cap}) "
-                 f"LIMIT -1)")
-        else:
-            q = (f"SELECT count(v), min(v), max(v) FROM (SELECT {self._val(key)} AS v FROM metrics "
-                 f"WHERE {self.run_col}=? AND step BETWEEN ? AND ?{cap} LIMIT -1) WHERE {NUM}")
-        return self._q(q, args)[0]
-
-    def buckets(self, run_id: str, key: str, lo: int, hi: int, nb: int, span: int | None = None,
-                all_rows: bool = False, max_id: int | None = None) -> list[tuple[int, int, float, float, int, int]]:
-        """Group the points with ``lo <= step <= hi`` into ``nb`` step buckets.
-
-        Returns rows (bucket, count, min, max, first step, last step) for the
-        buckets with numeric values (``all_rows``: with any row; first/last
-        step always count every row).  One range query per bucket (index seek,
-        then a single pass over its rows, no sort); ``span`` forces the width.
-        """
-        width = span or max(1, -(-(hi - lo + 1) // nb))
-        fast = self._fast(run_id, key)
-        todo = [b for b in range(nb) if lo + b * width <= hi]
-        workers = max(1, min(4, os.cpu_count() or 1, len(todo) // 8))
-        chunks = [todo[i::workers] for i in range(workers)]
-        if workers == 1:
-            parts = [self._bucket_rows(self, run_id, key, lo, hi, width, chunks[0], fast, all_rows, max_id)]
-        else:  # several read-only connections scan disjoint step ranges in parallel
-            from concurrent.futures import ThreadPoolExecutor
-
-            peers = [self] + [Project(self.name, self.path) for _ in range(workers - 1)]
-            with ThreadPoolExecutor(workers) as ex:
-                parts = list(ex.map(lambda i: self._bucket_rows(peers[i], run_id, key, lo, hi, width,
-                                                               chunks[i], fast, all_rows, max_id),
-                                      range(workers)))
-            for peer in peers[1:]:
-                peer.close()
-        return sorted(row for part in parts for row in part)
-
-    @staticmethod
-    def _bucket_rows(pr: "Project", run_id: str, key: str, lo: int, hi: int, width: int,
-                     which: list[int], fast: str | None, all_rows: bool = False,
-                     max_id: int | None = None) -> list[tuple]:
-        out = []
-        cap = "" if max_id is None else f" AND id <= {int(max_id)}"
-        for b in which:
-            a, z = lo + b * width, min(hi, lo + (b + 1) * width - 1)
-            count, vmin, vmax = pr.range_stats(run_id, key, a, z, fast, max_id)
-            if count or all_rows:
-                s0, s1 = pr._q(f"SELECT min(step), max(step) FROM metrics WHERE {pr.run_col}=? "
-                               f"AND step BETWEEN ? AND ?{cap}", (run_id, a, z))[0]
-                if s0 is not None:
-                    out.append((b, count, vmin, vmax, s0, s1))
-        return out
-
-    def range_cell(self, run_id: str, key: str, lo: int, hi: int,
-                   fast: str | None = None) -> list | None:
-        """``[min, max, count, first step, last step]`` of ``lo <= step <= hi``
-        (steps of every row), or None when no row is there."""
-        count, vmin, vmax = self.range_stats(run_id, key, lo, hi, fast)
-        s0, s1 = self._q(f"SELECT min(step), max(step) FROM metrics WHERE {self.run_col}=? "
-                         f"AND step BETWEEN ? AND ?", (run_id, lo, hi))[0]
-        return None if s0 is None else [vmin, vmax, count, s0, s1]
-
-    def value_at(self, run_id: str, key: str, step: int, last: bool = False) -> float | None:
-        """The first (or last) numeric value of ``key`` logged at ``step``."""
-        order = "DESC" if last else "ASC"
-        q = (f"SELECT v FROM (SELECT id, {self._val(key)} AS v FROM metrics WHERE {self.run_col}=? "
-             f"AND step=? ORDER BY id {order}) WHERE {NUM} LIMIT 1")
-        rows = self._q(q, (run_id, step))
-        return rows[0][0] if rows else None
-
-    def new_rows(self, run_id: str, after_id: int, keys: list[str]) -> list[tuple]:
-        """Rows with id > ``after_id``: (id, step, value of each key...)."""
-        cols = ", ".join(self._val(k) for k in keys)
-        q = (f"SELECT id, step, {cols} FROM metrics WHERE id > ? AND +{self.run_col}=? ORDER BY id")
-        return self._q(q, (after_id, run_id))
-
-    def max_id(self) -> int:
-        """Highest metrics row id (0 when empty)."""
-        return self._q("SELECT coalesce(max(id), 0) FROM metrics")[0][0]
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open ``path`` read-only and check it is a Trackio database we know."""
-    if path.stat().st_size == 0:
-        raise StoreError(f"{path} is empty, not a Trackio database")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                               timeout=5.0, check_same_thread=False)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a readable SQLite database ({exc})") from None
-    if "metrics" not in tables:
-        conn.close()
-        raise StoreError(f"{path} is not a Trackio database (no metrics table)")
-    if version > KNOWN_SCHEMA:
-        conn.close()
-        raise StoreError(f"{path} has Trackio schema version {version}; this viewer reads "
-                         f"versions 0-{KNOWN_SCHEMA} (Trackio 0.43), upgrade ktrack")
-    return conn
+    # -- workspace queries
 
 
 def open_project(name: str, path: Path) -> Project:
@@ -326,3 +352,26 @@ def open_project(name: str, path: Path) -> Project:
         return Project(name, path)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a readable Trackio database ({exc})") from None
+
+
+def read_project(db: str | Path, fn: Callable[[Project], T], empty: T) -> T:
+    """``fn(project)`` on the database at ``db`` in one read, or ``empty`` when the file is missing
+    or Trackio created it but has not written a table into it yet. Other problems raise StoreError."""
+    path = Path(db)
+    if not path.exists() or path.stat().st_size == 0:
+        return empty
+    try:
+        pr = open_project(path.stem, path)
+    except StoreError as exc:
+        if "no metrics table" in str(exc):
+            return empty
+        raise
+    try:
+        return pr.read(lambda: fn(pr))
+    finally:
+        pr.close()
+
+
+def read_rows(db: str | Path, run_name: str | None = None) -> list[MetricRow]:
+    """Every ``metrics`` row (of ``run_name``) of the database at ``db``, in insertion order ([] without one)."""
+    return read_project(db, lambda pr: pr.rows(run_name=run_name), [])

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -171,19 +172,27 @@ def test_a_job_cancelled_while_pending_ends_its_point(tmp_path: Path, isolated_e
     proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm",
                              "--set", f"SLURM_CPUS_PER_TASK={cpus}"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: (runs / "lr=1e-3" / "checkpoints" / "last.pt").is_file() and len(job_ids(state_file)) == 2,
                  what="the first point running")
         first, second = (str(state(state_file)[n]["job_id"]) for n in NAMES)
-        wait_for(lambda: squeue([second]).get(second) == "PENDING", what="the second job pending")
+        # Slurm gives a new job the reason "None" until its scheduler has looked at it; the
+        # sweep shows the reason once there is one, so cancel only after it was shown.
+        wait_for(lambda: any("pending [2/2] lr=1e-2: Resources" in line for line in lines),
+                 what="the second job shown pending for Resources")
         subprocess.run(["scancel", second], check=True, timeout=60)
         wait_for(lambda: state(state_file).get("lr=1e-2", {}).get("status") == "failed", timeout=120,
                  what="the cancelled point to be failed")
         subprocess.run(["scancel", first], check=True, timeout=60)
-        out, _ = proc.communicate(timeout=300)
+        proc.wait(timeout=300)
+        reader.join(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+    out = "".join(lines)
     assert proc.returncode == 1, out
     assert "pending [2/2] lr=1e-2: Resources" in out, out
     failed = next(line for line in out.splitlines() if "failed  [2/2] lr=1e-2" in line)

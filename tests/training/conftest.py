@@ -3,9 +3,7 @@ that starts the trainers as subprocesses with private tracker folders."""
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -63,11 +61,7 @@ def run_trainer(script: str, args: list[str], env: dict[str, str], cwd: Path,
 
 
 def trackio_rows(trackio_dir: str, project: str) -> list[tuple[str, int, dict]]:
-    """``(run_name, step, metrics)`` rows from Trackio's SQLite file, in order."""
-    db = Path(trackio_dir) / f"{project}.db"
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute("SELECT run_name, step, metrics FROM metrics ORDER BY id").fetchall()
-    finally:
-        con.close()
-    return [(r, s, json.loads(m)) for r, s, m in rows]
+    """``(run_name, step, metrics)`` rows from Trackio's SQLite file, in order (via ``viewer.store``)."""
+    from viewer.store import db_path, read_rows
+
+    return [(r.run_name, r.step, r.metrics) for r in read_rows(db_path(project, Path(trackio_dir)))]

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.viewer.conftest import view, write
+from tests.viewer import reference
 from viewer import series
 from viewer.cache import load_series
-from viewer.model import build_view, resolve
+from viewer.model import resolve_roles
 from viewer.store import open_project
 
 ROWS = """
@@ -102,11 +103,15 @@ def test_out_of_order_steps_and_growth_exact(tmp_path: Path, monkeypatch: pytest
         pr = open_project("c", db)
         run = pr.pick_run(None)
         with pr.snapshot():
-            roles = resolve(pr, run, None)
+            roles = resolve_roles(pr, run, None)
             s = load_series(pr, run, roles)
+            fresh = load_series(pr, run, roles, use_cache=False)
+            pts = reference.points([(r.id, r.step, r.metrics) for r in pr.rows()], "loss")
             for z in range(5):
                 for width in (50, 7):
-                    assert build_view(pr, run, "loss", z, width, s) == build_view(pr, run, "loss", z, width)
+                    ref = reference.view(pts, z, width)
+                    assert reference.same(s.metric.view(z, width), ref)
+                    assert reference.same(fresh.metric.view(z, width), ref)
             assert s.lr_pt[1] == pr.latest(run.run_id, "lr")[1]
         pr.close()
 

@@ -52,7 +52,7 @@ def test_compare_two_runs(cmp_root: Path) -> None:
 def test_compare_errors(cmp_root: Path) -> None:
     p = view(cmp_root, "-p", "cmp", "--compare", "nope", "--once")
     assert p.returncode == 1 and p.stderr.strip() == (
-        "trackio-view: no run 'nope' in project 'cmp'; runs: lr=3e-4, lr=1e-3")
+        "trackio-view: error: no run 'nope' in project 'cmp'; runs: lr=3e-4, lr=1e-3")
     p = view(cmp_root, "--compare", "--once")
     assert p.returncode == 2 and "--compare requires --project" in p.stderr
 

@@ -18,7 +18,7 @@ def one_line_error(p, code: int = 1) -> str:
 
 def test_no_data(tmp_path: Path) -> None:
     msg = one_line_error(view(tmp_path, "--once"))
-    assert "No TrackIO data found" in msg and str(tmp_path / "trackio") in msg and "TRACKIO_DIR" in msg
+    assert "No Trackio data found" in msg and str(tmp_path / "trackio") in msg and "TRACKIO_DIR" in msg
 
 
 def test_no_data_dir_option(tmp_path: Path) -> None:

@@ -79,5 +79,5 @@ def test_gpu_once_without_gpus_is_an_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "viewer", "--gpu", "--once"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.startswith("trackio-view: No GPUs found (checked: ")
+    assert proc.stderr.startswith("trackio-view: error: No GPUs found (checked: ")
     assert len(proc.stderr.strip().splitlines()) == 1

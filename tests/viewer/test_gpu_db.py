@@ -96,8 +96,10 @@ def test_gpu_db_seed_snippets(gpu_root: Path, tmp_path: Path) -> None:
     from tests.viewer.conftest import env_for
     env = env_for(gpu_root)
     tv = f'"{sys.executable}" -m viewer'
-    script = f'''gpu_util=$({tv} --gpu-db --project my-training --once | grep "GPU Utilization:" | awk '{{print $3}}' | sed 's/%//')
-if (( $(echo "$gpu_util < 80" | bc -l) )); then echo "Warning: GPU underutilized at ${{gpu_util}}%"; else echo "ok $gpu_util"; fi
+    script = f'''gpu_util=$({tv} --gpu-db --project my-training --once | grep "GPU Utilization:" | \\
+  awk '{{print $3}}' | sed 's/%//')
+if (( $(echo "$gpu_util < 80" | bc -l) )); then
+  echo "Warning: GPU underutilized at ${{gpu_util}}%"; else echo "ok $gpu_util"; fi
 {tv} --gpu-db --project my-training --once | grep "Temperature" | head -1
 {tv} --gpu-db --project my-training --once | grep "Memory" | head -1
 '''

@@ -1,0 +1,156 @@
+"""Runs side by side: which Kconfig symbols differ, a table, overlaid loss curves.
+
+Pure rendering over :class:`RunData`, shared by ``trackio-view --compare``
+(runs read from Trackio) and ``python -m sweeps compare`` (runs read from run
+directories). The symbol diff comes first because it is what explains the
+curves; ``TRACKER_RUN_NAME`` always differs and is left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kconf.diff import changed_symbols, diffconfig, format_value
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+MARKERS = "*o+x#@%&"
+IGNORED = {"TRACKER_RUN_NAME"}
+
+
+@dataclass
+class RunData:
+    """What the comparison needs from one run directory."""
+
+    name: str
+    dir: Path
+    config: dict[str, Any]
+    train: list[tuple[int, float]] = field(default_factory=list)
+    val: list[tuple[int, float]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    time_s: float | None = None
+
+    @property
+    def loss(self) -> list[tuple[int, float]]:
+        """The curve drawn: train loss, else validation loss."""
+        return self.train or self.val
+
+    @property
+    def steps(self) -> int | None:
+        """The last logged step."""
+        last = [s for s, _ in self.train[-1:] + self.val[-1:]]
+        return max(last) if last else None
+
+    @property
+    def latest(self) -> float | None:
+        """The last value of the drawn loss."""
+        return self.loss[-1][1] if self.loss else None
+
+    @property
+    def best(self) -> float | None:
+        """``best_val_loss`` of the summary, else the lowest validation (or train) loss."""
+        value = _number(self.summary.get("best_val_loss"))
+        if value is not None:
+            return value
+        finite = [v for _, v in (self.val or self.train) if math.isfinite(v)]
+        return min(finite) if finite else None
+
+
+def _strip(config: dict[str, Any]) -> dict[str, Any]:
+    return {k.removeprefix("CONFIG_"): v for k, v in config.items() if k.removeprefix("CONFIG_") not in IGNORED}
+
+
+def differing(runs: list[RunData]) -> list[str]:
+    """Kconfig symbols (no ``CONFIG_``) whose values are not the same in every run."""
+    names: set[str] = set()
+    configs = [_strip(r.config) for r in runs]
+    for other in configs[1:]:
+        names.update(changed_symbols(configs[0], other))
+    return sorted(names)
+
+
+def diff_lines(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Kernel ``diffconfig`` lines from config ``a`` to ``b`` (run name left out)."""
+    return diffconfig(_strip(a), _strip(b))
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "N/A" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def symbol_table(runs: list[RunData]) -> list[str]:
+    """The 'Kconfig symbols that differ' section: one row per symbol, one column per run."""
+    names = differing(runs)
+    if not names:
+        return [f"Kconfig symbols that differ: none ({len(runs)} runs share one configuration)"]
+    configs = [_strip(r.config) for r in runs]
+    rows = [[n, *(format_value(c[n]) if n in c else "(unset)" for c in configs)] for n in names]
+    table = _table(["symbol", *(r.name for r in runs)], rows)
+    return [f"Kconfig symbols that differ ({len(names)}):", *("  " + line for line in table)]
+
+
+def run_table(runs: list[RunData]) -> list[str]:
+    """One row per run: marker, steps, latest loss, best loss, time."""
+    rows = [[f"{MARKERS[i % len(MARKERS)]} {r.name}", str(r.steps) if r.steps is not None else "N/A",
+             _fmt(r.latest), _fmt(r.best), "N/A" if r.time_s is None else f"{r.time_s:.1f}s"]
+            for i, r in enumerate(runs)]
+    return ["  " + line for line in _table(["run", "steps", "latest loss", "best loss", "time"], rows)]
+
+
+def overlay_chart(runs: list[RunData], width: int = 60, height: int = 12) -> list[str]:
+    """Loss curves of ``runs`` on shared axes, one marker per run (``*``, ``o``, ``+``, ...).
+
+    Steps map to columns over the union of step ranges; each run's value in a
+    column is its last point there. The layout follows ``trackio-view
+    --once``: 7-wide y labels, ``|``, and a ``+---`` base; step range below.
+    """
+    curves = [[(s, v) for s, v in r.loss if math.isfinite(v)] for r in runs]
+    values = [v for c in curves for _, v in c]
+    if not values:
+        return ["(no loss values logged yet)"]
+    steps = [s for c in curves for s, _ in c]
+    s0, s1 = min(steps), max(steps)
+    vmin, vmax = min(values), max(values)
+    if vmax == vmin:
+        vmax = vmin + 1.0
+    grid = [[" "] * width for _ in range(height)]
+    for i, curve in enumerate(curves):
+        cols: dict[int, float] = {}
+        for s, v in curve:
+            cols[0 if s1 == s0 else round((s - s0) / (s1 - s0) * (width - 1))] = v
+        for x, v in cols.items():
+            y = round((vmax - v) / (vmax - vmin) * (height - 1))
+            grid[y][x] = MARKERS[i % len(MARKERS)]
+    step = (vmax - vmin) / (height - 1)
+    lines = [f"{vmax - i * step:7.2f} |{''.join(grid[i])}".rstrip() for i in range(height)]
+    lines.append(" " * 8 + "+" + "-" * width)
+    lines.append(" " * 9 + f"step {s0}".ljust(width - len(f"{s1}")) + f"{s1}")
+    lines.append("  " + "   ".join(f"{MARKERS[i % len(MARKERS)]} {r.name}" for i, r in enumerate(runs)))
+    return lines
+
+
+def compare_text(runs: list[RunData], width: int = 60, height: int = 12) -> str:
+    """The whole comparison: symbol diff first, then the run table, then the overlaid loss chart."""
+    if not runs:
+        raise ValueError("compare needs at least one run")
+    parts = [*symbol_table(runs), "", *run_table(runs), "", "loss", *overlay_chart(runs, width, height)]
+    return "\n".join(parts)
