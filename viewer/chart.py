@@ -59,6 +59,14 @@ def braille_chart(cols: list[Column | None], vmin: float, vmax: float,
     ``cols`` has ``2 * width`` entries; each is drawn as a vertical stroke from
     its min to its max, joined to the previous column so the trace is a line.
     """
+    cells = braille_cells(cols, vmin, vmax, width, height)
+    return ["".join(chr(0x2800 + c) if c else " " for c in row) for row in cells]
+
+
+def braille_cells(cols: list[Column | None], vmin: float, vmax: float,
+                  width: int, height: int) -> list[list[int]]:
+    """The dot bits (0..255 per character cell) of :func:`braille_chart`, row by row;
+    several runs' cells can be OR-ed into one overlaid chart."""
     dots_h = height * 4
     cells = [[0] * width for _ in range(height)]
     prev: int | None = None
@@ -72,10 +80,13 @@ def braille_chart(cols: list[Column | None], vmin: float, vmax: float,
         last = _row(col[2], vmin, vmax, dots_h)
         if prev is not None:
             top, bot = min(top, prev), max(bot, prev)
+        row_bits = _DOTS
+        half = x % 2
+        cx = x // 2
         for y in range(top, bot + 1):
-            cells[y // 4][x // 2] |= _DOTS[y % 4][x % 2]
+            cells[y >> 2][cx] |= row_bits[y & 3][half]
         prev = last
-    return ["".join(chr(0x2800 + c) if c else " " for c in row) for row in cells]
+    return cells
 
 
 def _fill_gaps(cols: list[Column | None]) -> list[Column | None]:

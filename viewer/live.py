@@ -218,7 +218,11 @@ def _loop(render: Any, on_key: Any, tick: Any, interval: float) -> int:
 
 
 def run_dashboard(projects: list[Project], args: argparse.Namespace) -> int:
-    """Live training (or ``--gpu-db``) dashboard until q / Ctrl+C."""
+    """Live training workspace (or the ``--gpu-db`` dashboard) until q / Ctrl+C."""
+    if not args.gpu_db:
+        from viewer.workspace import run_workspace
+
+        return run_workspace(projects, args)
     state = DashboardState(projects, args)
     return _loop(state.render, state.key, state.tick, args.interval)
 

@@ -1,0 +1,76 @@
+"""The workspace's queries of a project (all SQL of ``viewer.workspace`` lives here).
+
+The workspace reads whole rows -- every metric of a run at once -- instead of
+one key at a time: one query per run and tick returns the rows newer than the
+last one read, and the caller decodes each row's JSON once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from viewer.store import Project
+
+Raw = tuple[int, int, Any]  # row id, step, metrics (JSON bytes or text)
+
+
+@dataclass
+class RunCount:
+    """Rows, last step, newest row id, name and newest timestamp of one run."""
+
+    run_id: str
+    rows: int
+    last_step: int | None
+    last_id: int
+    name: str = ""
+    timestamp: str = ""
+
+
+def run_counts(pr: "Project", after_id: int = 0) -> dict[str, RunCount]:
+    """Per run, what rows with id > ``after_id`` add (the (run, step) index answers it)."""
+    c = pr.run_col
+    where = " WHERE id > ?" if after_id else ""
+    args = (after_id,) if after_id else ()
+    out = {}
+    for rid, n, last_step, last_id in pr.query(
+            f"SELECT {c}, count(*), max(step), max(id) FROM metrics{where} GROUP BY {c}", args):
+        out[rid] = RunCount(rid, n, last_step, last_id)
+    for rc in out.values():
+        row = pr.query("SELECT run_name, timestamp FROM metrics WHERE id=?", (rc.last_id,))
+        if row:
+            rc.name, rc.timestamp = row[0][0], row[0][1] or ""
+    return out
+
+
+def max_row_id(pr: "Project") -> int:
+    """The highest metrics row id (0 when empty)."""
+    return int(pr.query("SELECT coalesce(max(id), 0) FROM metrics")[0][0])
+
+
+def rows_after(pr: "Project", run_id: str, after_id: int) -> list[Raw]:
+    """(id, step, metrics) of the run's rows with id > ``after_id``, oldest first (an id range scan)."""
+    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE id > ? AND +{pr.run_col}=? ORDER BY id",
+                    (after_id, run_id))
+
+
+def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_from: int = 0) -> list[Raw]:
+    """(id, step, metrics) of the run's rows, oldest first: every ``stride``-th row (by id)
+    and every row with id >= ``tail_from``."""
+    c = pr.run_col
+    if stride <= 1:
+        return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {c}=? ORDER BY id", (run_id,))
+    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {c}=? AND (id % ? = 0 OR id >= ?) ORDER BY id",
+                    (run_id, stride, tail_from))
+
+
+def tail_start_id(pr: "Project", run_id: str, rows: int) -> int:
+    """The id of the ``rows``-th newest row of the run (0 when it has fewer)."""
+    got = pr.query(f"SELECT id FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                   (run_id, rows - 1))
+    return int(got[0][0]) if got else 0
+
+
+def system_latest(pr: "Project", run: Any, last: int = 1) -> list[tuple[str, dict[str, Any]]]:
+    """The newest ``last`` rows of Trackio's ``system_metrics`` table for ``run``."""
+    return pr.system_rows(run, last=last)

@@ -1,0 +1,239 @@
+"""The workspace's data: a project's runs and the traces of the selected ones.
+
+:meth:`Source.tick` costs one query when nothing was written; otherwise one
+grouped query for the new rows' runs and, per loaded run, one query for its
+rows newer than the last tick (decoded once, folded into every metric).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from viewer import keys as keynames
+from viewer import store_workspace as sw
+from viewer.store import Project, RunInfo, StoreError
+from viewer.workspace.trace import RunTrace, decode
+
+FULL_ROWS = 20000  # runs up to this many rows are read whole; longer ones are sampled
+SAMPLE_ROWS, TAIL_ROWS, CHUNK = 10000, 5000, 2000
+RUNNING_S = 60.0
+
+
+@dataclass
+class RunRow:
+    """One line of the runs pane."""
+
+    run_id: str
+    name: str
+    rows: int
+    last_step: int | None
+    last_id: int
+    timestamp: str
+    loss: float | None = None
+    status: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def info(self) -> RunInfo:
+        """The store's :class:`RunInfo` of this run."""
+        return RunInfo(self.run_id, self.name, self.rows, self.last_step, self.timestamp)
+
+
+def _age_s(stamp: str) -> float | None:
+    try:
+        t = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return None
+    if t.tzinfo is not None:
+        return (datetime.now(timezone.utc) - t).total_seconds()
+    local, utc = datetime.now(), datetime.now(timezone.utc).replace(tzinfo=None)
+    return min(abs((local - t).total_seconds()), abs((utc - t).total_seconds()))
+
+
+def loss_of(d: dict[str, Any]) -> float | None:
+    """The loss in one decoded row (the key spellings of ``viewer.keys``)."""
+    for k in keynames.ALIASES["loss"]:
+        v = d.get(k)
+        if isinstance(v, (int, float)):
+            return float(v)
+    return None
+
+
+class Source:
+    """Runs of one project and a :class:`RunTrace` for each run asked for."""
+
+    def __init__(self, project: Project, runs_dir: Path) -> None:
+        self.project, self.runs_dir = project, runs_dir
+        self.runs: dict[str, RunRow] = {}
+        self.traces: dict[str, RunTrace] = {}
+        self.seen = 0
+        self.generation = project.generation
+        self.queries = 0
+        self.error = ""
+
+    # -- runs --------------------------------------------------------------------------------
+    def ordered(self) -> list[RunRow]:
+        """Runs, newest first (by their newest row)."""
+        return sorted(self.runs.values(), key=lambda r: r.last_id, reverse=True)
+
+    def run_dir(self, run: RunRow) -> Path:
+        """The run's folder under ``--runs`` (journal, console.log, summary.json)."""
+        folder = getattr(self.project, "folder", None)
+        if folder is not None:
+            return Path(folder) / run.run_id
+        return self.runs_dir / self.project.name / run.name
+
+    def _status(self, run: RunRow) -> str:
+        if (self.run_dir(run) / "summary.json").is_file():
+            return "finished"
+        age = _age_s(run.timestamp)
+        return "running" if age is not None and age < RUNNING_S else "stopped"
+
+    def _merge(self, counts: dict[str, sw.RunCount], fresh: bool) -> list[str]:
+        changed = []
+        for rid, rc in counts.items():
+            old = self.runs.get(rid)
+            if old is None or fresh:
+                self.runs[rid] = RunRow(rid, rc.name, rc.rows, rc.last_step, rc.last_id, rc.timestamp)
+            else:
+                old.rows += rc.rows
+                old.last_step = rc.last_step if old.last_step is None else max(old.last_step, rc.last_step or 0)
+                old.last_id, old.timestamp, old.name = rc.last_id, rc.timestamp, rc.name or old.name
+            changed.append(rid)
+        return changed
+
+    def _latest_loss(self, run: RunRow) -> None:
+        trace = self.traces.get(run.run_id)
+        if trace is not None:
+            for k in keynames.ALIASES["loss"]:
+                pt = trace.latest(k)
+                if pt is not None:
+                    run.loss = pt[1]
+                    return
+        pr = self.project
+        rows = pr.query(f"SELECT metrics FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT 50",
+                        (run.run_id,))
+        self.queries += 1
+        for (raw,) in rows:
+            v = loss_of(decode(raw))
+            if v is not None:
+                run.loss = v
+                return
+
+    # -- ticks -------------------------------------------------------------------------------
+    def tick(self, wanted: list[str]) -> bool:
+        """Read what was written since the last tick for the runs pane and the runs in
+        ``wanted`` (loading those not loaded yet); True when anything changed."""
+        pr = self.project
+        try:
+            with pr.snapshot():
+                return self._tick(wanted)
+        except StoreError as exc:
+            self.error = str(exc)
+            return False
+
+    def _tick(self, wanted: list[str]) -> bool:
+        pr = self.project
+        top = sw.max_row_id(pr)
+        self.queries += 1
+        if pr.generation != self.generation or top < self.seen:
+            self.generation, self.seen = pr.generation, 0
+            self.runs.clear()
+            self.traces.clear()
+        changed: list[str] = []
+        if top != self.seen:
+            changed = self._merge(sw.run_counts(pr, self.seen), fresh=self.seen == 0)
+            self.queries += 1 + len(changed)
+            self.seen = top
+        loaded = False
+        for rid in wanted:
+            if rid not in self.runs:
+                continue
+            trace = self.traces.get(rid)
+            if trace is None:
+                self.traces[rid] = self._load(rid)
+                loaded = True
+            elif rid in changed:
+                rows = sw.rows_after(pr, rid, trace.last_id)
+                self.queries += 1
+                if not trace.add_rows(rows):
+                    self.traces[rid] = self._load(rid)
+        for rid in changed:
+            self._latest_loss(self.runs[rid])
+        for run in self.runs.values():
+            run.status = self._status(run)
+        for rid in list(self.traces):
+            if rid not in wanted:
+                del self.traces[rid]
+        return bool(changed) or loaded
+
+    def _load(self, rid: str) -> RunTrace:
+        pr, trace = self.project, RunTrace()
+        n = self.runs[rid].rows
+        if n <= FULL_ROWS:
+            rows = sw.run_rows(pr, rid)
+        else:
+            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_id(pr, rid, TAIL_ROWS))
+        self.queries += 1
+        for i in range(0, len(rows), CHUNK):
+            trace.add_rows(rows[i:i + CHUNK])
+        return trace
+
+    # -- panes ---------------------------------------------------------------------------------
+    def console_tail(self, run: RunRow, lines: int, limit: int = 65536) -> list[str] | None:
+        """The last ``lines`` lines of the run's console.log (None when it has none)."""
+        path = self.run_dir(run) / "console.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - limit))
+                data = f.read()
+        except OSError:
+            return None
+        text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        return [line.rsplit("\r", 1)[-1] for line in text.split("\n")][-lines - 1:][:lines] if text else []
+
+    def summary(self, run: RunRow) -> dict[str, Any]:
+        """The run's end-of-run values (summary.json in its folder, or the journal's records)."""
+        getter = getattr(self.project, "summary", None)
+        if callable(getter):
+            try:
+                return getter(run.run_id)
+            except (OSError, ValueError, StoreError):
+                return {}
+        try:
+            data = json.loads((self.run_dir(run) / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def config(self, run: RunRow) -> dict[str, Any]:
+        """The run's Kconfig symbols (or its logged config)."""
+        from viewer.compare_runs import run_config
+
+        try:
+            return self.project.read(lambda: run_config(self.project, run.info))
+        except StoreError:
+            return {}
+
+    def system(self, run: RunRow) -> dict[str, float]:
+        """The newest GPU values of the run: Trackio's system metrics and its ``gpu*/`` keys."""
+        out: dict[str, float] = {}
+        try:
+            rows = self.project.read(lambda: sw.system_latest(self.project, run.info))
+        except StoreError:
+            rows = []
+        for _, metrics in rows:
+            out.update({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
+        trace = self.traces.get(run.run_id)
+        if trace is not None:
+            for k in trace.keys:
+                if k.startswith("gpu") and (pt := trace.latest(k)) is not None:
+                    out[k] = pt[1]
+        return out
+

@@ -1,0 +1,223 @@
+"""Every numeric metric of one run, in bounded memory, updated from whole rows.
+
+A :class:`RunTrace` keeps, for all of a run's metrics at once, ``K`` step
+buckets (min, max and first value of each metric in each bucket; a bucket
+span doubles when the steps outgrow them) and the newest ``TAIL`` points of
+each metric.  Rows are decoded once and folded in with numpy, so a tick of
+thousands of rows over a hundred metrics costs a few milliseconds.
+
+Chart columns come from :meth:`RunTrace.items`: the raw points while a
+metric's whole history fits the tail (so "All data" and "Last 500" place the
+same points in the same columns), else one item per bucket.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from viewer.model import ZOOM_POINTS
+
+try:
+    import orjson
+
+    _loads: Any = orjson.loads
+except ImportError:  # pragma: no cover - trackio depends on orjson
+    _loads = json.loads
+
+K = 1024
+TAIL = max(n for n in ZOOM_POINTS if n)
+NAN = float("nan")
+Items = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # steps, mins, maxs, samples
+
+
+def decode(raw: Any) -> dict[str, Any]:
+    """One row's metrics as a dict ({} for anything that is not a JSON object)."""
+    try:
+        obj = _loads(raw)
+    except (TypeError, ValueError):
+        try:
+            obj = json.loads(raw)
+        except (TypeError, ValueError):
+            return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and (not isinstance(v, float) or math.isfinite(v))
+
+
+class RunTrace:
+    """Buckets and tails of every numeric metric of one run."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.index: dict[str, int] = {}
+        self.lo: int | None = None
+        self.span = 1
+        self.last_id = 0
+        self.rows = 0
+        self._alloc(0)
+        self.tails: list[tuple[np.ndarray, np.ndarray]] = []
+        self.version: list[int] = []
+        self.ticks = 0
+
+    def _alloc(self, m: int) -> None:
+        self.bmin = np.full((K, m), np.nan)
+        self.bmax = np.full((K, m), np.nan)
+        self.bval = np.full((K, m), np.nan)
+        self.bstep = np.full(K, np.iinfo(np.int64).max, dtype=np.int64)
+        self.count = np.zeros(m, dtype=np.int64)
+
+    def _add_keys(self, new: list[str]) -> None:
+        grow = len(new)
+        pad = np.full((K, grow), np.nan)
+        self.bmin, self.bmax, self.bval = (np.hstack([a, pad]) for a in (self.bmin, self.bmax, self.bval))
+        self.count = np.concatenate([self.count, np.zeros(grow, dtype=np.int64)])
+        for key in new:
+            self.index[key] = len(self.keys)
+            self.keys.append(key)
+            self.tails.append((np.empty(0, dtype=np.int64), np.empty(0)))
+            self.version.append(0)
+
+    # -- folding rows in -----------------------------------------------------------------
+    def add_rows(self, raws: list[tuple[int, int, Any]]) -> bool:
+        """Fold in (id, step, metrics JSON) rows, oldest first; False when a step falls
+        before the first bucket (the caller reads the run again)."""
+        if not raws:
+            return True
+        self.ticks += 1
+        dicts = [decode(r[2]) for r in raws]
+        steps = np.fromiter((r[1] for r in raws), dtype=np.int64, count=len(raws))
+        self.last_id = max(self.last_id, max(r[0] for r in raws))
+        self.rows += len(raws)
+        known = self.index.keys()
+        new: dict[str, None] = {}
+        for d in dicts:
+            extra = d.keys() - known
+            if extra:
+                new.update((k, None) for k in sorted(extra) if k not in new and _number(d[k]))
+        if new:
+            self._add_keys(list(new))
+        vals = self._matrix(dicts)
+        if self.lo is None:
+            self.lo = int(steps.min())
+        if int(steps.min()) < self.lo:
+            return False
+        self._buckets(steps, vals)
+        self._tails(steps, vals)
+        return True
+
+    def _matrix(self, dicts: list[dict[str, Any]]) -> np.ndarray:
+        keys = self.keys
+        try:
+            vals = np.array([list(map(d.get, keys)) for d in dicts], dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            def num(v: Any) -> float:
+                return float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN
+
+            vals = np.array([[num(d.get(k)) for k in keys] for d in dicts], dtype=np.float64)
+        if vals.ndim != 2:
+            vals = vals.reshape(len(dicts), len(keys))
+        with np.errstate(invalid="ignore"):
+            vals[~np.isfinite(vals)] = np.nan
+        return vals
+
+    def _buckets(self, steps: np.ndarray, vals: np.ndarray) -> None:
+        assert self.lo is not None
+        b = (steps - self.lo) // self.span
+        while int(b.max()) >= K:
+            self._halve()
+            b = (steps - self.lo) // self.span
+        order = np.argsort(b, kind="stable")
+        bs, v, st = b[order], vals[order], steps[order]
+        starts = np.flatnonzero(np.r_[True, bs[1:] != bs[:-1]])
+        ub = bs[starts]
+        with np.errstate(invalid="ignore"):
+            self.bmin[ub] = np.fmin(self.bmin[ub], np.fmin.reduceat(v, starts, axis=0))
+            self.bmax[ub] = np.fmax(self.bmax[ub], np.fmax.reduceat(v, starts, axis=0))
+        rows = np.arange(len(v))[:, None]
+        firsti = np.minimum.reduceat(np.where(np.isnan(v), len(v), rows), starts, axis=0)
+        has = firsti < len(v)
+        first = np.where(has, v[np.minimum(firsti, len(v) - 1), np.arange(v.shape[1])], np.nan)
+        old = self.bval[ub]
+        self.bval[ub] = np.where(np.isnan(old), first, old)
+        self.bstep[ub] = np.minimum(self.bstep[ub], np.minimum.reduceat(st, starts))
+        self.count += (~np.isnan(vals)).sum(axis=0)
+
+    def _halve(self) -> None:
+        half = K // 2
+
+        def pairs(a: np.ndarray, pick: Any) -> np.ndarray:
+            out = np.full_like(a, np.nan)
+            with np.errstate(invalid="ignore"):
+                out[:half] = pick(a[0::2], a[1::2])
+            return out
+
+        self.bmin, self.bmax = pairs(self.bmin, np.fmin), pairs(self.bmax, np.fmax)
+        self.bval = pairs(self.bval, lambda a, b: np.where(np.isnan(a), b, a))
+        st = np.full_like(self.bstep, np.iinfo(np.int64).max)
+        st[:half] = np.minimum(self.bstep[0::2], self.bstep[1::2])
+        self.bstep = st
+        self.span *= 2
+
+    def _tails(self, steps: np.ndarray, vals: np.ndarray) -> None:
+        present = ~np.isnan(vals)
+        for j in np.flatnonzero(present.any(axis=0)):
+            mask = present[:, j]
+            s_new, v_new = steps[mask][-TAIL:], vals[mask, j][-TAIL:]
+            s_old, v_old = self.tails[j]
+            s, v = np.concatenate([s_old, s_new]), np.concatenate([v_old, v_new])
+            if len(s) > 1 and s_old.size and s_new[0] < s_old[-1]:
+                order = np.argsort(s, kind="stable")
+                s, v = s[order], v[order]
+            self.tails[j] = (s[-TAIL:], v[-TAIL:])
+            self.version[j] += 1
+
+    # -- reading ---------------------------------------------------------------------------
+    def latest(self, key: str) -> tuple[int, float] | None:
+        """(step, value) of the newest point of ``key``."""
+        j = self.index.get(key)
+        if j is None or not self.tails[j][0].size:
+            return None
+        s, v = self.tails[j]
+        return int(s[-1]), float(v[-1])
+
+    def numeric_keys(self) -> list[str]:
+        """Keys with at least one number."""
+        return [k for k, j in self.index.items() if self.count[j]]
+
+    def items(self, key: str, zoom: int) -> Items | None:
+        """(steps, mins, maxs, samples) of ``key`` at zoom level ``zoom``, by step."""
+        j = self.index.get(key)
+        if j is None or not self.count[j]:
+            return None
+        n = ZOOM_POINTS[zoom]
+        s, v = self.tails[j]
+        if n is not None or self.count[j] <= len(s):
+            s, v = s[-(n or TAIL):], v[-(n or TAIL):]
+            return s, v, v, v
+        used = ~np.isnan(self.bmin[:, j])
+        return self.bstep[used], self.bmin[used, j], self.bmax[used, j], self.bval[used, j]
+
+
+def columns(items: Items, lo: int, hi: int, width: int) -> list[tuple[float, float, float] | None]:
+    """Items placed in ``width`` columns of the steps ``lo..hi`` (``viewer.columns.column_of``)."""
+    steps, mins, maxs, samples = items
+    out: list[tuple[float, float, float] | None] = [None] * width
+    if not len(steps) or width < 1:
+        return out
+    n = hi - lo + 1
+    off = steps - lo
+    col = off * width // n if n >= width else (off * (width - 1) // (n - 1) if n > 1 else off * 0)
+    col = np.clip(col, 0, width - 1)
+    order = np.argsort(col, kind="stable")
+    col, mins, maxs, samples = col[order], mins[order], maxs[order], samples[order]
+    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    cmin, cmax = np.minimum.reduceat(mins, starts), np.maximum.reduceat(maxs, starts)
+    for c, a, b, f in zip(col[starts].tolist(), cmin.tolist(), cmax.tolist(), samples[starts].tolist(),
+                          strict=True):
+        out[c] = (a, b, f)
+    return out
