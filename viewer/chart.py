@@ -93,8 +93,10 @@ def _fill_gaps(cols: list[Column | None]) -> list[Column | None]:
     """Interpolate empty columns between two drawn ones, so sparse points join."""
     known = [i for i, c in enumerate(cols) if c is not None]
     out = list(cols)
-    for a, b in zip(known, known[1:]):
-        va, vb = cols[a][2], cols[b][2]
+    for a, b in zip(known, known[1:], strict=False):
+        ca, cb = cols[a], cols[b]
+        assert ca is not None and cb is not None
+        va, vb = ca[2], cb[2]
         for i in range(a + 1, b):
             v = va + (vb - va) * (i - a) / (b - a)
             out[i] = (v, v, v)

@@ -1,8 +1,11 @@
-"""Live full-screen mode (rich): training dashboard, ``--gpu-db`` and ``--gpu``.
+"""Live full-screen mode: the training workspace (``viewer.workspace``), ``--gpu-db`` and ``--gpu``.
+
+:class:`DashboardState` is the one-chart dashboard (rich), still used for ``--gpu-db``
+and by callers that render it off-screen.
 
 Keys: ``+``/``-`` zoom, ``p`` (or Tab) next project, ``c`` compare all runs
-of the project (toggle), ``0``-``9`` GPU, ``q`` or Ctrl+C quit.  The terminal is always restored: keys are read in cbreak
-mode inside a context manager, and rich's ``Live`` runs in the alternate
+of the project (toggle), ``0``-``9`` GPU, ``q`` or Ctrl+C quit.  The terminal is
+always restored: keys are read in cbreak mode inside a context manager, and rich's ``Live`` runs in the alternate
 screen inside another.
 """
 from __future__ import annotations
@@ -168,7 +171,8 @@ class DashboardState:
             return Group(body, Text("q: quit", style="dim"))
         if not isinstance(s, LiveSeries):
             return Group(head, Text(s or "waiting for data...", style="yellow"))
-        chart_w, chart_h = max(10, width - 14), max(3, height - 14)
+        # labels (10) + axis (1) + chart fill the panel's inside (width - 4) exactly
+        chart_w, chart_h = max(10, width - 15), max(3, height - 14)
         view = s.view(self.zoom, chart_w * 2)
         if view is None:
             return Group(head, Text(f"no values of {s.roles.metric} yet", style="yellow"))
@@ -187,7 +191,7 @@ class DashboardState:
         lines = braille_chart(cols, vmin, vmax, chart_w, chart_h)
         labels = [f"{vmax - i * (vmax - vmin) / max(1, chart_h - 1):9.4f} " for i in range(chart_h)]
         chart = Text()
-        for lab, row in zip(labels, _gradient(lines).split("\n")):
+        for lab, row in zip(labels, _gradient(lines).split("\n"), strict=False):
             chart.append(lab, style="dim").append("\u2502").append_text(row).append("\n")
         title = f"{s.roles.metric} (iterations {first[0]} to {last[0]})"
         keys = Text("+/-: zoom   c: compare runs   q: quit" + ("   p: next project" if more else ""),
@@ -255,7 +259,7 @@ def run_gpu(gpu: Any, interval: float) -> int:
                 w = max(10, width // 2 - 4)
                 vals = vals[-2 * w:]
                 vmin, vmax = (lo, hi) if lo is not None else (min(vals), max(vals) or 1)
-                lines = braille_chart([(v, v, v) for v in vals], vmin, vmax, w, gh)
+                lines = braille_chart([(v, v, v) for v in vals], float(vmin or 0), float(vmax or 1), w, gh)
                 panels.append(Panel(_gradient(lines), title=f"{name}: {gpu.fmt(vals[-1])}",
                                     width=w + 4, height=gh + 2))
             grid = Table.grid()
