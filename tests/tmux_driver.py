@@ -1,7 +1,9 @@
-"""A small driver for terminal programs under tmux (send-keys, capture-pane).
+"""The one driver for terminal programs under tmux (send-keys, capture-pane).
 
-Used by the menuconfig and trackio-view tests; each driver has its own tmux
-server socket so tests never touch a user's sessions.
+Used by the menuconfig, trackio-view and GPU tests; each driver has its own
+tmux server socket so tests never touch a user's sessions.  After the
+command exits the pane shows ``__EXIT_<status>__`` and then the output of
+``after`` (e.g. ``stty -a``, to check that the terminal was restored).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ class Tmux:
     """One detached tmux session running ``command``; use as a context manager."""
 
     def __init__(self, command: str, cwd: str, env: Mapping[str, str] | None = None,
-                 width: int = 120, height: int = 40) -> None:
+                 width: int = 120, height: int = 40, after: str = "") -> None:
         self.socket = f"ktrack-test-{uuid.uuid4().hex[:8]}"
         self.session = "t"
+        self.width, self.height = width, height
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in (env or {}).items())
-        shell = f"cd {shlex.quote(cwd)} && env {exports} {command}; echo __EXIT_$?__; sleep 60"
+        then = f"{after}; " if after else ""
+        shell = f"cd {shlex.quote(cwd)} && env {exports} {command}; echo __EXIT_$?__; {then}sleep 60"
         self._tmux("new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height), shell)
 
     def _tmux(self, *args: str) -> str:
@@ -58,6 +62,15 @@ class Tmux:
                 return text
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {predicate!r}; screen was:\n{text}")
+
+    def exit_status(self, timeout: float = 30.0) -> int:
+        """Wait for the command to exit; its exit status."""
+        import re
+
+        screen = self.wait_for(lambda text: re.search(r"__EXIT_\d+__", text) is not None, timeout)
+        found = re.search(r"__EXIT_(\d+)__", screen)
+        assert found is not None
+        return int(found.group(1))
 
     def close(self) -> None:
         """Kill the tmux server of this driver."""

@@ -57,8 +57,10 @@ def grid(area: Rect, cols: int, rows: int) -> list[Rect]:
     return out
 
 
-def layout(width: int, height: int, panes: tuple[str, ...] = (), full: bool = False) -> Layout:
-    """The layout for a screen; ``panes`` names the open bottom panes in order."""
+def layout(width: int, height: int, panes: tuple[str, ...] = (), full: bool = False,
+           charts: int | None = None) -> Layout:
+    """The layout for a screen; ``panes`` names the open bottom panes in order.  With
+    fewer ``charts`` than the grid holds, fewer, larger cells fill the same area."""
     lay = Layout(max(0, width), max(0, height))
     if lay.too_small:
         return lay
@@ -83,5 +85,8 @@ def layout(width: int, height: int, panes: tuple[str, ...] = (), full: bool = Fa
         return lay
     lay.cols = max(1, area.w // CELL_W)
     lay.rows = max(1, area.h // CELL_H)
+    if charts and charts < lay.cols * lay.rows:
+        lay.cols = min(lay.cols, charts)
+        lay.rows = -(-charts // lay.cols)
     lay.cells = grid(area, lay.cols, lay.rows)
     return lay

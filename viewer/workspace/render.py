@@ -32,7 +32,7 @@ def draw(state: State, src: "Source", width: int, height: int, cache: ChartCache
          head: str, extra: dict[str, Any] | None = None) -> Canvas:
     """Draw the screen for ``state`` and the data of ``src``; ``head`` is the header text."""
     cv = Canvas(width, height)
-    lay = layout(width, height, open_panes(state), state.full)
+    lay = layout(width, height, open_panes(state), state.full, len(state.shown))
     if lay.too_small:
         cv.put(0, 0, fit(f"trackio-view: the terminal ({width}x{height}) is too small", width), "33")
         return cv

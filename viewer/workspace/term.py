@@ -86,6 +86,14 @@ class Terminal:
 
     def size(self) -> tuple[int, int]:
         """Columns and rows of the terminal."""
+        for fd in (self.out, self.fd):
+            if fd is None:
+                continue
+            try:
+                sz = os.get_terminal_size(fd)
+                return sz.columns, sz.lines
+            except OSError:
+                continue
         sz = shutil.get_terminal_size((80, 24))
         return sz.columns, sz.lines
 
