@@ -1,0 +1,124 @@
+"""The workspace without a terminal: state machine, layout and drawing over random sizes and keys."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.viewer.conftest import write
+from viewer.store import open_project
+from viewer.workspace import Workspace
+from viewer.workspace.layout import layout
+from viewer.workspace.state import State
+from viewer.workspace.trace import RunTrace, columns
+
+KEYS = ["up", "down", "left", "right", "pgup", "pgdn", "enter", "esc", "tab", "backspace", " ", "+", "-", "/",
+        "?", "l", "o", "g", "c", "p", "1", "a", "(", "[", "*"]
+
+
+@pytest.fixture(scope="module")
+def project_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("wsstate")
+    write(root, """
+        rows = [{"train/loss": 5 - i / 100, "lr": 1e-3, "m%d" % (i % 13): float(i), "flag": i % 2 == 0}
+                for i in range(400)]
+        bulk("p", "r1", rows, list(range(400)))
+        bulk("p", "r2", rows[:50], list(range(50)))
+    """)
+    return root
+
+
+def make_ws(root: Path) -> Workspace:
+    pr = open_project("p", root / "trackio" / "p.db")
+    args = argparse.Namespace(runs=str(root / "runs"), zoom=0, run=None, compare=None, interval=1.0)
+    ws = Workspace([pr], args)
+    ws.tick()
+    return ws
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(w=st.integers(0, 260), h=st.integers(0, 90), keys=st.lists(st.sampled_from(KEYS), max_size=25))
+def test_random_keys_and_sizes_never_draw_outside(project_root: Path, w: int, h: int, keys: list[str]) -> None:
+    ws = make_ws(project_root)
+    for k in keys:
+        if not ws.key(k):
+            break
+        cv = ws.frame(w, h)
+        assert cv.width == max(0, w) and cv.height == max(0, h)
+        assert all(len(row) == cv.width for row in cv.chars)
+        assert len(cv.text().split("\n")) == cv.height or cv.height == 0
+
+
+@given(w=st.integers(0, 400), h=st.integers(0, 150), panes=st.sets(st.sampled_from(["console", "overview",
+                                                                                     "system"])),
+       full=st.booleans(), charts=st.integers(0, 200))
+def test_layout_rects_inside_and_disjoint(w: int, h: int, panes: set[str], full: bool, charts: int) -> None:
+    lay = layout(w, h, tuple(sorted(panes)), full, charts)
+    rects = [r for r in [lay.runs, lay.legend, *lay.cells, *lay.panes.values()] if r is not None]
+    cells: set[tuple[int, int]] = set()
+    for r in rects:
+        assert r.x >= 0 and r.y >= 1 and r.x + r.w <= w and r.y + r.h <= h - 1
+        area = {(x, y) for x in range(r.x, r.x + r.w) for y in range(r.y, r.y + r.h)}
+        assert not area & cells
+        cells |= area
+
+
+def test_six_charts_at_160x48() -> None:
+    lay = layout(160, 48, charts=100)
+    assert len(lay.cells) >= 6
+    assert len({(c.w, c.h) for c in lay.cells}) <= 4  # equal cells, the last row/column takes the rest
+
+
+def test_state_keys() -> None:
+    s = State()
+    s.set_metrics(["train/loss", "val/loss", "lr", "gpu/util"])
+    s.set_runs(["b", "a"])
+    s.set_grid(2, 1)
+    assert s.selected == ["b"] and s.visible() == ["train/loss", "val/loss"]
+    s.key("pgdn")
+    assert s.visible() == ["lr", "gpu/util"] and s.focused_metric == "lr"
+    for k in "/los":
+        s.key(k)
+    s.key("enter")
+    assert s.shown == ["train/loss", "val/loss"] and s.pattern == "los"
+    for k in ["/", "backspace", "backspace", "backspace", "("]:
+        s.key(k)
+    s.key("enter")
+    assert "bad regular expression" in s.message and s.pattern == "los"
+    s.key("esc")
+    assert s.pattern == "" and len(s.shown) == 4
+    s.key("tab"), s.key("down"), s.key(" ")
+    assert s.selected == ["b", "a"]
+    s.key(" ")
+    assert s.selected == ["b"]
+    s.key("tab"), s.key("enter")
+    assert s.full
+    s.key("+"), s.key("+")
+    assert s.zoom == 2
+    s.key("esc")
+    assert not s.full
+    assert s.key("p") == "project" and s.key("q") == "quit"
+
+
+def test_all_data_and_last_500_place_300_points_alike() -> None:
+    tr = RunTrace()
+    tr.add_rows([(i + 1, 10 * (i + 1), f'{{"loss": {3 + np.sin(i / 9)}}}') for i in range(300)])
+    a, b = tr.items("loss", 0), tr.items("loss", 1)
+    assert a is not None and b is not None
+    for width in (40, 77, 200, 400):
+        assert columns(a, 10, 3000, width) == columns(b, 10, 3000, width)
+        cols = columns(a, 10, 3000, width)
+        assert cols[0] is not None and cols[-1] is not None
+
+
+def test_trace_bounded_and_exact_min_max() -> None:
+    tr = RunTrace()
+    for start in range(0, 50000, 5000):
+        tr.add_rows([(s + 1, s, f'{{"x": {s}, "y": {-s}}}') for s in range(start, start + 5000)])
+    steps, mins, maxs, _ = tr.items("x", 0)
+    assert len(steps) <= 1024 and mins.min() == 0 and maxs.max() == 49999
+    assert tr.latest("y") == (49999, -49999.0) and tr.rows == 50000
