@@ -39,36 +39,21 @@ def test_gpu_once_seed_block(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (TREES / "mixed").is_dir(), reason="no mixed fixture tree")
 def test_gpu_live_number_keys(tmp_path: Path) -> None:
     import shlex
-    import time
-    import uuid
-    sock = f"ktvg-{uuid.uuid4().hex[:8]}"
+
+    from tests.tmux_driver import Tmux
+
     env = gpu_env(tmp_path, "mixed")
-    exports = " ".join(f"{k}={shlex.quote(env[k])}" for k in ("KTRACK_SYSFS_ROOT", "PYTHONPATH", "HOME"))
-    cmd = f"env {exports} TERM=xterm-256color {shlex.quote(sys.executable)} -m viewer --gpu -i 0.3; echo EXITED rc=$?; sleep 60"
-
-    def tmux(*a: str) -> str:
-        return subprocess.run(["tmux", "-L", sock, *a], capture_output=True, text=True, timeout=10).stdout
-
-    def wait(text: str) -> str:
-        end = time.time() + 15
-        while time.time() < end:
-            s = tmux("capture-pane", "-p")
-            if text in s:
-                return s
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not in:\n{tmux('capture-pane', '-p')}")
-
-    tmux("new-session", "-d", "-x", "110", "-y", "45", cmd)
-    try:
-        first = wait("GPU 0 [0-1]")
-        tmux("send-keys", "1")
-        second = wait("GPU 1 [0-1]")
+    env = {k: env[k] for k in ("KTRACK_SYSFS_ROOT", "PYTHONPATH", "HOME")}
+    env["TERM"] = "xterm-256color"
+    with Tmux(f"{shlex.quote(sys.executable)} -m viewer --gpu -i 0.3", cwd=str(tmp_path), env=env,
+              width=110, height=45) as t:
+        first = t.wait_for("GPU 0 [0-1]", timeout=60)
+        t.send("1")
+        second = t.wait_for("GPU 1 [0-1]")
         names = ("Intel UHD Graphics 770", "AMD Radeon Pro W7900")
         assert [n for n in names if n in first] != [n for n in names if n in second]
-        tmux("send-keys", "q")
-        wait("EXITED rc=0")
-    finally:
-        tmux("kill-server")
+        t.send("q")
+        assert t.exit_status() == 0
 
 
 def test_gpu_once_without_gpus_is_an_error(tmp_path):

@@ -1,57 +1,34 @@
-"""Live mode driven in tmux: dashboard appears, + / - zoom, p cycles projects,
-q and Ctrl+C quit with the terminal restored, a writer's new steps appear."""
+"""Live mode driven in tmux (tests/tmux_driver.py): the workspace appears, + / - zoom,
+p cycles projects, q and Ctrl+C quit with the terminal restored, a writer's new steps appear."""
 from __future__ import annotations
 
 import shlex
 import shutil
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.tmux_driver import Tmux, require_tmux
 from tests.viewer.conftest import PRELUDE, env_for
 
-pytestmark = [pytest.mark.tmux,
-              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")]
+pytestmark = pytest.mark.tmux
+STTY = "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo -e -icanon -e -echo"
 
 
-class Pane:
-    """A private tmux server running one command in an 100x36 window."""
+def pane(root: Path, args: str) -> Tmux:
+    """``python -m viewer ARGS`` in a 100x36 tmux window with ``root``'s environment."""
+    require_tmux()
+    env = {k: v for k, v in env_for(root).items()
+           if k in ("TRACKIO_DIR", "HOME", "HF_HOME", "XDG_CACHE_HOME", "PYTHONPATH", "TERM")}
+    return Tmux(f"{shlex.quote(sys.executable)} -m viewer {args}", cwd=str(root), env=env, width=100, height=36,
+                after=STTY)
 
-    def __init__(self, root: Path, args: str) -> None:
-        self.sock = f"ktv-{uuid.uuid4().hex[:8]}"
-        env = env_for(root)
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
-                           if k in ("TRACKIO_DIR", "HOME", "HF_HOME", "XDG_CACHE_HOME", "PYTHONPATH", "TERM"))
-        cmd = (f"env {exports} {shlex.quote(sys.executable)} -m viewer {args}; "
-               f"echo EXITED rc=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo -e -icanon -e -echo; "
-               f"sleep 60")
-        self.tmux("new-session", "-d", "-x", "100", "-y", "36", cmd)
 
-    def tmux(self, *a: str) -> str:
-        return subprocess.run(["tmux", "-L", self.sock, *a], capture_output=True, text=True,
-                              timeout=10).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p")
-
-    def wait(self, text: str, timeout: float = 15.0) -> str:
-        end = time.time() + timeout
-        while time.time() < end:
-            s = self.screen()
-            if text in s:
-                return s
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not on screen:\n{self.screen()}")
-
-    def keys(self, *k: str) -> None:
-        self.tmux("send-keys", *k)
-
-    def close(self) -> None:
-        self.tmux("kill-server")
+def restored(t: Tmux) -> str:
+    assert t.exit_status() == 0
+    return t.wait_for(lambda x: "icanon" in x.split() or "-icanon" in x.split())
 
 
 @pytest.fixture()
@@ -62,40 +39,33 @@ def live_root(fixed_root: Path, tmp_path: Path) -> Path:
 
 
 def test_live_zoom_and_quit_restores_terminal(live_root: Path) -> None:
-    pane = Pane(live_root, "-p tracking-e97b5 -i 0.5")
-    try:
-        s = pane.wait("TrackIO Dashboard - Project: tracking-e97b5")
-        assert "View: All data" in s and "Latest Loss: 3.7600" in s
+    with pane(live_root, "-p tracking-e97b5 -i 0.5") as t:
+        s = t.wait_for("TrackIO Dashboard - Project: tracking-e97b5", timeout=60)
+        s = t.wait_for("train/loss  3.76")
+        assert "View: All data" in s
         assert any("\u2800" < ch <= "\u28ff" for ch in s)  # braille chart
-        pane.keys("+")
-        pane.wait("View: Last 500")
-        pane.keys("+", "+", "+", "+")
-        pane.wait("View: Last 50")
-        pane.keys("-")
-        pane.wait("View: Last 100")
-        pane.keys("q")
-        s = pane.wait("EXITED rc=0")
+        t.send("+")
+        t.wait_for("View: Last 500")
+        t.send("+", "+", "+", "+")
+        t.wait_for(lambda x: "View: Last 50" in x and "View: Last 500" not in x)
+        t.send("-")
+        t.wait_for("View: Last 100")
+        t.send("q")
+        s = restored(t)
         assert "icanon" in s.split() and "echo" in s.split()  # cooked mode again
         assert "TrackIO Dashboard" not in s  # alternate screen left
-    finally:
-        pane.close()
 
 
 def test_live_ctrl_c(live_root: Path) -> None:
-    pane = Pane(live_root, "-i 0.5")
-    try:
-        pane.wait("Latest Loss")
-        pane.keys("C-c")
-        s = pane.wait("EXITED rc=0")
-        assert "icanon" in s.split()
-    finally:
-        pane.close()
+    with pane(live_root, "-i 0.5") as t:
+        t.wait_for("train/loss", timeout=60)
+        t.send("C-c")
+        assert "icanon" in restored(t).split()
 
 
 def test_live_sees_writer_steps(live_root: Path) -> None:
-    pane = Pane(live_root, "-p tracking-e97b5 -i 0.3 --zoom 4")
-    try:
-        pane.wait("Latest Iteration: 6000")
+    with pane(live_root, "-p tracking-e97b5 -i 0.3 --zoom 4") as t:
+        t.wait_for("600 steps", timeout=60)
         code = PRELUDE + """
 import time
 for k in range(5):
@@ -104,34 +74,27 @@ for k in range(5):
          run_id="run-a-id")
     time.sleep(0.2)
 """
-        subprocess.run([sys.executable, "-c", code], env=env_for(live_root), check=True, timeout=60)
-        s = pane.wait("Latest Iteration: 6500")
-        assert "Latest Loss: 2.5000" in s
-        pane.keys("q")
-        pane.wait("EXITED rc=0")
-    finally:
-        pane.close()
+        subprocess.run([sys.executable, "-c", code], env=env_for(live_root), check=True, timeout=120)
+        s = t.wait_for("650 steps", timeout=30)
+        s = t.wait_for("train/loss  2.5")
+        assert "6500" in s  # the chart's last step
+        t.send("q")
+        restored(t)
 
 
 def test_live_cycles_projects(multi_root: Path) -> None:
-    pane = Pane(multi_root, "-i 0.5")
-    try:
-        pane.wait("Project: no-loss")
-        pane.keys("p")
-        pane.wait("Project: newer-proj")
-        pane.keys("p")
-        pane.wait("Project: older-proj")
-        pane.keys("q")
-        pane.wait("EXITED rc=0")
-    finally:
-        pane.close()
+    with pane(multi_root, "-i 0.5") as t:
+        t.wait_for("Project: no-loss", timeout=60)
+        t.send("p")
+        t.wait_for("Project: newer-proj")
+        t.send("p")
+        t.wait_for("Project: older-proj")
+        t.send("q")
+        restored(t)
 
 
 def test_live_gpu_db(multi_root: Path) -> None:
-    pane = Pane(multi_root, "--gpu-db -p older-proj -i 0.5")
-    try:
-        pane.wait("has no GPU metrics")
-        pane.keys("q")
-        pane.wait("EXITED rc=0")
-    finally:
-        pane.close()
+    with pane(multi_root, "--gpu-db -p older-proj -i 0.5") as t:
+        t.wait_for("has no GPU metrics", timeout=60)
+        t.send("q")
+        restored(t)

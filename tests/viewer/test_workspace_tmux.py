@@ -207,6 +207,7 @@ def test_journal_project_live(tmp_path: Path) -> None:
     from trackers.journal import Journal
 
     run_dir = tmp_path / "runs" / "jproj" / "only-journal"
+    run_dir.mkdir(parents=True)
     j = Journal(run_dir, flush_interval=0)
     for i in range(50):
         j.write("log", i, 1.7e9 + i, {"train/loss": 3.0 - i / 100, "acc": i / 50})
