@@ -97,10 +97,10 @@ def dataset() -> Path:
     if not db.exists():
         print(f"  generating {PROJECT} (once; cached in {CACHE}) ...", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-c", MAKE, PROJECT + ".tmp", str(RUNS), str(METRICS), str(STEPS)],
+        subprocess.run([sys.executable, "-c", MAKE, PROJECT + "-tmp", str(RUNS), str(METRICS), str(STEPS)],
                        env=env(), check=True)
         for suffix in ("", "-wal", "-shm"):
-            src = CACHE / "trackio" / f"{PROJECT}.tmp.db{suffix}"
+            src = CACHE / "trackio" / f"{PROJECT}-tmp.db{suffix}"
             if src.exists():
                 src.rename(CACHE / "trackio" / f"{PROJECT}.db{suffix}")
     return db
@@ -158,10 +158,10 @@ def main() -> int:
         r = ticks(db, Path(tmp))
         t = sorted(r["ticks"])
         med, worst = statistics.median(t) * 1000, t[-1] * 1000
-        print(f"  first paint        {r['first']:.3f} s          goal < 1 s:      {'met' if r['first'] < 1 else 'NOT met'}")
-        print(f"  tick CPU median    {med:.1f} ms          goal < 50 ms:    {'met' if med < 50 else 'NOT met'}")
-        print(f"  tick CPU worst     {worst:.1f} ms          goal < 150 ms:   {'met' if worst < 150 else 'NOT met'}")
-        print(f"  peak RSS           {r['rss']:.0f} MB           goal < 200 MB:   {'met' if r['rss'] < 200 else 'NOT met'}")
+        for label, value, unit, goal in (("first paint", r["first"], "s", 1.0), ("tick CPU median", med, "ms", 50),
+                                         ("tick CPU worst", worst, "ms", 150), ("peak RSS", r["rss"], "MB", 200)):
+            verdict = "met" if value < goal else "NOT met"
+            print(f"  {label:<18} {value:8.3f} {unit:<3} goal < {goal:g} {unit}: {verdict}")
         print(f"  rows folded in     {r['rows']} (run-00), {len(t)} ticks")
         if shutil.which("tmux") is None or not (Path(sys.executable).parent / "wandb").exists():
             print("  wandb leet: not timed (tmux or wandb missing)")
@@ -178,7 +178,8 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", MAKE, "one", "1", str(METRICS), str(steps)],
                        env={**e, "TRACKIO_DIR": str(one / "trackio")}, check=True)
         ws_cmd = f"{shlex.quote(sys.executable)} -m viewer -p one -i 2"
-        leet_cmd = f"{shlex.quote(str(Path(sys.executable).parent / 'wandb'))} leet {shlex.quote(str(wdir / 'wandb'))}"
+        wandb_bin = shlex.quote(str(Path(sys.executable).parent / "wandb"))
+        leet_cmd = f"{wandb_bin} leet {shlex.quote(str(wdir / 'wandb'))}"
         ours, theirs = [], []
         for _ in range(3 if QUICK else 5):
             a = first_screen(ws_cmd, "train/loss", one, {**e, "TRACKIO_DIR": str(one / "trackio")})

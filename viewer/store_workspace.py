@@ -54,14 +54,19 @@ def rows_after(pr: "Project", run_id: str, after_id: int) -> list[Raw]:
                     (after_id, run_id))
 
 
-def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_from: int = 0) -> list[Raw]:
-    """(id, step, metrics) of the run's rows, oldest first: every ``stride``-th row (by id)
-    and every row with id >= ``tail_from``."""
-    c = pr.run_col
-    if stride <= 1:
-        return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {c}=? ORDER BY id", (run_id,))
-    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {c}=? AND (id % ? = 0 OR id >= ?) ORDER BY id",
-                    (run_id, stride, tail_from))
+def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_from: int = 0,
+             upto_id: int | None = None) -> list[Raw]:
+    """(id, step, metrics) of the run's rows with id <= ``upto_id``, oldest first: with
+    ``stride`` > 1 only every ``stride``-th row (by id) before ``tail_from``."""
+    where: list[str] = [f"{pr.run_col}=?"]
+    args: list[Any] = [run_id]
+    if upto_id is not None:
+        where.append("id <= ?")
+        args.append(upto_id)
+    if stride > 1:
+        where.append("(id % ? = 0 OR id >= ?)")
+        args += [stride, tail_from]
+    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {' AND '.join(where)} ORDER BY id", args)
 
 
 def tail_start_id(pr: "Project", run_id: str, rows: int) -> int:
@@ -69,6 +74,26 @@ def tail_start_id(pr: "Project", run_id: str, rows: int) -> int:
     got = pr.query(f"SELECT id FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT 1 OFFSET ?",
                    (run_id, rows - 1))
     return int(got[0][0]) if got else 0
+
+
+def sample(pr: "Project", run_id: str, n: int = 20) -> list[Any]:
+    """The metrics of the run's first and newest ``n`` rows (to learn its keys)."""
+    c = pr.run_col
+    return [r[0] for r in pr.query(
+        f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY id LIMIT ?) UNION ALL "
+        f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY id DESC LIMIT ?)",
+        (run_id, n, run_id, n))]
+
+
+def newest(pr: "Project", run_id: str, n: int) -> list[Any]:
+    """The metrics of the run's newest ``n`` rows, newest first."""
+    return [r[0] for r in pr.query(f"SELECT metrics FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT ?",
+                                   (run_id, n))]
+
+
+def first_step(pr: "Project", run_id: str) -> int | None:
+    """The run's lowest step (an index seek)."""
+    return pr.query(f"SELECT min(step) FROM metrics WHERE {pr.run_col}=?", (run_id,))[0][0]
 
 
 def system_latest(pr: "Project", run: Any, last: int = 1) -> list[tuple[str, dict[str, Any]]]:

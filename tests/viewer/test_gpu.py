@@ -10,7 +10,7 @@ import pytest
 
 from tests.viewer.conftest import REPO, env_for
 
-import gpu  # noqa: E402,F401
+import gpu  # noqa: F401
 TREES = REPO / "tests" / "gpu" / "fixtures"
 
 

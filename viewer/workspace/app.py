@@ -54,7 +54,7 @@ class Workspace:
     def tick(self) -> bool:
         """Read what was written since the last tick; True when the screen may change."""
         src, st = self.source, self.state
-        changed = src.tick(st.selected)
+        changed = src.tick(st.selected, self._shown_keys())
         ordered = [r.run_id for r in src.ordered()]
         if self._wanted and ordered:
             st.selected = [r.run_id for w in self._wanted for r in src.runs.values() if w in (r.run_id, r.name)]
@@ -62,7 +62,7 @@ class Workspace:
             self._wanted = []
         st.set_runs(ordered)
         if any(rid not in src.traces for rid in st.selected):
-            changed = src.tick(st.selected) or changed
+            changed = src.tick(st.selected, self._shown_keys()) or changed
         keys: set[str] = set()
         for rid in st.selected:
             trace = src.traces.get(rid)
@@ -71,6 +71,18 @@ class Workspace:
         if keys != set(st.metrics):
             st.set_metrics(sorted(keys, key=metric_order))
         return changed
+
+    def _shown_keys(self) -> list[str]:
+        st = self.state
+        if st.full:
+            return [st.focused_metric] if st.focused_metric else []
+        return st.visible()
+
+    def _missing(self) -> bool:
+        src = self.source
+        keys = self._shown_keys()
+        return any(k in t.index and k not in t.loaded for rid in self.state.selected
+                   if (t := src.traces.get(rid)) is not None for k in keys)
 
     def key(self, k: str) -> bool:
         """Apply one key; False when the workspace should quit."""
@@ -138,7 +150,11 @@ class Workspace:
     def frame(self, width: int, height: int) -> Canvas:
         """The screen for a ``width`` x ``height`` terminal."""
         panes = self._pane_lines(height) if (self.state.console or self.state.overview or self.state.system) else {}
-        return draw(self.state, self.source, width, height, self.cache, self.head(), panes)
+        canvas = draw(self.state, self.source, width, height, self.cache, self.head(), panes)
+        if self._missing():  # a page, filter or size shows metrics not read yet
+            self.source.tick(self.state.selected, self._shown_keys())
+            canvas = draw(self.state, self.source, width, height, self.cache, self.head(), panes)
+        return canvas
 
 
 def run_workspace(projects: list[Project], args: argparse.Namespace) -> int:

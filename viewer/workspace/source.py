@@ -16,10 +16,10 @@ from typing import Any
 from viewer import keys as keynames
 from viewer import store_workspace as sw
 from viewer.store import Project, RunInfo, StoreError
-from viewer.workspace.trace import RunTrace, decode
+from viewer.workspace.trace import RunTrace, decode, extract
 
 FULL_ROWS = 20000  # runs up to this many rows are read whole; longer ones are sampled
-SAMPLE_ROWS, TAIL_ROWS, CHUNK = 10000, 5000, 2000
+SAMPLE_ROWS, TAIL_ROWS, CHUNK = 10000, 5000, 5000
 RUNNING_S = 60.0
 
 
@@ -115,28 +115,27 @@ class Source:
                     run.loss = pt[1]
                     return
         pr = self.project
-        rows = pr.query(f"SELECT metrics FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT 50",
-                        (run.run_id,))
         self.queries += 1
-        for (raw,) in rows:
+        for raw in sw.newest(pr, run.run_id, 10):
             v = loss_of(decode(raw))
             if v is not None:
                 run.loss = v
                 return
 
     # -- ticks -------------------------------------------------------------------------------
-    def tick(self, wanted: list[str]) -> bool:
-        """Read what was written since the last tick for the runs pane and the runs in
-        ``wanted`` (loading those not loaded yet); True when anything changed."""
+    def tick(self, wanted: list[str], keys: list[str] | tuple[str, ...] = ()) -> bool:
+        """Read what was written since the last tick for the runs pane and, for the runs in
+        ``wanted``, the metrics in ``keys`` (reading the history of those not read yet);
+        True when anything changed."""
         pr = self.project
         try:
             with pr.snapshot():
-                return self._tick(wanted)
+                return self._tick(wanted, list(keys))
         except StoreError as exc:
             self.error = str(exc)
             return False
 
-    def _tick(self, wanted: list[str]) -> bool:
+    def _tick(self, wanted: list[str], keys: list[str]) -> bool:
         pr = self.project
         top = sw.max_row_id(pr)
         self.queries += 1
@@ -154,14 +153,13 @@ class Source:
             if rid not in self.runs:
                 continue
             trace = self.traces.get(rid)
-            if trace is None:
-                self.traces[rid] = self._load(rid)
+            if trace is None or (rid in changed and not self._fold_new(rid, trace)):
+                trace = self.traces[rid] = self._new_trace(rid)
                 loaded = True
-            elif rid in changed:
-                rows = sw.rows_after(pr, rid, trace.last_id)
-                self.queries += 1
-                if not trace.add_rows(rows):
-                    self.traces[rid] = self._load(rid)
+            need = [k for k in keys if k in trace.index and k not in trace.loaded]
+            if need:
+                self._history(rid, trace, need)
+                loaded = True
         for rid in changed:
             self._latest_loss(self.runs[rid])
         for run in self.runs.values():
@@ -171,17 +169,52 @@ class Source:
                 del self.traces[rid]
         return bool(changed) or loaded
 
-    def _load(self, rid: str) -> RunTrace:
-        pr, trace = self.project, RunTrace()
-        n = self.runs[rid].rows
-        if n <= FULL_ROWS:
-            rows = sw.run_rows(pr, rid)
-        else:
-            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_id(pr, rid, TAIL_ROWS))
-        self.queries += 1
-        for i in range(0, len(rows), CHUNK):
-            trace.add_rows(rows[i:i + CHUNK])
+    def _numeric(self, trace: RunTrace, raws: list[Any]) -> None:
+        found: dict[str, None] = {}
+        for raw in raws:
+            for k, v in decode(raw).items():
+                if k not in trace.index and isinstance(v, (int, float)):
+                    found[k] = None
+        trace.ensure_keys(sorted(found))
+
+    def _new_trace(self, rid: str) -> RunTrace:
+        pr, run, trace = self.project, self.runs[rid], RunTrace()
+        self._numeric(trace, sw.sample(pr, rid))
+        trace.last_id = run.last_id
+        trace.lo = sw.first_step(pr, rid)
+        self.queries += 2
         return trace
+
+    def _fold(self, trace: RunTrace, rows: list[tuple], keys: list[str], new: bool) -> bool:
+        if not rows:
+            return True
+        steps, vals = extract(rows, keys)
+        return trace.fold(int(rows[-1][0]), steps, vals, keys, new)
+
+    def _history(self, rid: str, trace: RunTrace, need: list[str]) -> None:
+        pr, n = self.project, self.runs[rid].rows
+        if n <= FULL_ROWS:
+            rows = sw.run_rows(pr, rid, upto_id=trace.last_id)
+        else:
+            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_id(pr, rid, TAIL_ROWS),
+                               upto_id=trace.last_id)
+        self.queries += 1
+        last = trace.last_id
+        for i in range(0, len(rows), CHUNK):
+            self._fold(trace, rows[i:i + CHUNK], need, new=False)
+        trace.last_id = last
+        trace.loaded.update(need)
+
+    def _fold_new(self, rid: str, trace: RunTrace) -> bool:
+        pr = self.project
+        rows = sw.rows_after(pr, rid, trace.last_id)
+        self.queries += 1
+        if not rows:
+            return True
+        ok = self._fold(trace, rows, sorted(trace.loaded), new=True)
+        trace.last_id = max(trace.last_id, rows[-1][0])
+        self._numeric(trace, [rows[-1][2]])
+        return ok
 
     # -- panes ---------------------------------------------------------------------------------
     def console_tail(self, run: RunRow, lines: int, limit: int = 65536) -> list[str] | None:
@@ -230,10 +263,12 @@ class Source:
             rows = []
         for _, metrics in rows:
             out.update({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
-        trace = self.traces.get(run.run_id)
-        if trace is not None:
-            for k in trace.keys:
-                if k.startswith("gpu") and (pt := trace.latest(k)) is not None:
-                    out[k] = pt[1]
+        try:
+            raws = self.project.read(lambda: sw.newest(self.project, run.run_id, 20))
+        except StoreError:
+            raws = []
+        for raw in raws:  # newest first: the first value found wins
+            for k, v in decode(raw).items():
+                if k.startswith("gpu") and k not in out and isinstance(v, (int, float)):
+                    out[k] = float(v)
         return out
-

@@ -49,6 +49,43 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and (not isinstance(v, float) or math.isfinite(v))
 
 
+_WORDS = {b"true": 1.0, b"false": 0.0}
+
+
+def extract(raws: list[tuple[int, int, Any]], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and a matrix of the numbers under ``keys`` (NaN where absent) of (id, step,
+    metrics) rows, without parsing whole rows: each key's ``"key":`` is found in the
+    compact JSON bytes Trackio writes and only the number after it is read.  Other rows
+    (text, spaces) are decoded whole."""
+    needles = [((json.dumps(k, ensure_ascii=False) + ":").encode(), 0) for k in keys]
+    needles = [(nd, len(nd)) for nd, _ in needles]
+    out: list[list[float]] = []
+    for _, _, raw in raws:
+        vals: list[float] = []
+        if type(raw) is bytes:
+            for nd, n in needles:
+                p = raw.find(nd)
+                if p < 0:
+                    vals.append(NAN)
+                    continue
+                p += n
+                e = raw.find(b",", p)
+                if e < 0:
+                    e = raw.find(b"}", p)
+                try:
+                    vals.append(float(raw[p:e]))
+                except ValueError:
+                    vals.append(_WORDS.get(raw[p:e].strip(), NAN))
+        else:
+            d = decode(raw)
+            for k in keys:
+                v = d.get(k)
+                vals.append(float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN)
+        out.append(vals)
+    steps = np.fromiter((r[1] for r in raws), dtype=np.int64, count=len(raws))
+    return steps, np.array(out, dtype=np.float64).reshape(len(raws), len(keys))
+
+
 class RunTrace:
     """Buckets and tails of every numeric metric of one run."""
 
@@ -63,6 +100,7 @@ class RunTrace:
         self.tails: list[tuple[np.ndarray, np.ndarray]] = []
         self.version: list[int] = []
         self.ticks = 0
+        self.loaded: set[str] = set()  # keys whose whole history has been folded in
 
     def _alloc(self, m: int) -> None:
         self.bmin = np.full((K, m), np.nan)
@@ -70,6 +108,34 @@ class RunTrace:
         self.bval = np.full((K, m), np.nan)
         self.bstep = np.full(K, np.iinfo(np.int64).max, dtype=np.int64)
         self.count = np.zeros(m, dtype=np.int64)
+
+    def ensure_keys(self, keys: list[str]) -> None:
+        """Know ``keys`` (numeric keys seen in a sample), in this order."""
+        new = [k for k in dict.fromkeys(keys) if k not in self.index]
+        if new:
+            self._add_keys(new)
+
+    def fold(self, last_id: int, steps: np.ndarray, vals: np.ndarray, keys: list[str], new: bool = True) -> bool:
+        """Fold in rows given as ``steps`` and a matrix of ``vals`` (one column per key of
+        ``keys``, NaN where a row has no number); False when a step falls before the first
+        bucket (the caller reads the run again)."""
+        if not len(steps):
+            return True
+        self.ensure_keys(keys)
+        full = np.full((len(steps), len(self.keys)), np.nan)
+        with np.errstate(invalid="ignore"):
+            vals = np.where(np.isfinite(vals), vals, np.nan)
+        full[:, [self.index[k] for k in keys]] = vals
+        self.ticks += 1
+        self.last_id = max(self.last_id, last_id)
+        self.rows += len(steps) if new else 0
+        if self.lo is None:
+            self.lo = int(steps.min())
+        if int(steps.min()) < self.lo:
+            return False
+        self._buckets(steps, full)
+        self._tails(steps, full)
+        return True
 
     def _add_keys(self, new: list[str]) -> None:
         grow = len(new)
@@ -186,8 +252,8 @@ class RunTrace:
         return int(s[-1]), float(v[-1])
 
     def numeric_keys(self) -> list[str]:
-        """Keys with at least one number."""
-        return [k for k, j in self.index.items() if self.count[j]]
+        """Keys known to hold numbers (seen in a sample, or folded in)."""
+        return list(self.keys)
 
     def items(self, key: str, zoom: int) -> Items | None:
         """(steps, mins, maxs, samples) of ``key`` at zoom level ``zoom``, by step."""
