@@ -61,7 +61,7 @@ from pathlib import Path
 from viewer.store import open_project
 from viewer.workspace import Workspace
 pr = open_project(sys.argv[1], Path(sys.argv[2]))
-ws = Workspace([pr], argparse.Namespace(runs="/nonexistent", zoom=0, run=None, compare=None, interval=1.0))
+ws = Workspace([pr], argparse.Namespace(runs="/nonexistent", zoom=0, run="run-00", compare=None, interval=1.0))
 ws.tick(); ws.frame(160, 48)
 first = time.perf_counter() - t0
 ticks, end = [], time.time() + float(sys.argv[3])
@@ -127,7 +127,8 @@ def ticks(db: Path, tmp: Path) -> dict:
 
 
 def first_screen(cmd: str, marker: str, cwd: Path, e: dict[str, str], timeout: float = 60.0) -> float | None:
-    """Seconds from starting ``cmd`` in a 160x48 tmux to ``marker`` on its screen."""
+    """Seconds from starting ``cmd`` in a 160x48 tmux to ``marker`` (its first chart's name)
+    and a drawn chart (braille dots) on its screen."""
     sock = f"bench-ws-{os.getpid()}-{time.monotonic_ns()}"
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in e.items()
                        if k in ("TRACKIO_DIR", "HF_HOME", "PYTHONPATH", "TERM", "WANDB_MODE", "HOME"))
@@ -138,7 +139,7 @@ def first_screen(cmd: str, marker: str, cwd: Path, e: dict[str, str], timeout: f
         while time.perf_counter() - t0 < timeout:
             screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True,
                                     text=True).stdout
-            if marker in screen:
+            if marker in screen and any("\u2801" <= ch <= "\u28ff" for ch in screen):
                 return time.perf_counter() - t0
             time.sleep(0.02)
         return None
@@ -183,14 +184,14 @@ def main() -> int:
         ours, theirs = [], []
         for _ in range(3 if QUICK else 5):
             a = first_screen(ws_cmd, "train/loss", one, {**e, "TRACKIO_DIR": str(one / "trackio")})
-            b = first_screen(leet_cmd, "train/loss", wdir, e)
+            b = first_screen(leet_cmd, "m001", wdir, e)  # leet sorts charts by name
             if a is not None:
                 ours.append(a)
             if b is not None:
                 theirs.append(b)
         print(f"  first screen, same run ({steps} steps x {METRICS} metrics), 160x48 tmux:")
-        print(f"    trackio-view  {spread(ours) if ours else 'never showed train/loss'}")
-        print(f"    wandb leet    {spread(theirs) if theirs else 'never showed train/loss within 60 s'}")
+        print(f"    trackio-view  {spread(ours) if ours else 'never showed a chart'}")
+        print(f"    wandb leet    {spread(theirs) if theirs else 'never showed a chart within 60 s'}")
         if ours and theirs:
             print(f"    ratio leet / trackio-view: {statistics.median(theirs) / statistics.median(ours):.2f}x")
     return 0

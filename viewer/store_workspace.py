@@ -70,24 +70,24 @@ def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_from: int = 0,
 
 
 def tail_start_id(pr: "Project", run_id: str, rows: int) -> int:
-    """The id of the ``rows``-th newest row of the run (0 when it has fewer)."""
-    got = pr.query(f"SELECT id FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+    """The id of the ``rows``-th newest row of the run by step (0 when it has fewer)."""
+    got = pr.query(f"SELECT id FROM metrics WHERE {pr.run_col}=? ORDER BY step DESC LIMIT 1 OFFSET ?",
                    (run_id, rows - 1))
     return int(got[0][0]) if got else 0
 
 
 def sample(pr: "Project", run_id: str, n: int = 20) -> list[Any]:
-    """The metrics of the run's first and newest ``n`` rows (to learn its keys)."""
+    """The metrics of the run's first and last ``n`` rows by step (to learn its keys)."""
     c = pr.run_col
     return [r[0] for r in pr.query(
-        f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY id LIMIT ?) UNION ALL "
-        f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY id DESC LIMIT ?)",
+        f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY step LIMIT ?) UNION ALL "
+        f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY step DESC LIMIT ?)",
         (run_id, n, run_id, n))]
 
 
 def newest(pr: "Project", run_id: str, n: int) -> list[Any]:
-    """The metrics of the run's newest ``n`` rows, newest first."""
-    return [r[0] for r in pr.query(f"SELECT metrics FROM metrics WHERE {pr.run_col}=? ORDER BY id DESC LIMIT ?",
+    """The metrics of the run's newest ``n`` rows (by step: the (run, step) index), newest first."""
+    return [r[0] for r in pr.query(f"SELECT metrics FROM metrics WHERE {pr.run_col}=? ORDER BY step DESC LIMIT ?",
                                    (run_id, n))]
 
 

@@ -18,8 +18,10 @@ from viewer import store_workspace as sw
 from viewer.store import Project, RunInfo, StoreError
 from viewer.workspace.trace import RunTrace, decode, extract
 
-FULL_ROWS = 20000  # runs up to this many rows are read whole; longer ones are sampled
-SAMPLE_ROWS, TAIL_ROWS, CHUNK = 10000, 5000, 5000
+# A metric's history is read whole for runs up to FULL_ROWS rows; longer runs are read as
+# every k-th row (about SAMPLE_ROWS) plus their newest TAIL_ROWS rows.  Rows written
+# while the workspace is open are all read.
+FULL_ROWS, SAMPLE_ROWS, TAIL_ROWS, CHUNK = 3000, 2000, 600, 5000
 RUNNING_S = 60.0
 
 

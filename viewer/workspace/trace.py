@@ -54,28 +54,31 @@ _WORDS = {b"true": 1.0, b"false": 0.0}
 
 def extract(raws: list[tuple[int, int, Any]], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Steps and a matrix of the numbers under ``keys`` (NaN where absent) of (id, step,
-    metrics) rows, without parsing whole rows: each key's ``"key":`` is found in the
-    compact JSON bytes Trackio writes and only the number after it is read.  Other rows
-    (text, spaces) are decoded whole."""
-    needles = [((json.dumps(k, ensure_ascii=False) + ":").encode(), 0) for k in keys]
-    needles = [(nd, len(nd)) for nd, _ in needles]
+    metrics) rows, without parsing whole rows.  Trackio writes compact JSON bytes with
+    the keys in logging order, so each row is split at commas once and each key is
+    looked for at the item where the previous row had it (else searched for);
+    only that number is read.  Other rows (text, spaces) are decoded whole."""
+    needles = [(json.dumps(k, ensure_ascii=False) + ":").encode() for k in keys]
+    plan = [[0, nd, len(nd)] for nd in needles]
     out: list[list[float]] = []
     for _, _, raw in raws:
         vals: list[float] = []
-        if type(raw) is bytes:
-            for nd, n in needles:
-                p = raw.find(nd)
-                if p < 0:
-                    vals.append(NAN)
-                    continue
-                p += n
-                e = raw.find(b",", p)
-                if e < 0:
-                    e = raw.find(b"}", p)
+        if type(raw) is bytes and raw[:1] == b"{":
+            items = raw[1:-1].split(b",")
+            for spot in plan:
+                p, nd, n = spot
+                it = items[p] if p < len(items) else b""
+                if not it.startswith(nd):
+                    p = next((i for i, x in enumerate(items) if x.startswith(nd)), -1)
+                    if p < 0:
+                        vals.append(NAN)
+                        continue
+                    spot[0], it = p, items[p]
+                tok = it[n:]
                 try:
-                    vals.append(float(raw[p:e]))
+                    vals.append(float(tok))
                 except ValueError:
-                    vals.append(_WORDS.get(raw[p:e].strip(), NAN))
+                    vals.append(_WORDS.get(tok.strip(b" }"), NAN))
         else:
             d = decode(raw)
             for k in keys:
@@ -122,10 +125,9 @@ class RunTrace:
         if not len(steps):
             return True
         self.ensure_keys(keys)
-        full = np.full((len(steps), len(self.keys)), np.nan)
+        cols = np.array([self.index[k] for k in keys], dtype=np.int64)
         with np.errstate(invalid="ignore"):
             vals = np.where(np.isfinite(vals), vals, np.nan)
-        full[:, [self.index[k] for k in keys]] = vals
         self.ticks += 1
         self.last_id = max(self.last_id, last_id)
         self.rows += len(steps) if new else 0
@@ -133,8 +135,8 @@ class RunTrace:
             self.lo = int(steps.min())
         if int(steps.min()) < self.lo:
             return False
-        self._buckets(steps, full)
-        self._tails(steps, full)
+        self._buckets(steps, vals, cols)
+        self._tails(steps, vals, cols)
         return True
 
     def _add_keys(self, new: list[str]) -> None:
@@ -172,8 +174,9 @@ class RunTrace:
             self.lo = int(steps.min())
         if int(steps.min()) < self.lo:
             return False
-        self._buckets(steps, vals)
-        self._tails(steps, vals)
+        cols = np.arange(len(self.keys))
+        self._buckets(steps, vals, cols)
+        self._tails(steps, vals, cols)
         return True
 
     def _matrix(self, dicts: list[dict[str, Any]]) -> np.ndarray:
@@ -191,7 +194,7 @@ class RunTrace:
             vals[~np.isfinite(vals)] = np.nan
         return vals
 
-    def _buckets(self, steps: np.ndarray, vals: np.ndarray) -> None:
+    def _buckets(self, steps: np.ndarray, vals: np.ndarray, cols: np.ndarray) -> None:
         assert self.lo is not None
         b = (steps - self.lo) // self.span
         while int(b.max()) >= K:
@@ -201,17 +204,18 @@ class RunTrace:
         bs, v, st = b[order], vals[order], steps[order]
         starts = np.flatnonzero(np.r_[True, bs[1:] != bs[:-1]])
         ub = bs[starts]
+        ix = np.ix_(ub, cols)
         with np.errstate(invalid="ignore"):
-            self.bmin[ub] = np.fmin(self.bmin[ub], np.fmin.reduceat(v, starts, axis=0))
-            self.bmax[ub] = np.fmax(self.bmax[ub], np.fmax.reduceat(v, starts, axis=0))
+            self.bmin[ix] = np.fmin(self.bmin[ix], np.fmin.reduceat(v, starts, axis=0))
+            self.bmax[ix] = np.fmax(self.bmax[ix], np.fmax.reduceat(v, starts, axis=0))
         rows = np.arange(len(v))[:, None]
         firsti = np.minimum.reduceat(np.where(np.isnan(v), len(v), rows), starts, axis=0)
         has = firsti < len(v)
         first = np.where(has, v[np.minimum(firsti, len(v) - 1), np.arange(v.shape[1])], np.nan)
-        old = self.bval[ub]
-        self.bval[ub] = np.where(np.isnan(old), first, old)
+        old = self.bval[ix]
+        self.bval[ix] = np.where(np.isnan(old), first, old)
         self.bstep[ub] = np.minimum(self.bstep[ub], np.minimum.reduceat(st, starts))
-        self.count += (~np.isnan(vals)).sum(axis=0)
+        self.count[cols] += (~np.isnan(vals)).sum(axis=0)
 
     def _halve(self) -> None:
         half = K // 2
@@ -229,11 +233,11 @@ class RunTrace:
         self.bstep = st
         self.span *= 2
 
-    def _tails(self, steps: np.ndarray, vals: np.ndarray) -> None:
+    def _tails(self, steps: np.ndarray, vals: np.ndarray, cols: np.ndarray) -> None:
         present = ~np.isnan(vals)
-        for j in np.flatnonzero(present.any(axis=0)):
-            mask = present[:, j]
-            s_new, v_new = steps[mask][-TAIL:], vals[mask, j][-TAIL:]
+        for c in np.flatnonzero(present.any(axis=0)):
+            mask, j = present[:, c], int(cols[c])
+            s_new, v_new = steps[mask][-TAIL:], vals[mask, c][-TAIL:]
             s_old, v_old = self.tails[j]
             s, v = np.concatenate([s_old, s_new]), np.concatenate([v_old, v_new])
             if len(s) > 1 and s_old.size and s_new[0] < s_old[-1]:
