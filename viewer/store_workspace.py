@@ -30,11 +30,14 @@ class RunCount:
 def run_counts(pr: "Project", after_id: int = 0) -> dict[str, RunCount]:
     """Per run, what rows with id > ``after_id`` add (the (run, step) index answers it)."""
     c = pr.run_col
-    where = " WHERE id > ?" if after_id else ""
-    args = (after_id,) if after_id else ()
+    if after_id:  # a rowid range: the planner would otherwise scan the whole (run, step) index
+        sql = (f"SELECT {c}, count(*), max(step), max(id) FROM (SELECT {c}, step, id FROM metrics "
+               f"WHERE id > ? ORDER BY id) GROUP BY {c}")
+        args: tuple = (after_id,)
+    else:
+        sql, args = f"SELECT {c}, count(*), max(step), max(id) FROM metrics GROUP BY {c}", ()
     out = {}
-    for rid, n, last_step, last_id in pr.query(
-            f"SELECT {c}, count(*), max(step), max(id) FROM metrics{where} GROUP BY {c}", args):
+    for rid, n, last_step, last_id in pr.query(sql, args):
         out[rid] = RunCount(rid, n, last_step, last_id)
     for rc in out.values():
         row = pr.query("SELECT run_name, timestamp FROM metrics WHERE id=?", (rc.last_id,))

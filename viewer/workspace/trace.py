@@ -3,8 +3,10 @@
 A :class:`RunTrace` keeps, for all of a run's metrics at once, ``K`` step
 buckets (min, max and first value of each metric in each bucket; a bucket
 span doubles when the steps outgrow them) and the newest ``TAIL`` points of
-each metric.  Rows are decoded once and folded in with numpy, so a tick of
-thousands of rows over a hundred metrics costs a few milliseconds.
+each metric.  :func:`extract` reads the numbers of the metrics shown from
+each row's JSON bytes in one pass per row, and :meth:`RunTrace.fold` folds
+them in with numpy; :meth:`RunTrace.add_rows` decodes whole rows (every
+metric).
 
 Chart columns come from :meth:`RunTrace.items`: the raw points while a
 metric's whole history fits the tail (so "All data" and "Last 500" place the
