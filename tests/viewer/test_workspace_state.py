@@ -122,3 +122,15 @@ def test_trace_bounded_and_exact_min_max() -> None:
     steps, mins, maxs, _ = tr.items("x", 0)
     assert len(steps) <= 1024 and mins.min() == 0 and maxs.max() == 49999
     assert tr.latest("y") == (49999, -49999.0) and tr.rows == 50000
+
+
+def test_extract_reads_only_the_keys_asked_for() -> None:
+    from viewer.workspace.trace import extract
+
+    rows = [(1, 5, b'{"a":1.5,"b/c":true,"s":"x,y","d":{"e":1,"f":2},"g":-3e-5}'), (2, 6, '{"a": 2, "g": 1}'),
+            (3, 7, b'{"g":4,"a":NaN}'), (4, 8, b'{"a":"NaN","b/c":false}'), (5, 9, b"not json")]
+    steps, vals = extract(rows, ["a", "b/c", "g", "d", "zz"])
+    assert steps.tolist() == [5, 6, 7, 8, 9]
+    got = [[None if v != v else v for v in row] for row in vals.tolist()]
+    assert got == [[1.5, 1.0, -3e-5, None, None], [2.0, None, 1.0, None, None], [None, None, 4.0, None, None],
+                   [None, 0.0, None, None, None], [None, None, None, None, None]]

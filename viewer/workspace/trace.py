@@ -61,21 +61,22 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str]) -> tuple[np.ndarr
     looked for at the item where the previous row had it (else searched for);
     only that number is read.  Other rows (text, spaces) are decoded whole."""
     needles = [(json.dumps(k, ensure_ascii=False) + ":").encode() for k in keys]
-    plan = [[0, nd, len(nd)] for nd in needles]
+    plan = [(j, nd, len(nd)) for j, nd in enumerate(needles)]
+    spots = [0] * len(keys)  # item index where the previous row had each key
     out: list[list[float]] = []
     for _, _, raw in raws:
         vals: list[float] = []
         if type(raw) is bytes and raw[:1] == b"{":
             items = raw[1:-1].split(b",")
-            for spot in plan:
-                p, nd, n = spot
+            for j, nd, n in plan:
+                p = spots[j]
                 it = items[p] if p < len(items) else b""
                 if not it.startswith(nd):
                     p = next((i for i, x in enumerate(items) if x.startswith(nd)), -1)
                     if p < 0:
                         vals.append(NAN)
                         continue
-                    spot[0], it = p, items[p]
+                    spots[j], it = p, items[p]
                 tok = it[n:]
                 try:
                     vals.append(float(tok))
