@@ -62,7 +62,7 @@ from viewer.store import open_project
 from viewer.workspace import Workspace
 pr = open_project(sys.argv[1], Path(sys.argv[2]))
 ws = Workspace([pr], argparse.Namespace(runs="/nonexistent", zoom=0, run="run-00", compare=None, interval=1.0))
-ws.tick(); ws.frame(160, 48)
+ws.prepare(160, 48); ws.tick(); ws.frame(160, 48)
 first = time.perf_counter() - t0
 ticks, end = [], time.time() + float(sys.argv[3])
 while time.time() < end:
@@ -163,7 +163,8 @@ def main() -> int:
                                          ("tick CPU worst", worst, "ms", 150), ("peak RSS", r["rss"], "MB", 200)):
             verdict = "met" if value < goal else "NOT met"
             print(f"  {label:<18} {value:8.3f} {unit:<3} goal < {goal:g} {unit}: {verdict}")
-        print(f"  rows folded in     {r['rows']} (run-00), {len(t)} ticks")
+        print(f"  rows folded in     {r['rows']} (run-00), {len(t)} ticks (ms, in order: "
+              f"{' '.join(f'{x * 1000:.0f}' for x in r['ticks'])})")
         if shutil.which("tmux") is None or not (Path(sys.executable).parent / "wandb").exists():
             print("  wandb leet: not timed (tmux or wandb missing)")
             return 0

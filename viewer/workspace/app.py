@@ -72,6 +72,15 @@ class Workspace:
             st.set_metrics(sorted(keys, key=metric_order))
         return changed
 
+    def prepare(self, width: int, height: int) -> None:
+        """Size the chart grid for a ``width`` x ``height`` screen before the first tick,
+        so that it reads the history of every chart of the first screen at once."""
+        from viewer.workspace.layout import layout
+        from viewer.workspace.render import open_panes
+
+        lay = layout(width, height, open_panes(self.state), self.state.full)
+        self.state.set_grid(lay.cols, lay.rows)
+
     def _shown_keys(self) -> list[str]:
         st = self.state
         if st.full:
@@ -163,6 +172,7 @@ def run_workspace(projects: list[Project], args: argparse.Namespace) -> int:
 
     ws = Workspace(projects, args)
     with Terminal() as term:
+        ws.prepare(*term.size())
         ws.tick()
         term.show(ws.frame(*term.size()))
         while True:

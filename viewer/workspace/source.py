@@ -21,7 +21,7 @@ from viewer.workspace.trace import RunTrace, decode, extract
 # A metric's history is read whole for runs up to FULL_ROWS rows; longer runs are read as
 # every k-th row (about SAMPLE_ROWS) plus their newest TAIL_ROWS rows.  Rows written
 # while the workspace is open are all read.
-FULL_ROWS, SAMPLE_ROWS, TAIL_ROWS, CHUNK = 3000, 2000, 600, 5000
+FULL_ROWS, SAMPLE_ROWS, TAIL_ROWS, CHUNK = 2000, 1000, 600, 5000
 RUNNING_S = 60.0
 
 
