@@ -2,9 +2,9 @@
 
 Reads Trackio's SQLite files read-only, and the run journals of ``--runs``
 (``runs/<project>/<run>/metrics.jsonl``) for projects no Trackio database
-holds; ``--once`` prints plain text for scripts, otherwise a live
-full-screen view (keys: + / - zoom, p next project, c compare runs, 0-9 GPU,
-q quit).
+holds; ``--once`` prints plain text for scripts, otherwise the live
+workspace (``viewer.workspace``; ``?`` lists its keys), or the ``--gpu`` /
+``--gpu-db`` live views.
 """
 from __future__ import annotations
 
