@@ -21,6 +21,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ktrack-tests-"))
 
 
+#: The variables that point programs at the test's private home and tracker folders.
+HOME_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR",
+                  "HF_HOME", "TRACKIO_DIR", "WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR",
+                  "MPLCONFIGDIR")
+
+
+def home_env() -> dict[str, str]:
+    """The private home and tracker folders in force now, for a subprocess given an environment of its own."""
+    return {key: os.environ[key] for key in HOME_VARIABLES if key in os.environ}
+
+
 def _isolate(base: Path) -> dict[str, str]:
     env = {
         "HOME": base / "home",
