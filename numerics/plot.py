@@ -199,7 +199,7 @@ def plot_run(run_dir: str | Path, stat: str = "rms", kind: str = "activation", s
         raise PlotError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     run = Path(run_dir)
     if not run.exists():
-        raise PlotError(f"run directory {run} does not exist")
+        raise PlotError(f"run directory {run} does not exist; give a run folder runs/<project>/<run>")
     df = read_table(run)
     sub = _select(df, kind, module)
     steps = sorted(sub["step"].unique().tolist())
