@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from trackers.journal import read_records
 from trackers import readback
 from trackers.readback import tensorboard_scalars, trackio_rows, wandb_run
 
@@ -53,7 +54,7 @@ def series(rows: list[tuple[int, dict[str, Any]]], key: str, step_key: str | Non
 def ktrack_stores(run_dir: Path) -> dict[str, Any]:
     """What ktrack's run wrote, read back: config.json, summary.json, journal, W&B run, TensorBoard scalars."""
     meta = json.loads((run_dir / "config.json").read_text())
-    journal = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    journal = list(read_records(run_dir))
     backends = meta["backends"]
     return {
         "meta": meta,
