@@ -90,7 +90,7 @@ help:
 	@echo ''
 	@echo 'Development:'
 	@echo '  test            - run the test suite (PYTEST_ARGS="-k name" to select)'
-	@echo '  lint            - shellcheck the scripts, ruff the Python code'
+	@echo '  lint            - shellcheck the scripts, ruff and mypy the Python code'
 	@echo '  bench           - run the benchmarks under benchmarks/ (BENCH_ARGS=--quick)'
 	@echo '  clean           - remove generated files and caches'
 	@echo '  mrproper        - clean, plus .config, runs/ and .venv'
@@ -214,6 +214,8 @@ lint: $(STAMP_TEST)
 	$(Q)$(VENV)/bin/shellcheck scripts/*.sh .ci/run
 	$(call quiet_msg,LINT,python (ruff))
 	$(Q)$(VENV)/bin/ruff check $(if $(filter 1,$(V)),,--quiet) .
+	$(call quiet_msg,LINT,python (mypy))
+	$(Q)$(VENV)/bin/mypy $(if $(filter 1,$(V)),,--no-error-summary)
 
 bench: $(STAMP_RUN)
 	$(Q)for b in benchmarks/bench_*.py; do \

@@ -51,7 +51,8 @@ def default_hist_modules() -> str:
 def _model(device: str, small: bool) -> torch.nn.Module:
     """The tiny GPT-2 of gpt2/model.py (smaller with --quick)."""
     n_embd, n_layer = (64, 2) if small else (128, 4)
-    return GPT(GPTConfig(vocab_size=256, block_size=64, n_layer=n_layer, n_head=4, n_embd=n_embd, dropout=0.0, bias=True)).to(device)
+    cfg = GPTConfig(vocab_size=256, block_size=64, n_layer=n_layer, n_head=4, n_embd=n_embd, dropout=0.0, bias=True)
+    return GPT(cfg).to(device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,7 +123,7 @@ class GPT2Hooks:
         return {"tokens_per_s": tokens_per_s}, f", {tokens_per_s:,.0f} tok/s"
 
     def sampler_state(self) -> Any:
-        states = [self.data.gen.get_state()]
+        states: list[Any] = [self.data.gen.get_state()]
         if self.d.enabled:  # every rank takes part in the gather
             states = [None] * self.d.world
             torch.distributed.all_gather_object(states, self.data.gen.get_state())

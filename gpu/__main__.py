@@ -20,7 +20,8 @@ PROG = "gpu"
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, sample every GPU once, print text or JSON."""
-    parser = argparse.ArgumentParser(prog="python -m gpu", description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, usage="python -m gpu [-h] [--json]",
+                                     description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print samples as JSON")
     args = parser.parse_args(argv)
     devices = discover()

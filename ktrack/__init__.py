@@ -1,1 +1,1 @@
-"""Small pieces every ktrack package shares: how programs report errors and warnings."""
+"""Small pieces every ktrack package shares: how programs report errors and warnings, what counts as a number."""

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -155,28 +154,18 @@ def plot_exp_hist(sub, step: int, fmt: str, kind: str, path: Path) -> Path:
 
 
 def read_loss(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
-    """Loss curves from the trackers journal ``metrics.jsonl`` (loose format:
-    one JSON object a line with ``step`` and a ``metrics`` dict, or flat)."""
+    """Loss curves from the log rows of the run's journal ``metrics.jsonl`` (``trackers.journal``)."""
+    from trackers.journal import read_records
+
     curves: dict[str, tuple[list[int], list[float]]] = {}
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return curves
-    for i, line in enumerate(path.read_text(errors="replace").splitlines()):
-        try:
-            rec = json.loads(line)
-        except ValueError:
+    for rec in read_records(run_dir):
+        if rec["type"] != "log":
             continue
-        if not isinstance(rec, dict):
-            continue
-        metrics = rec.get("metrics", rec)
-        if not isinstance(metrics, dict):
-            continue
-        step = rec.get("step", metrics.get("iteration", i))
         for key in LOSS_KEYS:
-            v = metrics.get(key)
-            if isinstance(v, (int, float)) and isinstance(step, (int, float)):
+            v = rec["metrics"].get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
                 xs, ys = curves.setdefault(key, ([], []))
-                xs.append(int(step))
+                xs.append(rec["step"])
                 ys.append(float(v))
     return curves
 
@@ -210,7 +199,7 @@ def plot_run(run_dir: str | Path, stat: str = "rms", kind: str = "activation", s
         raise PlotError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     run = Path(run_dir)
     if not run.exists():
-        raise PlotError(f"run directory {run} does not exist")
+        raise PlotError(f"run directory {run} does not exist; give a run folder runs/<project>/<run>")
     df = read_table(run)
     sub = _select(df, kind, module)
     steps = sorted(sub["step"].unique().tolist())

@@ -11,18 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ktrack.numbers import number
 from trackers.journal import read_records
 
 TRAIN_KEYS = ("train/loss", "train_loss", "loss")
 VAL_KEYS = ("val/loss", "val_loss", "eval_loss")
 CHECKPOINT = Path("checkpoints") / "last.pt"
-
-
-def number(value: Any) -> float | None:
-    """``value`` as a float when it is a number (NaN and inf included), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -93,16 +87,13 @@ def completed(run_dir: Path, max_iters: int | None) -> bool:
 def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_KEYS) -> list[tuple[int, float]]:
     """``(step, value)`` of the first of ``keys`` each ``log`` record has, in file order."""
     points = []
-    for index, rec in enumerate(records(run_dir)):
-        if rec.get("type", "log") != "log":
+    for rec in records(run_dir):
+        if rec["type"] != "log":
             continue
-        metrics = rec.get("metrics") or {}
         for key in keys:
-            value = number(metrics.get(key))
+            value = number(rec["metrics"].get(key))
             if value is not None:
-                step = rec.get("step")
-                step = int(step) if isinstance(step, (int, float)) else int(metrics.get("iteration", index))
-                points.append((step, value))
+                points.append((rec["step"], value))
                 break
     return points
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ktrack.numbers import number
 from sweeps import results
 from sweeps.errors import SweepError
 from viewer.comparison import (MARKERS, RunData, compare_text, diff_lines, differing, overlay_chart,  # noqa: F401
@@ -49,7 +50,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     recs = results.records(run_dir)
     times = [r["time"] for r in recs if isinstance(r.get("time"), (int, float))]
     summary = results.summary(run_dir)
-    time_s = results.number(summary.get("total_time_s"))
+    time_s = number(summary.get("total_time_s"))
     if time_s is None and len(times) > 1:
         time_s = max(times) - min(times)
     return RunData(name=run_dir.name, dir=run_dir, config=results.config(run_dir),

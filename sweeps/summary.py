@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ktrack.numbers import number
 from sweeps import results
 from sweeps.spec import alias, format_value
 from sweeps.state import PENDING, State
@@ -42,7 +43,7 @@ def rows(state: State, metric: str = "best_val_loss", direction: str = "minimize
         summary = results.summary(run_dir)
         train = results.series(run_dir, results.TRAIN_KEYS)
         # the time the sweep ran the point, every attempt (resume) summed; else what the trainer says
-        time_s = results.number(rec.get("elapsed_s")) or results.number(summary.get("total_time_s"))
+        time_s = number(rec.get("elapsed_s")) or number(summary.get("total_time_s"))
         varied = dict(rec.get("varied") or {})
         varied = {k: varied[k] for k in [*(order or []), *varied] if k in varied}
         out.append(Row(name=name, varied=varied, run_dir=run_dir,

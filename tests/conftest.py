@@ -8,6 +8,7 @@ writes to the real home directory.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -20,11 +21,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ktrack-tests-"))
 
 
+#: The variables that point programs at the test's private home and tracker folders.
+HOME_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR",
+                  "HF_HOME", "TRACKIO_DIR", "WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR",
+                  "MPLCONFIGDIR")
+
+
+def home_env() -> dict[str, str]:
+    """The private home and tracker folders in force now, for a subprocess given an environment of its own."""
+    return {key: os.environ[key] for key in HOME_VARIABLES if key in os.environ}
+
+
 def _isolate(base: Path) -> dict[str, str]:
     env = {
         "HOME": base / "home",
         "XDG_CACHE_HOME": base / "home" / ".cache",
         "XDG_CONFIG_HOME": base / "home" / ".config",
+        "XDG_DATA_HOME": base / "home" / ".local" / "share",
+        "XDG_STATE_HOME": base / "home" / ".local" / "state",
+        "XDG_RUNTIME_DIR": base / "runtime",  # GLib programs (dconf) keep their shared memory here
         "HF_HOME": base / "hf",
         "TRACKIO_DIR": base / "trackio",
         "WANDB_DIR": base / "wandb",
@@ -35,14 +50,37 @@ def _isolate(base: Path) -> dict[str, str]:
     }
     for path in env.values():
         path.mkdir(parents=True, exist_ok=True)
+    env["XDG_RUNTIME_DIR"].chmod(0o700)
     values = {key: str(path) for key, path in env.items()}
     values.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DISABLE_GIT="true",
                   HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRACKIO_NO_BROWSER="1",
-                  GRADIO_ANALYTICS_ENABLED="False", DO_NOT_TRACK="1")
+                  GRADIO_ANALYTICS_ENABLED="False", DO_NOT_TRACK="1", BROWSER="true")
     return values
 
 
+#: What a desktop session exports: without them nothing a test starts opens a window, a browser or a D-Bus
+#: session (GLib and GTK programs write under the real home through those).
+_DESKTOP = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "XAUTHORITY")
+
+
+def _home_entries() -> set[str]:
+    """Names in the real home directory and in its usual cache and config folders."""
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    names: set[str] = set()
+    for folder in (home, home / ".cache", home / ".config", home / ".local" / "share"):
+        try:
+            names.update(str(p) for p in folder.iterdir())
+        except OSError:
+            pass
+    return names
+
+
+_HOME_BEFORE = _home_entries()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    for name in _DESKTOP:
+        os.environ.pop(name, None)
     os.environ.update(_isolate(_SESSION_DIR))
     # make exports its user variables (empty when not given) to the recipes, make check's pytest included
     for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY", "RUN", "FORCE", "A", "B",
@@ -50,6 +88,15 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.pop(name, None)
     for name in [key for key in os.environ if key.startswith("KTRACK_RAW_")]:
         os.environ.pop(name, None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name what appeared in the real home during the run (tests must write only under their tmp dirs;
+    another program of the same user may also have written there meanwhile)."""
+    new = sorted(_home_entries() - _HOME_BEFORE)
+    if new:
+        terminalreporter.write_line(f"WARNING: the real home got new entries during the tests: {', '.join(new)}",
+                                    yellow=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -15,11 +15,6 @@ def warn(message: str, key: str | None = None) -> bool:
     return messages.warn(PROG, message, key=key)
 
 
-def warn_once(key: str, message: str) -> bool:
-    """:func:`warn` once per ``key``; True if shown."""
-    return messages.warn(PROG, message, key=key)
-
-
 def _reset() -> None:
     """Forget what was shown (tests)."""
     messages.reset_warnings()

@@ -9,14 +9,13 @@ run summary (:meth:`final_summary`). Keys follow ktrack's metric names:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import gpu
 from gpu.sample import metric_prefix
 from ktrack import messages
 from trackers.values import is_number
 
-_STRING_FIELDS = ("name", "vendor", "perf_state", "throttle")
 TOTAL_ENERGY_KEY = "gpu_total/energy_wh"
 
 
@@ -27,16 +26,7 @@ def numeric_metrics(samples: list[Any]) -> dict[str, float]:
 
 def info(samples: list[Any]) -> dict[str, str]:
     """The string fields of ``samples`` (``gpu/name``, ``gpu1/perf_state``, ...), for the summary."""
-    to_info: Callable[[list[Any]], dict[str, Any]] | None = getattr(gpu, "to_info", None)
-    if to_info is not None:
-        return {k: str(v) for k, v in to_info(samples).items() if v is not None}
-    out: dict[str, str] = {}
-    for s in samples:
-        for field in _STRING_FIELDS:
-            value = getattr(s, field, None)
-            if isinstance(value, str) and value:
-                out[metric_prefix(s.index) + field] = value
-    return out
+    return gpu.to_info(samples)
 
 
 def energy_summary(energy_wh: dict[int, float]) -> dict[str, float]:

@@ -17,13 +17,13 @@ step any tracker holds. A reader must tolerate a partial last line.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ktrack.numbers import number
 from trackers.values import from_json, to_json
 
 METRICS = "metrics.jsonl"
@@ -173,10 +173,6 @@ class Journal:
             self._stop()
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def parse_record(line: bytes) -> dict[str, Any] | None:
     """One journal line as a record with values decoded.
 
@@ -191,7 +187,7 @@ def parse_record(line: bytes) -> dict[str, Any] | None:
     if not isinstance(rec, dict) or not isinstance(rec.get("type"), str):
         raise JournalError("a record needs a \"type\"")
     kind = rec["type"]
-    if "time" in rec and not _number(rec["time"]):
+    if "time" in rec and number(rec["time"], finite=True) is None:
         raise JournalError(f"time {rec['time']!r} is not a number")
     if kind in ROW_TYPES:
         step = rec.get("step")

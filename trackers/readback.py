@@ -15,8 +15,8 @@ from typing import Any, Iterator
 from trackers import wandb_file
 
 
-def trackio_rows(db_path: str | Path, run_name: str) -> list[tuple[int, dict[str, Any]]]:
-    """Every (step, metrics) row of ``run_name`` in a Trackio database, in insertion order."""
+def trackio_rows(db_path: str | Path, run_name: str | None) -> list[tuple[int, dict[str, Any]]]:
+    """Every (step, metrics) row of ``run_name`` (None: of every run) in a Trackio database, in insertion order."""
     from viewer.store import read_rows
 
     return [(row.step, row.metrics) for row in read_rows(db_path, run_name)]

@@ -18,7 +18,7 @@ def prunable(model: nn.Module) -> dict[str, nn.Parameter]:
     for name, mod in model.named_modules():
         if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             w = mod.weight
-            if id(w) in embeds or id(w) in seen:
+            if not isinstance(w, nn.Parameter) or id(w) in embeds or id(w) in seen:
                 continue
             seen.add(id(w))
             out[f"{name}.weight"] = w

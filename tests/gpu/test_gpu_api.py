@@ -12,6 +12,7 @@ import pytest
 import gpu
 from gpu.__main__ import main
 from gpu.sample import GpuSample, make_sample
+from tests.conftest import home_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -148,7 +149,7 @@ def test_main_no_gpus(capsys):
 def test_module_entry_point(use_tree, tmp_path):
     empty = tmp_path / "e"
     empty.mkdir()
-    env = {"KTRACK_SYSFS_ROOT": str(empty), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    env = {**home_env(), "KTRACK_SYSFS_ROOT": str(empty), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     r = subprocess.run([sys.executable, "-m", "gpu"], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 1 and "No GPUs found (checked:" in r.stderr

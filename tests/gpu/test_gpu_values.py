@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import gpu
 from gpu.ranges import RANGES, plausible
 from gpu.sample import make_sample
+from tests.conftest import home_env
 from tests.gpu import fake_pynvml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,7 +155,7 @@ def test_cli_shows_na_and_null_for_impossible_values(use_tree):
     (dev / "hwmon/hwmon3/temp1_input").write_text("-1000000\n")
     (dev / "hwmon/hwmon3/power1_average").write_text("nan\n")
     (dev / "hwmon/hwmon3/fan1_input").write_text("1e300\n")
-    env = {"KTRACK_SYSFS_ROOT": str(root), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    env = {**home_env(), "KTRACK_SYSFS_ROOT": str(root), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     text = subprocess.run([sys.executable, "-m", "gpu"], env=env, capture_output=True, text=True, timeout=60)
     assert text.returncode == 0, text.stderr
     assert "  Utilization: N/A" in text.stdout and "  Temperature: N/A" in text.stdout

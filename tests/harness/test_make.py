@@ -25,8 +25,8 @@ def test_help_is_default_and_lists_everything(make) -> None:
             assert f"  {name}" in result.stdout and description in result.stdout
 
 
-def test_done_when(tree: Path, make) -> None:
-    """The issue's acceptance line: both trackers under a gpt2-xxxxx project."""
+def test_multi_gpu_defconfig_with_both_trackers(tree: Path, make) -> None:
+    """A defconfig and TRACKER=wandb,trackio: both trackers on, the project gpt2-xxxxx, 4 processes."""
     result = make("defconfig", "DEFCONFIG=gpt2-finewebedu-a10gx4", "TRACKER=wandb,trackio")
     assert result.returncode == 0, result.stderr
     values = read_py_config(tree)

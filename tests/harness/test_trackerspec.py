@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from kconf import parse_trackers
+from tests.conftest import home_env
 from tests.harness.conftest import REPO_ROOT
 
 GOOD = {
@@ -65,7 +66,7 @@ def test_shell_script_usage() -> None:
 
 def test_check_cli_set_var() -> None:
     script = str(REPO_ROOT / "scripts/check-cli-set-var.sh")
-    env = {"PATH": "/usr/bin:/bin", "TRACKER": "wandb"}
+    env = {**home_env(), "PATH": "/usr/bin:/bin", "TRACKER": "wandb"}
     assert subprocess.run([script, "TRACKER"], env=env, capture_output=True, text=True).stdout == "y\n"
     assert subprocess.run([script, "NOT_THERE"], env=env, capture_output=True, text=True).stdout == "n\n"
     bad = subprocess.run([script, "1bad"], env=env, capture_output=True, text=True)
@@ -75,7 +76,7 @@ def test_check_cli_set_var() -> None:
 def test_check_cli_set_var_through_make() -> None:
     """make exports command-line variables to recipes, so the script sees them."""
     makefile = "probe:\n\t@scripts/check-cli-set-var.sh TRACKER\n"
-    env = {"PATH": "/usr/bin:/bin"}
+    env = {**home_env(), "PATH": "/usr/bin:/bin"}
     given = subprocess.run(["make", "-f", "-", "probe", "TRACKER=both"], input=makefile, text=True,
                            capture_output=True, cwd=REPO_ROOT, env=env)
     assert given.stdout.strip() == "y"

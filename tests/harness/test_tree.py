@@ -1,4 +1,4 @@
-"""The Kconfig tree itself: menus, help texts, the seed's tracking symbols."""
+"""The Kconfig tree itself: menus, help texts, the tracking symbols and their defaults."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_every_symbol_and_choice_has_help() -> None:
     assert missing == []
 
 
-def test_seed_tracking_symbols_and_defaults() -> None:
+def test_tracking_symbols_and_defaults() -> None:
     tree = open_tree(REPO_ROOT)
     syms = tree.syms
     assert syms["ENABLE_TRACKIO"].str_value == "n" and syms["ENABLE_WANDB"].str_value == "n"

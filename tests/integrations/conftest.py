@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from trackers.journal import read_records
+from trackers import readback
 from trackers.readback import tensorboard_scalars, trackio_rows, wandb_run
 
 #: Keys Trackio adds to every run's config itself (``allow_val_change``: the argument of its own
@@ -30,12 +31,7 @@ def kconfig_file(tmp_path: Path) -> Path:
 
 def trackio_config(db: Path, run: str) -> dict[str, Any]:
     """The config Trackio stored for ``run`` (its own ``_`` keys left out)."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        (text,) = con.execute("SELECT config FROM configs WHERE run_name = ?", (run,)).fetchone()
-    finally:
-        con.close()
-    return {k: v for k, v in json.loads(text).items() if k not in TRACKIO_OWN}
+    return {k: v for k, v in readback.trackio_config(db, run).items() if k not in TRACKIO_OWN}
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -58,7 +54,7 @@ def series(rows: list[tuple[int, dict[str, Any]]], key: str, step_key: str | Non
 def ktrack_stores(run_dir: Path) -> dict[str, Any]:
     """What ktrack's run wrote, read back: config.json, summary.json, journal, W&B run, TensorBoard scalars."""
     meta = json.loads((run_dir / "config.json").read_text())
-    journal = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    journal = list(read_records(run_dir))
     backends = meta["backends"]
     return {
         "meta": meta,

@@ -15,6 +15,7 @@ from trackio.utils import TRACKIO_DIR
 
 from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
+from trackers.journal import read_records
 from trackers.readback import trackio_rows
 
 HPARAMS = {"lr": 1e-3, "batch_size": 2, "model": "tiny-gpt2", "schedule": {"kind": "constant", "warmup": 0}}
@@ -96,7 +97,6 @@ def test_instance_takes_init_trackers_project(tmp_path: Path, isolated_env: dict
     run_dir = tmp_path / "runs" / "from-init" / "acc"
     meta = json.loads((run_dir / "config.json").read_text())
     assert meta["config"]["lr"] == 1e-3 and "TRAIN_LR" not in meta["config"]  # not a harness run
-    (row,) = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-              if json.loads(line)["type"] == "log"]
+    (row,) = [rec for rec in read_records(run_dir) if rec["type"] == "log"]
     assert (row["step"], row["metrics"]) == (3, {"train/loss": 0.5, "nested/a": 2.0})
     assert accelerator.get_tracker("ktrack", unwrap=True) is tracker.run

@@ -14,6 +14,7 @@ import transformers
 
 from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
+from trackers.journal import read_records
 from trackers.readback import trackio_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,7 +164,7 @@ def test_evaluate_and_predict_without_training_start_the_run(tmp_path: Path, iso
     trainer.evaluate()
     trainer.predict(Tokens(2, 3))
     callback.finish()
-    journal = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    journal = list(read_records(tmp_path / "run"))
     logs = [(r["step"], set(r["metrics"])) for r in journal if r["type"] == "log"]
     assert [s for s, _ in logs] == [0, 0]
     assert "val/loss" in logs[0][1] and "test/loss" in logs[1][1]

@@ -22,7 +22,8 @@ def run_dir(tiny, tmp_path):
         losses = train(tiny, opt, t, 12)
     with open(run / "metrics.jsonl", "w") as f:
         for i, loss in enumerate(losses):
-            f.write(json.dumps({"step": i, "time": 0.0, "metrics": {"train/loss": loss, "lr": 0.01}}) + "\n")
+            row = {"type": "log", "step": i, "time": 0.0, "metrics": {"train/loss": loss, "lr": 0.01}}
+            f.write(json.dumps(row) + "\n")
         f.write("not json\n")
     return run
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.sweeps.conftest import wait_for as sweeps_wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "slurm-local.sh"
@@ -52,10 +53,5 @@ def squeue(job_ids: list[str]) -> dict[str, str]:
 
 
 def wait_for(predicate, timeout: float = 240.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until it holds; jobs on a busy 2-core machine take their time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    """:func:`tests.sweeps.conftest.wait_for` with time for jobs on a busy 2-core machine."""
+    sweeps_wait_for(predicate, timeout, what, poll=0.2)

@@ -15,31 +15,17 @@ from pathlib import Path
 import pytest
 
 from tests.slurm.conftest import squeue, wait_for
-from tests.sweeps.conftest import REPO, cli, write_sweep
+from tests.sweeps.conftest import REPO, cli, points, two_points, write_sweep
+from trackers.journal import read_records
 
 pytestmark = pytest.mark.slow
 
-STANDIN_TWO = """
-defconfig: lenet5-cpu
-tracker: none
-project: onslurm
-set: {TRAIN_MAX_ITERS: 3, RUNS_DIR: "{runs}"}
-vary:
-  lr: [1e-3, 1e-2]
-command: python {standin} {resume}
-"""
+STANDIN_TWO = two_points("onslurm")
 NAMES = ("lr=1e-3", "lr=1e-2")
 
 
-def state(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())["points"]
-    except (OSError, ValueError, KeyError):
-        return {}
-
-
 def job_ids(state_file: Path) -> list[str]:
-    return [str(p["job_id"]) for p in state(state_file).values() if p.get("job_id")]
+    return [str(p["job_id"]) for p in points(state_file).values() if p.get("job_id")]
 
 
 def test_two_points_through_sbatch_with_nothing_but_the_executor(
@@ -87,8 +73,8 @@ def test_scancel_of_one_point_then_rerun_resumes_it(tmp_path: Path, isolated_env
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: (runs / "lr=1e-2" / "checkpoints" / "last.pt").is_file()
-                 and state(state_file).get("lr=1e-3", {}).get("status") == "done", what="point 2 hanging")
-        victim = str(state(state_file)["lr=1e-2"]["job_id"])
+                 and points(state_file).get("lr=1e-3", {}).get("status") == "done", what="point 2 hanging")
+        victim = str(points(state_file)["lr=1e-2"]["job_id"])
         subprocess.run(["scancel", victim], check=True, timeout=60)
         out, _ = proc.communicate(timeout=300)
     finally:
@@ -96,7 +82,7 @@ def test_scancel_of_one_point_then_rerun_resumes_it(tmp_path: Path, isolated_env
             proc.kill()
     assert proc.returncode == 1, out
     assert "failed  [2/2] lr=1e-2" in out and f"Slurm job {victim}" in out and "Traceback" not in out
-    assert state(state_file)["lr=1e-2"]["status"] == "failed"
+    assert points(state_file)["lr=1e-2"]["status"] == "failed"
 
     hang.unlink()
     rerun = cli("run", str(path), "--executor", "slurm", env={"STANDIN_HANG": str(hang)}, timeout=600)
@@ -106,8 +92,7 @@ def test_scancel_of_one_point_then_rerun_resumes_it(tmp_path: Path, isolated_env
     second = runs / "lr=1e-2"
     assert (second / "invocations.txt").read_text().splitlines() == ["", f"--resume {second}"]
     assert (runs / "lr=1e-3" / "invocations.txt").read_text().splitlines() == [""]  # not submitted again
-    steps = [json.loads(line)["step"] for line in (second / "metrics.jsonl").read_text().splitlines()
-             if '"log"' in line]
+    steps = [rec["step"] for rec in read_records(second) if rec["type"] == "log"]
     assert steps == [1, 2, 3]
 
 
@@ -136,7 +121,7 @@ def test_ctrl_c_into_a_closed_pipe_cancels_every_job(tmp_path: Path, isolated_en
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
     wait_for(lambda: set(squeue(ids).values()) <= {"CANCELLED", "COMPLETED", "FAILED"}, timeout=60,
              what="every job to end")
-    assert {p["status"] for p in state(state_file).values()} == {"interrupted"}
+    assert {p["status"] for p in points(state_file).values()} == {"interrupted"}
 
 
 def _one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -178,13 +163,13 @@ def test_a_job_cancelled_while_pending_ends_its_point(tmp_path: Path, isolated_e
     try:
         wait_for(lambda: (runs / "lr=1e-3" / "checkpoints" / "last.pt").is_file() and len(job_ids(state_file)) == 2,
                  what="the first point running")
-        first, second = (str(state(state_file)[n]["job_id"]) for n in NAMES)
+        first, second = (str(points(state_file)[n]["job_id"]) for n in NAMES)
         # Slurm gives a new job the reason "None" until its scheduler has looked at it; the
         # sweep shows the reason once there is one, so cancel only after it was shown.
         wait_for(lambda: any("pending [2/2] lr=1e-2: Resources" in line for line in lines),
                  what="the second job shown pending for Resources")
         subprocess.run(["scancel", second], check=True, timeout=60)
-        wait_for(lambda: state(state_file).get("lr=1e-2", {}).get("status") == "failed", timeout=120,
+        wait_for(lambda: points(state_file).get("lr=1e-2", {}).get("status") == "failed", timeout=120,
                  what="the cancelled point to be failed")
         subprocess.run(["scancel", first], check=True, timeout=60)
         proc.wait(timeout=300)

@@ -2,15 +2,70 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).with_name("fixtures") / "standin.py"
+
+
+#: Two points (lr=1e-3, lr=1e-2) of the stand-in trainer, three steps each; ``{project}`` to fill in.
+TWO_POINTS = """
+defconfig: lenet5-cpu
+tracker: none
+project: {project}
+set: {{TRAIN_MAX_ITERS: 3, RUNS_DIR: "{{runs}}"}}
+vary:
+  lr: [1e-3, 1e-2]
+command: python {{standin}} {{resume}}
+"""
+
+
+def two_points(project: str) -> str:
+    """The body of :data:`TWO_POINTS` for ``project``."""
+    return TWO_POINTS.format(project=project)
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition", poll: float = 0.1) -> None:
+    """Poll ``predicate`` until it is true (generous: the machine may be busy)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def points(state_file: Path) -> dict:
+    """The ``points`` of a sweep's state file ({} while it is missing or being replaced)."""
+    try:
+        return json.loads(state_file.read_text())["points"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def interrupted_sweep(path: Path, env: dict[str, str], when, what: str, settle: float = 0.0) -> tuple[int, str]:
+    """Run ``python -m sweeps run path``, send it SIGINT once ``when()`` holds (and ``settle`` s more);
+    return its exit status and output."""
+    full = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path)], cwd=REPO, env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(when, what=what)
+        time.sleep(settle)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out
 
 
 def write_sweep(folder: Path, name: str, body: str) -> Path:

@@ -9,40 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from sweeps.runner import open_state
-from tests.sweeps.conftest import REPO, cli, write_sweep
+from tests.sweeps.conftest import REPO, cli, interrupted_sweep, points, two_points, wait_for, write_sweep
 
-TWO = """
-defconfig: lenet5-cpu
-tracker: none
-project: faults
-set: {TRAIN_MAX_ITERS: 3, RUNS_DIR: "{runs}"}
-vary:
-  lr: [1e-3, 1e-2]
-command: python {standin} {resume}
-"""
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until it is true (generous: the machine may be busy)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def points(state_file: Path) -> dict:
-    try:
-        return json.loads(state_file.read_text())["points"]
-    except (OSError, ValueError, KeyError):
-        return {}
+TWO = two_points("faults")
 
 
 def alive(pid: int) -> bool:
@@ -160,18 +134,9 @@ def test_time_of_a_resumed_point_sums_every_attempt(tmp_path: Path, isolated_env
     hang = tmp_path / "hang"
     hang.write_text("*")
     run = tmp_path / "runs" / "faults" / "lr=1e-3"
-    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for(lambda: (run / "checkpoints" / "last.pt").is_file(), what="the first step")
-        time.sleep(1.5)  # the first attempt runs at least this long
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, out
+    rc, out = interrupted_sweep(path, {"STANDIN_HANG": str(hang)}, (run / "checkpoints" / "last.pt").is_file,
+                                "the first step", settle=1.5)  # the first attempt runs at least 1.5 s
+    assert rc == 130, out
     hang.unlink()
     again = cli("run", str(path))
     assert again.returncode == 0 and "resume" in again.stdout, again.stdout + again.stderr

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +13,8 @@ import yaml
 
 from sweeps import run_folders, summary
 from sweeps.runner import open_state
-from tests.sweeps.conftest import REPO, cli, write_sweep
+from tests.sweeps.conftest import cli, interrupted_sweep, points, write_sweep
+from trackers.journal import read_records
 
 GRID = ["lr=1e-3,opt=adamw", "lr=1e-3,opt=sgd", "lr=3e-3,opt=adamw", "lr=3e-3,opt=sgd"]
 
@@ -127,41 +124,23 @@ def test_submitit_local_executor(standin_sweep: Path) -> None:
     assert any((project / ".sweeps" / "grid" / "submitit").iterdir())  # submitit's own job files
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_resume_after_interrupting_the_second_point(standin_sweep: Path, tmp_path: Path) -> None:
     hang = tmp_path / "hang"
     hang.write_text("lr=1e-3,opt=sgd")  # the second point hangs after its first step
     state_file = standin_sweep.parent / "runs" / "sweeptest" / ".sweeps" / "grid.json"
-    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(standin_sweep)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     second = standin_sweep.parent / "runs" / "sweeptest" / "lr=1e-3,opt=sgd"
 
     def second_started() -> bool:
-        return (second / "checkpoints" / "last.pt").is_file() and state_file.is_file() and \
-            json.loads(state_file.read_text())["points"].get("lr=1e-3,opt=sgd", {}).get("status") == "running"
+        return ((second / "checkpoints" / "last.pt").is_file()
+                and points(state_file).get("lr=1e-3,opt=sgd", {}).get("status") == "running")
 
-    try:
-        _wait_for(second_started)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, out
+    rc, out = interrupted_sweep(standin_sweep, {"STANDIN_HANG": str(hang)}, second_started, "the second point")
+    assert rc == 130, out
     assert "resume with: make sweep SWEEP=" in out and "Traceback" not in out
-    points = json.loads(state_file.read_text())["points"]
-    assert points["lr=1e-3,opt=adamw"]["status"] == "done"
-    assert points["lr=1e-3,opt=sgd"]["status"] == "interrupted"
-    assert "lr=1e-2,opt=adamw" not in points
+    stored = points(state_file)
+    assert stored["lr=1e-3,opt=adamw"]["status"] == "done"
+    assert stored["lr=1e-3,opt=sgd"]["status"] == "interrupted"
+    assert "lr=1e-2,opt=adamw" not in stored
 
     hang.unlink()
     result = cli("run", str(standin_sweep), env={"STANDIN_HANG": str(hang)})
@@ -171,8 +150,7 @@ def test_resume_after_interrupting_the_second_point(standin_sweep: Path, tmp_pat
     assert "3 done, 1 skipped, 0 failed" in result.stdout
     calls = (second / "invocations.txt").read_text().splitlines()
     assert calls == ["", f"--resume {second}"]
-    steps = [json.loads(line).get("step") for line in (second / "metrics.jsonl").read_text().splitlines()
-             if '"log"' in line]
+    steps = [rec["step"] for rec in read_records(second) if rec["type"] == "log"]
     assert steps == [1, 2, 3]  # resumed after step 1, no step logged twice
 
 

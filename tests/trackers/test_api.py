@@ -154,35 +154,33 @@ GPU_FIXTURES = Path(__file__).resolve().parents[1] / "gpu" / "fixtures"
 def test_gpu_metrics_merged(cfg, tmp_path, monkeypatch, capfd):
     """The real gpu package on the fixture W7900 sysfs tree feeds numeric gpu/* keys to each step
     (with TRACKER_GPU_STEP_KEYS) and to the system rows; strings go to the summary."""
-    monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(GPU_FIXTURES / "amd_w7900"))
+
+    def one_step(tree: str) -> Path:
+        monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(GPU_FIXTURES / tree))
+        run = trackers.init(cfg=cfg, project="p", run_name="r", run_dir=tmp_path / tree, trackers=[], log_gpu=True)
+        run.log({"train/loss": 1.0})
+        run.finish()
+        return run.dir
+
     cfg.TRACKER_GPU_STEP_KEYS = True
-    run = trackers.init(cfg=cfg, project="p", run_name="r", run_dir=tmp_path / "a", trackers=[], log_gpu=True)
-    run.log({"train/loss": 1.0})
-    run.finish()
-    (rec,) = [r for r in read_records(run.dir) if r["type"] == "log"]
+    run_dir = one_step("amd_w7900")
+    (rec,) = [r for r in read_records(run_dir) if r["type"] == "log"]
     metrics = rec["metrics"]
     assert metrics["train/loss"] == 1.0
     assert metrics["gpu/utilization"] == 100.0 and metrics["gpu/memory_percent"] == pytest.approx(60.8, abs=0.05)
     assert metrics["gpu/temperature_c"] == 70 and metrics["gpu/fan_rpm"] == 1938
     assert "gpu/perf_state" not in metrics
-    assert json.loads((run.dir / "summary.json").read_text())["gpu/perf_state"] == "auto"
+    assert json.loads((run_dir / "summary.json").read_text())["gpu/perf_state"] == "auto"
     assert not any(key.startswith("gpu1/") for key in metrics)
-    assert [r["metrics"]["gpu/utilization"] for r in read_records(run.dir) if r["type"] == "system"][:1] == [100.0]
+    assert [r["metrics"]["gpu/utilization"] for r in read_records(run_dir) if r["type"] == "system"][:1] == [100.0]
 
-    monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(GPU_FIXTURES / "mixed"))
     cfg.GPU_NVML = False
-    run = trackers.init(cfg=cfg, project="p", run_name="r", run_dir=tmp_path / "m", trackers=[], log_gpu=True)
-    run.log({"train/loss": 1.0})
-    run.finish()
-    (rec,) = [r for r in read_records(run.dir) if r["type"] == "log"]
+    (rec,) = [r for r in read_records(one_step("mixed")) if r["type"] == "log"]
     assert any(k.startswith("gpu/") for k in rec["metrics"]) and any(k.startswith("gpu1/") for k in rec["metrics"])
 
-    monkeypatch.setenv("KTRACK_SYSFS_ROOT", str(GPU_FIXTURES / "empty"))
-    run = trackers.init(cfg=cfg, project="p", run_name="r", run_dir=tmp_path / "b", trackers=[], log_gpu=True)
-    run.log({"train/loss": 1.0})
-    run.finish()
+    run_dir = one_step("empty")
     assert "no GPU was found" in capfd.readouterr().err
-    assert [r["metrics"] for r in read_records(run.dir)] == [{"train/loss": 1.0}]
+    assert [r["metrics"] for r in read_records(run_dir)] == [{"train/loss": 1.0}]
 
 
 def test_tensorboard_files_import_into_trackio(cfg, project, tmp_path):

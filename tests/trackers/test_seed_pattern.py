@@ -1,13 +1,14 @@
-"""The seed's hand-written pattern (trackio.init / wandb.init guarded by config.py) keeps working."""
+"""A hand-written tracker script (trackio.init / wandb.init guarded by config.py) keeps working."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from trackers.readback import trackio_rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_seed_developer_snippet(tree: Path, isolated_env: dict[str, str]) -> None:
+def test_hand_written_tracker_script(tree: Path, isolated_env: dict[str, str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     configured = subprocess.run([sys.executable, "-m", "kconf", "defconfig", "default", "--tracker", "both"],
                                 cwd=tree, env=env, capture_output=True, text=True, timeout=120)
@@ -55,6 +56,5 @@ def test_seed_developer_snippet(tree: Path, isolated_env: dict[str, str]) -> Non
     assert result.returncode == 0, result.stderr
     project = result.stdout.strip().splitlines()[-1]
     assert project.startswith("gpt2-")
-    with sqlite3.connect(Path(isolated_env["TRACKIO_DIR"]) / f"{project}.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 5
+    assert len(trackio_rows(Path(isolated_env["TRACKIO_DIR"]) / f"{project}.db", None)) == 5
     assert list(Path(isolated_env["WANDB_DIR"]).glob("wandb/offline-run-*/run-*.wandb"))

@@ -160,7 +160,8 @@ def test_writer_starting_after_an_immutable_open_is_seen(one_db: Path, tmp_path:
     writer = sqlite3.connect(db)  # a writer comes along: it makes -wal/-shm itself
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) "
-                   "SELECT run_id, timestamp, run_name, 40, X'7b22747261696e2f6c6f7373223a302e357d' FROM metrics LIMIT 1")
+                   "SELECT run_id, timestamp, run_name, 40, X'7b22747261696e2f6c6f7373223a302e357d' "
+                   "FROM metrics LIMIT 1")
     writer.commit()
     assert ss.update() == 1 and ss["train/loss"].latest == (40, 0.5) and not pr.immutable
     writer.close()

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from trackers._warn import warn
+from trackers.backends import Backend, Context
 
 _STOP = object()
 
@@ -28,7 +29,7 @@ _STOP = object()
 class Worker:
     """Feeds one backend from its own daemon thread."""
 
-    def __init__(self, backend: Any, ctx: Any, *, maxsize: int = 10000, retries: int = 2,
+    def __init__(self, backend: Backend, ctx: Context, *, maxsize: int = 10000, retries: int = 2,
                  put_timeout: float = 5.0, backoff: float = 0.05) -> None:
         self.backend = backend
         self.name = getattr(backend, "name", type(backend).__name__)

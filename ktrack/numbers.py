@@ -1,0 +1,18 @@
+"""The one test of "is this value a number" for values read back from runs (summaries, journals, configs)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def number(value: Any, *, finite: bool = False) -> float | None:
+    """``value`` as a float when it is an ``int`` or ``float``, else None.
+
+    Booleans and strings are not numbers here (``True`` is no loss of 1.0).
+    With ``finite``, NaN and ±inf give None too.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    out = float(value)
+    return out if not finite or math.isfinite(out) else None
