@@ -1,5 +1,5 @@
-"""Runs read from their run folders, for comparison (rendering: :mod:`viewer.comparison`;
-Trackio runs for ``trackio-view --compare``: :mod:`viewer.compare`).
+"""Runs read from their run folders, for comparison (rendering: :mod:`viewer.compare_render`;
+Trackio runs for ``trackio-view --compare``: :mod:`viewer.compare_runs`).
 
 For ``ktrack-sweep compare`` and ``make diffconfig``::
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from ktrack.numbers import number
 from sweeps import results
 from sweeps.errors import SweepError
-from viewer.comparison import (MARKERS, RunData, compare_text, diff_lines, differing, overlay_chart,  # noqa: F401
+from viewer.compare_render import (MARKERS, RunData, compare_text, diff_lines, differing, overlay_chart,  # noqa: F401
                                run_table, symbol_table)
 
 

@@ -18,7 +18,7 @@ def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
 def label_format(vmin: float, vmax: float, height: int = 10) -> str:
     """Format of y labels that tells the rows apart for any metric's range.
 
-    The loss chart of the spec uses 2 decimals (:func:`star_chart`'s default);
+    The ``--once`` loss chart uses 2 decimals (:func:`star_chart`'s default);
     ``--metric`` charts of tiny or huge values (numerics statistics) need more.
     """
     step = (vmax - vmin) / max(1, height - 1)

@@ -14,15 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kconf.diff import changed_symbols, diffconfig, format_value
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, else None."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+from ktrack.numbers import number
 
 
 MARKERS = "*o+x#@%&"
@@ -60,7 +52,7 @@ class RunData:
     @property
     def best(self) -> float | None:
         """``best_val_loss`` of the summary, else the lowest validation (or train) loss."""
-        value = _number(self.summary.get("best_val_loss"))
+        value = number(self.summary.get("best_val_loss"), finite=True)
         if value is not None:
             return value
         finite = [v for _, v in (self.val or self.train) if math.isfinite(v)]

@@ -1,11 +1,11 @@
 """``--gpu-db``: the GPU report from a project's database.
 
 Two sources are shown: the ``gpu/<metric>`` (first GPU) and ``gpu<N>/<metric>``
-keys logged with each step in ``metrics`` (the seed's report, line for
-line), and Trackio's ``system_metrics`` table (what ``Run.log_system`` and
+keys logged with each step in ``metrics`` (the report documented in
+docs/viewer.md, line for line), and Trackio's ``system_metrics`` table (what ``Run.log_system`` and
 Trackio's own GPU logging write: ``gpu/<i>/<metric>``, ``gpu<N>/<metric>``
 or ``gpu/<metric>`` keys, timestamps, no step).  Logged spellings map to the
-seed's fields through ``viewer.keys.GPU_FIELDS``.  Energy per GPU
+report's fields through ``viewer.keys.GPU_FIELDS``.  Energy per GPU
 (``gpu/energy_wh``, ``gpu<N>/energy_wh``, under any group prefix) is looked
 up in the metrics rows, the run's config and its summary.  All counting and
 min/max/avg happen in SQLite (``viewer.store``).
@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ktrack.numbers import number
 from viewer import keys
 from viewer.energy import energy_lines
 from viewer.model import NoMetric
 from viewer.store import Project, RunInfo
 
 RULE = "=" * 80
-SEED_ORDER = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
+REPORT_ORDER = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
               "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz",
               "fan_speed", "fan_rpm", "perf_state")
 STEP_KEY = re.compile(r"^gpu\d*/[^/]+$")
@@ -31,18 +32,20 @@ DEG = "\u00b0C"
 
 def _order(key: str) -> tuple:
     prefix, _, name = key.partition("/")
-    return (prefix != "gpu", prefix, SEED_ORDER.index(name) if name in SEED_ORDER else 99, name)
+    return (prefix != "gpu", prefix, REPORT_ORDER.index(name) if name in REPORT_ORDER else 99, name)
 
 
 def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300 else None
+    """A finite value a GPU can report (1e300 is a corrupt reading, not a value)."""
+    out = number(v, finite=True)
+    return out if out is not None and abs(out) < 1e300 else None
 
 
 def _status(title: str, latest: dict, prefix: str, util_label: str) -> list[str]:
     """The latest-status lines of one GPU (keys ``<prefix><spelling>``).
 
-    The first GPU keeps the seed's labels; further GPUs say ``Utilization:``
-    so that the seed's ``grep "GPU Utilization:"`` still finds one line.
+    The first GPU keeps the documented labels; further GPUs say ``Utilization:``
+    so that a script's ``grep "GPU Utilization:"`` still finds one line.
     """
     def g(field: str) -> float | None:
         key = keys.gpu_field(field, prefix, latest)

@@ -19,7 +19,7 @@ GPU values (``--gpu-db``): each field of :data:`GPU_FIELDS` is read from the
 first of its spellings that a run logged, so AdamWPrune's averaged keys
 (``gpu/compute_util_avg``, ``gpu/memory_used_avg_gb``...) and Trackio's own
 system metrics (``gpu/0/temp``, ``gpu/0/allocated_memory``...) show as the
-seed's ``GPU Utilization``, ``Memory Usage``...
+report's ``GPU Utilization``, ``Memory Usage``...
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "iteration": ITERATION_KEYS,
 }
 
-# GPU field (the seed's name) -> the metric names that hold it, first found wins.
+# GPU field (the report's label) -> the metric names that hold it, first found wins.
 GPU_FIELDS: dict[str, tuple[str, ...]] = {
     "utilization": ("utilization", "compute_util_avg", "utilization_avg", "gpu_util"),
     "memory_used_gb": ("memory_used_gb", "memory_used_avg_gb", "memory_used_avg", "allocated_memory"),

@@ -97,7 +97,7 @@ class DashboardState:
         """Read what was written since the last tick (only newer row ids)."""
         pr = self.project
         if self.comparing:
-            from viewer.compare import Comparison
+            from viewer.compare_runs import Comparison
 
             cmp = self.comparisons.setdefault(pr.name, Comparison(
                 pr, self.args.compare or [], self.args.metric, not self.args.no_cache))
@@ -130,7 +130,7 @@ class DashboardState:
 
     def render_compare(self, width: int, height: int, head: Text) -> Any:
         """The comparison screen: symbol diff first, run table, coloured overlay."""
-        from viewer import comparison as sc  # late: only the compare screen needs it
+        from viewer import compare_render as sc  # late: only the compare screen needs it
 
         cmp = self.comparisons.get(self.project.name)
         runs = cmp.run_data() if cmp else []

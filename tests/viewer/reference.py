@@ -99,7 +99,7 @@ def chart(ref: Ref, fmt: str) -> list[str]:
 
 def once_text(project: str, zoom: int, pts: list[tuple[int, float]], lr: float | None,
               sparsity: float | None, label_fmt: str) -> str:
-    """The expected ``--once`` block for the loss points ``pts`` (seed layout)."""
+    """The expected ``--once`` block for the loss points ``pts`` (the documented layout)."""
     ref = view(pts, zoom, 50)
     assert ref is not None
     change = ref.last[1] - ref.first[1]

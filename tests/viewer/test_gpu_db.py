@@ -108,7 +108,7 @@ if (( $(echo "$gpu_util < 80" | bc -l) )); then
 
 
 def test_gpu_db_one_block_per_gpu(tmp_path: Path) -> None:
-    """Two GPUs logged as gpu/ and gpu1/: the seed's block, then one for GPU 1
+    """Two GPUs logged as gpu/ and gpu1/: the documented block, then one for GPU 1
     (its own latest row; 'Utilization:' so grep "GPU Utilization:" stays unique)."""
     write(tmp_path, """
         rows = []

@@ -1,4 +1,4 @@
-"""--once text: exact layout at every zoom level, the seed's shell snippets,
+"""--once text: exact layout at every zoom level, the documented shell snippets,
 several projects, runs with the same name, --metric, --list."""
 from __future__ import annotations
 

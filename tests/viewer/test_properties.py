@@ -2,7 +2,7 @@
 with only val/loss, NaN/inf/huge/tiny/bool/str values, several runs per project),
 written by trackio's own SQLiteStorage.bulk_log, read and drawn by the viewer.
 
-Invariant: the ``--once`` text is the seed's layout with the numbers of a simple
+Invariant: the ``--once`` text is the documented layout with the numbers of a simple
 reference computed here from the decoded rows (the same with and without the
 summary cache, at every zoom), or exactly one ``trackio-view: error:`` line and
 exit 1; never a traceback.  The exact view at any width equals the reference, and
