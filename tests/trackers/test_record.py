@@ -113,6 +113,8 @@ def test_resume_continues_one_experiment_everywhere(cfg, project, tmp_path):
     assert [s for s, m in rows if "train/loss" in m] == list(range(10))
     scalars = readback.tensorboard_scalars(run_dir / "tensorboard")
     assert [s for s, _ in scalars["train/loss"]] == list(range(10))
+    # each part's summary once, at its last step (the earlier part's values re-sent on resume make no step-0 point)
+    assert scalars["summary/total_time_s"] == [(4, 1.0), (9, 2.5)]
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary == {"start_val_loss": 4.0, "total_time_s": 2.5}
