@@ -13,6 +13,7 @@ import pytest
 
 from tests.slurm.conftest import squeue, wait_for
 from tests.training.conftest import trackio_rows
+from trackers.journal import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,9 @@ def submit(make, settings: str) -> tuple[str, Path, str]:
 
 
 def logged_steps(run_dir: Path) -> list[int]:
-    return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-            if '"log"' in line]
+    """Steps of the journal's log records; a line the trainer is still writing is not one yet
+    (this is polled while the job runs)."""
+    return [r["step"] for r in read_records(run_dir) if r["type"] == "log"]
 
 
 def one_run(trackio_dir: str, run: str) -> list[tuple[int, str]]:
