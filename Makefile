@@ -190,17 +190,16 @@ diffconfig: $(STAMP_RUN)
 	$(Q)$(KCONFIG) diffconfig "$$A" "$$B"
 
 # The main job end to end: configure the tiny GPT-2 with both trackers (W&B
-# offline when not logged in), train it on the CPU, show the run.
+# offline when not logged in; the trainer prints the wandb sync command once),
+# train it on the CPU, show the run.
 demo: $(STAMP_RUN)
 	$(Q)$(KCONFIG) defconfig default --tracker both
 	$(call quiet_msg,TRAIN,tiny GPT-2 on the CPU (about a minute))
 	$(Q)$(PY) -m training.launch --trainer-args "$$TRAIN_ARGS"
 	$(Q)project=$$($(PY) -c 'import kconf; print(kconf.load().TRACKER_PROJECT)'); \
 	$(VENV)/bin/trackio-view --once --project "$$project"; \
-	offline=$$(ls -dt runs/"$$project"/*/wandb/offline-run-* wandb/offline-run-* 2>/dev/null | head -n 1 || true); \
 	echo; \
-	echo "Live view:  $(VENV)/bin/trackio-view --project $$project"; \
-	if [ -n "$$offline" ]; then echo "W&B upload: $(VENV)/bin/wandb sync $$offline"; fi
+	echo "Live view:  $(VENV)/bin/trackio-view --project $$project"
 
 ## ---------------------------------------------------------------- development
 check: test

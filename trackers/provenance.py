@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("torch", "trackio", "wandb", "tensorboard", "kconfiglib")
+PACKAGES = ("ktrack", "torch", "trackio", "wandb", "tensorboard", "kconfiglib")
+#: Recorded when this process has imported them (a Hugging Face run, say).
+WHEN_IMPORTED = ("transformers", "accelerate", "peft")
 DIFF_NAME = "git.diff"
 _GIT_TIMEOUT_S = 20
 
@@ -101,7 +103,7 @@ def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None)
     out: dict[str, Any] = git_state(Path(run_dir), cwd)
     out.update(command=shlex.join(getattr(sys, "orig_argv", sys.argv)), host=socket.gethostname(),
                world_size=world_size(world), python=platform.python_version())
-    for name in PACKAGES:
+    for name in PACKAGES + tuple(n for n in WHEN_IMPORTED if n in sys.modules):
         version = _version(name)
         if version:
             out[name] = version

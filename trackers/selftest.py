@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tracker == "trackio":
         print(f"  view:    trackio-view --project {run.project}   (or: trackio show --project {run.project})")
     else:
-        print(f"  view:    wandb sync {run.ctx.info['wandb']['dir']}")
+        print(f"  files:   {run.ctx.info['wandb']['dir']} (offline; the warning above says how to upload it)")
     return 0
 
 

@@ -35,14 +35,14 @@ def trackio_config(db: Path, run: str) -> dict[str, Any]:
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as ``outer.inner`` keys; a leading ``_`` dropped (Trackio refuses such keys)."""
+    """Nested dicts as ``outer.inner`` keys (Trackio's own integrations store ``_name_or_path`` as it is)."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(flatten(value, name + "."))
         else:
-            out[name.lstrip("_")] = value
+            out[name] = value
     return out
 
 

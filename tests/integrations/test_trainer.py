@@ -14,6 +14,7 @@ import transformers
 
 from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
+from trackers.backends.trackio_backend import trackio_keys
 from trackers.journal import read_records
 from trackers.readback import trackio_rows
 
@@ -62,15 +63,20 @@ def test_callback_run_holds_what_trackio_integration_records(tmp_path: Path, iso
 
     # config: at least Trackio's (model config, TrainingArguments, parameter count), each value once
     config = ours["meta"]["config"]
-    assert _own(ours["trackio_config"]) == config
+    assert _own(ours["trackio_config"]) == trackio_keys(config)  # Trackio's copy: `_name_or_path` -> `name_or_path`
+    assert config["_name_or_path"] == ours["trackio_config"]["name_or_path"]
     for key, value in their_config.items():
         assert key in config, key
         if key not in DIFFERENT_BY_JOB:
             assert config[key] == value, key
     assert config["model/num_parameters"] == their_config["model/num_parameters"] == tiny_gpt2().num_parameters()
     assert config["n_layer"] == 1 and config["vocab_size"] == 32
-    assert config["transformers_version"] == config["versions/transformers"] == transformers.__version__
-    assert {"versions/torch", "versions/python", "versions/accelerate"} <= set(config)
+    # library versions: once, in the run's provenance (Trackio `provenance/<name>`, W&B `provenance`)
+    origin = ours["meta"]["provenance"]
+    assert config["transformers_version"] == origin["transformers"] == transformers.__version__
+    assert {"torch", "python", "accelerate", "trackio", "wandb", "ktrack"} <= set(origin)
+    assert ours["trackio_config"]["provenance/transformers"] == transformers.__version__
+    assert not [k for k in config if k.startswith("versions/")]
     assert not [k for k in config if k.startswith(("GPT2_", "TRAIN_", "CONFIG_", "ENABLE_"))], "not a harness run"
 
     # the same curves, with the global step on the x-axis instead of a train/global_step series
@@ -100,6 +106,8 @@ def test_callback_run_holds_what_trackio_integration_records(tmp_path: Path, iso
     assert (wandb["project"], wandb["name"]) == ("hf-ktrack", "tiny")
     assert wandb["config"]["model/num_parameters"] == config["model/num_parameters"]
     assert wandb["config"]["n_layer"] == 1 and wandb["config"]["learning_rate"] == pytest.approx(1e-3)
+    assert wandb["config"]["_name_or_path"] == config["_name_or_path"]  # W&B keeps the key as given
+    assert wandb["config"]["provenance"]["transformers"] == transformers.__version__
     history = [r for r in wandb["history"] if "train/loss" in r]
     assert_same([(r["_step"], r["train/loss"]) for r in history], their_loss)
     assert sorted({r["_step"] for r in wandb["history"] if "val/loss" in r}) == [2, 4]

@@ -36,7 +36,9 @@ def submit(make, settings: str) -> tuple[str, Path, str]:
 
 
 def logged_steps(run_dir: Path) -> list[int]:
-    return [rec["step"] for rec in read_records(run_dir) if rec["type"] == "log"]
+    """Steps of the journal's log records; a line the trainer is still writing is not one yet
+    (this is polled while the job runs)."""
+    return [r["step"] for r in read_records(run_dir) if r["type"] == "log"]
 
 
 def one_run(trackio_dir: str, run: str) -> list[tuple[int, str]]:

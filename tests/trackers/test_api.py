@@ -15,7 +15,7 @@ import torch
 import trackers
 from trackers.journal import read_records
 from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows, wandb_run
-from trackers.wandb_file import wait_finished
+from trackers.wandb_file import finished
 
 
 def test_fan_out_to_all_trackers_and_journal(cfg, project, tmp_path):
@@ -36,7 +36,7 @@ def test_fan_out_to_all_trackers_and_journal(cfg, project, tmp_path):
     rows = trackio_rows(trackio_db(project), "r1")
     assert [s for s, m in rows if "train/loss" in m] == list(range(20))
     assert rows[5][1]["train/loss"] == pytest.approx(1 / 6)
-    assert wait_finished(meta["backends"]["wandb"]["dir"], timeout=60)  # W&B's helper writes after finish()
+    assert finished(meta["backends"]["wandb"]["dir"])  # complete once finish() returned: no waiting by readers
     w = wandb_run(meta["backends"]["wandb"]["dir"])
     assert (w["project"], w["name"]) == (project, "r1")
     assert sorted(r["_step"] for r in w["history"]) == list(range(20))

@@ -140,6 +140,22 @@ def test_wandb_channels(full_run):
     assert sorted({r["_step"] for r in w["history"]}) == list(range(STEPS))
 
 
+def test_wandb_own_tool_shows_one_finished_run(full_run):
+    """``wandb leet inspect --summary --json`` (W&B's own reader of the offline log) agrees with ours."""
+    meta = full_run["meta"]
+    folder = meta["backends"]["wandb"]["dir"]
+    proc = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json",
+                           folder], capture_output=True, text=True, timeout=120, env={**os.environ})
+    if proc.returncode != 0 and "No such command" in proc.stderr:
+        pytest.skip("this wandb has no leet inspect")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert (shown["state"], shown["exit_code"], shown["run_id"]) == ("finished", 0, meta["backends"]["wandb"]["id"])
+    assert (shown["project"], shown["name"], shown["step"]) == (full_run["project"], "r1", STEPS - 1)
+    assert {k: shown["summary"][k] for k in SUMMARY} == SUMMARY
+    assert {k: shown["config"][k] for k in full_run["config"]} == full_run["config"]
+
+
 def test_tensorboard_channels(full_run):
     run, meta = full_run["run"], full_run["meta"]
     log_dir = Path(meta["backends"]["tensorboard"]["dir"])

@@ -60,6 +60,26 @@ def test_each_value_once_in_config_json_and_trackers(cfg, project, tmp_path):
     assert {k: w["config"][k] for k in CONFIG} == CONFIG
 
 
+def test_underscore_keys_renamed_for_trackio_only(cfg, project, tmp_path):
+    """Trackio refuses config keys starting with ``_`` (Hugging Face's ``_name_or_path``); its backend drops
+    the underscores, and ``name_or_path_`` when taken; config.json, W&B and TensorBoard keep the keys."""
+    given = {"_name_or_path": "tiny-gpt2", "_attn_implementation": "eager", "__x": 1, "x": 2, "lr": 0.1}
+    run = trackers.init(dict(given), cfg=cfg, project=project, run_name="underscore", run_dir=tmp_path,
+                        trackers="trackio,wandb,tensorboard")
+    run.log({"train/loss": 1.0}, step=0)
+    run.finish()
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert meta["config"] == given and meta["trackers"] == ["trackio", "wandb", "tensorboard"]
+    tio = readback.trackio_config(readback.trackio_db(project), "underscore")
+    assert {k: tio[k] for k in ("name_or_path", "attn_implementation", "x", "x_", "lr")} == {
+        "name_or_path": "tiny-gpt2", "attn_implementation": "eager", "x": 2, "x_": 1, "lr": 0.1}
+    assert not {"_name_or_path", "_attn_implementation", "__x"} & set(tio)
+    w = readback.wandb_run(meta["backends"]["wandb"]["dir"])
+    assert {k: w["config"][k] for k in given} == given
+    hparams = readback.tensorboard_data(meta["backends"]["tensorboard"]["dir"])["hparams"]
+    assert hparams["_name_or_path"] == "tiny-gpt2" and hparams["__x"] == 1
+
+
 def test_resume_continues_one_experiment_everywhere(cfg, project, tmp_path):
     run_dir = tmp_path / "run"
     first = trackers.init(dict(CONFIG), cfg=cfg, project=project, run_name="res", run_dir=run_dir,
@@ -93,6 +113,8 @@ def test_resume_continues_one_experiment_everywhere(cfg, project, tmp_path):
     assert [s for s, m in rows if "train/loss" in m] == list(range(10))
     scalars = readback.tensorboard_scalars(run_dir / "tensorboard")
     assert [s for s, _ in scalars["train/loss"]] == list(range(10))
+    # each part's summary once, at its last step (the earlier part's values re-sent on resume make no step-0 point)
+    assert scalars["summary/total_time_s"] == [(4, 1.0), (9, 2.5)]
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary == {"start_val_loss": 4.0, "total_time_s": 2.5}

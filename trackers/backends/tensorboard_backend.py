@@ -159,10 +159,8 @@ class TensorBoardBackend:
             self.writer.add_scalar(f"system/{key}", float(value), global_step=row.step, walltime=row.time)
 
     def summary(self, values: dict[str, Any]) -> None:
-        """Numbers as ``summary/<key>`` scalars at the last step; the whole summary as text at finish."""
-        for key, value in values.items():
-            if is_number(value) and math.isfinite(float(value)):
-                self.writer.add_scalar(f"summary/{key}", float(value), global_step=self.last_step)
+        """Kept until :meth:`finish`, which writes them at the last step (a resumed run's summary of the
+        earlier parts, sent at the start, is then one point with this part's values, not one at step 0)."""
         self._summary.update(values)
 
     def alert(self, alert: Alert) -> None:
@@ -171,8 +169,11 @@ class TensorBoardBackend:
                              global_step=alert.step or 0, walltime=alert.time)
 
     def finish(self) -> None:
-        """Write the summary text, the ``.config`` if it appeared meanwhile, the session end; close."""
+        """Write the summary (scalars and text), the ``.config`` if it appeared meanwhile, the session end; close."""
         self._write_config_text()
+        for key, value in self._summary.items():
+            if is_number(value) and math.isfinite(float(value)):
+                self.writer.add_scalar(f"summary/{key}", float(value), global_step=self.last_step)
         if self._summary:
             self.writer.add_text("summary", _table(self._summary), global_step=self.last_step)
         try:

@@ -5,6 +5,10 @@
   dashboard's System Metrics tab), GPU keys named as Trackio's own GPU logging
   names them (``gpu/0/utilization``, ``gpu/0/temp`` ...);
 * configuration: the run's config, with the provenance as ``provenance/<key>``;
+  Trackio refuses top-level keys starting with ``_`` (its own ``_Username``,
+  ``_Created``...), so :func:`trackio_keys` drops the leading underscores
+  (``_name_or_path`` -> ``name_or_path``, then ``name_or_path_`` ... when that
+  name is taken); ``config.json`` and the other trackers keep the keys as given;
 * end-of-run values: Trackio has no run summary, so they join the run's
   config as ``summary/<key>`` when the run finishes (``trackio get run`` shows
   them; no metrics row, no extra step, no one-point charts); with a Space
@@ -34,9 +38,25 @@ def trackio_dir() -> str:
     return str(TRACKIO_DIR)
 
 
+def trackio_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with keys Trackio accepts: a leading ``_`` dropped (``_name_or_path`` ->
+    ``name_or_path``), then ``_`` appended while that name is already in ``config``."""
+    out: dict[str, Any] = {}
+    reserved = [key for key in config if key.startswith("_")]
+    for key, value in config.items():
+        if not key.startswith("_"):
+            out[key] = value
+    for key in reserved:
+        name = key.lstrip("_") or "underscore"
+        while name in out or name in config:
+            name += "_"
+        out[name] = config[key]
+    return out
+
+
 def tracker_config(ctx: Context) -> dict[str, Any]:
-    """The run's config as Trackio stores it: the values given, then ``provenance/<key>``."""
-    return {**ctx.config, **{PROVENANCE_PREFIX + k: v for k, v in ctx.provenance.items()}}
+    """The run's config as Trackio stores it: the values given (:func:`trackio_keys`), then ``provenance/<key>``."""
+    return trackio_keys({**ctx.config, **{PROVENANCE_PREFIX + k: v for k, v in ctx.provenance.items()}})
 
 
 def write_summary_config(project: str, run_name: str, run_id: str | None, values: dict[str, Any]) -> None:

@@ -30,6 +30,8 @@ from trackers.backends.system_names import wandb_system_metrics
 from trackers.histogram import Histogram
 
 WANDB_MAX_BINS = 512
+#: How long :meth:`WandbBackend.finish` waits for the run log's exit record after ``run.finish()``.
+FINISH_WAIT_S = 30.0
 
 
 def logged_in() -> bool:
@@ -144,5 +146,17 @@ class WandbBackend:
         self.run.alert(alert.title, alert.text, level=alert.level)
 
     def finish(self) -> None:
-        """``run.finish`` (waits for wandb-core to write everything)."""
+        """``run.finish``, then wait until the run's ``.wandb`` log holds its exit record.
+
+        wandb-core's helper process may still be writing the log when
+        ``run.finish()`` returns; waiting here means whoever reads the folder
+        after :meth:`trackers.Run.finish` (``wandb sync``, replay, the readers
+        in :mod:`trackers.wandb_file`) finds it complete. The wait ends early
+        when the log stops changing.
+        """
+        from trackers.wandb_file import wait_finished
+
         self.run.finish()
+        if self.sync_dir and not wait_finished(self.sync_dir, timeout=FINISH_WAIT_S):
+            messages.warn("trackers", f"W&B's run log in {self.sync_dir} has no exit record yet; "
+                          "it may still be written", key=f"wandb-unfinished-{self.sync_dir}")

@@ -13,7 +13,7 @@ An instance works too: ``Accelerator(log_with=[KtrackTracker(run_name="x")])``.
 The project is ``init_trackers``'s ``project_name``, which wins over Kconfig's
 ``TRACKER_PROJECT``; ``project=`` given to the tracker wins over both. The run
 starts at the first ``store_init_configuration`` or ``log`` so that the config
-(``config=`` values, library versions, Kconfig's values for harness runs) is
+(``config=`` values, Kconfig's values for harness runs) is
 part of it. Keys are mapped as :mod:`trackers.integrations` lists; the value
 of ``step`` is the x-axis.
 """

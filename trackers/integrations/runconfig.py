@@ -4,8 +4,9 @@ Where the run is sent (trackers, ``RUNS_DIR``, W&B mode, GPU logging) comes
 from the Kconfig configuration that :func:`kconf.load` finds, as for every
 ``trackers.init``. What the run *is* comes from Hugging Face: the config holds
 what the integration hands over (model config, TrainingArguments, accelerate's
-``config=``) plus the library versions, and the names given to
-Hugging Face/accelerate win.
+``config=``), and the names given to Hugging Face/accelerate win. The
+library versions (transformers and accelerate included) are in the run's
+provenance, as for every run.
 
 Kconfig's values (``GPT2_N_LAYER``, ``TRAIN_LR``, ...) and its project and run
 name describe a ktrack experiment; they join the run only when the harness
@@ -18,9 +19,7 @@ A ``.config`` merely lying in the checkout belongs to some other experiment.
 from __future__ import annotations
 
 import enum
-import importlib.metadata
 import os
-import platform
 from typing import Any, Mapping
 
 import trackers
@@ -29,24 +28,11 @@ from trackers.names import check_project, check_run
 
 #: Set by ``make`` and by sweep jobs: the harness configured this process.
 HARNESS_ENV = "KCONFIG_CONFIG"
-#: Distributions whose versions go into the config as ``versions/<name>``.
-VERSIONED = ("ktrack", "torch", "transformers", "accelerate", "trackio", "wandb")
 
 
 def harness_configured() -> bool:
     """True when ``KCONFIG_CONFIG`` is set in the environment."""
     return bool(os.environ.get(HARNESS_ENV))
-
-
-def versions() -> dict[str, str]:
-    """``{"versions/python": ..., "versions/torch": ..., ...}`` for what is installed."""
-    out = {"versions/python": platform.python_version()}
-    for dist in VERSIONED:
-        try:
-            out[f"versions/{dist}"] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def _plain(value: Any) -> Any:
@@ -63,14 +49,12 @@ def flat(values: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
     """``values`` as one flat dict: nested mappings (and objects with ``to_dict()``)
     become ``outer.inner`` keys, lists keep plain items, anything else is ``str()``.
 
-    A leading ``_`` is dropped (``_name_or_path`` -> ``name_or_path``): Trackio
-    reserves those keys for itself and refuses a config holding one.
+    Keys stay as given (``_name_or_path``); the Trackio backend renames the
+    ones Trackio refuses (:func:`trackers.backends.trackio_backend.trackio_keys`).
     """
     out: dict[str, Any] = {}
     for key, value in (values or {}).items():
         name = f"{prefix}{key}"
-        if name.startswith("_") and name.strip("_"):
-            name = name.lstrip("_")
         if hasattr(value, "to_dict") and callable(value.to_dict):
             value = value.to_dict()
         if isinstance(value, Mapping):
@@ -88,7 +72,8 @@ def start_run(config: dict[str, Any], *, given_project: str | None, fallback_pro
     Names, highest first: ``project=``/``run_name=`` in ``init_kwargs``, the
     names given to Hugging Face (``given_*``), Kconfig's ``TRACKER_PROJECT``/
     ``TRACKER_RUN_NAME`` (harness runs only), then the fallbacks. The config
-    is ``config`` + :func:`versions` (+ every Kconfig value for harness runs).
+    is ``config`` (+ every Kconfig value for harness runs); the library versions
+    are in the run's provenance (:mod:`trackers.provenance`), as for every run.
     ``init_kwargs`` go to :func:`trackers.init` (``cfg=`` replaces the loaded
     configuration). Raises :class:`trackers.names.BadName` for a bad name.
     """
@@ -101,7 +86,7 @@ def start_run(config: dict[str, Any], *, given_project: str | None, fallback_pro
     kconf_run = str(getattr(cfg, "TRACKER_RUN_NAME", "") or "") if include else ""
     project = check_project(kwargs.pop("project", None) or given_project or kconf_project or fallback_project)
     run_name = check_run(kwargs.pop("run_name", None) or given_run or kconf_run or default_run)
-    values = {**config, **versions()}
+    values = dict(config)
     if include:
         values.update(vars(cfg))
     return trackers.init(config=values, project=project, run_name=run_name, cfg=cfg, **kwargs)

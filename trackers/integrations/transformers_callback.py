@@ -6,8 +6,9 @@
 On the main process the run starts at ``train()`` (or at the first log of an
 ``evaluate()``/``predict()`` without training). Its config is what
 ``report_to="trackio"`` records -- the model's config, the TrainingArguments,
-``model/num_parameters`` -- plus the library versions (and Kconfig's values
-for harness runs, see :mod:`trackers.integrations.runconfig`). Project and
+``model/num_parameters`` -- plus Kconfig's values for harness runs (see
+:mod:`trackers.integrations.runconfig`); the library versions are in the
+run's provenance. Project and
 run name: ``TrainingArguments.project``/``run_name`` win over Kconfig's.
 
 Every log goes at ``state.global_step`` (the x-axis) under the keys of
