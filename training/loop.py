@@ -5,7 +5,8 @@ step, an evaluation, its throughput metrics, its data sampler's state); the
 loop does the rest the same way for every model:
 
 * each iteration: learning rate from the schedule, the step, pruning, the
-  numerics hook, zeroed gradients, timing;
+  numerics hook, zeroed gradients, timing; what the numerics hook logs joins
+  the iteration's own row, so every step is one tracker row;
 * every ``TRAIN_LOG_INTERVAL``: ``train/loss``, ``lr``, ``sparsity``,
   ``iter_time_ms`` plus the hooks' metrics, averaged over processes;
 * every ``TRAIN_EVAL_INTERVAL`` (and at the end): the evaluation, ``best``
@@ -31,6 +32,30 @@ from training.preempt import StopSignal
 from training.job import Job
 from training.optim import apply_lr
 from training.runtime import Dist, mean_across, numerics_tracking
+
+
+class StepRows:
+    """The run as the numerics tracker sees it: its rows wait for the loop's row of the same step.
+
+    Trackio stores each ``log()`` as a row of its own (its runs table counts
+    them as steps); joining the two makes one row per step in every tracker.
+    """
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.dir = getattr(run, "dir", None)
+        self._rows: dict[int | None, dict[str, Any]] = {}
+
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Keep ``metrics`` for the row of ``step``."""
+        self._rows.setdefault(step, {}).update(metrics)
+
+    def take(self, step: int) -> dict[str, Any]:
+        """The metrics kept for ``step``; rows kept for any other step are logged now, as they were."""
+        row = self._rows.pop(step, {})
+        for other in sorted(self._rows, key=lambda k: -1 if k is None else k):
+            self.run.log(self._rows.pop(other), step=other)
+        return row
 
 
 class Hooks(Protocol):
@@ -121,7 +146,8 @@ class Loop:
         s, d, run = self.s, self.d, self.run
         max_iters, log_every, eval_every = s["TRAIN_MAX_ITERS"], s["TRAIN_LOG_INTERVAL"], s["TRAIN_EVAL_INTERVAL"]
         stopped = False
-        with numerics_tracking(self.job.prog, s["NUMERICS"] and d.main, self.model, self.opt, run, s.cfg,
+        rows = StepRows(run)
+        with numerics_tracking(self.job.prog, s["NUMERICS"] and d.main, self.model, self.opt, rows, s.cfg,
                                self.start_iter + 1) as nt:
             final = hooks.evaluate()
             if self.start_val is None:
@@ -144,7 +170,7 @@ class Loop:
                     torch.cuda.synchronize(d.device)
                 time_sum += time.perf_counter() - t_it
                 steps += 1
-                pending: dict[str, float] = {}
+                pending: dict[str, Any] = rows.take(it)
                 if it % log_every == 0 or it == max_iters:
                     train_loss = mean_across(d, float(loss_sum) / steps)
                     iter_ms = mean_across(d, 1000.0 * time_sum / steps)

@@ -63,6 +63,9 @@ def test_make_train_gpt2_with_numerics(tree: Path, make, isolated_env: dict[str,
     keys = set().union(*(m for name, _, m in trackio_rows(isolated_env["TRACKIO_DIR"], project) if name == "num"))
     numeric_keys = sorted(k for k in keys if k.startswith("numerics/") and k.endswith("/rms"))
     assert numeric_keys
+    rows = [(step, m) for name, step, m in trackio_rows(isolated_env["TRACKIO_DIR"], project) if name == "num"]
+    assert [step for step, _ in rows] == [0, 5, 10]  # one row per step: the numerics join the loop's row
+    assert all("train/loss" in m and numeric_keys[0] in m for step, m in rows if step)
     plots = subprocess.run([sys.executable, "-m", "numerics", "plot", str(run_dir), "--out", str(tree / "plots")],
                            capture_output=True, text=True, timeout=300)
     assert plots.returncode == 0, plots.stderr
