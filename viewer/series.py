@@ -23,9 +23,6 @@ rebuilds the series from SQL.
 from __future__ import annotations
 
 import bisect
-import sys
-from array import array
-from binascii import a2b_base64, b2a_base64
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -33,42 +30,11 @@ from typing import Any
 from viewer.columns import Column, bucket_points, column_ranges
 from viewer.model import ZOOM_POINTS, Roles, View
 from viewer.store import Cell, Project, RunInfo
+from viewer.store_series import pack_cells, unpack_cells
 
 K = 4096
 TAIL = max(n for n in ZOOM_POINTS if n)
 Point = tuple[int, float, int]  # step, value, row id
-
-
-def pack_cells(cells: list[Cell | None]) -> str:
-    """Buckets as one base64 string (counts, first and last steps as int64, min and
-    max as float64; an empty bucket has count 0): exact and quick to load."""
-    ints, reals = array("q"), array("d")
-    for c in cells:
-        if c is None:
-            ints.extend((0, 0, 0))
-            reals.extend((0.0, 0.0))
-        else:
-            ints.extend((c[0], c[3], c[4]))
-            reals.extend((c[1], c[2]))
-    if sys.byteorder != "little":
-        ints.byteswap()
-        reals.byteswap()
-    return b2a_base64(ints.tobytes() + reals.tobytes(), newline=False).decode("ascii")
-
-
-def unpack_cells(text: str, k: int) -> list[Cell | None]:
-    """The buckets :func:`pack_cells` wrote; ValueError when they are not ``k`` of them."""
-    raw = a2b_base64(text)
-    if len(raw) != 40 * k:
-        raise ValueError("packed buckets of another size")
-    ints, reals = array("q"), array("d")
-    ints.frombytes(raw[:24 * k])
-    reals.frombytes(raw[24 * k:])
-    if sys.byteorder != "little":
-        ints.byteswap()
-        reals.byteswap()
-    return [Cell(ints[3 * i], reals[2 * i], reals[2 * i + 1], ints[3 * i + 1], ints[3 * i + 2])
-            if ints[3 * i] > 0 else None for i in range(k)]
 
 
 def merge(a: Cell | None, c: Cell | None) -> Cell | None:
