@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -38,9 +39,30 @@ def interval(text: str) -> float:
     return value
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own layout; the terminal width found as ``shutil.get_terminal_size``
+    finds it, without importing shutil (and bz2, lzma) into every ``--once``."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:
+            try:
+                width = int(os.environ["COLUMNS"])
+            except (KeyError, ValueError):
+                width = 0
+            if width <= 0:
+                try:
+                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+                except (AttributeError, ValueError, OSError):
+                    width = 80
+            width -= 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (options as in the trackio-view documentation)."""
-    p = argparse.ArgumentParser(prog=PROG, description="Terminal dashboard for Trackio experiments.")
+    p = argparse.ArgumentParser(prog=PROG, description="Terminal dashboard for Trackio experiments.",
+                                formatter_class=_Formatter)
     p.add_argument("-p", "--project", metavar="TEXT",
                    help="Project name to monitor (shows all if not specified)")
     p.add_argument("-i", "--interval", type=interval, default=2.0, metavar="INT",
@@ -144,11 +166,13 @@ def list_text(projects: list[Project]) -> str:
 
 def once_block(args: argparse.Namespace, pr: Project) -> str:
     """One project's ``--once`` (or ``--gpu-db --once``) block."""
-    from viewer import gpu_db, once
-
     run = pick_run(pr, args.run)
     if args.gpu_db:
+        from viewer import gpu_db
+
         return pr.read(lambda: gpu_db.report(pr, run))
+    from viewer import once
+
     return once.dashboard(pr, run, args.zoom, args.metric, not args.no_cache)
 
 

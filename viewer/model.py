@@ -1,8 +1,7 @@
 """What a dashboard shows: which keys play which role in a run, and the chart view."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from viewer import keys
 from viewer.columns import Column
@@ -19,8 +18,7 @@ class NoMetric(StoreError):
     """The run has no loss (or requested) metric; the message lists what it has."""
 
 
-@dataclass
-class View:
+class View(NamedTuple):
     """The points of one metric inside the zoom window, already in chart columns."""
 
     key: str
@@ -28,11 +26,10 @@ class View:
     last: tuple[int, float]
     vmin: float
     vmax: float
-    cols: list[Column | None] = field(default_factory=list)
+    cols: list[Column | None]
 
 
-@dataclass
-class Roles:
+class Roles(NamedTuple):
     """Which logged keys play loss / lr / sparsity / iteration in this run."""
 
     metric: str

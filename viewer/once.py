@@ -5,7 +5,7 @@ import math
 
 from ktrack.messages import printable
 from viewer.chart import label_format, star_chart
-from viewer.model import ZOOM_LABELS, NoMetric, fmt_sparsity, iteration_of, resolve_roles
+from viewer.model import ZOOM_LABELS, NoMetric, fmt_sparsity, iteration_of
 from viewer.store import Project, RunInfo
 
 RULE = "=" * 60
@@ -30,10 +30,9 @@ def dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None = No
 
 
 def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, use_cache: bool) -> str:
-    from viewer.cache import load_series
+    from viewer.cache import load_summary
 
-    roles = resolve_roles(project, run, metric)
-    summary = load_series(project, run, roles, use_cache, view=(zoom, WIDTH))
+    roles, summary = load_summary(project, run, metric, use_cache, view=(zoom, WIDTH))
     view = summary.metric.view(zoom, WIDTH)
     if view is None:
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no numeric values of '{roles.metric}'")

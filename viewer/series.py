@@ -30,6 +30,7 @@ from typing import Any
 from viewer.columns import Column, bucket_points, column_ranges
 from viewer.model import ZOOM_POINTS, Roles, View
 from viewer.store import Cell, Project, RunInfo
+from viewer.store_series import pack_cells, unpack_cells
 
 K = 4096
 TAIL = max(n for n in ZOOM_POINTS if n)
@@ -55,11 +56,24 @@ class Series:
     def _reset(self) -> None:
         self.lo: int | None = None
         self.span = 1
-        self.b: list[Cell | None] = [None] * self.k
+        self._b: list[Cell | None] | None = [None] * self.k
+        self._packed: str | None = None  # buckets restored but not decoded yet
         self.tail: deque[Point] = deque(maxlen=1 if self.light else TAIL)
         self.first: tuple[int, float] | None = None
         self.count = 0
         self.views: dict[str, View] = {}  # exact views computed since the last new point
+
+    @property
+    def b(self) -> list[Cell | None]:
+        """The step buckets: ``b[i]`` covers steps ``lo + i*span .. lo + (i+1)*span - 1``."""
+        if self._b is None:
+            self._b = unpack_cells(self._packed or "", self.k)
+            self._packed = None
+        return self._b
+
+    @b.setter
+    def b(self, cells: list[Cell | None]) -> None:
+        self._b, self._packed = cells, None
 
     # -- building -----------------------------------------------------------------
     def build(self) -> None:
@@ -86,10 +100,14 @@ class Series:
             self.first = (used[0].first, value if value is not None else used[0].vmin)
             self.tail.extend(pr.tail(rid, self.key, TAIL, ids=True))
 
-    def state(self) -> dict[str, Any]:
-        """JSON-serialisable state."""
+    def state(self, packed: bool = False) -> dict[str, Any]:
+        """JSON-serialisable state; ``packed``: the buckets as one string (:func:`pack_cells`)."""
+        if packed:
+            cells: Any = self._packed if self._b is None else pack_cells(self._b)
+        else:
+            cells = [list(c) if c else None for c in self.b]
         return {"light": self.light, "k": self.k, "lo": self.lo, "span": self.span, "count": self.count,
-                "b": [list(c) if c else None for c in self.b], "tail": [list(t) for t in self.tail],
+                "b": cells, "tail": [list(t) for t in self.tail],
                 "first": list(self.first) if self.first else None,
                 "views": {k: [v.key, list(v.first), list(v.last), v.vmin, v.vmax, [list(c) if c else None
                                                                                   for c in v.cols]]
@@ -101,10 +119,17 @@ class Series:
             raise ValueError("series state of another shape")
         self.lo = None if st["lo"] is None else int(st["lo"])
         self.span, self.count = int(st["span"]), int(st["count"])
-        self.b = [None if c is None else Cell(int(c[0]), float(c[1]), float(c[2]), int(c[3]), int(c[4]))
-                  for c in st["b"]]
-        if len(self.b) != self.k or self.span < 1:
-            raise ValueError("bucket array does not match its size")
+        if self.span < 1:
+            raise ValueError("bucket span below 1")
+        if isinstance(st["b"], str):  # packed: decoded when first needed
+            if len(st["b"]) != 4 * -(-40 * self.k // 3):
+                raise ValueError("packed buckets of another size")
+            self._b, self._packed = None, st["b"]
+        else:
+            self.b = [None if c is None else Cell(int(c[0]), float(c[1]), float(c[2]), int(c[3]), int(c[4]))
+                      for c in st["b"]]
+            if len(self.b) != self.k:
+                raise ValueError("bucket array does not match its size")
         self.tail.extend((int(s), float(v), int(i)) for s, v, i in st["tail"])
         self.first = (int(st["first"][0]), float(st["first"][1])) if st["first"] else None
         for name, (key, first, last, vmin, vmax, cols) in st.get("views", {}).items():
@@ -127,11 +152,12 @@ class Series:
         if step < self.lo:
             return False
         idx = (step - self.lo) // self.span
+        b = self.b
         while idx >= self.k:  # grow: merge neighbouring buckets, double the span
-            self.b = [merge(self.b[i], self.b[i + 1]) for i in range(0, self.k, 2)] + [None] * (self.k // 2)
+            b = self.b = [merge(b[i], b[i + 1]) for i in range(0, self.k, 2)] + [None] * (self.k // 2)
             self.span *= 2
             idx = (step - self.lo) // self.span
-        self.b[idx] = merge(self.b[idx], Cell(1, v, v, step, step))
+        b[idx] = merge(b[idx], Cell(1, v, v, step, step))
         return True
 
     def _add_tail(self, pt: Point) -> None:
@@ -170,12 +196,13 @@ class Series:
         pr, rid = self.owner.project, self.owner.run.run_id
         expr = None
         out: list[tuple[int, Cell]] = []
+        b = self.b
         for col, a, z in column_ranges(lo, hi, width):
             acc: Cell | None = None
             if self.lo is None:
                 continue
             for f in range(max(0, (a - self.lo) // self.span), min(self.k - 1, (z - self.lo) // self.span) + 1):
-                cell = self.b[f]
+                cell = b[f]
                 if cell is None:
                     continue
                 if not (a <= cell.first and cell.last <= z):
@@ -289,9 +316,11 @@ class SeriesSet:
             s.restore(sst)
             self.series[key] = s
 
-    def state(self) -> dict[str, Any]:
-        """Everything needed to restore this set later (JSON-serialisable)."""
-        return {"k": self.k, "last_id": self.last_id, "series": {k: s.state() for k, s in self.series.items()}}
+    def state(self, packed: bool = False) -> dict[str, Any]:
+        """Everything needed to restore this set later (JSON-serialisable); ``packed``:
+        buckets as strings, smaller and quicker to load."""
+        return {"k": self.k, "last_id": self.last_id,
+                "series": {k: s.state(packed) for k, s in self.series.items()}}
 
     def add(self, key: str, light: bool = False) -> Series:
         """The series of ``key``, built now if the set does not hold it yet."""

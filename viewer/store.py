@@ -26,9 +26,8 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from viewer import store_sql
 from viewer.store_open import KNOWN_SCHEMA, Stamp, StoreError, connect, data_dir, db_path, file_stem, project_files
@@ -39,8 +38,7 @@ __all__ = ["KNOWN_SCHEMA", "Cell", "MetricRow", "Project", "RunInfo", "StoreErro
 T = TypeVar("T")
 
 
-@dataclass
-class RunInfo:
+class RunInfo(NamedTuple):
     """One run of a project: Trackio keys runs by ``run_id``; names may repeat."""
 
     run_id: str
@@ -50,8 +48,7 @@ class RunInfo:
     last_update: str
 
 
-@dataclass(frozen=True)
-class MetricRow:
+class MetricRow(NamedTuple):
     """One ``metrics`` row, its JSON decoded ({} when it is not valid JSON)."""
 
     id: int

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 KNOWN_SCHEMA = 2  # Trackio 0.43.0 writes PRAGMA user_version = 2
 _HEADER = b"SQLite format 3\x00"
@@ -60,8 +60,7 @@ class StoreError(Exception):
     """A data problem worth one line to the user (bad file, unknown schema...)."""
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(NamedTuple):
     """What the file and its side files looked like when a connection was opened."""
 
     ino: int

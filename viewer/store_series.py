@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
+import sys
+from array import array
+from binascii import a2b_base64, b2a_base64
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from viewer import store_sql
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from viewer.store_open import Stamp
 
 FIN = store_sql.FINITE
+T = TypeVar("T")
+R = TypeVar("R")
+_MIN_SPAN = 8  # steps per bucket from which a bucket is worth a scan by row id
 
 
 class Cell(NamedTuple):
@@ -27,6 +35,37 @@ class Cell(NamedTuple):
     first: int
     last: int
 
+
+def pack_cells(cells: list[Cell | None]) -> str:
+    """Buckets as one base64 string (counts, first and last steps as int64, min and
+    max as float64; an empty bucket has count 0): exact and quick to load."""
+    ints, reals = array("q"), array("d")
+    for c in cells:
+        if c is None:
+            ints.extend((0, 0, 0))
+            reals.extend((0.0, 0.0))
+        else:
+            ints.extend((c[0], c[3], c[4]))
+            reals.extend((c[1], c[2]))
+    if sys.byteorder != "little":
+        ints.byteswap()
+        reals.byteswap()
+    return b2a_base64(ints.tobytes() + reals.tobytes(), newline=False).decode("ascii")
+
+
+def unpack_cells(text: str, k: int) -> list[Cell | None]:
+    """The buckets :func:`pack_cells` wrote; ValueError when they are not ``k`` of them."""
+    raw = a2b_base64(text)
+    if len(raw) != 40 * k:
+        raise ValueError("packed buckets of another size")
+    ints, reals = array("q"), array("d")
+    ints.frombytes(raw[:24 * k])
+    reals.frombytes(raw[24 * k:])
+    if sys.byteorder != "little":
+        ints.byteswap()
+        reals.byteswap()
+    return [Cell(ints[3 * i], reals[2 * i], reals[2 * i + 1], ints[3 * i + 1], ints[3 * i + 2])
+            if ints[3 * i] > 0 else None for i in range(k)]
 
 
 class SeriesQueries:
@@ -128,35 +167,110 @@ class SeriesQueries:
     def cells(self, run_id: str, key: str, lo: int, span: int, count: int,
               max_id: int | None = None) -> list[tuple[int, Cell]]:
         """(bucket, Cell) of the buckets ``[lo + b*span, lo + (b+1)*span)`` for ``b < count``
-        that hold numbers; several read-only connections scan disjoint ranges in parallel."""
+        that hold numbers; several read-only connections scan disjoint ranges in parallel.
+
+        When the run's rows are stored in step order (the usual case) each bucket is read
+        as a range of row ids (a plain table scan, cheaper than following the step index
+        row by row).  Each range reports the lowest and highest step holding a number, so
+        a number out of step order marks the buckets it touches, and those are read
+        through the index; rows without a number cannot change a bucket.
+        """
         expr = self.value_expr(run_id, key)
-        workers = max(1, min(8, os.cpu_count() or 1, count // 64))
+        top = self.max_id() if max_id is None else max_id
+        ranges = self._id_ranges(run_id, lo, span, count, top) if span >= _MIN_SPAN else None
+        if ranges is None:
+            def by_steps(pr: SeriesQueries, b: int) -> tuple[int, Cell | None]:
+                return b, pr.cell(run_id, key, lo + b * span, lo + (b + 1) * span - 1, max_id, expr)
+
+            return [(b, c) for b, c in self._parallel(list(range(count)), by_steps) if c is not None]
+        q = (f"SELECT count(v), min(v), max(v), min(step), max(step) FROM (SELECT step, {expr} AS v "
+             f"FROM metrics WHERE id >= ? AND id < ? AND +{self.run_col}=? LIMIT -1) WHERE v NOT NULL")
+
+        def by_ids(pr: SeriesQueries, r: tuple[int, int, int]) -> tuple:
+            return pr._q(q, (r[1], r[2], run_id))[0]
+
+        rows = self._parallel(ranges, by_ids)
+        dirty: set[int] = set()
+        found: dict[int, Cell] = {}
+        for (b, _, _), (n, vmin, vmax, first, last) in zip(ranges, rows, strict=True):
+            if n and (first < lo + b * span or last >= lo + (b + 1) * span):
+                dirty.add(b)
+                dirty.update(range(max(0, (first - lo) // span), min(count - 1, (last - lo) // span) + 1))
+            elif n and math.isfinite(vmin) and math.isfinite(vmax):
+                found[b] = Cell(n, vmin, vmax, first, last)
+            elif n:
+                dirty.add(b)  # an 1e999 in hand-written JSON: read with the finite filter
+        for b in dirty:
+            c = self.cell(run_id, key, lo + b * span, lo + (b + 1) * span - 1, top, expr)
+            if c is None:
+                found.pop(b, None)
+            else:
+                found[b] = c
+        return sorted(found.items())
+
+    def _id_ranges(self, run_id: str, lo: int, span: int, count: int, top: int) -> list[tuple[int, int, int]] | None:
+        """(bucket, first id, id past the end) per bucket when the rows of the run with
+        ``id <= top`` look stored in step order, densely enough that a scan by id pays;
+        None: read by the step index."""
+        c = self.run_col
+        if not any([r[2] for r in self._q(f"PRAGMA index_info({name})")][:2] == [c, "step"]
+                   for name in [r[1] for r in self._q("PRAGMA index_list(metrics)")]):
+            return None
+        starts = [r[0] for r in self._q(
+            f"WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < ?4) "
+            f"SELECT (SELECT id FROM metrics WHERE {c}=?1 AND step >= ?2 + i * ?3 AND id <= ?5 "
+            f"ORDER BY step, id LIMIT 1) FROM b", (run_id, lo, span, count, top))]
+        if not starts or starts[0] is None:
+            return None
+        bounds = [top + 1 if s is None else s for s in starts] + [top + 1]
+        if any(a > z for a, z in zip(bounds, bounds[1:], strict=False)):
+            return None  # steps out of id order across buckets
+        first = bounds[0]
+        if first - 1 > top - first + 1:
+            return None  # more rows before the run than in it: finding its first row costs too much
+        before = self._q(f"SELECT id FROM metrics WHERE id < ? AND +{c}=? ORDER BY id LIMIT 1", (first, run_id))
+        bounds[0] = before[0][0] if before else first
+        sample = sorted({i * (count - 1) // 15 for i in range(16)})
+        own = sum(self._q(f"SELECT count(*) FROM metrics WHERE {c}=? AND step BETWEEN ? AND ? AND id <= ?",
+                          (run_id, lo + b * span, lo + (b + 1) * span - 1, top))[0][0] for b in sample)
+        if sum(bounds[b + 1] - bounds[b] for b in sample) > 2 * own + 64:
+            return None  # other runs' rows in between: the index reads fewer rows
+        return [(b, bounds[b], bounds[b + 1]) for b in range(count) if bounds[b] < bounds[b + 1]]
+
+    def _parallel(self, items: list[T], fn: "Callable[[SeriesQueries, T], R]") -> list[R]:
+        """``[fn(connection, item) for item in items]``, on up to 8 read-only connections
+        (one thread each) working through contiguous slices."""
+        workers = max(1, min(8, os.cpu_count() or 1, len(items) // 64))
         peers: list[SeriesQueries] = [self]
         while len(peers) < workers and (peer := self._peer()) is not None:
             peers.append(peer)
-
-        def part(pr: SeriesQueries, which: range) -> list[tuple[int, Cell]]:
-            out = []
-            for b in which:
-                c = pr.cell(run_id, key, lo + b * span, lo + (b + 1) * span - 1, max_id, expr)
-                if c is not None:
-                    out.append((b, c))
-            return out
-
         if len(peers) == 1:
-            return part(self, range(count))
-        from concurrent.futures import ThreadPoolExecutor
+            return [fn(self, item) for item in items]
+        import threading
 
-        workers = len(peers)
-        size = -(-count // workers)
+        size = -(-len(items) // len(peers))
+        parts: list[list[R]] = [[] for _ in peers]
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                parts[i] = [fn(peers[i], item) for item in items[i * size:(i + 1) * size]]
+            except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(1, len(peers))]
         try:
-            with ThreadPoolExecutor(workers) as ex:
-                parts = list(ex.map(lambda i: part(peers[i], range(i * size, min(count, (i + 1) * size))),
-                                    range(workers)))
+            for t in threads:
+                t.start()
+            work(0)
+            for t in threads:
+                t.join()
         finally:
             for peer in peers[1:]:
                 peer.close()
-        return [c for p in parts for c in p]
+        if errors:
+            raise errors[0]
+        return [x for p in parts for x in p]
 
     def new_rows(self, run_id: str, after_id: int, keys: list[str]) -> list[tuple]:
         """Rows with id > ``after_id``: (id, step, number under each key or None...), exact."""
