@@ -16,7 +16,8 @@ from typing import Any
 
 from viewer import compare_render
 from viewer.model import NoMetric, resolve_roles
-from viewer.series import LiveSeries, Series
+from viewer.live_series import LiveSeries
+from viewer.series import Series
 from viewer.store import Project, RunInfo
 
 

@@ -27,7 +27,7 @@ from rich.text import Text
 
 from viewer.chart import braille_chart
 from viewer.model import ZOOM_LABELS, NoMetric, fmt_sparsity, resolve
-from viewer.series import LiveSeries
+from viewer.live_series import LiveSeries
 from viewer.store import Project
 
 
