@@ -27,9 +27,46 @@ class RunCount:
     timestamp: str = ""
 
 
+def _indexed(pr: "Project") -> bool:
+    """True when an index of ``metrics`` starts with the run column (Trackio's (run_id, step))."""
+    for _, name, *_ in pr.query("PRAGMA index_list(metrics)"):
+        cols = pr.query(f"PRAGMA index_info({name})")
+        if cols and min(cols)[2] == pr.run_col:
+            return True
+    return False
+
+
+def _run_ids(pr: "Project") -> list[str]:
+    """Every run id, one index seek each (a skip scan over the run's index)."""
+    c = pr.run_col
+    sql = (f"WITH RECURSIVE r(x) AS (SELECT min({c}) FROM metrics UNION ALL "
+           f"SELECT (SELECT min({c}) FROM metrics WHERE {c} > r.x) FROM r WHERE r.x IS NOT NULL) "
+           "SELECT x FROM r WHERE x IS NOT NULL")
+    return [r[0] for r in pr.query(sql)]
+
+
+def _all_counts(pr: "Project") -> dict[str, RunCount]:
+    """Per run: rows, and last step, id, name and timestamp of its row with the highest step.
+
+    Index seeks and a count per run, several times cheaper than one grouped scan that
+    reads every index entry's columns; the id of the last step's row stands for the
+    newest row (it orders the runs pane and bounds the first history read)."""
+    c, out = pr.run_col, {}
+    for rid in _run_ids(pr):
+        n = pr.query(f"SELECT count(*) FROM metrics WHERE {c}=?", (rid,))[0][0]
+        last = pr.query(f"SELECT step, id, run_name, timestamp FROM metrics WHERE {c}=? ORDER BY step DESC, id DESC "
+                        "LIMIT 1", (rid,))
+        if n and last:
+            step, last_id, name, stamp = last[0]
+            out[rid] = RunCount(rid, n, step, last_id, name, stamp or "")
+    return out
+
+
 def run_counts(pr: "Project", after_id: int = 0) -> dict[str, RunCount]:
     """Per run, what rows with id > ``after_id`` add (the (run, step) index answers it)."""
     c = pr.run_col
+    if not after_id and _indexed(pr):
+        return _all_counts(pr)
     if after_id:  # a rowid range: the planner would otherwise scan the whole (run, step) index
         sql = (f"SELECT {c}, count(*), max(step), max(id) FROM (SELECT {c}, step, id FROM metrics "
                f"WHERE id > ? ORDER BY id) GROUP BY {c}")
@@ -57,26 +94,27 @@ def rows_after(pr: "Project", run_id: str, after_id: int) -> list[Raw]:
                     (after_id, run_id))
 
 
-def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_from: int = 0,
+def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_step: int | None = None,
              upto_id: int | None = None) -> list[Raw]:
-    """(id, step, metrics) of the run's rows with id <= ``upto_id``, oldest first: with
-    ``stride`` > 1 only every ``stride``-th row (by id) before ``tail_from``."""
+    """(id, step, metrics) of the run's rows with id <= ``upto_id``, by step: with
+    ``stride`` > 1 only every ``stride``-th row (by id) below step ``tail_step``
+    (the (run, step) index reads no other row)."""
     where: list[str] = [f"{pr.run_col}=?"]
     args: list[Any] = [run_id]
     if upto_id is not None:
         where.append("id <= ?")
         args.append(upto_id)
     if stride > 1:
-        where.append("(id % ? = 0 OR id >= ?)")
-        args += [stride, tail_from]
-    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {' AND '.join(where)} ORDER BY id", args)
+        where.append("(id % ? = 0 OR step >= ?)")
+        args += [stride, tail_step if tail_step is not None else 0]
+    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {' AND '.join(where)} ORDER BY step, id", args)
 
 
-def tail_start_id(pr: "Project", run_id: str, rows: int) -> int:
-    """The id of the ``rows``-th newest row of the run by step (0 when it has fewer)."""
-    got = pr.query(f"SELECT id FROM metrics WHERE {pr.run_col}=? ORDER BY step DESC LIMIT 1 OFFSET ?",
+def tail_start_step(pr: "Project", run_id: str, rows: int) -> int | None:
+    """The step of the run's ``rows``-th newest row by step (None when it has fewer)."""
+    got = pr.query(f"SELECT step FROM metrics WHERE {pr.run_col}=? ORDER BY step DESC LIMIT 1 OFFSET ?",
                    (run_id, rows - 1))
-    return int(got[0][0]) if got else 0
+    return int(got[0][0]) if got else None
 
 
 def sample(pr: "Project", run_id: str, n: int = 20) -> list[Any]:

@@ -198,7 +198,7 @@ class Source:
         if n <= FULL_ROWS:
             rows = sw.run_rows(pr, rid, upto_id=trace.last_id)
         else:
-            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_id(pr, rid, TAIL_ROWS),
+            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_step(pr, rid, TAIL_ROWS),
                                upto_id=trace.last_id)
         self.queries += 1
         last = trace.last_id
