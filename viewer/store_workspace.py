@@ -88,10 +88,11 @@ def max_row_id(pr: "Project") -> int:
     return int(pr.query("SELECT coalesce(max(id), 0) FROM metrics")[0][0])
 
 
-def rows_after(pr: "Project", run_id: str, after_id: int) -> list[Raw]:
-    """(id, step, metrics) of the run's rows with id > ``after_id``, oldest first (an id range scan)."""
-    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE id > ? AND +{pr.run_col}=? ORDER BY id",
-                    (after_id, run_id))
+def rows_after(pr: "Project", run_id: str, after_id: int, limit: int = -1) -> list[Raw]:
+    """(id, step, metrics) of the run's first ``limit`` rows (all: -1) with id > ``after_id``,
+    oldest first (an id range scan)."""
+    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE id > ? AND +{pr.run_col}=? ORDER BY id LIMIT ?",
+                    (after_id, run_id, limit))
 
 
 def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_step: int | None = None,

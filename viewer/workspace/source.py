@@ -2,7 +2,8 @@
 
 :meth:`Source.tick` costs one query when nothing was written; otherwise one
 grouped query for the new rows' runs and, per loaded run, one query for its
-rows newer than the last tick (decoded once, folded into every metric).
+rows newer than the last tick (decoded once, folded into every metric; at
+most ``CATCHUP_ROWS`` a tick, the rest on the next ones).
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from viewer.workspace.trace import RunTrace, decode, extract
 # every k-th row (about SAMPLE_ROWS) plus their newest TAIL_ROWS rows.  Rows written
 # while the workspace is open are all read.
 FULL_ROWS, SAMPLE_ROWS, TAIL_ROWS, CHUNK = 2000, 1000, 600, 5000
+# A tick folds in at most CATCHUP_ROWS new rows per run (oldest first); a run written
+# faster, or the rows written while the first screen was read, follow on the next ticks.
+CATCHUP_ROWS = 1500
 RUNNING_S = 60.0
 
 
@@ -155,9 +159,11 @@ class Source:
             if rid not in self.runs:
                 continue
             trace = self.traces.get(rid)
-            if trace is None or (rid in changed and not self._fold_new(rid, trace)):
+            behind = trace is not None and (rid in changed or trace.last_id < self.runs[rid].last_id)
+            if trace is None or (behind and not self._fold_new(rid, trace)):
                 trace = self.traces[rid] = self._new_trace(rid)
-                loaded = True
+                behind = True
+            loaded = loaded or behind
             need = [k for k in keys if k in trace.index and k not in trace.loaded]
             if need:
                 self._history(rid, trace, need)
@@ -209,7 +215,7 @@ class Source:
 
     def _fold_new(self, rid: str, trace: RunTrace) -> bool:
         pr = self.project
-        rows = sw.rows_after(pr, rid, trace.last_id)
+        rows = sw.rows_after(pr, rid, trace.last_id, CATCHUP_ROWS)
         self.queries += 1
         if not rows:
             return True

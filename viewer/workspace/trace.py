@@ -58,7 +58,7 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str]) -> tuple[np.ndarr
     """Steps and a matrix of the numbers under ``keys`` (NaN where absent or not a number)
     of (id, step, metrics) rows.  Each row is decoded once (orjson: several times faster
     than finding the keys in the bytes from Python); booleans read as 1.0 / 0.0."""
-    out: list[list[float]] = []
+    out: list[list[Any]] = []
     for _, _, raw in raws:
         try:
             d = _loads(raw)
