@@ -83,6 +83,27 @@ def run_counts(pr: "Project", after_id: int = 0) -> dict[str, RunCount]:
     return out
 
 
+def new_rows(pr: "Project", after_id: int, runs: list[str], into: dict[str, list[Raw]]) -> dict[str, RunCount]:
+    """What rows with id > ``after_id`` add per run (as :func:`run_counts`), in one id range
+    scan that also appends the (id, step, metrics) rows of ``runs`` to ``into``, oldest first."""
+    c = pr.run_col
+    marks = ",".join("?" * len(runs)) or "NULL"
+    sql = (f"SELECT id, {c}, step, run_name, timestamp, CASE WHEN {c} IN ({marks}) THEN metrics END "
+           "FROM metrics WHERE id > ? ORDER BY id")
+    out: dict[str, RunCount] = {}
+    for row_id, rid, step, name, stamp, metrics in pr.query(sql, (*runs, after_id)):
+        rc = out.get(rid)
+        if rc is None:
+            out[rid] = RunCount(rid, 1, step, row_id, name, stamp or "")
+        else:
+            rc.rows += 1
+            rc.last_step = step if rc.last_step is None else max(rc.last_step, step)
+            rc.last_id, rc.name, rc.timestamp = row_id, name, stamp or ""
+        if metrics is not None:
+            into.setdefault(rid, []).append((row_id, step, metrics))
+    return out
+
+
 def max_row_id(pr: "Project") -> int:
     """The highest metrics row id (0 when empty)."""
     return int(pr.query("SELECT coalesce(max(id), 0) FROM metrics")[0][0])

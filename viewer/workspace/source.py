@@ -1,9 +1,10 @@
 """The workspace's data: a project's runs and the traces of the selected ones.
 
 :meth:`Source.tick` costs one query when nothing was written; otherwise one
-grouped query for the new rows' runs and, per loaded run, one query for its
-rows newer than the last tick (decoded once, folded into every metric; at
-most ``CATCHUP_ROWS`` a tick, the rest on the next ones).
+scan of the new rows (runs pane counts, and the metrics of the runs shown,
+decoded once and folded into every metric).  A run behind by more (the rows
+written while the first screen was read, a burst) reads at most
+``CATCHUP_ROWS`` rows a tick, oldest first, the rest on the next ticks.
 """
 from __future__ import annotations
 
@@ -150,17 +151,25 @@ class Source:
             self.runs.clear()
             self.traces.clear()
         changed: list[str] = []
+        fresh: dict[str, list[sw.Raw]] = {}
         if top != self.seen:
-            changed = self._merge(sw.run_counts(pr, self.seen), fresh=self.seen == 0)
-            self.queries += 1 + len(changed)
+            if self.seen and top - self.seen <= CATCHUP_ROWS:  # one scan: counts and the shown runs' rows
+                synced = [r for r in wanted if (t := self.traces.get(r)) is not None and t.last_id >= self.seen]
+                fresh = {r: [] for r in synced}
+                counts = sw.new_rows(pr, self.seen, synced, fresh)
+                self.queries += 1
+            else:
+                counts = sw.run_counts(pr, self.seen)
+                self.queries += 1 + len(counts)
+            changed = self._merge(counts, fresh=self.seen == 0)
             self.seen = top
         loaded = False
         for rid in wanted:
             if rid not in self.runs:
                 continue
             trace = self.traces.get(rid)
-            behind = trace is not None and (rid in changed or trace.last_id < self.runs[rid].last_id)
-            if trace is None or (behind and not self._fold_new(rid, trace)):
+            behind = trace is not None and trace.last_id < self.seen
+            if trace is None or (behind and not self._fold_new(rid, trace, fresh.get(rid))):
                 trace = self.traces[rid] = self._new_trace(rid)
                 behind = True
             loaded = loaded or behind
@@ -186,9 +195,9 @@ class Source:
         trace.ensure_keys(sorted(found))
 
     def _new_trace(self, rid: str) -> RunTrace:
-        pr, run, trace = self.project, self.runs[rid], RunTrace()
+        pr, trace = self.project, RunTrace()
         self._numeric(trace, sw.sample(pr, rid))
-        trace.last_id = run.last_id
+        trace.last_id = self.seen  # the trace holds the run's rows up to the newest id read
         trace.lo = sw.first_step(pr, rid)
         self.queries += 2
         return trace
@@ -213,15 +222,18 @@ class Source:
         trace.last_id = last
         trace.loaded.update(need)
 
-    def _fold_new(self, rid: str, trace: RunTrace) -> bool:
-        pr = self.project
-        rows = sw.rows_after(pr, rid, trace.last_id, CATCHUP_ROWS)
-        self.queries += 1
-        if not rows:
-            return True
+    def _fold_new(self, rid: str, trace: RunTrace, rows: list[sw.Raw] | None = None) -> bool:
+        """Fold in the run's rows newer than the trace (``rows``: read already, all of them)."""
+        if rows is None:
+            rows = sw.rows_after(self.project, rid, trace.last_id, CATCHUP_ROWS)
+            self.queries += 1
+            upto = self.seen if len(rows) < CATCHUP_ROWS else rows[-1][0]
+        else:
+            upto = self.seen
         ok = self._fold(trace, rows, sorted(trace.loaded), new=True)
-        trace.last_id = max(trace.last_id, rows[-1][0])
-        self._numeric(trace, [rows[-1][2]])
+        if rows:
+            self._numeric(trace, [rows[-1][2]])
+        trace.last_id = max(trace.last_id, upto)
         return ok
 
     # -- panes ---------------------------------------------------------------------------------

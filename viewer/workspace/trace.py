@@ -50,6 +50,9 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and (not isinstance(v, float) or math.isfinite(v))
 
 
+_FLOAT = {float}
+
+
 def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN
 
@@ -64,10 +67,8 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str]) -> tuple[np.ndarr
             d = _loads(raw)
         except (TypeError, ValueError):
             d = decode(raw)
-        if type(d) is not dict:
-            d = {}
-        vals = [d.get(k) for k in keys]
-        if not all(type(v) is float for v in vals):
+        vals: list[Any] = list(map(d.get, keys)) if type(d) is dict else [None] * len(keys)
+        if set(map(type, vals)) != _FLOAT:
             vals = [_num(v) for v in vals]
         out.append(vals)
     steps = np.fromiter((r[1] for r in raws), dtype=np.int64, count=len(raws))
