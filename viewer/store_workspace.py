@@ -7,12 +7,42 @@ last one read, and the caller decodes each row's JSON once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
+
+from viewer.store import StoreError
+from viewer.store_sql import json_path
 
 if TYPE_CHECKING:
     from viewer.store import Project
 
-Raw = tuple[int, int, Any]  # row id, step, metrics (JSON bytes or text)
+Raw = tuple[int, int, Any]  # row id, step, metrics (JSON bytes or text) or the values picked from them
+
+
+def _picking(pr: "Project", make: Callable[[str, list[str]], tuple[str, list[Any]]],
+             keys: list[str] | None, col: int = 2) -> list[tuple]:
+    """Rows of the query ``make(values, args)`` builds around the SQL ``values`` (column
+    ``col``) of each row: without ``keys`` the row's metrics; with ``keys`` the values of
+    those keys, as a JSON array (SQLite parses each row once, about a third cheaper than
+    decoding whole rows in Python) or, where a row is not valid JSON, a list from Python."""
+    if keys:
+        paths = [json_path(k) for k in keys] * (2 if len(keys) == 1 else 1)  # one path gives a scalar
+        sql, args = make(f"json_extract(CAST(metrics AS TEXT), {', '.join('?' * len(paths))})", paths)
+        try:
+            return pr.query(sql, args)
+        except StoreError as exc:
+            if "malformed JSON" not in str(exc):
+                raise
+    sql, args = make("metrics", [])
+    rows = pr.query(sql, args)
+    if not keys:
+        return rows
+    from viewer.workspace.trace import decode
+
+    out = []
+    for r in rows:
+        d = decode(r[col]) if r[col] is not None else None
+        out.append((*r[:col], None if d is None else [d.get(k) for k in keys], *r[col + 1:]))
+    return out
 
 
 @dataclass
@@ -83,15 +113,20 @@ def run_counts(pr: "Project", after_id: int = 0) -> dict[str, RunCount]:
     return out
 
 
-def new_rows(pr: "Project", after_id: int, runs: list[str], into: dict[str, list[Raw]]) -> dict[str, RunCount]:
+def new_rows(pr: "Project", after_id: int, runs: list[str], into: dict[str, list[Raw]],
+             keys: list[str] | None = None) -> dict[str, RunCount]:
     """What rows with id > ``after_id`` add per run (as :func:`run_counts`), in one id range
-    scan that also appends the (id, step, metrics) rows of ``runs`` to ``into``, oldest first."""
+    scan that also appends the (id, step, values) rows of ``runs`` to ``into``, oldest first
+    (values: as :func:`_picking` gives them)."""
     c = pr.run_col
     marks = ",".join("?" * len(runs)) or "NULL"
-    sql = (f"SELECT id, {c}, step, run_name, timestamp, CASE WHEN {c} IN ({marks}) THEN metrics END "
-           "FROM metrics WHERE id > ? ORDER BY id")
+
+    def make(values: str, vargs: list[Any]) -> tuple[str, list[Any]]:
+        return (f"SELECT id, {c}, step, run_name, timestamp, CASE WHEN {c} IN ({marks}) THEN {values} END, "
+                f"{c} IN ({marks}) FROM metrics WHERE id > ? ORDER BY id", [*runs, *vargs, *runs, after_id])
+
     out: dict[str, RunCount] = {}
-    for row_id, rid, step, name, stamp, metrics in pr.query(sql, (*runs, after_id)):
+    for row_id, rid, step, name, stamp, values, shown in _picking(pr, make, keys if runs else None, 5):
         rc = out.get(rid)
         if rc is None:
             out[rid] = RunCount(rid, 1, step, row_id, name, stamp or "")
@@ -99,8 +134,8 @@ def new_rows(pr: "Project", after_id: int, runs: list[str], into: dict[str, list
             rc.rows += 1
             rc.last_step = step if rc.last_step is None else max(rc.last_step, step)
             rc.last_id, rc.name, rc.timestamp = row_id, name, stamp or ""
-        if metrics is not None:
-            into.setdefault(rid, []).append((row_id, step, metrics))
+        if shown:
+            into.setdefault(rid, []).append((row_id, step, values))
     return out
 
 
@@ -109,18 +144,22 @@ def max_row_id(pr: "Project") -> int:
     return int(pr.query("SELECT coalesce(max(id), 0) FROM metrics")[0][0])
 
 
-def rows_after(pr: "Project", run_id: str, after_id: int, limit: int = -1) -> list[Raw]:
-    """(id, step, metrics) of the run's first ``limit`` rows (all: -1) with id > ``after_id``,
-    oldest first (an id range scan)."""
-    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE id > ? AND +{pr.run_col}=? ORDER BY id LIMIT ?",
-                    (after_id, run_id, limit))
+def rows_after(pr: "Project", run_id: str, after_id: int, limit: int = -1,
+               keys: list[str] | None = None) -> list[Raw]:
+    """(id, step, values) of the run's first ``limit`` rows (all: -1) with id > ``after_id``,
+    oldest first (an id range scan; values as :func:`_picking` gives them)."""
+    def make(values: str, vargs: list[Any]) -> tuple[str, list[Any]]:
+        return (f"SELECT id, step, {values} FROM metrics WHERE id > ? AND +{pr.run_col}=? ORDER BY id LIMIT ?",
+                [*vargs, after_id, run_id, limit])
+
+    return _picking(pr, make, keys)
 
 
 def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_step: int | None = None,
-             upto_id: int | None = None) -> list[Raw]:
-    """(id, step, metrics) of the run's rows with id <= ``upto_id``, by step: with
+             upto_id: int | None = None, keys: list[str] | None = None) -> list[Raw]:
+    """(id, step, values) of the run's rows with id <= ``upto_id``, by step: with
     ``stride`` > 1 only every ``stride``-th row (by id) below step ``tail_step``
-    (the (run, step) index reads no other row)."""
+    (the (run, step) index reads no other row; values as :func:`_picking` gives them)."""
     where: list[str] = [f"{pr.run_col}=?"]
     args: list[Any] = [run_id]
     if upto_id is not None:
@@ -129,7 +168,11 @@ def run_rows(pr: "Project", run_id: str, stride: int = 1, tail_step: int | None 
     if stride > 1:
         where.append("(id % ? = 0 OR step >= ?)")
         args += [stride, tail_step if tail_step is not None else 0]
-    return pr.query(f"SELECT id, step, metrics FROM metrics WHERE {' AND '.join(where)} ORDER BY step, id", args)
+
+    def make(values: str, vargs: list[Any]) -> tuple[str, list[Any]]:
+        return f"SELECT id, step, {values} FROM metrics WHERE {' AND '.join(where)} ORDER BY step, id", vargs + args
+
+    return _picking(pr, make, keys)
 
 
 def tail_start_step(pr: "Project", run_id: str, rows: int) -> int | None:

@@ -167,3 +167,33 @@ def test_catch_up_is_bounded_and_counts_stay_exact(tmp_path: Path) -> None:
     assert src.traces[r1].rows == burst and src.traces[r1].latest("x") == (99 + burst, 99.0 + burst)
     assert {r.name: r.rows for r in src.runs.values()} == {"r1": 100 + burst, "r2": 35}
     assert src.runs[r1].last_step == 99 + burst and src.runs[r1].loss == 0.5
+
+
+def test_rows_that_are_not_json_read_as_no_value(tmp_path: Path) -> None:
+    """SQLite picks the shown values out of each row; a row that is not JSON (another writer,
+    a torn write) makes the workspace decode that tick's rows itself, and reads as no value."""
+    import sqlite3
+
+    from viewer.workspace import source
+
+    write(tmp_path, 'bulk("j", "r1", [{"train/loss": 2.0, "x": float(i)} for i in range(50)], list(range(50)))')
+    db = tmp_path / "trackio" / "j.db"
+    pr = open_project("j", db)
+    src = source.Source(pr, tmp_path / "runs")
+    src.tick([], [])
+    r1 = next(iter(src.runs))
+    src.tick([r1], ["x", "train/loss"])
+    assert src.traces[r1].latest("x") == (49, 49.0)
+    with sqlite3.connect(db) as conn:
+        run = conn.execute("SELECT run_id, run_name, timestamp FROM metrics LIMIT 1").fetchone()
+        conn.execute("INSERT INTO metrics (run_id, run_name, timestamp, step, metrics) VALUES (?, ?, ?, 50, ?)",
+                     (*run[:2], run[2], '{"x": 7, "train/loss": nope}'))
+        conn.execute("INSERT INTO metrics (run_id, run_name, timestamp, step, metrics) VALUES (?, ?, ?, 51, ?)",
+                     (*run[:2], run[2], '{"x": 8.5, "train/loss": 1.5}'))
+    pr.close()
+    assert src.tick([r1], ["x", "train/loss"]) and not src.error
+    tr = src.traces[r1]
+    assert tr.latest("x") == (51, 8.5) and tr.latest("train/loss") == (51, 1.5) and tr.rows == 2
+    got = tr.items("x", 1)
+    assert got is not None and 50 not in got[0].tolist() and 49 in got[0].tolist()
+    assert src.runs[r1].rows == 52

@@ -152,11 +152,13 @@ class Source:
             self.traces.clear()
         changed: list[str] = []
         fresh: dict[str, list[sw.Raw]] = {}
+        picked: list[str] = []
         if top != self.seen:
             if self.seen and top - self.seen <= CATCHUP_ROWS:  # one scan: counts and the shown runs' rows
                 synced = [r for r in wanted if (t := self.traces.get(r)) is not None and t.last_id >= self.seen]
                 fresh = {r: [] for r in synced}
-                counts = sw.new_rows(pr, self.seen, synced, fresh)
+                picked = sorted(set().union(*(self.traces[r].loaded for r in synced)))
+                counts = sw.new_rows(pr, self.seen, synced if picked else [], fresh, picked)
                 self.queries += 1
             else:
                 counts = sw.run_counts(pr, self.seen)
@@ -169,7 +171,7 @@ class Source:
                 continue
             trace = self.traces.get(rid)
             behind = trace is not None and trace.last_id < self.seen
-            if trace is None or (behind and not self._fold_new(rid, trace, fresh.get(rid))):
+            if trace is None or (behind and not self._fold_new(rid, trace, fresh.get(rid), picked)):
                 trace = self.traces[rid] = self._new_trace(rid)
                 behind = True
             loaded = loaded or behind
@@ -202,37 +204,48 @@ class Source:
         self.queries += 2
         return trace
 
-    def _fold(self, trace: RunTrace, rows: list[tuple], keys: list[str], new: bool) -> bool:
+    def _fold(self, trace: RunTrace, rows: list[tuple], keys: list[str], new: bool,
+              picked: list[str] | None = None) -> bool:
+        """Fold in ``keys`` of rows of metrics, or of rows of the values of ``picked``."""
         if not rows:
             return True
-        steps, vals = extract(rows, keys)
+        if picked is None:
+            steps, vals = extract(rows, keys)
+        else:
+            steps, vals = extract(rows, picked, picked=True)
+            if picked != keys:
+                vals = vals[:, [picked.index(k) for k in keys]]
         return trace.fold(int(rows[-1][0]), steps, vals, keys, new)
 
     def _history(self, rid: str, trace: RunTrace, need: list[str]) -> None:
         pr, n = self.project, self.runs[rid].rows
         if n <= FULL_ROWS:
-            rows = sw.run_rows(pr, rid, upto_id=trace.last_id)
+            rows = sw.run_rows(pr, rid, upto_id=trace.last_id, keys=need)
         else:
             rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_step(pr, rid, TAIL_ROWS),
-                               upto_id=trace.last_id)
+                               upto_id=trace.last_id, keys=need)
         self.queries += 1
         last = trace.last_id
         for i in range(0, len(rows), CHUNK):
-            self._fold(trace, rows[i:i + CHUNK], need, new=False)
+            self._fold(trace, rows[i:i + CHUNK], need, new=False, picked=need)
         trace.last_id = last
         trace.loaded.update(need)
 
-    def _fold_new(self, rid: str, trace: RunTrace, rows: list[sw.Raw] | None = None) -> bool:
-        """Fold in the run's rows newer than the trace (``rows``: read already, all of them)."""
+    def _fold_new(self, rid: str, trace: RunTrace, rows: list[sw.Raw] | None = None,
+                  picked: list[str] | None = None) -> bool:
+        """Fold in the run's rows newer than the trace (``rows``: read already, all of them,
+        holding the values of ``picked``)."""
+        keys = sorted(trace.loaded)
         if rows is None:
-            rows = sw.rows_after(self.project, rid, trace.last_id, CATCHUP_ROWS)
+            rows = sw.rows_after(self.project, rid, trace.last_id, CATCHUP_ROWS, keys)
             self.queries += 1
-            upto = self.seen if len(rows) < CATCHUP_ROWS else rows[-1][0]
+            upto, picked = (self.seen if len(rows) < CATCHUP_ROWS else rows[-1][0]), keys
         else:
             upto = self.seen
-        ok = self._fold(trace, rows, sorted(trace.loaded), new=True)
-        if rows:
-            self._numeric(trace, [rows[-1][2]])
+        ok = self._fold(trace, rows, keys, new=True, picked=picked if keys else None)
+        if rows:  # the newest row's keys: metrics that appear
+            self._numeric(trace, sw.newest(self.project, rid, 1))
+            self.queries += 1
         trace.last_id = max(trace.last_id, upto)
         return ok
 

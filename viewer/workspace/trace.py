@@ -57,17 +57,33 @@ def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN
 
 
-def extract(raws: list[tuple[int, int, Any]], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _array(raw: Any) -> Any:
+    try:
+        return _loads(raw)
+    except (TypeError, ValueError):
+        try:
+            return json.loads(raw)
+        except (TypeError, ValueError):
+            return None
+
+
+def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Steps and a matrix of the numbers under ``keys`` (NaN where absent or not a number)
     of (id, step, metrics) rows.  Each row is decoded once (orjson: several times faster
-    than finding the keys in the bytes from Python); booleans read as 1.0 / 0.0."""
+    than finding the keys in the bytes from Python); booleans read as 1.0 / 0.0.
+    ``picked``: the rows hold the values of ``keys`` instead, as a JSON array or a list."""
     out: list[list[Any]] = []
+    n = len(keys)
     for _, _, raw in raws:
-        try:
-            d = _loads(raw)
-        except (TypeError, ValueError):
-            d = decode(raw)
-        vals: list[Any] = list(map(d.get, keys)) if type(d) is dict else [None] * len(keys)
+        if picked:
+            got = raw if type(raw) is list or raw is None else _array(raw)
+            vals: list[Any] = got[:n] if type(got) is list and len(got) >= n else [None] * n
+        else:
+            try:
+                d = _loads(raw)
+            except (TypeError, ValueError):
+                d = decode(raw)
+            vals = list(map(d.get, keys)) if type(d) is dict else [None] * n
         if set(map(type, vals)) != _FLOAT:
             vals = [_num(v) for v in vals]
         out.append(vals)
