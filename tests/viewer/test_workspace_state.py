@@ -134,3 +134,66 @@ def test_extract_reads_only_the_keys_asked_for() -> None:
     got = [[None if v != v else v for v in row] for row in vals.tolist()]
     assert got == [[1.5, 1.0, -3e-5, None, None], [2.0, None, 1.0, None, None], [None, None, 4.0, None, None],
                    [None, 0.0, None, None, None], [None, None, None, None, None]]
+
+
+def test_catch_up_is_bounded_and_counts_stay_exact(tmp_path: Path) -> None:
+    """A burst larger than a tick reads is folded in over several ticks, oldest rows first, and
+    the runs pane counts every row whether it comes from the index seeks, the one-scan tick or
+    the grouped query."""
+    from viewer.workspace import source
+
+    write(tmp_path, """
+        bulk("b", "r1", [{"train/loss": 1.0, "x": float(i)} for i in range(100)], list(range(100)))
+        bulk("b", "r2", [{"train/loss": 2.0} for i in range(30)], list(range(30)))
+    """)
+    pr = open_project("b", tmp_path / "trackio" / "b.db")
+    src = source.Source(pr, tmp_path / "runs")
+    assert src.tick([], ["x"])
+    r1 = next(r.run_id for r in src.runs.values() if r.name == "r1")
+    assert {r.name: r.rows for r in src.runs.values()} == {"r1": 100, "r2": 30}
+    src.tick([r1], ["x"])
+    assert src.traces[r1].latest("x") == (99, 99.0)
+    burst = source.CATCHUP_ROWS + 500
+    write(tmp_path, f"""
+        bulk("b", "r1", [{{"train/loss": 0.5, "x": float(i)}} for i in range(100, {100 + burst})],
+             list(range(100, {100 + burst})))
+    """)
+    src.tick([r1], ["x"])
+    assert src.traces[r1].rows == source.CATCHUP_ROWS
+    assert src.traces[r1].latest("x") == (99 + source.CATCHUP_ROWS, 99.0 + source.CATCHUP_ROWS)
+    assert src.runs[r1].rows == 100 + burst
+    write(tmp_path, 'bulk("b", "r2", [{"train/loss": 1.5}] * 5, list(range(30, 35)))')
+    src.tick([r1], ["x"])  # the rest of the burst, and r2's rows counted by the one-scan tick
+    assert src.traces[r1].rows == burst and src.traces[r1].latest("x") == (99 + burst, 99.0 + burst)
+    assert {r.name: r.rows for r in src.runs.values()} == {"r1": 100 + burst, "r2": 35}
+    assert src.runs[r1].last_step == 99 + burst and src.runs[r1].loss == 0.5
+
+
+def test_rows_that_are_not_json_read_as_no_value(tmp_path: Path) -> None:
+    """SQLite picks the shown values out of each row; a row that is not JSON (another writer,
+    a torn write) makes the workspace decode that tick's rows itself, and reads as no value."""
+    import sqlite3
+
+    from viewer.workspace import source
+
+    write(tmp_path, 'bulk("j", "r1", [{"train/loss": 2.0, "x": float(i)} for i in range(50)], list(range(50)))')
+    db = tmp_path / "trackio" / "j.db"
+    pr = open_project("j", db)
+    src = source.Source(pr, tmp_path / "runs")
+    src.tick([], [])
+    r1 = next(iter(src.runs))
+    src.tick([r1], ["x", "train/loss"])
+    assert src.traces[r1].latest("x") == (49, 49.0)
+    with sqlite3.connect(db) as conn:
+        run = conn.execute("SELECT run_id, run_name, timestamp FROM metrics LIMIT 1").fetchone()
+        conn.execute("INSERT INTO metrics (run_id, run_name, timestamp, step, metrics) VALUES (?, ?, ?, 50, ?)",
+                     (*run[:2], run[2], '{"x": 7, "train/loss": nope}'))
+        conn.execute("INSERT INTO metrics (run_id, run_name, timestamp, step, metrics) VALUES (?, ?, ?, 51, ?)",
+                     (*run[:2], run[2], '{"x": 8.5, "train/loss": 1.5}'))
+    pr.close()
+    assert src.tick([r1], ["x", "train/loss"]) and not src.error
+    tr = src.traces[r1]
+    assert tr.latest("x") == (51, 8.5) and tr.latest("train/loss") == (51, 1.5) and tr.rows == 2
+    got = tr.items("x", 1)
+    assert got is not None and 50 not in got[0].tolist() and 49 in got[0].tolist()
+    assert src.runs[r1].rows == 52

@@ -70,6 +70,8 @@ class Workspace:
                 keys.update(trace.numeric_keys())
         if keys != set(st.metrics):
             st.set_metrics(sorted(keys, key=metric_order))
+            if self._missing():  # metrics just learnt: read their history before the frame
+                changed = src.tick(st.selected, self._shown_keys()) or changed
         return changed
 
     def prepare(self, width: int, height: int) -> None:

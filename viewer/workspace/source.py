@@ -1,8 +1,10 @@
 """The workspace's data: a project's runs and the traces of the selected ones.
 
 :meth:`Source.tick` costs one query when nothing was written; otherwise one
-grouped query for the new rows' runs and, per loaded run, one query for its
-rows newer than the last tick (decoded once, folded into every metric).
+scan of the new rows (runs pane counts, and the metrics of the runs shown,
+decoded once and folded into every metric).  A run behind by more (the rows
+written while the first screen was read, a burst) reads at most
+``CATCHUP_ROWS`` rows a tick, oldest first, the rest on the next ticks.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from viewer.workspace.trace import RunTrace, decode, extract
 # every k-th row (about SAMPLE_ROWS) plus their newest TAIL_ROWS rows.  Rows written
 # while the workspace is open are all read.
 FULL_ROWS, SAMPLE_ROWS, TAIL_ROWS, CHUNK = 2000, 1000, 600, 5000
+# A tick folds in at most CATCHUP_ROWS new rows per run (oldest first); a run written
+# faster, or the rows written while the first screen was read, follow on the next ticks.
+CATCHUP_ROWS = 1500
 RUNNING_S = 60.0
 
 
@@ -146,18 +151,30 @@ class Source:
             self.runs.clear()
             self.traces.clear()
         changed: list[str] = []
+        fresh: dict[str, list[sw.Raw]] = {}
+        picked: list[str] = []
         if top != self.seen:
-            changed = self._merge(sw.run_counts(pr, self.seen), fresh=self.seen == 0)
-            self.queries += 1 + len(changed)
+            if self.seen and top - self.seen <= CATCHUP_ROWS:  # one scan: counts and the shown runs' rows
+                synced = [r for r in wanted if (t := self.traces.get(r)) is not None and t.last_id >= self.seen]
+                fresh = {r: [] for r in synced}
+                picked = sorted(set().union(*(self.traces[r].loaded for r in synced)))
+                counts = sw.new_rows(pr, self.seen, synced if picked else [], fresh, picked)
+                self.queries += 1
+            else:
+                counts = sw.run_counts(pr, self.seen)
+                self.queries += 1 + len(counts)
+            changed = self._merge(counts, fresh=self.seen == 0)
             self.seen = top
         loaded = False
         for rid in wanted:
             if rid not in self.runs:
                 continue
             trace = self.traces.get(rid)
-            if trace is None or (rid in changed and not self._fold_new(rid, trace)):
+            behind = trace is not None and trace.last_id < self.seen
+            if trace is None or (behind and not self._fold_new(rid, trace, fresh.get(rid), picked)):
                 trace = self.traces[rid] = self._new_trace(rid)
-                loaded = True
+                behind = True
+            loaded = loaded or behind
             need = [k for k in keys if k in trace.index and k not in trace.loaded]
             if need:
                 self._history(rid, trace, need)
@@ -180,42 +197,56 @@ class Source:
         trace.ensure_keys(sorted(found))
 
     def _new_trace(self, rid: str) -> RunTrace:
-        pr, run, trace = self.project, self.runs[rid], RunTrace()
+        pr, trace = self.project, RunTrace()
         self._numeric(trace, sw.sample(pr, rid))
-        trace.last_id = run.last_id
+        trace.last_id = self.seen  # the trace holds the run's rows up to the newest id read
         trace.lo = sw.first_step(pr, rid)
         self.queries += 2
         return trace
 
-    def _fold(self, trace: RunTrace, rows: list[tuple], keys: list[str], new: bool) -> bool:
+    def _fold(self, trace: RunTrace, rows: list[tuple], keys: list[str], new: bool,
+              picked: list[str] | None = None) -> bool:
+        """Fold in ``keys`` of rows of metrics, or of rows of the values of ``picked``."""
         if not rows:
             return True
-        steps, vals = extract(rows, keys)
+        if picked is None:
+            steps, vals = extract(rows, keys)
+        else:
+            steps, vals = extract(rows, picked, picked=True)
+            if picked != keys:
+                vals = vals[:, [picked.index(k) for k in keys]]
         return trace.fold(int(rows[-1][0]), steps, vals, keys, new)
 
     def _history(self, rid: str, trace: RunTrace, need: list[str]) -> None:
         pr, n = self.project, self.runs[rid].rows
         if n <= FULL_ROWS:
-            rows = sw.run_rows(pr, rid, upto_id=trace.last_id)
+            rows = sw.run_rows(pr, rid, upto_id=trace.last_id, keys=need)
         else:
-            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_id(pr, rid, TAIL_ROWS),
-                               upto_id=trace.last_id)
+            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_step(pr, rid, TAIL_ROWS),
+                               upto_id=trace.last_id, keys=need)
         self.queries += 1
         last = trace.last_id
         for i in range(0, len(rows), CHUNK):
-            self._fold(trace, rows[i:i + CHUNK], need, new=False)
+            self._fold(trace, rows[i:i + CHUNK], need, new=False, picked=need)
         trace.last_id = last
         trace.loaded.update(need)
 
-    def _fold_new(self, rid: str, trace: RunTrace) -> bool:
-        pr = self.project
-        rows = sw.rows_after(pr, rid, trace.last_id)
-        self.queries += 1
-        if not rows:
-            return True
-        ok = self._fold(trace, rows, sorted(trace.loaded), new=True)
-        trace.last_id = max(trace.last_id, rows[-1][0])
-        self._numeric(trace, [rows[-1][2]])
+    def _fold_new(self, rid: str, trace: RunTrace, rows: list[sw.Raw] | None = None,
+                  picked: list[str] | None = None) -> bool:
+        """Fold in the run's rows newer than the trace (``rows``: read already, all of them,
+        holding the values of ``picked``)."""
+        keys = sorted(trace.loaded)
+        if rows is None:
+            rows = sw.rows_after(self.project, rid, trace.last_id, CATCHUP_ROWS, keys)
+            self.queries += 1
+            upto, picked = (self.seen if len(rows) < CATCHUP_ROWS else rows[-1][0]), keys
+        else:
+            upto = self.seen
+        ok = self._fold(trace, rows, keys, new=True, picked=picked if keys else None)
+        if rows:  # the newest row's keys: metrics that appear
+            self._numeric(trace, sw.newest(self.project, rid, 1))
+            self.queries += 1
+        trace.last_id = max(trace.last_id, upto)
         return ok
 
     # -- panes ---------------------------------------------------------------------------------
