@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.slurm.conftest import squeue, wait_for
-from tests.sweeps.conftest import REPO, cli, points, two_points, write_sweep
+from tests.sweeps.conftest import REPO, cli, ctrl_c_into_a_closed_pipe, points, real_lenet, two_points, write_sweep
 from trackers.journal import read_records
 
 pytestmark = pytest.mark.slow
@@ -24,20 +23,34 @@ STANDIN_TWO = two_points("onslurm")
 NAMES = ("lr=1e-3", "lr=1e-2")
 
 
+def hanging_sweep(tmp_path: Path, name: str, hang_on: str) -> tuple[Path, Path, Path, Path, dict[str, str]]:
+    """Sweep ``name`` of STANDIN_TWO whose points matching ``hang_on`` wait while the file ``hang`` exists.
+
+    Returns the sweep file, ``hang``, the project's runs folder, the sweep's state file and the environment.
+    """
+    path = write_sweep(tmp_path, name, STANDIN_TWO)
+    hang = tmp_path / "hang"
+    hang.write_text(hang_on)
+    runs = tmp_path / "runs" / "onslurm"
+    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
+    return path, hang, runs, runs / ".sweeps" / f"{name}.json", env
+
+
+def start(path: Path, env: dict[str, str], *extra: str, quiet: bool = False) -> subprocess.Popen:
+    """``python -m sweeps run PATH --executor slurm EXTRA...``, its output piped as text (or dropped)."""
+    cmd = [sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm", *extra]
+    if quiet:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def job_ids(state_file: Path) -> list[str]:
     return [str(p["job_id"]) for p in points(state_file).values() if p.get("job_id")]
 
 
 def test_two_points_through_sbatch_with_nothing_but_the_executor(
         tmp_path: Path, isolated_env: dict[str, str], slurm: dict[str, str]) -> None:
-    path = write_sweep(tmp_path, "lenet", """
-defconfig: lenet5-cpu
-tracker: none
-project: onslurm
-set: {TRAIN_MAX_ITERS: 4, TRAIN_EVAL_INTERVAL: 2, TRAIN_LOG_INTERVAL: 2, RUNS_DIR: "{runs}"}
-vary:
-  lr: [1e-3, 3e-3]
-""")
+    path = write_sweep(tmp_path, "lenet", real_lenet("onslurm", "1e-3, 3e-3"))
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     result = cli("run", str(path), env={**env, "SWEEP_EXECUTOR": "slurm"}, timeout=600)
     out = result.stdout + result.stderr
@@ -63,14 +76,8 @@ def test_threads_follow_the_cpus_asked_for(tmp_path: Path, isolated_env: dict[st
 
 def test_scancel_of_one_point_then_rerun_resumes_it(tmp_path: Path, isolated_env: dict[str, str],
                                                     slurm: dict[str, str]) -> None:
-    path = write_sweep(tmp_path, "cancel", STANDIN_TWO)
-    hang = tmp_path / "hang"
-    hang.write_text("lr=1e-2")
-    runs = tmp_path / "runs" / "onslurm"
-    state_file = runs / ".sweeps" / "cancel.json"
-    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm"], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    path, hang, runs, state_file, env = hanging_sweep(tmp_path, "cancel", "lr=1e-2")
+    proc = start(path, env)
     try:
         wait_for(lambda: (runs / "lr=1e-2" / "checkpoints" / "last.pt").is_file()
                  and points(state_file).get("lr=1e-3", {}).get("status") == "done", what="point 2 hanging")
@@ -98,27 +105,13 @@ def test_scancel_of_one_point_then_rerun_resumes_it(tmp_path: Path, isolated_env
 
 def test_ctrl_c_into_a_closed_pipe_cancels_every_job(tmp_path: Path, isolated_env: dict[str, str],
                                                      slurm: dict[str, str]) -> None:
-    path = write_sweep(tmp_path, "pipe", STANDIN_TWO)
-    hang = tmp_path / "hang"
-    hang.write_text("*")
-    runs = tmp_path / "runs" / "onslurm"
-    state_file = runs / ".sweeps" / "pipe.json"
-    err = tmp_path / "stderr.txt"
-    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    shell = f"{sys.executable} -m sweeps run {path} --executor slurm 2>{err} | cat >/dev/null"
-    proc = subprocess.Popen(["bash", "-c", shell], cwd=REPO, env=env, start_new_session=True)
-    try:
-        wait_for(lambda: len(job_ids(state_file)) == 2
-                 and set(squeue(job_ids(state_file)).values()) == {"RUNNING"}
-                 and all((runs / n / "checkpoints" / "last.pt").is_file() for n in NAMES), what="both jobs running")
-        ids = job_ids(state_file)
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    stderr = err.read_text()
-    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    path, hang, runs, state_file, env = hanging_sweep(tmp_path, "pipe", "*")
+    ctrl_c_into_a_closed_pipe(
+        tmp_path, path, env, "--executor slurm",
+        lambda: len(job_ids(state_file)) == 2 and set(squeue(job_ids(state_file)).values()) == {"RUNNING"}
+        and all((runs / n / "checkpoints" / "last.pt").is_file() for n in NAMES), what="both jobs running",
+        timeout=240)
+    ids = job_ids(state_file)
     wait_for(lambda: set(squeue(ids).values()) <= {"CANCELLED", "COMPLETED", "FAILED"}, timeout=60,
              what="every job to end")
     assert {p["status"] for p in points(state_file).values()} == {"interrupted"}
@@ -147,16 +140,9 @@ def test_a_request_that_can_never_start_stops_with_one_line(tmp_path: Path, isol
 def test_a_job_cancelled_while_pending_ends_its_point(tmp_path: Path, isolated_env: dict[str, str],
                                                       slurm: dict[str, str]) -> None:
     """Each point asks for every CPU: the second waits (its reason is shown); cancelled there, it is failed."""
-    path = write_sweep(tmp_path, "pending", STANDIN_TWO)
-    hang = tmp_path / "hang"
-    hang.write_text("lr=1e-3")
-    runs = tmp_path / "runs" / "onslurm"
-    state_file = runs / ".sweeps" / "pending.json"
+    path, hang, runs, state_file, env = hanging_sweep(tmp_path, "pending", "lr=1e-3")
     cpus = str(os.cpu_count() or 1)
-    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm",
-                             "--set", f"SLURM_CPUS_PER_TASK={cpus}"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(path, env, "--set", f"SLURM_CPUS_PER_TASK={cpus}")
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
     reader.start()
@@ -188,14 +174,8 @@ def test_a_job_cancelled_while_pending_ends_its_point(tmp_path: Path, isolated_e
 def test_a_rerun_after_the_sweep_was_killed_follows_its_queued_jobs(
         tmp_path: Path, isolated_env: dict[str, str], slurm: dict[str, str]) -> None:
     """kill -9 of ``make sweep`` leaves its jobs running; the rerun attaches to them instead of submitting twice."""
-    path = write_sweep(tmp_path, "attach", STANDIN_TWO)
-    hang = tmp_path / "hang"
-    hang.write_text("*")
-    runs = tmp_path / "runs" / "onslurm"
-    state_file = runs / ".sweeps" / "attach.json"
-    env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    first = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm"], cwd=REPO,
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path, hang, runs, state_file, env = hanging_sweep(tmp_path, "attach", "*")
+    first = start(path, env, quiet=True)
     try:
         wait_for(lambda: all((runs / n / "checkpoints" / "last.pt").is_file() for n in NAMES)
                  and len(job_ids(state_file)) == 2, what="both points hanging")
@@ -204,8 +184,7 @@ def test_a_rerun_after_the_sweep_was_killed_follows_its_queued_jobs(
         first.wait()
     ids = job_ids(state_file)
     assert set(squeue(ids).values()) == {"RUNNING"}
-    rerun = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm"], cwd=REPO,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rerun = start(path, env)
     seen: list[str] = []
     try:
         assert rerun.stdout is not None

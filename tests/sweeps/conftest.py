@@ -33,6 +33,18 @@ def two_points(project: str) -> str:
     return TWO_POINTS.format(project=project)
 
 
+def real_lenet(project: str, lrs: str) -> str:
+    """A sweep of the real LeNet-5 trainer, 4 iterations a point, over the learning rates ``lrs`` ("1e-3, 3e-3")."""
+    return f"""
+defconfig: lenet5-cpu
+tracker: none
+project: {project}
+set: {{TRAIN_MAX_ITERS: 4, TRAIN_EVAL_INTERVAL: 2, TRAIN_LOG_INTERVAL: 2, RUNS_DIR: "{{runs}}"}}
+vary:
+  lr: [{lrs}]
+"""
+
+
 def wait_for(predicate, timeout: float = 120.0, what: str = "condition", poll: float = 0.1) -> None:
     """Poll ``predicate`` until it is true (generous: the machine may be busy)."""
     deadline = time.monotonic() + timeout
@@ -66,6 +78,26 @@ def interrupted_sweep(path: Path, env: dict[str, str], when, what: str, settle: 
         if proc.poll() is None:
             proc.kill()
     return proc.returncode, out
+
+
+def ctrl_c_into_a_closed_pipe(tmp_path: Path, path: Path, env: dict[str, str], args: str, when, what: str,
+                              timeout: float = 120.0) -> str:
+    """``python -m sweeps run PATH ARGS 2>stderr | cat >/dev/null`` in a session of its own, and once ``when()``
+    holds, SIGINT to the whole group (a terminal's Ctrl+C reaches python and cat alike, so the pipe closes).
+    Returns the sweep's stderr, checked to hold no traceback."""
+    err = tmp_path / "stderr.txt"
+    shell = f"{sys.executable} -m sweeps run {path} {args} 2>{err} | cat >/dev/null"
+    proc = subprocess.Popen(["bash", "-c", shell], cwd=REPO, env=env, start_new_session=True)
+    try:
+        wait_for(when, timeout=timeout, what=what)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    stderr = err.read_text()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    return stderr
 
 
 def write_sweep(folder: Path, name: str, body: str) -> Path:

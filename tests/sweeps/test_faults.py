@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sweeps.runner import open_state
-from tests.sweeps.conftest import REPO, cli, interrupted_sweep, points, two_points, wait_for, write_sweep
+from tests.sweeps.conftest import (REPO, cli, ctrl_c_into_a_closed_pipe, interrupted_sweep, points, real_lenet,
+                                    two_points, wait_for, write_sweep)
 
 TWO = two_points("faults")
 
@@ -35,21 +33,12 @@ def test_ctrl_c_into_a_closed_pipe_stops_every_local_point(tmp_path: Path, isola
     runs = tmp_path / "runs" / "faults"
     state_file = runs / ".sweeps" / "pipe.json"
     env = {**os.environ, "STANDIN_HANG": str(hang), "PYTHONPATH": str(REPO)}
-    err = tmp_path / "stderr.txt"
-    shell = f"{sys.executable} -m sweeps run {path} --jobs 2 2>{err} | cat >/dev/null"
-    proc = subprocess.Popen(["bash", "-c", shell], cwd=REPO, env=env, start_new_session=True)
-    try:
-        wait_for(lambda: all((runs / n / "checkpoints" / "last.pt").is_file() for n in ("lr=1e-3", "lr=1e-2"))
-                 and {p.get("status") for p in points(state_file).values()} == {"running"}
-                 and len(points(state_file)) == 2, what="both points running")
-        pids = [json.loads((runs / n / "process.json").read_text())["pid"] for n in ("lr=1e-3", "lr=1e-2")]
-        os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl+C reaches python and cat alike
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    stderr = err.read_text()
-    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    ctrl_c_into_a_closed_pipe(
+        tmp_path, path, env, "--jobs 2",
+        lambda: all((runs / n / "checkpoints" / "last.pt").is_file() for n in ("lr=1e-3", "lr=1e-2"))
+        and {p.get("status") for p in points(state_file).values()} == {"running"}
+        and len(points(state_file)) == 2, what="both points running")
+    pids = [json.loads((runs / n / "process.json").read_text())["pid"] for n in ("lr=1e-3", "lr=1e-2")]
     assert {p["status"] for p in points(state_file).values()} == {"interrupted"}
     wait_for(lambda: not any(alive(pid) for pid in pids), timeout=30, what="the points' processes to end")
 
@@ -103,14 +92,7 @@ def test_a_point_that_finished_while_the_state_said_running_is_not_run_again(
 
 def test_a_final_checkpoint_without_a_summary_counts_as_finished(tmp_path: Path, isolated_env: dict[str, str]) -> None:
     """The real LeNet-5, killed after its last checkpoint: a rerun must not train from that checkpoint again."""
-    path = write_sweep(tmp_path, "final", """
-defconfig: lenet5-cpu
-tracker: none
-project: final
-set: {TRAIN_MAX_ITERS: 4, TRAIN_EVAL_INTERVAL: 2, TRAIN_LOG_INTERVAL: 2, RUNS_DIR: "{runs}"}
-vary:
-  lr: [1e-3]
-""")
+    path = write_sweep(tmp_path, "final", real_lenet("final", "1e-3"))
     first = cli("run", str(path), env={"OMP_NUM_THREADS": "1"}, timeout=240)
     assert first.returncode == 0, first.stdout + first.stderr
     run = tmp_path / "runs" / "final" / "lr=1e-3"
