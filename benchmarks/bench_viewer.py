@@ -10,8 +10,9 @@ benchmarks/.cache/ (git-ignored).  Prints:
   5 repeats (median, min, max) with the ratios: cold (a fresh summary cache,
   ``$XDG_CACHE_HOME/ktrack/viewer``, every time: the first run ever), warm
   (the cache of an earlier run, no new rows) and ``--no-cache``;
-* the live refresh tick cost while a writer appends 1,000 steps/s, and the
-  viewer process's peak memory.
+* the live workspace (``viewer.workspace``, 120x40, every metric of the run)
+  on the same run: first load, refresh tick (tick + frame) while a writer
+  appends 1,000 steps/s, and the viewer process's peak memory.
 
 ``--quick`` uses a 100,000-step database and fewer repetitions.
 
@@ -103,20 +104,20 @@ TRACKIO_READ = ("from trackio.sqlite_storage import SQLiteStorage as S; import s
                 "v = S.get_metric_values(sys.argv[1], sys.argv[2], 'train/loss'); print(len(v), v[-1]['value'])")
 
 TICK = r'''
-import io, resource, sys, time
-from rich.console import Console
-from viewer.cli import build_parser, find_projects
-from viewer.live import DashboardState
-args = build_parser().parse_args(["-p", sys.argv[1], "--dir", sys.argv[2]])
-state = DashboardState(find_projects(args), args)
-con = Console(file=io.StringIO(), width=120, height=40, force_terminal=True)
-t = time.perf_counter(); state.tick(); first = time.perf_counter() - t
-ticks, end = [], time.time() + float(sys.argv[3])
+import argparse, resource, sys, time
+from pathlib import Path
+from viewer.store import open_project
+from viewer.workspace import Workspace
+pr = open_project(sys.argv[1], Path(sys.argv[2]) / (sys.argv[1] + ".db"))
+ws = Workspace([pr], argparse.Namespace(runs="/nonexistent", zoom=0, run=None, compare=None, interval=1.0))
+t = time.perf_counter(); ws.prepare(120, 40); ws.tick(); ws.frame(120, 40); first = time.perf_counter() - t
+trace = ws.source.traces[ws.state.selected[0]]
+start, ticks, end = trace.rows, [], time.time() + float(sys.argv[3])
 while time.time() < end:
     time.sleep(0.25)
-    t = time.perf_counter(); state.tick(); con.print(state.render(120, 40)); ticks.append(time.perf_counter() - t)
+    t = time.perf_counter(); ws.tick(); ws.frame(120, 40); ticks.append(time.perf_counter() - t)
 ticks.sort()
-print(first, ticks[len(ticks) // 2], ticks[-1], state.rows_seen,
+print(first, ticks[len(ticks) // 2], ticks[-1], trace.rows - start,
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 '''
 
@@ -208,10 +209,10 @@ def main() -> None:
                              check=True, capture_output=True, text=True).stdout.split()
         written = writer.communicate()[0].strip()
     first, med, worst, seen, rss = (float(x) for x in res)
-    print(f"live: first load {first * 1000:.0f} ms; refresh tick while writing 1,000 steps/s: "
+    print(f"live workspace: first load {first * 1000:.0f} ms; refresh tick while writing 1,000 steps/s: "
           f"median {med * 1000:.1f} ms, worst {worst * 1000:.1f} ms (goal < 50 ms); "
           f"{int(seen):,} new rows read, writer wrote {written}")
-    print(f"live: peak memory (max RSS) {rss:.0f} MB (goal < 200 MB)")
+    print(f"live workspace: peak memory (max RSS) {rss:.0f} MB (goal < 200 MB)")
 
 
 if __name__ == "__main__":

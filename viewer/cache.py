@@ -6,7 +6,7 @@ the state of a :class:`viewer.live_series.LiveSeries` (step buckets, raw tail fo
 the zoom levels, latest lr/sparsity, exact views already drawn) plus the
 highest row id folded in, and the roles (which key is the loss, lr...) found
 for that state.  The next call restores it and reads only rows with a larger
-id (the same ``SeriesSet.update`` the live mode runs on every tick); when
+id (``SeriesSet.update``); when
 there are none, the roles are taken from the file too, so a warm ``--once``
 does a few index seeks.
 

@@ -1,4 +1,4 @@
-"""``--compare`` and the live ``c`` key: reading several runs of one project to compare.
+"""``--compare --once``: reading several runs of one project to compare.
 
 The text itself (the Kconfig symbols that differ -- first --, the run table,
 the overlaid loss chart with one marker per run and a legend line) comes from
@@ -63,57 +63,31 @@ def pick_runs(project: Project, wanted: list[str]) -> list[RunInfo]:
     return out
 
 
-class Comparison:
-    """Several runs of one project, each with a summary kept up to date."""
+def run_data(project: Project, runs: list[RunInfo], metric: str | None = None,
+             use_cache: bool = True) -> list[compare_render.RunData]:
+    """One :class:`viewer.compare_render.RunData` per run (duplicate names get their id);
+    call inside ``project.snapshot()``."""
+    from viewer.cache import load_series
 
-    def __init__(self, project: Project, wanted: list[str], metric: str | None = None,
-                 use_cache: bool = True) -> None:
-        self.project, self.wanted, self.metric, self.use_cache = project, wanted, metric, use_cache
-        self.series: dict[str, LiveSeries | None] = {}
-        self.runs: list[RunInfo] = []
-
-    def refresh(self) -> None:
-        """Pick up new runs (when comparing all) and rows newer than last time."""
-        from viewer.cache import load_series
-
-        pr = self.project
-        with pr.snapshot():
-            self.runs = pick_runs(pr, self.wanted)
-            for run in self.runs:
-                s = self.series.get(run.run_id)
-                if s is not None:
-                    s.update()
-                    if not s.stale:
-                        continue
-                try:
-                    self.series[run.run_id] = load_series(pr, run, resolve_roles(pr, run, self.metric),
-                                                              self.use_cache)
-                except NoMetric:
-                    self.series[run.run_id] = None
-
-    def run_data(self) -> list[compare_render.RunData]:
-        """One :class:`viewer.compare_render.RunData` per run (duplicate names get their id)."""
-        names = [r.name for r in self.runs]
-        out = []
-        with self.project.snapshot():
-            for r in self.runs:
-                s = self.series.get(r.run_id)
-                label = r.name if names.count(r.name) == 1 else f"{r.name} ({r.run_id})"
-                out.append(compare_render.RunData(name=label, dir=self.project.path, config=run_config(self.project, r),
-                                      train=curve(s.metric) if s is not None else [],
-                                      time_s=duration_s(self.project, r)))
-        return out
-
-    def text(self, width: int = 60, height: int = 12) -> str:
-        """The ``--compare --once`` text (symbol diff first)."""
-        return compare_render.compare_text(self.run_data(), width, height)
+    names = [r.name for r in runs]
+    out = []
+    for r in runs:
+        try:
+            s: LiveSeries | None = load_series(project, r, resolve_roles(project, r, metric), use_cache)
+        except NoMetric:
+            s = None
+        label = r.name if names.count(r.name) == 1 else f"{r.name} ({r.run_id})"
+        out.append(compare_render.RunData(name=label, dir=project.path, config=run_config(project, r),
+                                          train=curve(s.metric) if s is not None else [],
+                                          time_s=duration_s(project, r)))
+    return out
 
 
 def compare_text(project: Project, wanted: list[str], metric: str | None = None,
-                 use_cache: bool = True) -> str:
-    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs."""
-    cmp = Comparison(project, wanted, metric, use_cache)
-    cmp.refresh()
-    if not cmp.runs:
-        raise NoMetric(f"project '{project.name}' has no runs to compare")
-    return cmp.text()
+                 use_cache: bool = True, width: int = 60, height: int = 12) -> str:
+    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs (symbol diff first)."""
+    with project.snapshot():
+        runs = pick_runs(project, wanted)
+        if not runs:
+            raise NoMetric(f"project '{project.name}' has no runs to compare")
+        return compare_render.compare_text(run_data(project, runs, metric, use_cache), width, height)

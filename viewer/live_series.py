@@ -1,12 +1,10 @@
 """A run's chart metric with its latest learning rate and sparsity (``--once``, cache, compare)."""
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
-from viewer.columns import Column
 from viewer.model import Roles
-from viewer.series import Point, SeriesSet
+from viewer.series import SeriesSet
 from viewer.store import Project, RunInfo
 
 
@@ -18,7 +16,6 @@ class LiveSeries(SeriesSet):
         self.roles = roles
         light = [key for key in (roles.lr, roles.sparsity) if key and key != roles.metric]
         super().__init__(project, run, [roles.metric], light, k, state)
-        self.stale = False  # rebuilding happens inside update()
         self.metric = self.series[roles.metric]
 
     def _point(self, key: str | None) -> tuple[int, float] | None:
@@ -44,18 +41,3 @@ class LiveSeries(SeriesSet):
     def sparsity(self) -> float | None:
         """Latest sparsity (newest step), or None."""
         return self.sp_pt[1] if self.sp_pt else None
-
-    @property
-    def tail(self) -> deque[Point]:
-        """The newest points of the chart metric."""
-        return self.metric.tail
-
-    def tail_points(self, n: int) -> list[tuple[int, float]]:
-        """The last ``n`` points of the chart metric."""
-        return self.metric.tail_points(n)
-
-    def view(self, zoom: int, width: int) -> tuple[list[Column | None], float, float,
-                                                  tuple[int, float], tuple[int, float]] | None:
-        """Columns, min, max, first and last point of the chart metric, from memory."""
-        v = self.metric.sketch(zoom, width)
-        return None if v is None else (v.cols, v.vmin, v.vmax, v.first, v.last)

@@ -1,14 +1,11 @@
 """What a dashboard shows: which keys play which role in a run, and the chart view."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from viewer import keys
 from viewer.columns import Column
 from viewer.store import Project, RunInfo, StoreError
-
-if TYPE_CHECKING:
-    from viewer.series import Series
 
 ZOOM_POINTS: tuple[int | None, ...] = (None, 500, 200, 100, 50)
 ZOOM_LABELS: tuple[str, ...] = ("All data", "Last 500", "Last 200", "Last 100", "Last 50")
@@ -57,14 +54,6 @@ def resolve_roles(project: Project, run: RunInfo, metric: str | None) -> Roles:
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no {what}; metrics logged: {shown}")
     return Roles(chosen, keys.pick("lr", present), keys.pick("sparsity", present),
                  keys.pick("iteration", present), present)
-
-
-resolve = resolve_roles  # the name callers used before
-
-
-def build_view(series: "Series", zoom: int, width: int) -> View | None:
-    """The exact view of ``series`` for zoom level ``zoom`` in ``width`` columns."""
-    return series.view(zoom, width)
 
 
 def iteration_of(project: Project, run: RunInfo, roles: Roles, step: int) -> int:

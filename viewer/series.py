@@ -1,7 +1,8 @@
-"""Numeric series of a run, for any metric key, kept up to date tick by tick.
+"""Numeric series of a run, for any metric key, kept up to date from new rows.
 
-The one series interface of the viewer (live workspace, ``--once``,
-``--compare`` and the persistent cache all use it):
+The series interface of ``--once``, ``--compare`` and the persistent cache
+(the live workspace keeps every metric of a run at once in
+:class:`viewer.workspace.trace.RunTrace`, filled from whole rows):
 
 * :class:`SeriesSet` ``(project, run)`` -- the series of one run that are shown.
   ``add(key)`` builds one from SQL (``light=True``: only its latest point);
@@ -9,8 +10,7 @@ The one series interface of the viewer (live workspace, ``--once``,
   key in the set (``id > last_id``), and returns how many it read;
   ``state()`` / ``SeriesSet(..., state=...)`` (de)serialise it.
 * :class:`Series` -- one key: ``latest``, ``first``, ``count``, ``tail_points(n)``,
-  ``step_range()``, ``view(zoom, width)`` (exact, the ``--once`` numbers),
-  ``sketch(zoom, width)`` (from memory only, for live ticks).
+  ``step_range()``, ``view(zoom, width)`` (exact, the ``--once`` numbers).
 * :class:`viewer.live_series.LiveSeries` -- a SeriesSet of a run's loss
   (``Roles.metric``), lr and sparsity.
 
@@ -264,27 +264,6 @@ class Series:
                 if cell is not None and cell[field] == value:
                     return max(where.first, cell.first), min(where.last, cell.last)
         return where.first, where.last
-
-    def sketch(self, zoom: int, width: int) -> View | None:
-        """Like :meth:`view` from memory alone (no SQL): exact while the run's points fit
-        the tail, else each bucket drawn in the column of its first step."""
-        if ZOOM_POINTS[zoom] is not None or self._whole():
-            return self.view(zoom, width)
-        used = [c for c in self.b if c is not None]
-        if not used or self.first is None or not self.tail:
-            return None
-        lo, hi = self.step_range()
-        assert lo is not None and hi is not None
-        cols: list[Column | None] = [None] * width
-        from viewer.columns import column_of
-
-        for c in used:
-            x = column_of(c.first - lo, hi - lo + 1, width)
-            old = cols[x]
-            cols[x] = (c.vmin, c.vmax, c.vmin) if old is None else (min(old[0], c.vmin), max(old[1], c.vmax), old[2])
-        last = self.tail[-1]
-        return View(self.key, self.first, (last[0], last[1]), min(c.vmin for c in used),
-                    max(c.vmax for c in used), cols)
 
 
 class SeriesSet:

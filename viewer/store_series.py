@@ -157,10 +157,10 @@ class SeriesQueries:
         cap, args = ("", (run_id, lo, hi)) if max_id is None else (" AND id <= ?", (run_id, lo, hi, max_id))
         inner = (f"SELECT step, {expr or self.value_expr(run_id, key)} AS v FROM metrics WHERE {self.run_col}=? "
                  f"AND step BETWEEN ? AND ?{cap} LIMIT -1")
-        row = self._q(f"SELECT count(v), min(v), max(v), min(step), max(step) FROM ({inner}) WHERE v NOT NULL",
+        row = self._q(f"SELECT count(*), min(v), max(v), min(step), max(step) FROM ({inner}) WHERE v NOT NULL",
                       args)[0]
         if row[0] and not (math.isfinite(row[1]) and math.isfinite(row[2])):  # an 1e999 in hand-written JSON
-            row = self._q(f"SELECT count(v), min(v), max(v), min(step), max(step) FROM ({inner}) WHERE v {FIN}",
+            row = self._q(f"SELECT count(*), min(v), max(v), min(step), max(step) FROM ({inner}) WHERE v {FIN}",
                           args)[0]
         return Cell(*row) if row[0] else None
 
@@ -183,7 +183,7 @@ class SeriesQueries:
                 return b, pr.cell(run_id, key, lo + b * span, lo + (b + 1) * span - 1, max_id, expr)
 
             return [(b, c) for b, c in self._parallel(list(range(count)), by_steps) if c is not None]
-        q = (f"SELECT count(v), min(v), max(v), min(step), max(step) FROM (SELECT step, {expr} AS v "
+        q = (f"SELECT count(*), min(v), max(v), min(step), max(step) FROM (SELECT step, {expr} AS v "
              f"FROM metrics WHERE id >= ? AND id < ? AND +{self.run_col}=? LIMIT -1) WHERE v NOT NULL")
 
         def by_ids(pr: SeriesQueries, r: tuple[int, int, int]) -> tuple:

@@ -55,33 +55,3 @@ def test_compare_errors(cmp_root: Path) -> None:
         "trackio-view: error: no run 'nope' in project 'cmp'; runs: lr=3e-4, lr=1e-3")
     p = view(cmp_root, "--compare", "--once")
     assert p.returncode == 2 and "--compare requires --project" in p.stderr
-
-
-def test_live_compare_key(cmp_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The live 'c' key toggles the comparison of all runs (rendered off-screen)."""
-    import io
-
-    from rich.console import Console
-
-    from tests.viewer.conftest import env_for
-    from viewer.cli import build_parser, find_projects
-    from viewer.live import DashboardState
-
-    for k, v in env_for(cmp_root).items():
-        monkeypatch.setenv(k, v)
-    args = build_parser().parse_args(["-p", "cmp"])
-    state = DashboardState(find_projects(args), args)
-    state.tick()
-
-    def screen() -> str:
-        con = Console(file=io.StringIO(), width=100, height=40, force_terminal=False)
-        con.print(state.render(100, 40))
-        return con.file.getvalue()
-
-    assert "Kconfig symbols" not in screen()
-    state.key("c")
-    text = screen()
-    assert "Kconfig symbols that differ (2):" in text and "* lr=1e-3   o lr=3e-4" in text
-    assert text.index("Kconfig symbols") < text.index("latest loss") < text.index("runs overlaid")
-    state.key("c")
-    assert "Latest Loss: 2.1000" in screen()

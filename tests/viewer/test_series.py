@@ -33,10 +33,10 @@ def test_incremental_matches_full(tmp_path: Path, monkeypatch) -> None:
         ref = reference.view(pts, zoom, 40)
         got = s.metric.view(zoom, 40)
         assert reference.same(got, ref) and reference.same(fresh.metric.view(zoom, 40), ref)
-    cols, vmin, vmax, first, last = s.view(0, 40)
-    assert (vmin, vmax, first, last) == (min(v for _, v in pts), max(v for _, v in pts), pts[0], pts[-1])
-    *_cols4, first4, last4 = s.view(4, 50)
-    assert first4 == (950, float((950 * 37) % 101) - 50) and last4 == (999, float((999 * 37) % 101) - 50)
+    v = s.metric.view(0, 40)
+    assert (v.vmin, v.vmax, v.first, v.last) == (min(x for _, x in pts), max(x for _, x in pts), pts[0], pts[-1])
+    v4 = s.metric.view(4, 50)
+    assert v4.first == (950, float((950 * 37) % 101) - 50) and v4.last == (999, float((999 * 37) % 101) - 50)
 
 
 def test_any_key_one_query_per_tick(tmp_path: Path) -> None:
