@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _journals(args: argparse.Namespace, names: set[str]) -> list[Project]:
-    from viewer.journal_source import journal_projects
+    from viewer.store_journal import journal_projects
 
     return list(journal_projects(Path(args.runs).expanduser(), names))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.viewer.conftest import view, write
 from trackers.journal import Journal, write_json
-from viewer.journal_source import JournalProject
+from viewer.store_journal import JournalProject
 from viewer.series import SeriesSet
 
 
