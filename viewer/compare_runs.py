@@ -84,10 +84,10 @@ def run_data(project: Project, runs: list[RunInfo], metric: str | None = None,
 
 
 def compare_text(project: Project, wanted: list[str], metric: str | None = None,
-                 use_cache: bool = True, width: int = 60, height: int = 12) -> str:
+                 use_cache: bool = True) -> str:
     """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs (symbol diff first)."""
     with project.snapshot():
         runs = pick_runs(project, wanted)
         if not runs:
             raise NoMetric(f"project '{project.name}' has no runs to compare")
-        return compare_render.compare_text(run_data(project, runs, metric, use_cache), width, height)
+        return compare_render.compare_text(run_data(project, runs, metric, use_cache))

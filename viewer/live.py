@@ -63,7 +63,7 @@ def _gradient(lines: list[str]) -> Text:
 
 
 class GpuDbState:
-    """The live ``--gpu-db`` view: one project at a time, its GPU history re-read each tick."""
+    """The live ``--gpu-db`` view: one project at a time, its GPU history read again for every frame."""
 
     def __init__(self, projects: list[Project], args: argparse.Namespace) -> None:
         self.projects, self.args = projects, args
@@ -72,9 +72,6 @@ class GpuDbState:
     @property
     def project(self) -> Project:
         return self.projects[self.index]
-
-    def tick(self) -> None:
-        """Nothing to keep between ticks: :meth:`render` reads the database."""
 
     def key(self, k: str) -> None:
         """Apply one key press: ``p`` (or Tab) shows the next project."""
@@ -124,7 +121,7 @@ def run_dashboard(projects: list[Project], args: argparse.Namespace) -> int:
 
         return run_workspace(projects, args)
     state = GpuDbState(projects, args)
-    return _loop(state.render, state.key, state.tick, args.interval)
+    return _loop(state.render, state.key, lambda: None, args.interval)
 
 
 def run_gpu(gpu: Any, interval: float) -> int:
