@@ -199,7 +199,9 @@ demo: $(STAMP_RUN)
 	$(Q)project=$$($(PY) -c 'import kconf; print(kconf.load().TRACKER_PROJECT)'); \
 	$(VENV)/bin/trackio-view --once --project "$$project"; \
 	echo; \
-	echo "Live view:  $(VENV)/bin/trackio-view --project $$project"
+	echo "Next: the README's commands run inside $(VENV); activate it in this shell first:"; \
+	echo "  source $(VENV)/bin/activate"; \
+	echo "  trackio-view --project $$project        # the live view of this project"
 
 ## ---------------------------------------------------------------- development
 check: test

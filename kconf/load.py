@@ -18,14 +18,13 @@ from kconf.values import typed_values
 
 
 def find_config() -> Path | None:
-    """Return the ``.config`` to use: ``$KCONFIG_CONFIG``, ``./.config``, then the repo's."""
+    """Return the ``.config`` to use: ``$KCONFIG_CONFIG``, else ``./.config`` (kconfiglib's rule: a program
+    run from another folder never picks up the checkout's experiment behind the user's back)."""
     env = os.environ.get("KCONFIG_CONFIG")
     if env:
         return Path(env)
-    for candidate in (Path.cwd() / ".config", REPO_ROOT / ".config"):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidate = Path.cwd() / ".config"
+    return candidate if candidate.is_file() else None
 
 
 def tree_root(config: str | os.PathLike[str]) -> Path:

@@ -67,6 +67,13 @@ def warn(prog: str, message: object, key: str | None = None) -> bool:
     return True
 
 
+def mark_shown(prog: str, key: str) -> None:
+    """Treat the warning ``key`` of ``prog`` as shown already: for a caller that tells the user the same
+    thing in its own words (the self-test's W&B run lives in a scratch folder, so "sync it later" is wrong)."""
+    with _lock:
+        _seen.add((prog, key))
+
+
 def reset_warnings() -> None:
     """Forget which warnings were shown (for tests)."""
     with _lock:

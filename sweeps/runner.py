@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import kconf
 from kconf.tree import REPO_ROOT
 from sweeps import results
 from sweeps.commands import command_argv, local_threads, point_env, resume_hint
@@ -237,6 +238,29 @@ def make_executor(name: str, conf: Configurator, state_dir: Path, cluster: str |
     raise SweepError(f"unknown SWEEP_EXECUTOR {name!r}: use local or slurm")
 
 
+def configured_trackers() -> tuple[str, str] | None:
+    """``(TRACKER value, where from)`` of the current ``.config``, or None without one: a sweep file that
+    names no ``tracker:`` tracks its points where the user's own experiment is tracked."""
+    try:
+        values = vars(kconf.load())
+    except kconf.ConfigError as exc:
+        raise SweepError(f"{exc} (a sweep without tracker: uses the trackers of the current .config)") from None
+    if not values:
+        return None
+    names = [name for name, symbol in kconf.TRACKER_SYMBOLS.items() if values.get(symbol) is True]
+    return ",".join(names) or "none", ".config"
+
+
+def choose_trackers(tracker: str | None, sweep: Sweep) -> tuple[str | None, str]:
+    """The TRACKER value of every point and where it came from: ``TRACKER=`` (or ``--tracker``), then the
+    sweep file's ``tracker:``, then the current ``.config``; else the defconfig's own choice (None)."""
+    if tracker:
+        return tracker, "TRACKER="
+    if sweep.tracker:
+        return str(sweep.tracker), "tracker: in the sweep file"
+    return configured_trackers() or (None, f"defconfig {sweep.defconfig}")
+
+
 def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None, jobs: int | None = None,
         executor: str | None = None, extra: list[tuple[str, str]] | None = None, tracker: str | None = None,
         cluster: str | None = None, cwd: str | os.PathLike[str] | None = None,
@@ -251,6 +275,7 @@ def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = N
     sweep = load(path)
     root = Path(root or REPO_ROOT)
     cwd = Path(cwd or os.getcwd())
+    tracker, tracker_source = choose_trackers(tracker, sweep)
     conf = Configurator(sweep, root, extra, tracker)
     if sweep.optuna is not None:
         from sweeps import guided
@@ -277,7 +302,9 @@ def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = N
     else:
         n_jobs = jobs or int(conf.value("SWEEP_JOBS") or 1)
         threads = local_threads(n_jobs)
-    out(f"sweep {sweep.name}: {total} point(s), project {project}, executor {name}"
+    enabled = [n for n, symbol in kconf.TRACKER_SYMBOLS.items() if conf.value(symbol)]
+    out(f"sweep {sweep.name}: {total} point(s), project {project}, "
+        f"trackers {','.join(enabled) or 'none'} (from {tracker_source}), executor {name}"
         + (f", {n_jobs} at a time" if name == "local" else "") + f", state {state.path}")
     runner = Runner(sweep, conf, state, ex, n_jobs, root, cwd, out, threads=threads)
     if sweep.optuna is not None:

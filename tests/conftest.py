@@ -78,10 +78,23 @@ def _home_entries() -> set[str]:
 _HOME_BEFORE = _home_entries()
 
 
+#: Prefixes of the variables through which a user's own set-up reaches trackers, GPUs, Slurm and the
+#: Hugging Face libraries; none of them may steer a test (they are replaced by the private values below).
+_USER_PREFIXES = ("TRACKIO_", "WANDB_", "HF_", "KTRACK_", "SLURM_", "SBATCH_", "SRUN_", "TRANSFORMERS_",
+                  "TORCHELASTIC_")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name in _DESKTOP:
         os.environ.pop(name, None)
+    for name in [key for key in os.environ if key.startswith(_USER_PREFIXES)]:
+        os.environ.pop(name, None)
     os.environ.update(_isolate(_SESSION_DIR))
+    # The viewer reads ./runs and kconf reads ./.config: a test that forgets a cwd must find an empty
+    # folder, not the checkout where `make demo` left its runs and configuration.
+    cwd = _SESSION_DIR / "cwd"
+    cwd.mkdir()
+    os.chdir(cwd)
     # make exports its user variables (empty when not given) to the recipes, make check's pytest included
     for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY", "RUN", "FORCE", "A", "B",
                  "SWEEP", "JOBS", "SWEEP_EXECUTOR", "TRAIN_ARGS"):

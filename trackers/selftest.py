@@ -5,19 +5,28 @@ decaying train loss, periodic validation loss, a sparsity ramp, a final
 summary) through trackers to ONE tracker under the configured project, reads
 back what that tracker wrote (Trackio's SQLite, W&B's offline run file) and
 fails if anything is missing. W&B runs offline here; no network is needed.
+
+Everything is written into a scratch folder (its own TRACKIO_DIR, WANDB_DIR and
+run folder) that is removed afterwards: the fake runs never join the user's
+real runs, so they show up in no dashboard, comparison or ``make wandb-sync``.
+``--keep DIR`` writes into DIR instead and keeps it to look at.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 import types
+from pathlib import Path
 from typing import Any
 
-from ktrack.messages import fail, usage
+from ktrack.messages import fail, mark_shown, usage
 
 PROG = "python -m trackers.selftest"
 
@@ -93,25 +102,51 @@ def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     return got, data["summary"]
 
 
+def _scratch_environment(scratch: Path) -> None:
+    """Point Trackio and W&B at ``scratch`` (both read their folders when imported or initialised, so this
+    runs before the first import of either)."""
+    if "trackio" in sys.modules:
+        fail(PROG, "trackio was imported before the self-test chose its scratch folder; run it as its own "
+                   "process: python -m trackers.selftest")
+    os.environ.update(TRACKIO_DIR=str(scratch / "trackio"), WANDB_DIR=str(scratch / "wandb"),
+                      WANDB_MODE="offline")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the self-test for one tracker; exit status 0 when everything was read back."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[2])
     parser.add_argument("tracker", choices=["trackio", "wandb"])
     parser.add_argument("--steps", type=int, default=200, help="fake iterations to log (default 200)")
     parser.add_argument("--project", default=None, help="project (default: CONFIG_TRACKER_PROJECT)")
-    parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<project>/<run>)")
+    parser.add_argument("--keep", metavar="DIR", default=None,
+                        help="write into DIR and keep it (default: a scratch folder, removed afterwards)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         usage(PROG, "--steps must be at least 1")
+    scratch = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="ktrack-selftest-"))
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        usage(PROG, f"--keep {args.keep}: cannot create it ({exc.strerror}); give a writable folder")
+    try:
+        return _selftest(args, scratch)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
 
+
+def _selftest(args: argparse.Namespace, scratch: Path) -> int:
+    _scratch_environment(scratch)
     import trackers
     from trackers._config import load_cfg
+    from trackers.backends.wandb_backend import offline_notice_key
 
     cfg = types.SimpleNamespace(**vars(load_cfg()))
-    cfg.WANDB_OFFLINE = True  # read back from the offline files; `wandb sync` uploads them
     name = f"selftest_{args.tracker}_{time.strftime('%Y%m%d_%H%M%S')}"
+    run_dir = scratch / "runs" / name
+    mark_shown("trackers", offline_notice_key(run_dir))  # the result below says where the offline run is
     run = trackers.init({"selftest": True, "steps": args.steps}, cfg=cfg, project=args.project, run_name=name,
-                        trackers=[args.tracker], log_gpu=False, run_dir=args.run_dir, capture_console=False)
+                        trackers=[args.tracker], log_gpu=False, run_dir=run_dir, capture_console=False)
     expected, summary = fake_metrics(args.steps)
     for step, row in expected.items():
         val = {k: v for k, v in row.items() if k == "val/loss"}
@@ -137,10 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  project: {run.project}")
     print(f"  run:     {run.name}")
     print(f"  steps verified: {len(expected)} ({sum(len(r) for r in expected.values())} values + summary)")
-    if args.tracker == "trackio":
-        print(f"  view:    trackio-view --project {run.project}   (or: trackio show --project {run.project})")
+    if not args.keep:
+        print("  nothing kept: the fake run was written to a scratch folder, now removed "
+              "(--keep DIR keeps it)")
+    elif args.tracker == "trackio":
+        print(f"  view:    TRACKIO_DIR={scratch / 'trackio'} trackio-view --project {run.project}")
     else:
-        print(f"  files:   {run.ctx.info['wandb']['dir']} (offline; the warning above says how to upload it)")
+        print(f"  files:   {run.ctx.info['wandb']['dir']} (offline; wandb sync uploads it)")
     return 0
 
 

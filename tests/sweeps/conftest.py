@@ -67,7 +67,7 @@ def interrupted_sweep(path: Path, env: dict[str, str], when, what: str, settle: 
     """Run ``python -m sweeps run path``, send it SIGINT once ``when()`` holds (and ``settle`` s more);
     return its exit status and output."""
     full = {**os.environ, **env, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path)], cwd=REPO, env=full,
+    proc = subprocess.Popen([sys.executable, "-m", "sweeps", "run", str(path)], cwd=Path.cwd(), env=full,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(when, what=what)
@@ -87,7 +87,7 @@ def ctrl_c_into_a_closed_pipe(tmp_path: Path, path: Path, env: dict[str, str], a
     Returns the sweep's stderr, checked to hold no traceback."""
     err = tmp_path / "stderr.txt"
     shell = f"{sys.executable} -m sweeps run {path} {args} 2>{err} | cat >/dev/null"
-    proc = subprocess.Popen(["bash", "-c", shell], cwd=REPO, env=env, start_new_session=True)
+    proc = subprocess.Popen(["bash", "-c", shell], cwd=Path.cwd(), env=env, start_new_session=True)
     try:
         wait_for(when, timeout=timeout, what=what)
         os.killpg(proc.pid, signal.SIGINT)
@@ -113,7 +113,7 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd
     full = {**os.environ, **(env or {})}
     full["PYTHONPATH"] = os.pathsep.join([str(REPO), full.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "sweeps", *args], capture_output=True, text=True, env=full,
-                          timeout=timeout, cwd=cwd or REPO)
+                          timeout=timeout, cwd=cwd or Path.cwd())
 
 
 @pytest.fixture

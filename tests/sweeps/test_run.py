@@ -174,3 +174,43 @@ command: python {standin}
     state = json.loads((tmp_path / "runs" / "guided" / ".sweeps" / "guided.json").read_text())
     lrs = [p["varied"]["TRAIN_LEARNING_RATE"] for p in state["points"].values()]
     assert len(set(lrs)) == 4 and all(1e-4 <= lr <= 1e-1 for lr in lrs)
+
+
+TRACKERLESS = """
+defconfig: lenet5-cpu
+project: sweeptest
+set: {TRAIN_MAX_ITERS: 3, RUNS_DIR: "{runs}"}
+vary:
+  lr: [1e-3]
+command: python {standin} {resume}
+"""
+
+
+def test_points_track_where_the_current_config_does(tmp_path: Path, isolated_env: dict[str, str], kconf_cli,
+                                                     tree: Path) -> None:
+    """A sweep file without tracker: uses the trackers of the .config in the working folder."""
+    assert kconf_cli("defconfig", "lenet5-cpu", "--tracker", "tensorboard").returncode == 0
+    path = write_sweep(tmp_path, "plain", TRACKERLESS)
+    result = cli("run", str(path), cwd=tree, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "trackers tensorboard (from .config)" in result.stdout
+    point = (tmp_path / "runs" / "sweeptest" / "lr=1e-3" / ".config").read_text()
+    assert "CONFIG_ENABLE_TENSORBOARD=y" in point and "CONFIG_ENABLE_TRACKIO=y" not in point
+
+
+@pytest.mark.parametrize("given, in_file, configured, expected", [
+    ("wandb", "trackio", "tensorboard", ("wandb", "TRACKER=")),
+    (None, "trackio", "tensorboard", ("trackio", "tracker: in the sweep file")),
+    (None, None, "tensorboard", ("tensorboard", ".config")),
+    (None, None, None, (None, "defconfig lenet5-cpu")),
+])
+def test_tracker_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kconf_cli, tree: Path,
+                            given, in_file, configured, expected) -> None:
+    from sweeps.runner import choose_trackers
+    from sweeps.spec import load
+
+    if configured:
+        assert kconf_cli("defconfig", "lenet5-cpu", "--tracker", configured).returncode == 0
+    monkeypatch.chdir(tree)
+    body = TRACKERLESS + (f"tracker: {in_file}\n" if in_file else "")
+    assert choose_trackers(given, load(write_sweep(tmp_path, "p", body))) == expected

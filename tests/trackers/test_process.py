@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import pytest
+from pathlib import Path
 
 from trackers.journal import read_records
 from trackers.readback import trackio_db, trackio_rows
@@ -107,13 +108,34 @@ def test_only_rank_zero_tracks(tmp_path, project):
 
 
 @pytest.mark.parametrize("tracker", ["trackio", "wandb"])
-def test_selftest(tracker, tmp_path, project, capsys):
-    from trackers import selftest
+def test_selftest(tracker, tmp_path, project):
+    """The self-test proves the wiring in a scratch folder and leaves nothing where real runs live."""
+    env = {**subprocess_env(), "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    before = {name: sorted(Path(env[name]).rglob("*")) for name in ("TRACKIO_DIR", "WANDB_DIR")}
+    out = subprocess.run([PY, "-m", "trackers.selftest", tracker, "--steps", "40", "--project", project],
+                         env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"project: {project}" in out.stdout and "steps verified: 40" in out.stdout
+    assert "nothing kept" in out.stdout
+    # no "upload later" for a run that is removed, no fake run in the user's folders or ./runs
+    assert "wandb sync" not in out.stdout + out.stderr
+    assert {name: sorted(Path(env[name]).rglob("*")) for name in before} == before
+    assert not (tmp_path / "runs").exists()
+    assert not list((tmp_path / "tmp").iterdir()), "the scratch folder is removed"
 
-    assert selftest.main([tracker, "--steps", "40", "--project", project, "--run-dir", str(tmp_path)]) == 0
-    captured = capsys.readouterr()
-    out = captured.out
-    assert f"project: {project}" in out and "steps verified: 40" in out
-    assert ("trackio-view --project" if tracker == "trackio" else "files:") in out
-    # the offline notice with its sync command once (the W&B backend's warning), not again in the result
-    assert (out + captured.err).count("wandb sync") == (tracker == "wandb")
+
+@pytest.mark.parametrize("tracker", ["trackio", "wandb"])
+def test_selftest_keep(tracker, tmp_path, project):
+    """--keep DIR keeps the fake run, and says how to look at it."""
+    keep = tmp_path / "kept"
+    out = subprocess.run([PY, "-m", "trackers.selftest", tracker, "--steps", "20", "--project", project,
+                          "--keep", str(keep)], env=subprocess_env(), capture_output=True, text=True, timeout=180,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if tracker == "trackio":
+        assert (keep / "trackio" / f"{project}.db").is_file()
+        assert f"TRACKIO_DIR={keep / 'trackio'} trackio-view --project {project}" in out.stdout
+    else:
+        assert list((keep / "wandb").rglob("*.wandb"))
+        assert (out.stdout + out.stderr).count("wandb sync") == 1

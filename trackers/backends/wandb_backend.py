@@ -57,6 +57,11 @@ def offline_reason(cfg_offline: bool) -> str | None:
     return None
 
 
+def offline_notice_key(run_dir: Path) -> str:
+    """The key of a run's "W&B offline; upload later" warning (see :func:`ktrack.messages.mark_shown`)."""
+    return f"wandb-offline:{run_dir}"
+
+
 class WandbBackend:
     """Logs with ``wandb.Run.log``; steps never go backwards for W&B."""
 
@@ -93,7 +98,8 @@ class WandbBackend:
             dirs.append(self.sync_dir)
         ctx.info["wandb"] = {"mode": mode, "id": self.run.id, "dir": self.sync_dir, "dirs": dirs}
         if reason:
-            messages.warn("trackers", f"W&B offline ({reason}); upload later with: wandb sync {' '.join(dirs)}")
+            messages.warn("trackers", f"W&B offline ({reason}); upload later with: wandb sync {' '.join(dirs)}",
+                          key=offline_notice_key(ctx.run_dir))
 
     def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
