@@ -224,3 +224,20 @@ def test_journal_project_live(tmp_path: Path) -> None:
         t.send("q")
         assert t.exit_status() == 0
     j.close()
+
+
+def test_runs_pane_keeps_default_names_apart_at_80x24(tmp_path: Path) -> None:
+    """Default run names ({model}_{optimizer}_{time}) differ only at the end: at 80 columns the
+    runs pane keeps that end (the time) visible and cuts the shared middle."""
+    times = ("231200", "231207", "231315", "231342")
+    write(tmp_path, "\n".join(f'bulk("dflt", "lenet5_sgd_20261207_{t}", [{{"train/loss": {i + 1.5}}}] * 20, '
+                              f'list(range(20)))' for i, t in enumerate(times)))
+    with viewer(tmp_path, "-p dflt -i 0.3", (80, 24)) as t:
+        s = t.wait_for(lambda x: "Runs (4)" in x and intact(x, 80, 24), timeout=60)
+        pane = [line[1:21] for line in lines_of(s, 24)[2:10]]
+        names = pane[0::2]
+        for when, line in zip(reversed(times), names, strict=True):  # newest first
+            assert line.startswith(("\u25cf ", "\u25cb ")) and when in line and "\u2026" in line, (when, s)
+        assert len({line.split()[1] for line in names}) == 4, s
+        t.send("q")
+        assert t.exit_status() == 0

@@ -1,11 +1,12 @@
 """The whole workspace screen: header, runs pane, legend, chart grid, panes, status line."""
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from viewer.model import ZOOM_LABELS
-from viewer.workspace.canvas import Canvas, fit
+from viewer.workspace.canvas import Canvas, elide, fit
 from viewer.workspace.charts import COLOURS, ChartCache, short
 from viewer.workspace.layout import Layout, Rect, layout
 from viewer.workspace.state import HELP, State
@@ -68,6 +69,8 @@ def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source") -> None:
     iw, per = r.w - 2, 2
     fit_n = max(1, (r.h - 2) // per)
     start = max(0, min(state.cursor - fit_n + 1, len(state.runs) - fit_n)) if state.cursor >= fit_n else 0
+    names = [src.runs[rid].name for rid in state.runs if rid in src.runs]
+    common = len(os.path.commonprefix(names)) if len(names) > 1 else 0  # names differ after it
     for i, rid in enumerate(state.runs[start:start + fit_n]):
         run = src.runs.get(rid)
         if run is None:
@@ -78,7 +81,7 @@ def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source") -> None:
         style = "7" if here and focused else "1" if here else ""
         loss = "" if run.loss is None else " " + short(run.loss, 8)
         cv.put(r.x + 1, y, mark, colour_of(state, rid) or "2")
-        cv.put(r.x + 2, y, (fit(" " + run.name, iw - 1 - len(loss)) + loss).ljust(iw - 1)[:iw - 1], style)
+        cv.put(r.x + 2, y, (" " + elide(run.name, iw - 2 - len(loss), common) + loss).ljust(iw - 1)[:iw - 1], style)
         cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps", iw), "2")
 
 
