@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,34 @@ def journal_projects(runs_dir: Path, trackio_names: set[str]) -> list["JournalPr
             if file_stem(name) not in taken]
 
 
+def journal_twin(runs_dir: Path, project: Project) -> "JournalProject | None":
+    """The runs of a Trackio ``project`` that only their journals hold (a sweep point tracked
+    to W&B or to nothing), or None when it has none.
+
+    The folder is ``runs_dir/<project>`` (or one Trackio files under the same
+    name); a run folder named as one of the database's runs (name or id) is
+    left out: that run is shown once, with Trackio's data.
+    """
+    folders = journal_dirs(runs_dir)
+    folder = folders.get(project.name) or next(
+        (f for name, f in folders.items() if file_stem(name) == file_stem(project.name)), None)
+    if folder is None:
+        return None
+    known = {v for r in project.read(project.runs) for v in (r.name, r.run_id)}
+    twin = JournalProject(project.name, folder, skip=known)
+    return twin if twin.run_ids() else None
+
+
 class JournalProject(Project):
     """One ``runs/<project>`` folder, mirrored into memory with Trackio's tables."""
 
     cacheable = False
 
-    def __init__(self, name: str, folder: Path) -> None:
+    def __init__(self, name: str, folder: Path, skip: Collection[str] = ()) -> None:
         conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         conn.executescript(SCHEMA)
         self.folder = folder
+        self.skip = set(skip)  # run folders not mirrored (runs a Trackio database holds)
         self._seen: dict[str, tuple[tuple[int, int], int, int]] = {}  # run -> (file id, records, last step)
         self._configs: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
@@ -124,6 +144,8 @@ class JournalProject(Project):
         """Insert the records written since the last call, run folders by journal age."""
         runs = []
         for r in _run_dirs(self.folder):
+            if r.name in self.skip:
+                continue
             try:
                 st = os.stat(r / METRICS)
             except OSError:

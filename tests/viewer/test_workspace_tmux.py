@@ -241,3 +241,35 @@ def test_runs_pane_keeps_default_names_apart_at_80x24(tmp_path: Path) -> None:
         assert len({line.split()[1] for line in names}) == 4, s
         t.send("q")
         assert t.exit_status() == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_journal_only_run_and_compare_overview(tmp_path: Path, size: tuple[int, int]) -> None:
+    """A sweep point tracked only to its journal is in the runs pane beside the Trackio one;
+    the overview of the two compared runs is titled as such, keeps its header at the top,
+    counts Kconfig symbols and summary values apart and prints numbers in 6 digits."""
+    from tests.viewer.test_store_journal import sweep_points
+
+    sweep_points(tmp_path)
+    w, h = size
+    with viewer(tmp_path, "-p sweep -i 0.3 --compare pt-a pt-b", size) as t:
+        s = t.wait_for(lambda x: "Runs (2)" in x and "Runs: \u25a0 pt-a  \u25a0 pt-b" in x and intact(x, w, h),
+                       timeout=60)
+        assert "pt-b 2.71" in s and "pt-a 0.1" in s
+        t.send("o")
+        s = t.wait_for("Overview: 2 selected runs")
+        pane = [line[line.index("\u2502", 1) + 1:] for line in s.split("\n")
+                if line.count("\u2502") >= 3 and line.index("\u2502", 1) < w - 1]
+        body = [row.split("\u2502")[1].rstrip() for row in pane if "\u2502" in row]
+        first = next(i for i, row in enumerate(body) if row.startswith("Kconfig symbols that differ (1):"))
+        assert body[first + 1].split() == ["symbol", "pt-a", "pt-b"], s
+        assert body[first + 3].split() == ["TRAIN_LR", "0.1", "0.01"], s
+        if h >= 40:
+            assert body[first + 5] == "Summary values (2):", s
+            assert body[first + 9].split() == ["total_time_s", "0.333333", "0.333333"], s
+        else:
+            assert "... 6 more lines" in s, s
+        assert "0.3333333" not in s and "provenance" not in s
+        assert_intact(s, w, h)
+        t.send("q")
+        assert t.exit_status() == 0
