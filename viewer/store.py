@@ -239,6 +239,11 @@ class Project(SeriesQueries):
             out.append((last[0], RunInfo(rid, last[1], n, last[2], last[3])))
         return [r for _, r in sorted(out, key=lambda t: t[0], reverse=True)]
 
+    def run_names(self) -> dict[str, str]:
+        """Run id -> run name, by index seeks only (:meth:`runs` sorts each run's rows)."""
+        return {rid: self._q(f"SELECT run_name FROM metrics WHERE {self.run_col}=? LIMIT 1", (rid,))[0][0]
+                for rid in self.run_ids()}
+
     def all_runs(self, counts: bool = False) -> list[tuple["Project", RunInfo]]:
         """This project's runs and its :attr:`twin`'s, each with the project that reads it,
         most recently updated first (each read in its own snapshot)."""
@@ -250,11 +255,14 @@ class Project(SeriesQueries):
         return out
 
     def find_run(self, wanted: str | None) -> tuple["Project", RunInfo] | None:
-        """:meth:`pick_run` over :meth:`all_runs`: the run and the project that reads it."""
-        if self.twin is None:
-            run = self.pick_run(wanted)
-            return None if run is None else (self, run)
-        return next((t for t in self.all_runs() if wanted is None or wanted in (t[1].name, t[1].run_id)), None)
+        """:meth:`pick_run` over this project and its :attr:`twin`: the run and the project
+        that reads it (with ``wanted`` None, the newer of the two most recent runs)."""
+        own, twin = self.pick_run(wanted), self.twin
+        other = twin.pick_run(wanted) if twin is not None and (wanted is None or own is None) else None
+        if twin is not None and other is not None and (
+                own is None or iso_seconds(other.last_update) > iso_seconds(own.last_update)):
+            return twin, other
+        return None if own is None else (self, own)
 
     def pick_run(self, wanted: str | None) -> RunInfo | None:
         """The most recent run, or the most recent one named (or id'd) ``wanted``."""

@@ -85,12 +85,16 @@ def journal_twin(runs_dir: Path, project: Project) -> "JournalProject | None":
     name); a run folder named as one of the database's runs (name or id) is
     left out: that run is shown once, with Trackio's data.
     """
-    folders = journal_dirs(runs_dir)
-    folder = folders.get(project.name) or next(
-        (f for name, f in folders.items() if file_stem(name) == file_stem(project.name)), None)
+    try:
+        names = sorted((p.name for p in runs_dir.iterdir() if p.is_dir()), key=lambda n: n != project.name)
+    except OSError:
+        return None
+    stem = file_stem(project.name)
+    folder = next((runs_dir / n for n in names if (n == project.name or file_stem(n) == stem)
+                   and any((r / METRICS).is_file() for r in _run_dirs(runs_dir / n))), None)
     if folder is None:
         return None
-    known = {v for r in project.read(project.runs) for v in (r.name, r.run_id)}
+    known = {v for rid, name in project.read(project.run_names).items() for v in (rid, name)}
     twin = JournalProject(project.name, folder, skip=known)
     return twin if twin.run_ids() else None
 
