@@ -16,3 +16,9 @@ def number(value: Any, *, finite: bool = False) -> float | None:
         return None
     out = float(value)
     return out if not finite or math.isfinite(out) else None
+
+
+def as_text(value: Any) -> str:
+    """``value`` as people read it: a float in at most 6 significant digits (``%.6g``:
+    ``0.333333``, ``1e-05``), anything else (ints, booleans, strings) as ``str``."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

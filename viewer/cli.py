@@ -9,7 +9,6 @@ workspace (``viewer.workspace``; ``?`` lists its keys), or the ``--gpu`` /
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import os
 import sys
@@ -97,6 +96,15 @@ def _journals(args: argparse.Namespace, names: set[str]) -> list[Project]:
     return list(journal_projects(Path(args.runs).expanduser(), names))
 
 
+def _with_twin(args: argparse.Namespace, pr: Project) -> Project:
+    """``pr`` with its journal-only runs attached (``Project.twin``), so that every view shows
+    a project's runs together whatever they were tracked to."""
+    from viewer.store_journal import journal_twin
+
+    pr.twin = journal_twin(Path(args.runs).expanduser(), pr)
+    return pr
+
+
 def find_projects(args: argparse.Namespace) -> list[Project]:
     """Open the requested project, or every project most recently updated first.
 
@@ -110,7 +118,8 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
     if args.project is not None:
         path = files.get(args.project) or files.get(file_stem(args.project))
         if path is not None:
-            return [open_project(args.project if args.project in files else file_stem(args.project), path)]
+            pr = open_project(args.project if args.project in files else file_stem(args.project), path)
+            return [_with_twin(args, pr)]
         journal = [pr for pr in _journals(args, set(files)) if pr.name == args.project]
         if journal:
             return journal
@@ -119,8 +128,8 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
     projects: list[tuple[str, Project]] = []
     for name, path in files.items():
         try:
-            pr = open_project(name, path)
-            projects.append((pr.last_update(), pr))
+            pr = _with_twin(args, open_project(name, path))
+            projects.append((max(pr.last_update(), pr.twin.last_update() if pr.twin else ""), pr))
             pr.close()
         except StoreError as exc:
             warn(PROG, f"skipping {exc}")
@@ -132,41 +141,59 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
     return [pr for _, pr in sorted(projects, key=lambda t: t[0], reverse=True)]
 
 
-def pick_run(project: Project, wanted: str | None) -> RunInfo:
-    """The run to show, or a UserError naming the runs that exist."""
-    run = project.pick_run(wanted)
-    if run is None:
+def pick_run(project: Project, wanted: str | None) -> tuple[Project, RunInfo]:
+    """The run to show and the project that reads it (``project`` or its journal twin),
+    or a UserError naming the runs that exist."""
+    found = project.find_run(wanted)
+    if found is None:
         if wanted is None:
             raise NoMetric(f"project '{project.name}' has no metrics logged yet")
-        names = ", ".join(dict.fromkeys(r.name for r in project.runs())) or "none"
+        names = ", ".join(dict.fromkeys(r.name for _, r in project.all_runs())) or "none"
         raise UserError(f"no run '{wanted}' in project '{project.name}'; runs: {names}")
-    return run
+    return found
 
 
 def list_text(projects: list[Project]) -> str:
-    """``--list``: every project with its runs, steps and last update."""
-    out = []
+    """``--list``: every project with its runs (journal-only ones too), steps and last update.
+
+    The columns line up over the whole listing: names of up to 28 cells and
+    numbers of up to 9 digits keep the widths the seed shows; longer ones
+    widen their column.
+    """
+    from rich.cells import cell_len
+
+    blocks: list[tuple[str, list[RunInfo] | str]] = []
     for pr in projects:
-        out.append(printable(f"{pr.name}  ({pr.path})"))
+        head = f"{pr.name}  ({pr.path}" + (f"; journals: {pr.twin.path})" if pr.twin is not None else ")")
         try:
-            runs = pr.read(functools.partial(pr.runs, counts=True))
+            blocks.append((printable(head), [r for _, r in pr.all_runs(counts=True)]))
         except StoreError as exc:
-            out.append(printable(f"  (unreadable: {exc})"))
-            continue
+            blocks.append((printable(head), printable(f"  (unreadable: {exc})")))
         finally:
             pr.close()
+    listed = [r for _, runs in blocks if not isinstance(runs, str) for r in runs]
+    name_w = max([28] + [cell_len(printable(r.name)) for r in listed])
+    steps_w = max([9] + [len(str(r.steps)) for r in listed])
+    last_w = max([9] + [len(str(r.last_step)) for r in listed])
+    out = []
+    for head, runs in blocks:
+        out.append(head)
+        if isinstance(runs, str):
+            out.append(runs)
+            continue
         if not runs:
             out.append("  (no runs)")
         for r in runs:
+            name = printable(r.name)
             when = (r.last_update or "")[:19].replace("T", " ")
-            out.append(printable(f"  {r.name:<28} {r.steps:>9} steps  last step {r.last_step!s:>9}  "
-                                 f"updated {when}  id {r.run_id}"))
+            out.append(f"  {name}{' ' * (name_w - cell_len(name))} {r.steps:>{steps_w}} steps  "
+                       f"last step {r.last_step!s:>{last_w}}  updated {when}  id {printable(r.run_id)}")
     return "\n".join(out)
 
 
 def once_block(args: argparse.Namespace, pr: Project) -> str:
     """One project's ``--once`` (or ``--gpu-db --once``) block."""
-    run = pick_run(pr, args.run)
+    pr, run = pick_run(pr, args.run)
     if args.gpu_db:
         from viewer import gpu_db
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kconf.diff import changed_symbols, diffconfig, format_value
-from ktrack.numbers import number
+from ktrack.numbers import as_text, number
 
 
 MARKERS = "*o+x#@%&"
@@ -89,15 +89,31 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
+def _value(value: Any) -> str:
+    """A symbol's value as ``.config`` writes it; floats in 6 significant digits."""
+    return as_text(value) if isinstance(value, float) else format_value(value)
+
+
 def symbol_table(runs: list[RunData]) -> list[str]:
     """The 'Kconfig symbols that differ' section: one row per symbol, one column per run."""
     names = differing(runs)
     if not names:
         return [f"Kconfig symbols that differ: none ({len(runs)} runs share one configuration)"]
     configs = [_strip(r.config) for r in runs]
-    rows = [[n, *(format_value(c[n]) if n in c else "(unset)" for c in configs)] for n in names]
+    rows = [[n, *(_value(c[n]) if n in c else "(unset)" for c in configs)] for n in names]
     table = _table(["symbol", *(r.name for r in runs)], rows)
     return [f"Kconfig symbols that differ ({len(names)}):", *("  " + line for line in table)]
+
+
+def summary_table(runs: list[RunData]) -> list[str]:
+    """The runs' end-of-run values, counted apart from the Kconfig symbols: one row per key,
+    one column per run, numbers in 6 significant digits."""
+    names = sorted({k for r in runs for k in r.summary})
+    if not names:
+        return ["Summary values: none yet"]
+    rows = [[n, *(as_text(r.summary[n]) if n in r.summary else "-" for r in runs)] for n in names]
+    table = _table(["summary", *(r.name for r in runs)], rows)
+    return [f"Summary values ({len(names)}):", *("  " + line for line in table)]
 
 
 def run_table(runs: list[RunData]) -> list[str]:

@@ -11,6 +11,7 @@ so "best" (the minimum) and "latest" are exact.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -21,13 +22,24 @@ from viewer.series import Series
 from viewer.store import Project, RunInfo
 
 
+# Entries our Trackio backend adds to a run's config that are no Kconfig symbols: the
+# end-of-run values (trackers.backends.trackio_backend.SUMMARY_PREFIX) and where the run came from.
+SUMMARY, NOT_SYMBOLS = "summary/", ("summary/", "provenance/")
+
+
 def run_config(project: Project, run: RunInfo) -> dict[str, Any]:
-    """The run's logged config: its ``CONFIG_*`` entries when it has any,
-    else every entry not starting with ``_`` (Trackio's own ``_Created``...)."""
+    """The run's logged Kconfig symbols: its ``CONFIG_*`` entries when it has any, else
+    every entry not starting with ``_`` (Trackio's own ``_Created``...), ``summary/`` or
+    ``provenance/``."""
     cfg = project.run_config(run)
     if any(k.startswith("CONFIG_") for k in cfg):
         return {k: v for k, v in cfg.items() if k.startswith("CONFIG_")}
-    return {k: v for k, v in cfg.items() if not k.startswith("_")}
+    return {k: v for k, v in cfg.items() if not k.startswith(("_", *NOT_SYMBOLS))}
+
+
+def run_summary(project: Project, run: RunInfo) -> dict[str, Any]:
+    """The run's end-of-run values that its Trackio config holds (``summary/<key>``, as ``<key>``)."""
+    return {k[len(SUMMARY):]: v for k, v in project.run_config(run).items() if k.startswith(SUMMARY)}
 
 
 def duration_s(project: Project, run: RunInfo) -> float | None:
@@ -47,47 +59,52 @@ def curve(s: Series) -> list[tuple[int, float]]:
     return head + tail
 
 
-def pick_runs(project: Project, wanted: list[str]) -> list[RunInfo]:
-    """Runs named (or id'd) in ``wanted``, in that order; all runs, oldest
-    first, when ``wanted`` is empty.  Raises NoMetric naming the known runs."""
-    runs = project.runs()
+def pick_runs(project: Project, wanted: list[str]) -> list[tuple[Project, RunInfo]]:
+    """Runs named (or id'd) in ``wanted``, in that order, each with the project that reads it
+    (``project`` or its journal twin); all runs, oldest first, when ``wanted`` is empty.
+    Raises NoMetric naming the known runs."""
+    runs = project.all_runs()
     if not wanted:
         return runs[::-1]
     out = []
     for w in wanted:
-        run = next((r for r in runs if w in (r.run_id, r.name)), None)
-        if run is None:
-            names = ", ".join(dict.fromkeys(r.name for r in runs)) or "none"
+        found = next((t for t in runs if w in (t[1].run_id, t[1].name)), None)
+        if found is None:
+            names = ", ".join(dict.fromkeys(r.name for _, r in runs)) or "none"
             raise NoMetric(f"no run '{w}' in project '{project.name}'; runs: {names}")
-        out.append(run)
+        out.append(found)
     return out
 
 
-def run_data(project: Project, runs: list[RunInfo], metric: str | None = None,
+def run_data(runs: list[tuple[Project, RunInfo]], metric: str | None = None,
              use_cache: bool = True) -> list[compare_render.RunData]:
-    """One :class:`viewer.compare_render.RunData` per run (duplicate names get their id);
-    call inside ``project.snapshot()``."""
+    """One :class:`viewer.compare_render.RunData` per (project, run) (duplicate names get their id);
+    call inside the projects' ``snapshot()``."""
     from viewer.cache import load_series
 
-    names = [r.name for r in runs]
+    names = [r.name for _, r in runs]
     out = []
-    for r in runs:
+    for pr, r in runs:
         try:
-            s: LiveSeries | None = load_series(project, r, resolve_roles(project, r, metric), use_cache)
+            s: LiveSeries | None = load_series(pr, r, resolve_roles(pr, r, metric), use_cache)
         except NoMetric:
             s = None
         label = r.name if names.count(r.name) == 1 else f"{r.name} ({r.run_id})"
-        out.append(compare_render.RunData(name=label, dir=project.path, config=run_config(project, r),
+        out.append(compare_render.RunData(name=label, dir=pr.path, config=run_config(pr, r),
                                           train=curve(s.metric) if s is not None else [],
-                                          time_s=duration_s(project, r)))
+                                          time_s=duration_s(pr, r)))
     return out
 
 
 def compare_text(project: Project, wanted: list[str], metric: str | None = None,
                  use_cache: bool = True) -> str:
-    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs (symbol diff first)."""
-    with project.snapshot():
+    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs (symbol diff first),
+    read in one snapshot of the project (and one of its journal twin)."""
+    with ExitStack() as stack:
+        for pr in (project, project.twin):
+            if pr is not None:
+                stack.enter_context(pr.snapshot())
         runs = pick_runs(project, wanted)
         if not runs:
             raise NoMetric(f"project '{project.name}' has no runs to compare")
-        return compare_render.compare_text(run_data(project, runs, metric, use_cache))
+        return compare_render.compare_text(run_data(runs, metric, use_cache))

@@ -134,6 +134,17 @@ def _system_section(project: Project, run: RunInfo) -> list[str]:
     return out
 
 
+def _why_none(project: Project, run: RunInfo) -> str:
+    """What to do about a run without GPU values: turn GPU logging on, unless the run's
+    recorded config says it was on (then the machine that ran it had no GPU it could read)."""
+    cfg = project.run_config(run)
+    on = next((cfg[k] for k in ("TRACKER_LOG_GPU", "CONFIG_TRACKER_LOG_GPU") if k in cfg), None)
+    if on is True or on == "y":
+        return ("TRACKER_LOG_GPU=y was set for this run, but no GPU was found (or could be read) "
+                "where it ran; its console.log says why")
+    return "log them with TRACKER_LOG_GPU=y"
+
+
 def report(project: Project, run: RunInfo) -> str:
     """The full ``--gpu-db`` report; raises NoMetric when no source has GPU data."""
     gkeys = sorted((k for k in project.metric_keys(run.run_id) if STEP_KEY.match(k) and "energy" not in k),
@@ -142,8 +153,7 @@ def report(project: Project, run: RunInfo) -> str:
     energy = energy_lines(project, run)
     if not gkeys and not system and not energy:
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no GPU metrics "
-                       f"(no gpu/* keys in metrics, none in system_metrics); "
-                       f"log them with TRACKER_LOG_GPU=y")
+                       f"(no gpu/* keys in metrics, none in system_metrics); " + _why_none(project, run))
     lines = [RULE, f"GPU Metrics from Database - Project: {project.name}", RULE, ""]
     if gkeys:
         lines += _step_section(project, run, gkeys)

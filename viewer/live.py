@@ -83,9 +83,9 @@ class GpuDbState:
         from viewer import gpu_db
 
         pr = self.project
-        run = pr.pick_run(self.args.run)
+        found = pr.find_run(self.args.run)
         try:
-            body: Any = Text(gpu_db.report(pr, run)) if run else Text(f"project '{pr.name}': no run yet")
+            body: Any = Text(gpu_db.report(*found)) if found else Text(f"project '{pr.name}': no run yet")
         except NoMetric as exc:
             body = Text(str(exc), style="yellow")
         more = "   p: next project" if len(self.projects) > 1 else ""

@@ -26,6 +26,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -34,7 +35,7 @@ from viewer.store_open import KNOWN_SCHEMA, Stamp, StoreError, connect, data_dir
 from viewer.store_series import Cell, SeriesQueries
 
 __all__ = ["KNOWN_SCHEMA", "Cell", "MetricRow", "Project", "RunInfo", "StoreError", "data_dir",
-           "db_path", "file_stem", "open_project", "project_files", "read_project", "read_rows"]
+           "db_path", "file_stem", "iso_seconds", "open_project", "project_files", "read_project", "read_rows"]
 T = TypeVar("T")
 
 
@@ -68,10 +69,22 @@ def decode(raw: Any) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
+def iso_seconds(stamp: str) -> float:
+    """An ISO timestamp as seconds (naive ones as UTC, unreadable ones first)."""
+    try:
+        t = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return float("-inf")
+    return (t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)).timestamp()
+
+
 class Project(SeriesQueries):
     """A read-only handle on one ``<project>.db`` (connected on first use)."""
 
     cacheable = True  # run summaries may be kept in the viewer's cache (viewer/cache.py)
+    # The project's runs that only their journals hold (viewer.store_journal.journal_twin):
+    # shown with this project's own runs by every view (all_runs).
+    twin: "Project | None" = None
 
     def __init__(self, name: str, path: Path, conn: sqlite3.Connection | None = None) -> None:
         self.name, self.path = name, path
@@ -225,6 +238,31 @@ class Project(SeriesQueries):
             n = self._q(f"SELECT count(*) FROM metrics WHERE {self.run_col}=?", (rid,))[0][0] if counts else 0
             out.append((last[0], RunInfo(rid, last[1], n, last[2], last[3])))
         return [r for _, r in sorted(out, key=lambda t: t[0], reverse=True)]
+
+    def run_names(self) -> dict[str, str]:
+        """Run id -> run name, by index seeks only (:meth:`runs` sorts each run's rows)."""
+        return {rid: self._q(f"SELECT run_name FROM metrics WHERE {self.run_col}=? LIMIT 1", (rid,))[0][0]
+                for rid in self.run_ids()}
+
+    def all_runs(self, counts: bool = False) -> list[tuple["Project", RunInfo]]:
+        """This project's runs and its :attr:`twin`'s, each with the project that reads it,
+        most recently updated first (each read in its own snapshot)."""
+        out = [(self, r) for r in self.read(lambda: self.runs(counts))]
+        twin = self.twin
+        if twin is not None:
+            out += [(twin, r) for r in twin.read(lambda: twin.runs(counts))]
+            out.sort(key=lambda t: iso_seconds(t[1].last_update), reverse=True)
+        return out
+
+    def find_run(self, wanted: str | None) -> tuple["Project", RunInfo] | None:
+        """:meth:`pick_run` over this project and its :attr:`twin`: the run and the project
+        that reads it (with ``wanted`` None, the newer of the two most recent runs)."""
+        own, twin = self.pick_run(wanted), self.twin
+        other = twin.pick_run(wanted) if twin is not None and (wanted is None or own is None) else None
+        if twin is not None and other is not None and (
+                own is None or iso_seconds(other.last_update) > iso_seconds(own.last_update)):
+            return twin, other
+        return None if own is None else (self, own)
 
     def pick_run(self, wanted: str | None) -> RunInfo | None:
         """The most recent run, or the most recent one named (or id'd) ``wanted``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,38 @@ def journal_projects(runs_dir: Path, trackio_names: set[str]) -> list["JournalPr
             if file_stem(name) not in taken]
 
 
+def journal_twin(runs_dir: Path, project: Project) -> "JournalProject | None":
+    """The runs of a Trackio ``project`` that only their journals hold (a sweep point tracked
+    to W&B or to nothing), or None when it has none.
+
+    The folder is ``runs_dir/<project>`` (or one Trackio files under the same
+    name); a run folder named as one of the database's runs (name or id) is
+    left out: that run is shown once, with Trackio's data.
+    """
+    try:
+        names = sorted((p.name for p in runs_dir.iterdir() if p.is_dir()), key=lambda n: n != project.name)
+    except OSError:
+        return None
+    stem = file_stem(project.name)
+    folder = next((runs_dir / n for n in names if (n == project.name or file_stem(n) == stem)
+                   and any((r / METRICS).is_file() for r in _run_dirs(runs_dir / n))), None)
+    if folder is None:
+        return None
+    known = {v for rid, name in project.read(project.run_names).items() for v in (rid, name)}
+    twin = JournalProject(project.name, folder, skip=known)
+    return twin if twin.run_ids() else None
+
+
 class JournalProject(Project):
     """One ``runs/<project>`` folder, mirrored into memory with Trackio's tables."""
 
     cacheable = False
 
-    def __init__(self, name: str, folder: Path) -> None:
+    def __init__(self, name: str, folder: Path, skip: Collection[str] = ()) -> None:
         conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         conn.executescript(SCHEMA)
         self.folder = folder
+        self.skip = set(skip)  # run folders not mirrored (runs a Trackio database holds)
         self._seen: dict[str, tuple[tuple[int, int], int, int]] = {}  # run -> (file id, records, last step)
         self._configs: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
@@ -124,6 +148,8 @@ class JournalProject(Project):
         """Insert the records written since the last call, run folders by journal age."""
         runs = []
         for r in _run_dirs(self.folder):
+            if r.name in self.skip:
+                continue
             try:
                 st = os.stat(r / METRICS)
             except OSError:

@@ -136,3 +136,38 @@ Latest GPU 1 Status (Step 39):
 
 Historical Data (50 logged entries):""" in out, out
     assert out.count("GPU Utilization:") == 1
+
+
+GPULESS = """
+import sys, types
+import trackers
+cfg = types.SimpleNamespace(MODEL="lenet5", OPTIMIZER="sgd", ENABLE_TRACKIO=True, ENABLE_WANDB=False,
+                            ENABLE_TENSORBOARD=False, TRACKER_PROJECT="", TRACKER_RUN_NAME="", WANDB_ENTITY="",
+                            WANDB_OFFLINE=False, TRACKER_LOG_GPU=False, GPU_NVML=False)
+for name, on in (("asked", True), ("not-asked", False)):
+    run = trackers.init(cfg=cfg, config={"TRACKER_LOG_GPU": on, "TRAIN_LR": 0.1}, project="gpuless",
+                        run_name=name, run_dir=sys.argv[1] + "/" + name, trackers=["trackio"], log_gpu=on,
+                        capture_console=False)
+    run.log({"train/loss": 1.0})
+    run.finish()
+"""
+
+
+def test_gpu_db_says_why_there_are_no_gpu_values(tmp_path: Path) -> None:
+    """A run that had TRACKER_LOG_GPU=y on a machine without a GPU is not told to set it."""
+    import subprocess
+    import sys
+
+    from tests.viewer.conftest import env_for
+
+    fixtures = Path(__file__).resolve().parents[1] / "gpu" / "fixtures" / "empty"
+    subprocess.run([sys.executable, "-c", GPULESS, str(tmp_path / "runs" / "gpuless")], check=True,
+                   env={**env_for(tmp_path), "KTRACK_SYSFS_ROOT": str(fixtures)}, capture_output=True,
+                   timeout=120)
+    for run, said, not_said in (("asked", "TRACKER_LOG_GPU=y was set for this run", "log them with"),
+                                ("not-asked", "log them with TRACKER_LOG_GPU=y", "was set")):
+        p = view(tmp_path, "--gpu-db", "-p", "gpuless", "--run", run, "--once")
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+        (line,) = p.stderr.strip().splitlines()
+        assert line.startswith("trackio-view: error:") and "has no GPU metrics" in line, line
+        assert said in line and not_said not in line, line

@@ -141,3 +141,23 @@ def test_metric_with_tiny_values_keeps_rows_apart(tmp_path: Path) -> None:
     labels = [line.split("|")[0].strip() for line in out.splitlines() if "|" in line]
     assert len(labels) == 10 and len(set(labels)) == 10
     assert "Latest numerics/blocks.0.attn/activation/rms: 0.0050" in out or "4.99" in out
+
+
+def test_list_columns_line_up(tmp_path: Path) -> None:
+    """--list: long run names and wide step numbers widen their column for every row, in every project;
+    short ones keep the seed's widths (28 and 9)."""
+    write(tmp_path, """
+        bulk("wide", "a-run-name-longer-than-twenty-eight-characters", [{"loss": 1.0}] * 3,
+             [1, 2, 123456789012])
+        bulk("wide", "short", [{"loss": 1.0}], [7])
+        bulk("narrow", "\\x1bx", [{"loss": 1.0}] * 2, [0, 1])
+    """)
+    rows = [line for line in view(tmp_path, "--list", check=True).stdout.splitlines() if line.startswith("  ")]
+    assert len(rows) == 3
+    for word in (" steps ", "last step", "updated", " id "):
+        assert len({line.index(word) for line in rows}) == 1, (word, rows)
+    assert "123456789012  updated" in "".join(rows)
+    assert any("\\x1bx" in line for line in rows)
+    write(tmp_path / "seed", 'bulk("p", "r", [{"loss": 1.0}], [5])')
+    (row,) = view(tmp_path / "seed", "--list", check=True).stdout.splitlines()[1:]
+    assert row.startswith("  r" + " " * 27 + " " * 9 + "1 steps  last step " + " " * 8 + "5  updated ")

@@ -102,3 +102,64 @@ def test_config_summary_and_gpu_from_journal(tmp_path: Path) -> None:
     out = view(tmp_path, "--gpu-db", "-p", "gpu-proj", "--once", "--runs", str(runs), check=True).stdout
     assert "Latest GPU Status (Step 4):\n  GPU Utilization: 54.0%\n  Power: 100W" in out
     assert "GPU Energy (from the run summary):\n  GPU 0: 1.250 Wh\n  GPU 1: 0.750 Wh\n  Total: 2.000 Wh" in out
+
+
+SWEEP = """
+import sys, time, types
+import trackers
+cfg = types.SimpleNamespace(MODEL="lenet5", OPTIMIZER="sgd", ENABLE_TRACKIO=False, ENABLE_WANDB=False,
+                            ENABLE_TENSORBOARD=False, TRACKER_PROJECT="", TRACKER_RUN_NAME="", WANDB_ENTITY="",
+                            WANDB_OFFLINE=False, TRACKER_LOG_GPU=False)
+# pt-a is tracked to Trackio (and its journal), pt-b, the newest, only to its journal
+for name, tracked, lr in (("pt-a", ["trackio"], 0.1), ("pt-b", [], 0.01)):
+    run = trackers.init(cfg=cfg, config={"TRAIN_LR": lr, "TRAIN_MAX_ITERS": 30}, project="sweep", run_name=name,
+                        run_dir=f"{sys.argv[1]}/sweep/{name}", trackers=tracked, capture_console=False)
+    for i in range(30):
+        run.log({"train/loss": 3.0 - i * lr, "lr": lr}, step=i)
+    run.summary({"best_val_loss": 2.5 - lr, "total_time_s": 1 / 3})
+    run.finish()
+    time.sleep(1.1)
+"""
+
+
+def sweep_points(root: Path) -> Path:
+    """Two sweep points of one project, written by trackers: one tracked to Trackio, one only to its journal."""
+    import subprocess
+    import sys
+
+    from tests.viewer.conftest import env_for
+
+    subprocess.run([sys.executable, "-c", SWEEP, str(root / "runs")], env=env_for(root), check=True,
+                   capture_output=True, timeout=120)
+    return root / "runs"
+
+
+def test_journal_only_runs_join_their_trackio_project(tmp_path: Path) -> None:
+    """--list, --once, --compare show a project's runs together, whatever they were tracked to;
+    a run both hold (pt-a: Trackio and its journal) is shown once, with Trackio's data."""
+    runs = str(sweep_points(tmp_path))
+    listed = view(tmp_path, "--list", "--runs", runs, check=True).stdout.splitlines()
+    assert listed[0].startswith("sweep  (") and listed[0].endswith(f"; journals: {runs}/sweep)")
+    assert [line.split()[0] for line in listed[1:]] == ["pt-b", "pt-a"]  # newest first, each once
+    assert listed[1].endswith("id pt-b") and not listed[2].endswith("id pt-a")  # pt-a: Trackio's run id
+    newest = view(tmp_path, "--once", "-p", "sweep", "--runs", runs, check=True).stdout
+    assert "Latest Loss: 2.7100" in newest and "Learning Rate: 1.00e-02" in newest
+    point = view(tmp_path, "--once", "-p", "sweep", "--run", "pt-b", "--runs", runs, check=True).stdout
+    assert point == newest
+    tracked = view(tmp_path, "--once", "-p", "sweep", "--run", "pt-a", "--runs", runs, check=True).stdout
+    assert "Latest Loss: 0.1000" in tracked
+    out = view(tmp_path, "-p", "sweep", "--compare", "pt-b", "pt-a", "--once", "--runs", runs, check=True).stdout
+    assert out.splitlines()[:4] == ["Kconfig symbols that differ (1):", "  symbol    pt-b  pt-a",
+                                    "  --------  ----  ----", "  TRAIN_LR  0.01  0.1"], out
+    assert "* pt-b  29     2.7100" in out and "o pt-a  29     0.1000" in out
+    every = view(tmp_path, "-p", "sweep", "--compare", "--once", "--runs", runs, check=True).stdout
+    assert every.splitlines()[-1] == "  * pt-a   o pt-b"  # no RUN: all runs, oldest first
+    gone = view(tmp_path, "-p", "sweep", "--compare", "pt-c", "--once", "--runs", runs)
+    assert gone.returncode == 1 and gone.stderr.strip().endswith("runs: pt-b, pt-a")
+    # the same comparison with no Trackio data at all (each run from its journal)
+    bare = view(tmp_path, "-p", "sweep", "--compare", "pt-b", "pt-a", "--once", "--runs", runs,
+                "--dir", str(tmp_path / "no-trackio"), check=True).stdout
+    assert bare.splitlines()[:4] == out.splitlines()[:4] and "* pt-b  29     2.7100" in bare
+    # without the run folders, only Trackio's run
+    alone = view(tmp_path, "--list", "--runs", str(tmp_path / "elsewhere"), check=True).stdout.splitlines()
+    assert [line.split()[0] for line in alone[1:]] == ["pt-a"] and not alone[0].endswith("sweep)")

@@ -197,3 +197,24 @@ def test_rows_that_are_not_json_read_as_no_value(tmp_path: Path) -> None:
     got = tr.items("x", 1)
     assert got is not None and 50 not in got[0].tolist() and 49 in got[0].tolist()
     assert src.runs[r1].rows == 52
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60), width=st.integers(0, 40),
+       common=st.integers(0, 60))
+def test_elide_fits_and_keeps_the_distinguishing_end(text: str, width: int, common: int) -> None:
+    """A run name in the runs pane: never wider than its room, unchanged when it fits, and the
+    part after the prefix it shares with the other runs kept whole when that part fits."""
+    from rich.cells import cell_len
+
+    from ktrack.messages import printable
+    from viewer.workspace.canvas import elide, fit
+
+    out = elide(text, width, common)
+    assert cell_len(out) <= max(0, width)
+    shown = printable(text)
+    if cell_len(shown) <= width:
+        assert out == fit(text, width)
+    rest = shown[min(common, len(shown)):]
+    if common and width > 2 and cell_len(shown) > width and cell_len(rest) < width:
+        assert out.endswith(rest) and "\u2026" in out

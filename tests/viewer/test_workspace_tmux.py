@@ -224,3 +224,52 @@ def test_journal_project_live(tmp_path: Path) -> None:
         t.send("q")
         assert t.exit_status() == 0
     j.close()
+
+
+def test_runs_pane_keeps_default_names_apart_at_80x24(tmp_path: Path) -> None:
+    """Default run names ({model}_{optimizer}_{time}) differ only at the end: at 80 columns the
+    runs pane keeps that end (the time) visible and cuts the shared middle."""
+    times = ("231200", "231207", "231315", "231342")
+    write(tmp_path, "\n".join(f'bulk("dflt", "lenet5_sgd_20261207_{t}", [{{"train/loss": {i + 1.5}}}] * 20, '
+                              f'list(range(20)))' for i, t in enumerate(times)))
+    with viewer(tmp_path, "-p dflt -i 0.3", (80, 24)) as t:
+        s = t.wait_for(lambda x: "Runs (4)" in x and intact(x, 80, 24), timeout=60)
+        pane = [line[1:21] for line in lines_of(s, 24)[2:10]]
+        names = pane[0::2]
+        for when, line in zip(reversed(times), names, strict=True):  # newest first
+            assert line.startswith(("\u25cf ", "\u25cb ")) and when in line and "\u2026" in line, (when, s)
+        assert len({line.split()[1] for line in names}) == 4, s
+        t.send("q")
+        assert t.exit_status() == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_journal_only_run_and_compare_overview(tmp_path: Path, size: tuple[int, int]) -> None:
+    """A sweep point tracked only to its journal is in the runs pane beside the Trackio one;
+    the overview of the two compared runs is titled as such, keeps its header at the top,
+    counts Kconfig symbols and summary values apart and prints numbers in 6 digits."""
+    from tests.viewer.test_store_journal import sweep_points
+
+    sweep_points(tmp_path)
+    w, h = size
+    with viewer(tmp_path, "-p sweep -i 0.3 --compare pt-a pt-b", size) as t:
+        s = t.wait_for(lambda x: "Runs (2)" in x and "Runs: \u25a0 pt-a  \u25a0 pt-b" in x and intact(x, w, h),
+                       timeout=60)
+        assert "pt-b 2.71" in s and "pt-a 0.1" in s
+        t.send("o")
+        s = t.wait_for("Overview: 2 selected runs")
+        pane = [line[line.index("\u2502", 1) + 1:] for line in s.split("\n")
+                if line.count("\u2502") >= 3 and line.index("\u2502", 1) < w - 1]
+        body = [row.split("\u2502")[1].rstrip() for row in pane if "\u2502" in row]
+        first = next(i for i, row in enumerate(body) if row.startswith("Kconfig symbols that differ (1):"))
+        assert body[first + 1].split() == ["symbol", "pt-a", "pt-b"], s
+        assert body[first + 3].split() == ["TRAIN_LR", "0.1", "0.01"], s
+        if h >= 40:
+            assert body[first + 5] == "Summary values (2):", s
+            assert body[first + 9].split() == ["total_time_s", "0.333333", "0.333333"], s
+        else:
+            assert "... 6 more lines" in s, s
+        assert "0.3333333" not in s and "provenance" not in s
+        assert_intact(s, w, h)
+        t.send("q")
+        assert t.exit_status() == 0

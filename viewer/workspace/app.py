@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ktrack.numbers import as_text
 from viewer import keys as keynames
 from viewer.store import Project
 from viewer.workspace.canvas import Canvas
 from viewer.workspace.charts import ChartCache
 from viewer.workspace.render import draw, gpu_lines
-from viewer.workspace.source import Source
+from viewer.workspace.source import JoinedSource, Source
 from viewer.workspace.state import State
 
 FIRST = tuple(keynames.LOSS_KEYS + keynames.VAL_LOSS_KEYS + keynames.LR_KEYS)
@@ -37,7 +38,7 @@ class Workspace:
         self.projects, self.args = projects, args
         self.runs_dir = Path(getattr(args, "runs", None) or "runs").expanduser()
         self.index = 0
-        self.sources: dict[int, Source] = {}
+        self.sources: dict[int, Source | JoinedSource] = {}
         self.state = State(zoom=getattr(args, "zoom", 0) or 0)
         self.cache = ChartCache()
         self._slow: dict[str, tuple[float, tuple, list[str]]] = {}
@@ -45,10 +46,12 @@ class Workspace:
                         list(getattr(args, "compare", None) or [])]
 
     @property
-    def source(self) -> Source:
-        """The current project's source."""
+    def source(self) -> Source | JoinedSource:
+        """The current project's source (with its journal-only runs, when it has some)."""
         if self.index not in self.sources:
-            self.sources[self.index] = Source(self.projects[self.index], self.runs_dir)
+            pr = self.projects[self.index]
+            src = Source(pr, self.runs_dir)
+            self.sources[self.index] = src if pr.twin is None else JoinedSource(src, Source(pr.twin, self.runs_dir))
         return self.sources[self.index]
 
     def tick(self) -> bool:
@@ -149,13 +152,14 @@ class Workspace:
         src, st = self.source, self.state
         chosen = [src.runs[r] for r in st.selected if r in src.runs]
         if len(chosen) >= 2:
-            data = [compare_render.RunData(name=r.name, dir=src.run_dir(r), config=src.config(r)) for r in chosen]
-            return compare_render.symbol_table(data)
+            data = [compare_render.RunData(name=r.name, dir=src.run_dir(r), config=src.config(r),
+                                           summary=src.summary(r)) for r in chosen]
+            return [*compare_render.symbol_table(data), "", *compare_render.summary_table(data)]
         cfg, summary = src.config(run), src.summary(run)
         lines = [f"Kconfig symbols ({len(cfg)}):" if cfg else "no configuration logged"]
-        lines += [f"  {k}={v}" for k, v in sorted(cfg.items())]
+        lines += [f"  {k}={as_text(v)}" for k, v in sorted(cfg.items())]
         lines.append(f"Summary ({len(summary)}):" if summary else "no summary yet")
-        lines += [f"  {k}: {v}" for k, v in sorted(summary.items())]
+        lines += [f"  {k}: {as_text(v)}" for k, v in sorted(summary.items())]
         return lines
 
     def frame(self, width: int, height: int) -> Canvas:

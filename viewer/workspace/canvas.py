@@ -25,6 +25,42 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1).rstrip() + "\u2026" if width > 1 else set_cell_size(text, width)
 
 
+def _tail(text: str, width: int) -> str:
+    """The last characters of ``text`` that fit ``width`` cells."""
+    out, used = "", 0
+    for ch in reversed(text):
+        used += cell_len(ch)
+        if used > width:
+            break
+        out = ch + out
+    return out
+
+
+def elide(text: str, width: int, common: int = 0) -> str:
+    """``text`` in ``width`` cells, cut in the middle so that its end stays visible.
+
+    ``common`` is how many leading characters ``text`` shares with its
+    neighbours (runs named ``{model}_{optimizer}_{time}`` differ only in the
+    time): the part after them is kept whole when it fits; when even that
+    part does not, the shared part is dropped and that part is cut in the
+    middle.  Text that fits is :func:`fit` unchanged.
+    """
+    text = printable(text)
+    if width <= 2 or cell_len(text) <= width:
+        return fit(text, width)
+    rest = text[min(common, len(text)):]
+    if common and cell_len(rest) >= width:
+        return "\u2026" + (rest if cell_len(rest) < width else _cut(rest, width - 1))
+    return _cut(text, width, cell_len(rest) if common else 0)
+
+
+def _cut(text: str, width: int, tail: int = 0) -> str:
+    """``text`` cut in the middle to ``width`` cells, keeping at least ``tail`` cells of its end
+    (and two thirds of the room in any case)."""
+    keep = min(width - 1, max(tail, (width - 1) * 2 // 3))
+    return set_cell_size(text, width - 1 - keep) + "\u2026" + _tail(text, keep)
+
+
 class Canvas:
     """``width`` x ``height`` cells, each one character (one cell wide) and a style."""
 

@@ -1,17 +1,18 @@
 """The whole workspace screen: header, runs pane, legend, chart grid, panes, status line."""
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from viewer.model import ZOOM_LABELS
-from viewer.workspace.canvas import Canvas, fit
+from viewer.workspace.canvas import Canvas, elide, fit
 from viewer.workspace.charts import COLOURS, ChartCache, short
 from viewer.workspace.layout import Layout, Rect, layout
 from viewer.workspace.state import HELP, State
 
 if TYPE_CHECKING:
-    from viewer.workspace.source import RunRow, Source
+    from viewer.workspace.source import JoinedSource, RunRow, Source
 
 GPU_INDEX = (re.compile(r"^gpu/(\d+)/"), re.compile(r"^gpu(\d+)/"))
 HINT = "?: help  /: filter  arrows: focus  Enter: full screen  Tab: runs  space: select  l o g: panes  q: quit"
@@ -28,7 +29,7 @@ def open_panes(state: State) -> tuple[str, ...]:
                                  ("system", state.system)) if on)
 
 
-def draw(state: State, src: "Source", width: int, height: int, cache: ChartCache,
+def draw(state: State, src: "Source | JoinedSource", width: int, height: int, cache: ChartCache,
          head: str, extra: dict[str, Any] | None = None) -> Canvas:
     """Draw the screen for ``state`` and the data of ``src``; ``head`` is the header text."""
     cv = Canvas(width, height)
@@ -50,7 +51,11 @@ def draw(state: State, src: "Source", width: int, height: int, cache: ChartCache
         for name, rect in lay.panes.items():
             lines = (extra or {}).get(name) or []
             title = {"console": "console.log", "overview": "Overview", "system": "System"}[name]
-            _text_pane(cv, rect, title + _run_label(state, runs), lines)
+            compared = sum(rid in runs for rid in state.selected)
+            if name == "overview" and compared >= 2:  # the overview compares the selected runs
+                _text_pane(cv, rect, f"{title}: {compared} selected runs", lines, top=True)
+            else:
+                _text_pane(cv, rect, title + _run_label(state, runs), lines, top=name == "overview")
     _status(cv, state, width, height)
     cache.end_frame()
     return cv
@@ -61,13 +66,15 @@ def _run_label(state: State, runs: dict[str, "RunRow"]) -> str:
     return f": {runs[rid].name}" if rid in runs else ""
 
 
-def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source") -> None:
+def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source | JoinedSource") -> None:
     focused = state.pane == "runs"
     cv.box(r.x, r.y, r.w, r.h, f"Runs ({len(state.runs)})" + (" [Tab]" if not focused else ""),
            "1;33" if focused else "2")
     iw, per = r.w - 2, 2
     fit_n = max(1, (r.h - 2) // per)
     start = max(0, min(state.cursor - fit_n + 1, len(state.runs) - fit_n)) if state.cursor >= fit_n else 0
+    names = [src.runs[rid].name for rid in state.runs if rid in src.runs]
+    common = len(os.path.commonprefix(names)) if len(names) > 1 else 0  # names differ after it
     for i, rid in enumerate(state.runs[start:start + fit_n]):
         run = src.runs.get(rid)
         if run is None:
@@ -78,7 +85,7 @@ def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source") -> None:
         style = "7" if here and focused else "1" if here else ""
         loss = "" if run.loss is None else " " + short(run.loss, 8)
         cv.put(r.x + 1, y, mark, colour_of(state, rid) or "2")
-        cv.put(r.x + 2, y, (fit(" " + run.name, iw - 1 - len(loss)) + loss).ljust(iw - 1)[:iw - 1], style)
+        cv.put(r.x + 2, y, (" " + elide(run.name, iw - 2 - len(loss), common) + loss).ljust(iw - 1)[:iw - 1], style)
         cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps", iw), "2")
 
 
@@ -98,7 +105,7 @@ def _legend(cv: Canvas, r: Rect, state: State, runs: dict[str, "RunRow"]) -> Non
         cv.put(x, r.y, fit(info, end - x), "2")
 
 
-def _grid(cv: Canvas, lay: Layout, state: State, src: "Source", cache: ChartCache) -> None:
+def _grid(cv: Canvas, lay: Layout, state: State, src: "Source | JoinedSource", cache: ChartCache) -> None:
     runs = [(colour_of(state, rid), rid, src.traces[rid]) for rid in state.selected if rid in src.traces]
     if state.full:
         names = [state.focused_metric] if state.focused_metric else []
@@ -117,10 +124,16 @@ def _grid(cv: Canvas, lay: Layout, state: State, src: "Source", cache: ChartCach
         cv.blit(cell.x, cell.y, rows)
 
 
-def _text_pane(cv: Canvas, r: Rect, title: str, lines: list[str]) -> None:
+def _text_pane(cv: Canvas, r: Rect, title: str, lines: list[str], top: bool = False) -> None:
+    """A boxed pane of text: its last lines (a log's tail), or with ``top`` its first lines,
+    so that a table's header stays in view, and how many more there are."""
     cv.box(r.x, r.y, r.w, r.h, title, "2", "1")
     room = r.h - 2
-    for i, line in enumerate(lines[-room:] if room > 0 else []):
+    if room <= 0:
+        return
+    if top and len(lines) > room:
+        lines = lines[:room - 1] + [f"... {len(lines) - room + 1} more lines"]
+    for i, line in enumerate(lines if top else lines[-room:]):
         cv.put(r.x + 1, r.y + 1 + i, fit(line, r.w - 2))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from viewer import keys as keynames
 from viewer import store_workspace as sw
-from viewer.store import Project, RunInfo, StoreError
+from viewer.store import Project, RunInfo, StoreError, iso_seconds
 from viewer.workspace.trace import RunTrace, decode, extract
 
 # A metric's history is read whole for runs up to FULL_ROWS rows; longer runs are read as
@@ -265,7 +265,8 @@ class Source:
         return [line.rsplit("\r", 1)[-1] for line in text.split("\n")][-lines - 1:][:lines] if text else []
 
     def summary(self, run: RunRow) -> dict[str, Any]:
-        """The run's end-of-run values (summary.json in its folder, or the journal's records)."""
+        """The run's end-of-run values (summary.json in its folder, the journal's records, or the
+        ``summary/*`` entries of its Trackio config)."""
         getter = getattr(self.project, "summary", None)
         if callable(getter):
             try:
@@ -275,8 +276,15 @@ class Source:
         try:
             data = json.loads((self.run_dir(run) / "summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            return data
+        from viewer.compare_runs import run_summary
+
+        try:  # a run folder elsewhere: the summary/* entries of its Trackio config
+            return self.project.read(lambda: run_summary(self.project, run.info))
+        except StoreError:
             return {}
-        return data if isinstance(data, dict) else {}
 
     def config(self, run: RunRow) -> dict[str, Any]:
         """The run's Kconfig symbols (or its logged config)."""
@@ -305,3 +313,69 @@ class Source:
                 if k.startswith("gpu") and k not in out and isinstance(v, (int, float)):
                     out[k] = float(v)
         return out
+
+
+class JoinedSource:
+    """A project's :class:`Source` and its journal twin's (the runs only their journals hold,
+    ``Project.twin``), shown as one: the runs pane lists both, newest first; a run both
+    hold (by name or id) is Trackio's; each pane reads a run from its own source."""
+
+    def __init__(self, main: Source, twin: Source) -> None:
+        self.main, self.twin = main, twin
+
+    @property
+    def runs(self) -> dict[str, RunRow]:
+        """Every run: the twin's that Trackio does not hold, then Trackio's."""
+        known = {v for r in self.main.runs.values() for v in (r.run_id, r.name)}
+        return {**{k: r for k, r in self.twin.runs.items() if r.name not in known and k not in known},
+                **self.main.runs}
+
+    @property
+    def traces(self) -> dict[str, RunTrace]:
+        """The traces of the selected runs of both sources."""
+        return {**self.twin.traces, **self.main.traces}
+
+    @property
+    def error(self) -> str:
+        """The first source's error ('' when none)."""
+        return self.main.error or self.twin.error
+
+    @property
+    def queries(self) -> int:
+        """Queries run so far by both sources."""
+        return self.main.queries + self.twin.queries
+
+    def ordered(self) -> list[RunRow]:
+        """Runs, newest first (by their newest row's time: row ids of two stores do not compare)."""
+        return sorted(self.runs.values(), key=lambda r: iso_seconds(r.timestamp), reverse=True)
+
+    def tick(self, wanted: list[str], keys: list[str] | tuple[str, ...] = ()) -> bool:
+        """:meth:`Source.tick` of both sources; the twin stops mirroring runs Trackio now holds."""
+        changed = self.main.tick(wanted, keys)
+        skip = getattr(self.twin.project, "skip", None)
+        if isinstance(skip, set):
+            skip.update(v for r in self.main.runs.values() for v in (r.run_id, r.name))
+        return self.twin.tick(wanted, keys) or changed
+
+    def _owner(self, run: RunRow) -> Source:
+        return self.twin if self.twin.runs.get(run.run_id) is run else self.main
+
+    def run_dir(self, run: RunRow) -> Path:
+        """The run's folder (see :meth:`Source.run_dir`)."""
+        return self._owner(run).run_dir(run)
+
+    def console_tail(self, run: RunRow, lines: int) -> list[str] | None:
+        """See :meth:`Source.console_tail`."""
+        return self._owner(run).console_tail(run, lines)
+
+    def summary(self, run: RunRow) -> dict[str, Any]:
+        """See :meth:`Source.summary`."""
+        return self._owner(run).summary(run)
+
+    def config(self, run: RunRow) -> dict[str, Any]:
+        """See :meth:`Source.config`."""
+        return self._owner(run).config(run)
+
+    def system(self, run: RunRow) -> dict[str, float]:
+        """See :meth:`Source.system`."""
+        return self._owner(run).system(run)
