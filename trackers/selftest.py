@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import sys
 import time
@@ -93,6 +94,18 @@ def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     return got, data["summary"]
 
 
+def _offline(cfg_offline: bool) -> None:
+    """Make W&B run offline (its files are what is read back; `wandb sync` uploads them), and say so when
+    nothing else would have: the backend's notice then names the real reason (the configuration,
+    ``WANDB_MODE`` or not being logged in), never one that does not hold."""
+    from trackers.backends.wandb_backend import offline_reason
+
+    if offline_reason(cfg_offline) is None:
+        print("W&B is logged in; the self-test runs it offline (WANDB_MODE=offline) to read its files back",
+              flush=True)
+        os.environ["WANDB_MODE"] = "offline"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the self-test for one tracker; exit status 0 when everything was read back."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[2])
@@ -108,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     from trackers._config import load_cfg
 
     cfg = types.SimpleNamespace(**vars(load_cfg()))
-    cfg.WANDB_OFFLINE = True  # read back from the offline files; `wandb sync` uploads them
+    if args.tracker == "wandb":
+        _offline(bool(getattr(cfg, "WANDB_OFFLINE", False)))
     name = f"selftest_{args.tracker}_{time.strftime('%Y%m%d_%H%M%S')}"
     run = trackers.init({"selftest": True, "steps": args.steps}, cfg=cfg, project=args.project, run_name=name,
                         trackers=[args.tracker], log_gpu=False, run_dir=args.run_dir, capture_console=False)

@@ -117,3 +117,23 @@ def test_selftest(tracker, tmp_path, project, capsys):
     assert ("trackio-view --project" if tracker == "trackio" else "files:") in out
     # the offline notice with its sync command once (the W&B backend's warning), not again in the result
     assert (out + captured.err).count("wandb sync") == (tracker == "wandb")
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_wandb_selftest_names_the_true_offline_reason(logged_in, tmp_path, project, capsys, monkeypatch):
+    """Not configured offline: the notice says why W&B is offline (not logged in, or the self-test's own choice)."""
+    from trackers import selftest
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    if logged_in:
+        monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert selftest.main(["wandb", "--steps", "5", "--project", project, "--run-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "CONFIG_WANDB_OFFLINE" not in text
+    if logged_in:
+        assert "W&B is logged in; the self-test runs it offline" in captured.out
+        assert "W&B offline (WANDB_MODE=offline)" in captured.err
+    else:
+        assert "W&B offline (not logged in)" in captured.err
