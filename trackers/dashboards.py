@@ -84,12 +84,19 @@ def sync_roots(runs_dir: Path, project: str) -> list[Path]:
     return [runs_dir / project, Path(wandb_dir) if wandb_dir else Path.cwd()]
 
 
+#: Trackio's order of the dashboard's sections and charts (its ``TRACKIO_PLOT_ORDER``): the losses first, then
+#: the rest of train/ and val/; the sections it does not name follow by name (the unprefixed charts such as
+#: ``lr``, then ``numerics``, hundreds of charts that would otherwise come before ``train``).
+TRACKIO_PLOT_ORDER = "train/loss,val/loss,train/*,val/*"
+
+
 def trackio_show_command(project: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """``trackio show --project P`` and its environment (the port goes in ``GRADIO_SERVER_PORT``:
-    ``trackio show`` has no port option)."""
+    """``trackio show --project P`` and its environment: the port in ``GRADIO_SERVER_PORT`` (``trackio
+    show`` has no port option) and :data:`TRACKIO_PLOT_ORDER` unless the user set their own."""
     exe = Path(sys.executable).with_name("trackio")
     cmd = [str(exe) if exe.is_file() else (shutil.which("trackio") or "trackio"), "show", "--project", project]
-    return cmd, {"GRADIO_SERVER_PORT": str(port)}
+    order = os.environ.get("TRACKIO_PLOT_ORDER", "").strip() or TRACKIO_PLOT_ORDER
+    return cmd, {"GRADIO_SERVER_PORT": str(port), "TRACKIO_PLOT_ORDER": order}
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
@@ -174,7 +181,7 @@ def cmd_trackio_show(args: argparse.Namespace) -> int:
     cfg = _config()
     port = args.port or int(getattr(cfg, "TRACKIO_PORT", 7860) or 7860)
     cmd, env = trackio_show_command(_project(args, cfg), port)
-    print(" ".join(f"{k}={v}" for k, v in env.items()) + " " + shlex.join(cmd), flush=True)
+    print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + shlex.join(cmd), flush=True)
     if args.dry_run:
         return 0
     rc = run(cmd, env)

@@ -87,7 +87,8 @@ def test_trackio_show_dry_run(tmp_path: Path, isolated_env: dict[str, str]) -> N
     result = cli("trackio-show", "--dry-run", env={"KCONFIG_CONFIG": str(_config(tmp_path, "showproj"))})
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
-    assert line.startswith("GRADIO_SERVER_PORT=7861 ") and line.endswith("show --project showproj")
+    assert line.startswith("GRADIO_SERVER_PORT=7861 TRACKIO_PLOT_ORDER='train/loss,val/loss,train/*,val/*' ")
+    assert line.endswith("show --project showproj")
 
 
 def test_make_targets_use_the_trackers_module() -> None:
