@@ -2,7 +2,9 @@
 
 Lines are ``-SYM old`` (only in A), ``+SYM new`` (only in B) and
 `` SYM old -> new`` (changed), in that order, each group sorted by name, as
-the kernel's scripts/diffconfig prints them.
+the kernel's scripts/diffconfig prints them. ``TRACKER_RUN_NAME`` is left
+out: it names a run rather than configures it, so two runs (two sweep points)
+always differ in it and it explains nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+#: Symbols never listed: they name the run, they do not configure it.
+LEFT_OUT = frozenset({"TRACKER_RUN_NAME"})
+
+
 def _strip(config: Mapping[str, object]) -> dict[str, object]:
-    return {key.removeprefix("CONFIG_"): value for key, value in config.items()}
+    stripped = ((key.removeprefix("CONFIG_"), value) for key, value in config.items())
+    return {key: value for key, value in stripped if key not in LEFT_OUT}
 
 
 def changed_symbols(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:

@@ -1,5 +1,5 @@
 """python -m numerics plot RUN_DIR [--stat rms] [--kind activation] [--step N]
-[--format bf16] [--module PATTERN] [--out DIR]
+[--format FMT] [--module PATTERN] [--out DIR]
 
 Write PNG figures of a run's numerics table: the statistic over steps per
 module, a heatmap of modules x steps, the exponent histogram at a step with a
@@ -30,8 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--stat", default="rms", choices=SCALAR_STATS, help="statistic to plot (rms)")
     pl.add_argument("--kind", default="activation", choices=KINDS, help="tensor kind (activation)")
     pl.add_argument("--step", type=int, default=None, help="step of the exponent histogram (last sampled)")
-    pl.add_argument("--format", default="bf16", metavar="FMT",
-                    help=f"number format marked on the histogram: {', '.join(FORMATS)} (bf16)")
+    pl.add_argument("--format", default=None, metavar="FMT",
+                    help=f"number format marked on the histogram: {', '.join(FORMATS)} "
+                         "(default: the tensors' own dtype)")
     pl.add_argument("--module", default=None, help="only modules matching this pattern (fnmatch or regex)")
     pl.add_argument("--out", default=None, help="output folder (RUN_DIR/plots)")
     return p

@@ -2,11 +2,15 @@
 
 :func:`plot_run` writes, into ``out`` (default ``RUN_DIR/plots``):
 
-* ``<kind>_<stat>_lines.png``: the statistic over steps, one line per module;
+* ``<kind>_<stat>_lines.png``: the statistic over steps, one line per module,
+  :data:`LABELED` of them (the highest and the lowest) named in the legend
+  and coloured, the others thin grey lines;
 * ``<kind>_<stat>_heatmap.png``: modules x steps, colour = log10 of the stat;
 * ``<kind>_exp_hist_step<N>_<fmt>.png``: exponent histogram at step N (all
   selected modules summed on top, one row per module below) with the number
-  format's smallest subnormal, smallest normal and largest value marked;
+  format's smallest subnormal, smallest normal and largest value marked
+  (default: the format of the tensors' own dtype, so a float32 run shows
+  float32's limits);
 * ``loss.png``: the loss curve from ``RUN_DIR/metrics.jsonl`` with the sampled
   steps marked (skipped when there is no journal or no loss in it).
 """
@@ -64,24 +68,55 @@ def _select(df, kind: str, module: str | None):
     return sub.assign(label=label)
 
 
-def plot_lines(sub, stat: str, kind: str, path: Path) -> Path:
-    """Statistic over steps, one line per module."""
+#: Lines a lines plot names in its legend; with more modules, the highest and lowest half of that each.
+LABELED = 10
+
+
+def pick_labeled(piv, top: int = LABELED) -> list:
+    """The columns of ``piv`` (steps x modules) whose lines get a colour and a legend entry: every one
+    up to ``top``; beyond, the ``top // 2`` with the highest and the ``top - top // 2`` with the lowest
+    median (the extremes are where numerics go wrong), in descending order of median."""
+    medians = piv.median(skipna=True).fillna(-np.inf).sort_values(ascending=False, kind="stable")
+    cols = list(medians.index)
+    if len(cols) <= top:
+        return cols
+    high = top // 2
+    return cols[:high] + cols[len(cols) - (top - high):]
+
+
+def lines_figure(sub, stat: str, kind: str, top: int = LABELED):
+    """The figure of :func:`plot_lines` (the caller closes it)."""
     plt = _pyplot()
     piv = sub.pivot_table(index="step", columns="label", values=stat, aggfunc="last", sort=False)
-    fig, ax = plt.subplots(figsize=(10, 6))
-    cmap = plt.get_cmap("viridis")
-    n = max(1, piv.shape[1] - 1)
-    for i, col in enumerate(piv.columns):
-        ax.plot(piv.index, piv[col], color=cmap(i / n), label=col, lw=1)
+    labeled = pick_labeled(piv, top)
+    others = [c for c in piv.columns if c not in labeled]
+    fig, ax = plt.subplots(figsize=(12, 6))
+    for col in others:  # the middle of the pack: context, not to be told apart
+        ax.plot(piv.index, piv[col], color="0.75", lw=0.6, zorder=1)
+    if others:
+        ax.plot([], [], color="0.75", lw=0.6, label=f"{len(others)} other modules (grey)")
+    colours = plt.get_cmap("tab10" if len(labeled) <= 10 else "tab20")
+    styles = ("-", "--", ":", "-.")
+    for i, col in enumerate(labeled):
+        ax.plot(piv.index, piv[col], color=colours(i % colours.N), ls=styles[(i // colours.N) % len(styles)],
+                lw=1.6, marker="o", ms=2.5, label=col, zorder=2)
     vals = piv.to_numpy(dtype=float)
     if np.nanmin(np.where(vals > 0, vals, np.nan), initial=np.inf) < np.inf and np.all(vals[np.isfinite(vals)] >= 0):
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(stat)
-    ax.set_title(f"{kind} {stat} per module")
-    if piv.shape[1] <= 24:
-        ax.legend(fontsize=6, ncol=2, loc="best")
+    which = "" if not others else f" (named: the {top // 2} highest and {top - top // 2} lowest by median)"
+    ax.set_title(f"{kind} {stat} per module{which}", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def plot_lines(sub, stat: str, kind: str, path: Path) -> Path:
+    """Statistic over steps, one line per module; :data:`LABELED` of them named (:func:`pick_labeled`),
+    the others thin grey lines behind them."""
+    plt = _pyplot()
+    fig = lines_figure(sub, stat, kind)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -191,12 +226,25 @@ def plot_loss(run_dir: Path, steps: list[int], path: Path) -> Path | None:
     return path
 
 
+def run_format(sub, step: int) -> str:
+    """The number format of the tensors at ``step`` (the most common ``dtype`` of those rows, as a
+    :data:`FORMATS` name); ``fp32`` for a dtype without one (float64)."""
+    dtypes = sub.loc[sub["step"] == step, "dtype"].value_counts()
+    for dtype in dtypes.index:
+        name = ALIASES.get(str(dtype).lower(), str(dtype).lower())
+        if name in FORMATS:
+            return name
+    return "fp32"
+
+
 def plot_run(run_dir: str | Path, stat: str = "rms", kind: str = "activation", step: int | None = None,
-             fmt: str = "bf16", module: str | None = None, out: str | Path | None = None) -> list[Path]:
-    """Write every figure for one run; returns the PNG paths."""
-    fmt = ALIASES.get(fmt.lower(), fmt.lower())
-    if fmt not in FORMATS:
-        raise PlotError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+             fmt: str | None = None, module: str | None = None, out: str | Path | None = None) -> list[Path]:
+    """Write every figure for one run; returns the PNG paths. ``fmt`` None: the run's own dtype
+    (:func:`run_format`)."""
+    if fmt is not None:
+        fmt = ALIASES.get(fmt.lower(), fmt.lower())
+        if fmt not in FORMATS:
+            raise PlotError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     run = Path(run_dir)
     if not run.exists():
         raise PlotError(f"run directory {run} does not exist; give a run folder runs/<project>/<run>")
@@ -214,6 +262,8 @@ def plot_run(run_dir: str | Path, stat: str = "rms", kind: str = "activation", s
         plot_lines(sub, stat, kind, outdir / f"{kind}_{stat}_lines.png"),
         plot_heatmap(sub, stat, kind, outdir / f"{kind}_{stat}_heatmap.png"),
     ]
+    if fmt is None:
+        fmt = run_format(sub, int(step))
     if any(c in sub.columns for c in HIST_COLUMNS):
         files.append(plot_exp_hist(sub, int(step), fmt, kind, outdir / f"{kind}_exp_hist_step{step}_{fmt}.png"))
     loss = plot_loss(run, sorted(df["step"].unique().tolist()), outdir / "loss.png")

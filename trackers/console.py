@@ -2,14 +2,50 @@
 
 Python-level only: text written through ``sys.stdout``/``sys.stderr`` is
 captured; output of C code or subprocesses writing to fd 1/2 directly is not.
+
+The file is the training program's own output, readable as plain text: ANSI
+escape sequences (colours, cursor moves) are removed, and what the trackers
+print from their worker threads (Trackio's "* Trackio project initialized",
+"* Run finished. Uploading logs..." and its coloured hints) is kept off it;
+ktrack's own warnings printed there (``trackers: warning: ...``) stay. The
+terminal still gets everything as it was written.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from pathlib import Path
 from typing import Any, TextIO
+
+#: CSI sequences (colours, cursor), OSC sequences (titles, links) and the two-character escapes.
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+#: A ktrack message (:mod:`ktrack.messages`): kept even when a tracker thread prints it.
+_MESSAGE = re.compile(r"^[\w.\- ]+: (?:warning|error): ")
+
+_threads = threading.local()
+
+
+def tracker_thread() -> None:
+    """Mark the calling thread as a tracker's: its output stays on the terminal, off ``console.log``
+    (except ktrack's own messages)."""
+    _threads.chatter = ""
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences."""
+    return ANSI.sub("", text) if "\x1b" in text else text
+
+
+def _kept(text: str) -> str:
+    """What of ``text``, written by the calling thread, goes to the file."""
+    pending = getattr(_threads, "chatter", None)
+    if pending is None:
+        return strip_ansi(text)
+    lines = (pending + text).split("\n")
+    _threads.chatter = lines.pop()  # a line is judged once it is complete (print writes its "\n" apart)
+    return "".join(strip_ansi(line) + "\n" for line in lines if _MESSAGE.match(strip_ansi(line)))
 
 
 class _Tee:
@@ -52,6 +88,9 @@ class Capture:
         sys.stderr = _Tee(sys.stderr, self)
 
     def _write(self, text: str) -> None:
+        text = _kept(text)
+        if not text:
+            return
         with self._lock:
             if self._file is not None:
                 try:

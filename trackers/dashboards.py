@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ktrack.messages import fail
+from trackers.backends.wandb_backend import logged_in
 from trackers.readback import wandb_records
 
 PROG = "python -m trackers.dashboards"
@@ -83,12 +84,19 @@ def sync_roots(runs_dir: Path, project: str) -> list[Path]:
     return [runs_dir / project, Path(wandb_dir) if wandb_dir else Path.cwd()]
 
 
+#: Trackio's order of the dashboard's sections and charts (its ``TRACKIO_PLOT_ORDER``): the losses first, then
+#: the rest of train/ and val/; the sections it does not name follow by name (the unprefixed charts such as
+#: ``lr``, then ``numerics``, hundreds of charts that would otherwise come before ``train``).
+TRACKIO_PLOT_ORDER = "train/loss,val/loss,train/*,val/*"
+
+
 def trackio_show_command(project: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """``trackio show --project P`` and its environment (the port goes in ``GRADIO_SERVER_PORT``:
-    ``trackio show`` has no port option)."""
+    """``trackio show --project P`` and its environment: the port in ``GRADIO_SERVER_PORT`` (``trackio
+    show`` has no port option) and :data:`TRACKIO_PLOT_ORDER` unless the user set their own."""
     exe = Path(sys.executable).with_name("trackio")
     cmd = [str(exe) if exe.is_file() else (shutil.which("trackio") or "trackio"), "show", "--project", project]
-    return cmd, {"GRADIO_SERVER_PORT": str(port)}
+    order = os.environ.get("TRACKIO_PLOT_ORDER", "").strip() or TRACKIO_PLOT_ORDER
+    return cmd, {"GRADIO_SERVER_PORT": str(port), "TRACKIO_PLOT_ORDER": order}
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
@@ -99,6 +107,25 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
         return 130
     except FileNotFoundError:
         return 127
+
+
+def run_captured(cmd: list[str]) -> tuple[int, str]:
+    """Run ``cmd``; its exit status (Ctrl+C 130, a missing program 127) and its output, both streams."""
+    try:
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    except KeyboardInterrupt:
+        return 130, ""
+    except FileNotFoundError as exc:
+        return 127, f"{exc.strerror}: {cmd[0]}"
+    return done.returncode, done.stdout
+
+
+def failure_text(output: str, run_dir: Path) -> str:
+    """What ``wandb sync`` said about a failure, without the lines that name the run (so that one cause
+    given for many runs reads the same): its last lines, as one line."""
+    lines = [line.strip() for line in output.splitlines()
+             if line.strip() and run_dir.name not in line and "Syncing" not in line]
+    return " ".join(lines[-2:]) or "no output"
 
 
 def _config() -> Any:
@@ -126,11 +153,23 @@ def cmd_wandb_sync(args: argparse.Namespace) -> int:
         print(f"wandb-sync: no offline W&B runs to sync for project {project} (looked in "
               f"{', '.join(map(str, roots))})")
         return 0
-    failed = 0
+    if not args.dry_run and not logged_in():
+        fail(PROG, f"W&B is not logged in, so none of the {len(commands)} offline run(s) of project {project} "
+                   "can be uploaded: run 'wandb login' (or set WANDB_API_KEY), then make wandb-sync again")
+    causes: dict[str, list[Path]] = {}
     for cmd in commands:
         print(("  would run " if args.dry_run else "  SYNC    ") + shlex.join(cmd), flush=True)
-        if not args.dry_run:
-            failed += run(cmd) != 0
+        if args.dry_run:
+            continue
+        rc, output = run_captured(cmd)
+        if rc == 0:
+            print(output, end="", flush=True)
+        else:
+            causes.setdefault(failure_text(output, Path(cmd[-1])), []).append(Path(cmd[-1]))
+    failed = sum(len(runs) for runs in causes.values())
+    for cause, runs in causes.items():  # each cause once, however many runs it stopped
+        print(f"wandb-sync: {len(runs)} run(s) failed: {cause}"
+              + (f" ({runs[0]})" if len(runs) == 1 else f" ({runs[0]} and {len(runs) - 1} more)"), file=sys.stderr)
     verb = "would sync" if args.dry_run else "synced"
     print(f"wandb-sync: {verb} {len(commands) - failed} run(s) of project {project}"
           + (f", {failed} failed" if failed else ""))
@@ -142,7 +181,7 @@ def cmd_trackio_show(args: argparse.Namespace) -> int:
     cfg = _config()
     port = args.port or int(getattr(cfg, "TRACKIO_PORT", 7860) or 7860)
     cmd, env = trackio_show_command(_project(args, cfg), port)
-    print(" ".join(f"{k}={v}" for k, v in env.items()) + " " + shlex.join(cmd), flush=True)
+    print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + shlex.join(cmd), flush=True)
     if args.dry_run:
         return 0
     rc = run(cmd, env)

@@ -7,8 +7,9 @@ loop does the rest the same way for every model:
 * each iteration: learning rate from the schedule, the step, pruning, the
   numerics hook, zeroed gradients, timing; what the numerics hook logs joins
   the iteration's own row, so every step is one tracker row;
-* every ``TRAIN_LOG_INTERVAL``: ``train/loss``, ``lr``, ``sparsity``,
-  ``iter_time_ms`` plus the hooks' metrics, averaged over processes;
+* every ``TRAIN_LOG_INTERVAL``: ``train/loss``, ``lr``, ``iter_time_ms``
+  plus the hooks' metrics, averaged over processes, and ``sparsity`` when
+  pruning (without a pruner it would be a flat 0 chart and a constant line);
 * every ``TRAIN_EVAL_INTERVAL`` (and at the end): the evaluation, ``best``
   and ``last`` checkpoints;
 * a stop the run asks for (``run.stop_requested``) ends it after the
@@ -175,9 +176,9 @@ class Loop:
                     train_loss = mean_across(d, float(loss_sum) / steps)
                     iter_ms = mean_across(d, 1000.0 * time_sum / steps)
                     extra, text = hooks.interval_metrics(iter_ms)
-                    pending.update({"train/loss": train_loss, "lr": lr,
-                                    "sparsity": self.pruner.sparsity() if self.pruner else 0.0,
-                                    "iter_time_ms": iter_ms, **extra})
+                    pending.update({"train/loss": train_loss, "lr": lr, "iter_time_ms": iter_ms, **extra})
+                    if self.pruner:
+                        pending["sparsity"] = self.pruner.sparsity()
                     self._print(f"iter {it}: loss {train_loss:.4f}, lr {lr:.2e}, {iter_ms:.2f} ms/iter{text}")
                     loss_sum, steps, time_sum = 0.0, 0, 0.0
                 if it % eval_every == 0 or it == max_iters:

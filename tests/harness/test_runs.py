@@ -123,3 +123,14 @@ def test_diffconfig_accepts_runs_configs_and_defconfigs(tree: Path, make) -> Non
     bad = make("diffconfig", "A=nothing-here", "B=default")
     errors = _errors(bad)
     assert bad.returncode != 0 and len(errors) == 1 and "no run, configuration file or defconfig" in errors[0]
+
+
+def test_diffconfig_of_two_sweep_points_leaves_the_run_name_out(tree: Path, make) -> None:
+    """Sweep points set TRACKER_RUN_NAME to the point's name: it always differs, so it is not listed."""
+    _fake_run(tree, name="lr=1e-3", pairs=(("TRACKER_RUN_NAME", "lr=1e-3"), ("TRAIN_LEARNING_RATE", "1e-3")))
+    _fake_run(tree, name="lr=3e-4", pairs=(("TRACKER_RUN_NAME", "lr=3e-4"), ("TRAIN_LEARNING_RATE", "3e-4")))
+    result = make("diffconfig", "A=lenet5-test/lr=1e-3", "B=lenet5-test/lr=3e-4")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [' TRAIN_LEARNING_RATE "1e-3" -> "3e-4"']
+    same = make("diffconfig", "A=lenet5-test/lr=1e-3", "B=runs/lenet5-test/lr=1e-3")
+    assert same.stdout.strip().endswith("have the same configuration")

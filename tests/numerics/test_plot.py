@@ -6,6 +6,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import numerics
 from numerics.__main__ import main
@@ -83,3 +85,66 @@ def test_cli_unwritable_output(run_dir, tmp_path, capsys):
         main(["plot", str(run_dir), "--out", str(blocker / "plots")])
     err = capsys.readouterr().err
     assert e.value.code == 1 and err.startswith("numerics: error: ") and err.count("\n") == 1
+
+
+def _deep_run(tmp_path, dtype=torch.float32, layers: int = 14):
+    """A real run of a stack of ``layers`` Linear layers (more modules than a legend can name)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(layers)]).to(dtype)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    run = tmp_path / "deep"
+    with numerics.track(model, opt, out_dir=run, interval=2, kinds="activation") as t:
+        for _ in range(6):
+            loss = model(torch.randn(16, 8, dtype=dtype)).float().square().mean()
+            loss.backward()
+            opt.step()
+            t.step()
+            opt.zero_grad(set_to_none=True)
+    return run
+
+
+def test_lines_name_the_extremes_and_group_the_rest(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from numerics.plot import LABELED, _select, lines_figure, pick_labeled
+
+    sub = _select(numerics.read_table(_deep_run(tmp_path)), "activation", None)
+    fig = lines_figure(sub, "rms", "activation")
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    piv = sub.pivot_table(index="step", columns="label", values="rms", aggfunc="last")
+    medians = piv.median()
+    assert legend[0] == f"{14 - LABELED} other modules (grey)"
+    named = legend[1:]
+    assert len(named) == LABELED and named == pick_labeled(piv)
+    rest = [m for m in piv.columns if m not in named]
+    assert min(medians[named[:LABELED // 2]]) >= max(medians[rest]) >= max(medians[named[LABELED // 2:]])
+    coloured = {line.get_color() for line in ax.get_lines() if line.get_label() in named}
+    assert len(coloured) == LABELED  # every named line can be told apart
+    assert "5 highest and 5 lowest" in ax.get_title()
+    plt.close(fig)
+
+
+@given(st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=30), st.integers(1, 12))
+def test_pick_labeled_keeps_the_extremes(medians, top):
+    import pandas as pd
+
+    from numerics.plot import pick_labeled
+
+    piv = pd.DataFrame([medians], columns=[f"m{i}" for i in range(len(medians))])
+    named = pick_labeled(piv, top)
+    assert len(named) == len(set(named)) == min(top, len(medians))
+    rest = [c for c in piv.columns if c not in named]
+    if rest:
+        high, low = named[:top // 2], named[top // 2:]
+        assert all(piv[h][0] >= piv[r][0] for h in high for r in rest)
+        assert all(piv[r][0] >= piv[lo][0] for lo in low for r in rest)
+
+
+@pytest.mark.parametrize("dtype,fmt", [(torch.float32, "fp32"), (torch.bfloat16, "bf16")])
+def test_histogram_marks_the_run_dtype_by_default(tmp_path, dtype, fmt, capsys):
+    run = _deep_run(tmp_path, dtype, layers=3)
+    assert main(["plot", str(run), "--out", str(tmp_path / "p")]) == 0
+    names = sorted(p.rsplit("/", 1)[-1] for p in capsys.readouterr().out.split())
+    assert f"activation_exp_hist_step4_{fmt}.png" in names
+    assert not any(n.endswith(("_bf16.png", "_fp32.png")) and not n.endswith(f"_{fmt}.png") for n in names)

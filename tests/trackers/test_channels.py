@@ -134,8 +134,8 @@ def test_wandb_channels(full_run):
     assert config["provenance"]["host"] == meta["provenance"]["host"]
     assert w["stats"] and w["stats"][0]["gpu.0.gpu"] == 100.0 and w["stats"][0]["gpu.0.powerWatts"] == 240.0
     assert [a["title"] for a in w["alerts"]] == ["train/loss is NaN"]
-    hist = [r for r in w["history"] if "numerics/hist/fc1/activation/_type" in r]
-    assert len(hist) == 4 and hist[0]["numerics/hist/fc1/activation/values"] == [1, 5, 3, 0]
+    hist = [r for r in w["history"] if "z_numerics/hist/fc1/activation/_type" in r]  # numerics sort last
+    assert len(hist) == 4 and hist[0]["z_numerics/hist/fc1/activation/values"] == [1, 5, 3, 0]
     assert not any(k.startswith("gpu") for r in w["history"] for k in r)
     assert sorted({r["_step"] for r in w["history"]}) == list(range(STEPS))
 
@@ -165,7 +165,7 @@ def test_tensorboard_channels(full_run):
     assert data["hparams"]["GPT2_N_LAYER"] == 4 and data["hparams"]["OPTIMIZER"] == "adamw"
     assert data["hparams"].get("provenance/git_commit") == meta["provenance"].get("git_commit")
     assert data["session_ended"]
-    steps, counts, limits = zip(*data["histograms"]["numerics/hist/fc1/activation"], strict=True)
+    steps, counts, limits = zip(*data["histograms"]["z_numerics/hist/fc1/activation"], strict=True)
     assert list(steps) == [0, 10, 20, 30] and counts[0] == [1, 5, 3, 0] and limits[0] == [-4, -2, -1, 0]
     assert "CONFIG_GPT2_N_LAYER=4" in data["texts"]["config"][0][1]
     assert "best_val_loss" in data["texts"]["summary"][0][1] and "python" in data["texts"]["provenance"][0][1]

@@ -119,7 +119,7 @@ def test_selftest(tracker, tmp_path, project):
     assert f"project: {project}" in out.stdout and "steps verified: 40" in out.stdout
     assert "nothing kept" in out.stdout
     # no "upload later" for a run that is removed, no fake run in the user's folders or ./runs
-    assert "wandb sync" not in out.stdout + out.stderr
+    assert "wandb sync" not in out.stdout + out.stderr and "CONFIG_WANDB_OFFLINE" not in out.stdout + out.stderr
     assert {name: sorted(Path(env[name]).rglob("*")) for name in before} == before
     assert not (tmp_path / "runs").exists()
     assert not list((tmp_path / "tmp").iterdir()), "the scratch folder is removed"

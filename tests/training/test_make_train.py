@@ -44,7 +44,8 @@ def test_make_train_gpt2(tree: Path, make, isolated_env: dict[str, str]) -> None
     losses = [m["train/loss"] for _, m in rows if "train/loss" in m]
     assert [step for step, m in rows if "train/loss" in m] == [5, 10, 15, 20]
     assert losses[-1] < losses[0]
-    assert {"lr", "sparsity", "iter_time_ms", "tokens_per_s"} <= set().union(*(m for _, m in rows))
+    assert {"lr", "iter_time_ms", "tokens_per_s"} <= set().union(*(m for _, m in rows))
+    assert not any("sparsity" in m for _, m in rows)  # no pruning: no flat sparsity chart
 
 
 def test_make_train_gpt2_with_numerics(tree: Path, make, isolated_env: dict[str, str]) -> None:

@@ -29,7 +29,8 @@ def test_gpt2_trains_tracks_and_resumes(tmp_path: Path, corpus_dir: Path, train_
     train_steps = [s for _, s, m in rows if "train/loss" in m]
     assert train_steps == [5, 10, 15, 20]
     logged = next(m for _, s, m in rows if s == 20 and "train/loss" in m)
-    assert {"lr", "sparsity", "iter_time_ms", "tokens_per_s"} <= logged.keys()
+    assert {"lr", "iter_time_ms", "tokens_per_s"} <= logged.keys()
+    assert not any("sparsity" in m for _, _, m in rows)  # no pruning: no flat sparsity chart
 
     run_dir = tmp_path / "runs" / "gpt2-test" / "r1"
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -100,6 +100,21 @@ class Backend(Protocol):
         """Close the tracker's run, writing everything it holds."""
 
 
+#: Where numerics statistics (``numerics/<module>/<kind>/<stat>``, ``numerics/hist/<module>/<kind>``) go in
+#: the dashboards that order their sections by name (TensorBoard's tag groups, W&B's panel sections):
+#: ``numerics`` would sort before ``train`` and ``val`` and put hundreds of charts above the loss;
+#: ``z_numerics`` sorts after them. The journal, Trackio (ordered by ``TRACKIO_PLOT_ORDER``, see
+#: :mod:`trackers.dashboards`) and every reader keep ``numerics/``.
+NUMERICS_PREFIX, DASHBOARD_NUMERICS_PREFIX = "numerics/", "z_numerics/"
+
+
+def dashboard_key(key: str) -> str:
+    """``key`` as TensorBoard and W&B show it: numerics under :data:`DASHBOARD_NUMERICS_PREFIX`, others as given."""
+    if key.startswith(NUMERICS_PREFIX):
+        return DASHBOARD_NUMERICS_PREFIX + key[len(NUMERICS_PREFIX):]
+    return key
+
+
 def package_available(name: str) -> bool:
     """True when ``import name`` can work (no import is done)."""
     if name in sys.modules:

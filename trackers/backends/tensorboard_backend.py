@@ -4,6 +4,8 @@ Uses ``torch.utils.tensorboard.SummaryWriter`` or, without torch, tensorboardX.
 Each part of a run goes to its TensorBoard place:
 
 * metrics rows: scalars (strings as text, :class:`trackers.Histogram` as histograms);
+  numerics as ``z_numerics/...`` (:func:`trackers.backends.dashboard_key`:
+  TensorBoard orders tag groups by name, and ``numerics`` came before ``train``);
 * configuration: hparams (the HParams tab compares runs by every config
   value, the git commit and every scalar's last value), the run's ``.config``
   and the provenance as text;
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ktrack import messages
-from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
+from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.histogram import Histogram
 from trackers.values import is_number
 
@@ -149,7 +151,7 @@ class TensorBoardBackend:
     def log(self, row: Row) -> None:
         """Every value of the row at its step."""
         for key, value in row.metrics.items():
-            self._write(key, value, row.step, row.time)
+            self._write(dashboard_key(key), value, row.step, row.time)
         if row.kind == "log":
             self.last_step = max(self.last_step, row.step)
 

@@ -6,7 +6,9 @@ or a netrc entry for the W&B host. Offline runs print one notice with the
 
 Each part of a run goes to W&B's own place: metrics rows to the history (a
 :class:`trackers.Histogram` as ``wandb.Histogram``), the configuration (with
-the provenance as ``provenance``) to ``wandb.config``, end-of-run values to the
+the provenance as ``provenance``) to ``wandb.config``, numerics under
+``z_numerics/`` (:func:`trackers.backends.dashboard_key`: W&B orders its
+panel sections by name, and ``numerics`` came before ``train``), end-of-run values to the
 summary, alerts through ``wandb.Run.alert``, and hardware metrics to W&B's
 system metrics: the stats records its own system monitor writes (the public
 API has no call for them, so the run's interface is used, as ``Run.alert``
@@ -25,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ktrack import messages
-from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
+from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.backends.system_names import wandb_system_metrics
 from trackers.histogram import Histogram
 
@@ -107,6 +109,7 @@ class WandbBackend:
 
         out = {}
         for key, value in metrics.items():
+            key = dashboard_key(key)
             if not isinstance(value, Histogram):
                 out[key] = value
             elif len(value.counts) <= WANDB_MAX_BINS:

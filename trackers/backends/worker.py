@@ -22,6 +22,7 @@ from typing import Any
 
 from trackers._warn import warn
 from trackers.backends import Backend, Context
+from trackers.console import tracker_thread
 
 _STOP = object()
 
@@ -89,6 +90,7 @@ class Worker:
 
     # -- worker thread -----------------------------------------------------
     def _main(self) -> None:
+        tracker_thread()  # the tracker's own chatter stays off console.log
         try:
             self._serve()
         except BaseException as exc:  # noqa: BLE001 - report, never die silently
