@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ktrack.node import node_name
+
 PACKAGES = ("ktrack", "torch", "trackio", "wandb", "tensorboard", "kconfiglib")
 #: Recorded when this process has imported them (a Hugging Face run, say).
 WHEN_IMPORTED = ("transformers", "accelerate", "peft")
@@ -101,7 +103,7 @@ def world_size(given: int | None = None) -> int:
 def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """Provenance of this process for a run in ``run_dir`` (which must exist)."""
     out: dict[str, Any] = git_state(Path(run_dir), cwd)
-    out.update(command=shlex.join(getattr(sys, "orig_argv", sys.argv)), host=socket.gethostname(),
+    out.update(command=shlex.join(getattr(sys, "orig_argv", sys.argv)), host=socket.gethostname(), node=node_name(),
                world_size=world_size(world), python=platform.python_version())
     for name in PACKAGES + tuple(n for n in WHEN_IMPORTED if n in sys.modules):
         version = _version(name)

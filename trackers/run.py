@@ -203,6 +203,11 @@ class Run(RunChannels):
         if self._writer.is_alive():
             warn(f"the tracking writer did not finish within {timeout:g}s; the journal in {self.dir} has what "
                  "it wrote", key=f"writer-stuck-{id(self)}")
+        # before waiting on the trackers: a process ended meanwhile (a job's launcher stopping it) keeps its totals
+        try:
+            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
+        except OSError as exc:
+            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
                 warn(f"{w.name} did not finish within {timeout:g}s; rows it had not written are in the journal "
@@ -214,10 +219,6 @@ class Run(RunChannels):
                      f"python -m trackers replay {self.dir} --to {w.name}")
         if self.gpu is not None:
             self.gpu.stop()
-        try:
-            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
-        except OSError as exc:
-            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
         self._write_config()
         self.journal.close()
         if self._console:

@@ -8,7 +8,8 @@ One process: ``python <model>/train.py``. Several
 (``DIST_NPROC_PER_NODE`` > 1): ``torchrun --standalone --nproc_per_node=N``.
 Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 --nproc_per_node=N --rdzv_backend=c10d --rdzv_endpoint=DIST_RDZV_ENDPOINT
---rdzv_id=ktrack``, run the same command on every machine. ``--slurm``
+--rdzv_id=ktrack --rdzv_conf=join_timeout=DIST_RDZV_TIMEOUT``, run the
+same command on every machine (``KTRACK_NODE_NAME`` names each in the record). ``--slurm``
 (``make train SLURM=1``): submit all that as one Slurm job instead
 (:mod:`training.slurm_job`).
 """
@@ -58,7 +59,8 @@ def build_command(cfg: types.SimpleNamespace, model: str | None = None,
         if not endpoint:
             raise SettingsError("DIST_NNODES > 1 needs DIST_RDZV_ENDPOINT (host:port of the first machine)")
         head = [f"--nnodes={nnodes}", f"--nproc_per_node={nproc}", "--rdzv_backend=c10d",
-                f"--rdzv_endpoint={endpoint}", "--rdzv_id=ktrack"]
+                f"--rdzv_endpoint={endpoint}", "--rdzv_id=ktrack", "--max_restarts=0",
+                f"--rdzv_conf=join_timeout={cfg.DIST_RDZV_TIMEOUT}"]
     else:
         head = ["--standalone", f"--nproc_per_node={nproc}"]
     return [*torchrun(), *head, script, *(extra or [])]
