@@ -100,6 +100,48 @@ def world_size(given: int | None = None) -> int:
     return 1
 
 
+#: Slurm's job variables -> provenance keys (set in every process of a job, login-node runs have none).
+SLURM_ENV = (("SLURM_JOB_ID", "slurm_job_id"), ("SLURM_ARRAY_JOB_ID", "slurm_array_job_id"),
+             ("SLURM_ARRAY_TASK_ID", "slurm_array_task_id"), ("SLURM_JOB_NODELIST", "slurm_nodelist"),
+             ("SLURM_JOB_PARTITION", "slurm_partition"), ("SLURM_JOB_ACCOUNT", "slurm_account"),
+             ("SLURM_JOB_NUM_NODES", "slurm_nodes"), ("SLURM_RESTART_COUNT", "slurm_restart_count"))
+_SLURM_TIMEOUT_S = 5
+
+
+def _run(*argv: str) -> str | None:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=_SLURM_TIMEOUT_S, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def slurm(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The Slurm job this process belongs to ({} outside one): ids, array task, nodes, partition,
+    account, time limit (``squeue %l``) and the batch script (``scontrol write batch_script``).
+
+    The script is asked of Slurm (it keeps the one submitted); a job started
+    by ``make train SLURM=1`` also has it as ``slurm/train.sbatch`` in the run folder.
+    """
+    env = os.environ if environ is None else environ
+    job = env.get("SLURM_JOB_ID")
+    if not job:
+        return {}
+    out: dict[str, Any] = {key: env[var] for var, key in SLURM_ENV if env.get(var)}
+    limit = env.get("SLURM_JOB_TIME_LIMIT") or (_run("squeue", "-h", "-j", job, "-o", "%l") or "").strip()
+    if limit:
+        out["slurm_time_limit"] = limit
+    script = _run("scontrol", "write", "batch_script", job, "-")
+    if script is None and env.get("KTRACK_SLURM_RUN_DIR"):
+        try:
+            script = (Path(env["KTRACK_SLURM_RUN_DIR"]) / "slurm" / "train.sbatch").read_text(errors="replace")
+        except OSError:
+            script = None
+    if script:
+        out["slurm_script"] = script
+    return out
+
+
 def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """Provenance of this process for a run in ``run_dir`` (which must exist)."""
     out: dict[str, Any] = git_state(Path(run_dir), cwd)
@@ -110,4 +152,5 @@ def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None)
         if version:
             out[name] = version
     out.update(_accelerator())
+    out.update(slurm())
     return out

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="more trainer arguments as one shell-quoted string (make's TRAIN_ARGS)")
     parser.add_argument("--slurm", action="store_true", help="submit the training as a Slurm job (make train SLURM=1)")
     parser.add_argument("--slurm-task", action="store_true", help=argparse.SUPPRESS)  # one process of that job
+    parser.add_argument("--slurm-node", action="store_true", help=argparse.SUPPRESS)  # one node's torchrun of it
     args, extra = parser.parse_known_args(argv)
     try:
         extra = [*extra, *shlex.split(args.trainer_args)]
@@ -88,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         usage(PROG, f"cannot split TRAIN_ARGS={args.trainer_args!r}: {exc}; quote like TRAIN_ARGS='--set \"A=b c\"'")
     try:
         cfg = launch_config()
-        if args.slurm or args.slurm_task:
+        if args.slurm or args.slurm_task or args.slurm_node:
             from training import slurm_job
 
             model = args.model or cfg.MODEL
             if args.slurm_task:
                 return slurm_job.run_task(model, extra)
+            if args.slurm_node:
+                return slurm_job.run_node(model, extra)
             return slurm_job.submit(cfg, model, extra, args.dry_run)
         cmd = build_command(cfg, args.model, extra)
     except (SettingsError, ConfigError) as exc:
