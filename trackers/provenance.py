@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ktrack.fs import network_fs
 from ktrack.node import node_name
 
 PACKAGES = ("ktrack", "torch", "trackio", "wandb", "tensorboard", "kconfiglib")
@@ -153,4 +154,7 @@ def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None)
             out[name] = version
     out.update(_accelerator())
     out.update(slurm())
+    fs = network_fs(run_dir)
+    if fs:
+        out["run_dir_filesystem"] = fs
     return out

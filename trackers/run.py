@@ -101,6 +101,10 @@ class Run(RunChannels):
         if self._console:
             self._console.start()
         origin = provenance.collect(self.dir)
+        if origin.get("run_dir_filesystem"):
+            warn(f"the run folder {self.dir} is on {origin['run_dir_filesystem']}: each file there has one writer "
+                 "(the journal: rank 0; nodes/<node>/gpu.jsonl: that node), rank 0 reads the nodes' files by polling, "
+                 "and no SQLite database is kept there", key="run-dir-network-fs")
         self.record = RunRecord(self.dir, project=self.project, run=self.name, trackers=list(settings.trackers),
                                 config=self.config, provenance=origin, resume=bool(settings.resume))
         self.previous_summary = self.record.previous_summary  # end-of-run values of the parts before a resume
