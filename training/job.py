@@ -176,7 +176,7 @@ def _follow_nodes(job: Job, d: Dist, run: Any, out: Path, log_gpu: bool) -> None
         except Exception as exc:  # noqa: BLE001 - a broken sampler must not stop training
             warn(job.prog, f"node {job.nodes[d.rank]}: the GPU sampler failed ({exc}); its GPUs are not logged",
                  key="node-writer")
-    if log_gpu and d.main and hasattr(run, "follow_nodes"):
+    if log_gpu and d.main:
         run.follow_nodes(NodeTail(out / "nodes", list(dict.fromkeys(job.nodes)), interval), job.node_writer)
 
 
