@@ -197,3 +197,27 @@ def test_rows_that_are_not_json_read_as_no_value(tmp_path: Path) -> None:
     got = tr.items("x", 1)
     assert got is not None and 50 not in got[0].tolist() and 49 in got[0].tolist()
     assert src.runs[r1].rows == 52
+
+
+def test_the_runs_pane_names_a_runs_slurm_job(tmp_path: Path) -> None:
+    """The Slurm job (array task, nodes) from the run's config.json, read once, under the run's name."""
+    import json
+
+    from viewer.workspace import source
+
+    write(tmp_path, 'bulk("s", "r1", [{"train/loss": 1.0}] * 3, [0, 1, 2])\n'
+                    'bulk("s", "r2", [{"train/loss": 2.0}], [0])')
+    run_dir = tmp_path / "runs" / "s" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"provenance": {
+        "slurm_job_id": "4242", "slurm_array_job_id": "4240", "slurm_array_task_id": "2",
+        "slurm_nodelist": "gpu[01-02]"}}))
+    assert source.slurm_label(run_dir) == "Slurm 4240_2 on gpu[01-02]"
+    assert source.slurm_label(tmp_path / "runs" / "s" / "r2") == ""
+    pr = open_project("s", tmp_path / "trackio" / "s.db")
+    args = argparse.Namespace(runs=str(tmp_path / "runs"), zoom=0, run=None, compare=None, interval=1.0)
+    ws = Workspace([pr], args)
+    ws.tick()
+    text = ws.frame(160, 48).text()
+    assert "3 steps, Slurm 424" in text  # the pane is narrow: the rest is cut with an ellipsis
+    assert "1 steps, Slurm" not in text and "1 steps" in text

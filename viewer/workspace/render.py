@@ -79,7 +79,8 @@ def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source") -> None:
         loss = "" if run.loss is None else " " + short(run.loss, 8)
         cv.put(r.x + 1, y, mark, colour_of(state, rid) or "2")
         cv.put(r.x + 2, y, (fit(" " + run.name, iw - 1 - len(loss)) + loss).ljust(iw - 1)[:iw - 1], style)
-        cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps", iw), "2")
+        slurm = f", {run.extra['slurm']}" if run.extra.get("slurm") else ""
+        cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps{slurm}", iw), "2")
 
 
 def _legend(cv: Canvas, r: Rect, state: State, runs: dict[str, "RunRow"]) -> None:
