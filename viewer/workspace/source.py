@@ -50,6 +50,10 @@ class RunRow:
         return RunInfo(self.run_id, self.name, self.rows, self.last_step, self.timestamp)
 
 
+#: System-metrics rows the system pane reads: a row per node per sample, enough for this many nodes.
+SYSTEM_ROWS = 64
+
+
 def slurm_label(run_dir: Path) -> str:
     """``Slurm 4240_2 on gpu[01-02]`` from the run's ``config.json`` provenance ("" outside Slurm or unreadable).
 
@@ -306,10 +310,14 @@ class Source:
             return {}
 
     def system(self, run: RunRow) -> dict[str, float]:
-        """The newest GPU values of the run: Trackio's system metrics and its ``gpu*/`` keys."""
+        """The newest GPU values of the run: Trackio's system metrics and its ``gpu*/`` keys.
+
+        A multi-node job's nodes each have rows of their own: the newest of the
+        last :data:`SYSTEM_ROWS` rows, oldest first, so every node's newest wins.
+        """
         out: dict[str, float] = {}
         try:
-            rows = self.project.read(lambda: sw.system_latest(self.project, run.info))
+            rows = self.project.read(lambda: sw.system_latest(self.project, run.info, SYSTEM_ROWS))
         except StoreError:
             rows = []
         for _, metrics in rows:
