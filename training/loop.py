@@ -229,6 +229,8 @@ class Loop:
                     run.log(pending, step=it)
                 if self.preempt.requested(d):  # Slurm's warning before a time limit: checkpoint, requeue
                     self._checkpoint(hooks, "last", it)
+                    if self.job.node_writer is not None:  # this node's GPU file ends cleanly before the requeue
+                        self.job.node_writer.close()
                     self.preempt.exit(run, d, it)
                 if self.stop_requested():
                     stopped = True
