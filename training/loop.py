@@ -34,7 +34,7 @@ from training.checkpoint import save_training_checkpoint
 from training.preempt import StopSignal
 from training.job import Job
 from training.optim import apply_lr
-from training.runtime import Dist, gather_across, mean_across, numerics_tracking
+from training.runtime import Dist, barrier, gather_across, mean_across, numerics_tracking
 
 
 class StepRows:
@@ -231,6 +231,8 @@ class Loop:
                     self._checkpoint(hooks, "last", it)
                     if self.job.node_writer is not None:  # this node's GPU file ends cleanly before the requeue
                         self.job.node_writer.close()
+                    if self.job.multi_node:  # every node's file closed before rank 0 reads the last lines
+                        barrier(d)
                     self.preempt.exit(run, d, it)
                 if self.stop_requested():
                     stopped = True
