@@ -12,6 +12,8 @@ import types
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import trackers
 from trackers.backends.system_names import split_node_gpu_key, trackio_system_metrics, wandb_system_metrics
@@ -118,3 +120,26 @@ def test_the_run_forwards_every_node_and_sums_the_job(tmp_path: Path, mixed: Non
     parts = [summary[f"gpu/{n}/{i}/energy_wh"] for n in "ab" for i in (0, 1)]
     assert summary["gpu_total/energy_wh"] == pytest.approx(sum(parts)) and summary["nodes/quiet"] == 0
     assert not [r for r in records if r["type"] == "alert"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12),
+       powers=st.lists(st.floats(min_value=0, max_value=1000), min_size=1, max_size=6))
+def test_any_way_the_writes_are_cut_every_line_is_read_once(tmp_path_factory, cuts: list[int],
+                                                             powers: list[float]) -> None:
+    """However a node's appends reach the reader (cut anywhere, read between any two), each line is one row."""
+    folder = tmp_path_factory.mktemp("cuts")
+    path = node_file(folder, "a")
+    path.parent.mkdir(parents=True)
+    data = "".join(json.dumps({"node": "a", "t": float(i), "gpus": [{"index": 0, "metrics": {"power_w": p}}],
+                               "energy_wh": {"0": float(i)}, "end": False}) + "\n" for i, p in enumerate(powers))
+    tail = NodeTail(folder / "nodes", ["a"], interval=0.01)
+    got: list[tuple[float, dict[str, float]]] = []
+    done = 0
+    for cut in sorted(c % (len(data) + 1) for c in cuts) + [len(data)]:
+        with path.open("a") as f:
+            f.write(data[done:cut])
+        done = max(done, cut)
+        got += tail.poll(final=True)[0]
+    assert got == [(float(i), {"gpu/a/0/power_w": p}) for i, p in enumerate(powers)]
+    assert tail.summary()["gpu_total/energy_wh"] == float(len(powers) - 1)
