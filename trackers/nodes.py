@@ -198,7 +198,8 @@ class NodeTail:
                 if quiet and not node.ended and node.quiet_since is None:
                     node.quiet_since = node.last_t if node.last_t is not None else node.heard
                     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(node.quiet_since))
-                    what = "its last GPU sample" if node.last_t is not None else "the job started; it wrote none"
+                    what = ("its last GPU sample" if node.last_t is not None else
+                            "the job started; it wrote none here: is the run folder on a filesystem every node shares?")
                     events.append(("node quiet", f"node {node.name}: nothing since {when} ({what}); "
                                    "the run goes on without it"))
             return rows, events
