@@ -135,6 +135,11 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
     backends append to the same run. Then rank 0 writes the effective
     ``.config`` and its ``defconfig`` into the run folder (a failed write is a
     warning). A folder that cannot be created is one error line.
+
+    Every rank learns each rank's node (:attr:`Job.nodes`) and rank 0's run
+    folder, once. In a multi-node job rank 0 does not sample GPUs itself:
+    each node's local rank 0 writes its own GPU file and rank 0's run reads
+    them all (:mod:`trackers.nodes`).
     """
     job.nodes = gather_objects(d, node_name())
     config = {**job.settings.symbols, **extra}
