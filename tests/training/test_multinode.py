@@ -163,8 +163,11 @@ def test_two_nodes_make_one_run_in_every_tracker(tree: Path, make, isolated_env:
     assert "Node a:" in shown.stdout and "Node b:" in shown.stdout and "Total:" in shown.stdout
 
 
+@pytest.mark.parametrize("kill", ["other", "main"])
 def test_a_killed_node_is_recorded_and_nothing_hangs(tree: Path, make, isolated_env: dict[str, str],
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, kill: str) -> None:
+    """``other``: the node without rank 0 dies; rank 0's record says which and when. ``main``: rank 0's
+    node dies; the other ends too. Either way no process outlives the rendezvous timeout."""
     project = _configure(tree, make, "kill", 100000)
     procs = _start_nodes(tree, tmp_path)
     run_dir = tree / "runs" / project / "kill"
@@ -179,10 +182,11 @@ def test_a_killed_node_is_recorded_and_nothing_hangs(tree: Path, make, isolated_
         else:
             pytest.fail("training did not log its first interval")
         main = json.loads((run_dir / "config.json").read_text())["provenance"]["node"]
-        victim = "b" if main == "a" else "a"
+        other = "b" if main == "a" else "a"
+        victim, survivor = (other, procs[main]) if kill == "other" else (main, procs[other])
+        family = psutil.Process(survivor.pid).children(recursive=True)
         _kill_tree(procs[victim])
         t_kill = time.monotonic()
-        survivor = procs[main]
         said, _ = survivor.communicate(timeout=RDZV_TIMEOUT + 90)
         took = time.monotonic() - t_kill
     finally:
@@ -190,6 +194,10 @@ def test_a_killed_node_is_recorded_and_nothing_hangs(tree: Path, make, isolated_
             if p.poll() is None:
                 _kill_tree(p)
     assert survivor.returncode != 0 and took < RDZV_TIMEOUT + 90
+    time.sleep(1.0)
+    assert not [p.pid for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], "left behind"
+    if kill == "main":
+        return
     alerts = [r for r in read_records(run_dir) if r["type"] == "alert"]
     quiet = [a for a in alerts if a["metrics"]["title"] == "node quiet"]
     assert any(f"node {victim}:" in a["metrics"]["text"] and "UTC" in a["metrics"]["text"] for a in quiet), alerts
