@@ -7,6 +7,9 @@ with its journal; a fake clock only where "quiet for N intervals" is asserted.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import types
 from pathlib import Path
@@ -101,10 +104,10 @@ def test_node_keys_in_each_trackers_system_names() -> None:
     assert split_node_gpu_key("gpu/0/1/power_w") is None  # digits are a GPU index, never a node
 
 
-def test_the_run_forwards_every_node_and_sums_the_job(tmp_path: Path, mixed: None) -> None:
+def test_the_run_forwards_every_node_and_sums_the_job(tmp_path: Path, mixed: None, project: str) -> None:
     cfg = types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw")
-    run = trackers.init({}, cfg=cfg, project="nodes", run_name="r", run_dir=tmp_path / "run", trackers="none",
-                        log_gpu=False)
+    run = trackers.init({}, cfg=cfg, project=project, run_name="r", run_dir=tmp_path / "runs" / project / "r",
+                        trackers="none", log_gpu=False)
     local = _writer(run.dir, "a")
     other = _writer(run.dir, "b")
     run.follow_nodes(NodeTail(run.dir / "nodes", ["a", "b"], interval=0.05), local)
@@ -120,6 +123,13 @@ def test_the_run_forwards_every_node_and_sums_the_job(tmp_path: Path, mixed: Non
     parts = [summary[f"gpu/{n}/{i}/energy_wh"] for n in "ab" for i in (0, 1)]
     assert summary["gpu_total/energy_wh"] == pytest.approx(sum(parts)) and summary["nodes/quiet"] == 0
     assert not [r for r in records if r["type"] == "alert"]
+    # watched from anywhere: the viewer reads the journal-only run from the (shared) run folder
+    shown = subprocess.run([sys.executable, "-m", "viewer", "--gpu-db", "--once", "--project", project,
+                            "--runs", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Nodes (2, 4 GPUs): a (2 GPUs), b (2 GPUs)" in shown.stdout and "GPU b/1 latest:" in shown.stdout
+    assert "Node a:" in shown.stdout and "Node b:" in shown.stdout
 
 
 @settings(max_examples=40, deadline=None)
