@@ -32,12 +32,15 @@ from typing import IO, Any
 
 import gpu
 from ktrack import messages
+from ktrack.fs import network_fs
 from trackers.gpu_metrics import TOTAL_ENERGY_KEY
 
 NODES_DIR = "nodes"
 FILE = "gpu.jsonl"
-#: Sampling intervals without a line after which a node counts as quiet.
+#: Sampling intervals without a line after which a node counts as quiet ...
 QUIET_INTERVALS = 5
+#: ... and never less than this many seconds: a shared filesystem may show a node's lines late.
+MIN_QUIET_S = 10.0
 
 
 def node_file(run_dir: Path, node: str) -> Path:
@@ -78,6 +81,8 @@ class NodeWriter:
         self._thread: threading.Thread | None = None
         self._file: IO[str] | None = None
         self._closed = False
+        # an NFS client keeps appended data to itself until fsync or close: rank 0, elsewhere, would not see it
+        self._sync = network_fs(self.path.parent) is not None
 
     def start(self) -> NodeWriter:
         """Open the file, write the first sample, start the thread."""
@@ -130,6 +135,8 @@ class NodeWriter:
         try:
             f.write(line)
             f.flush()
+            if self._sync:
+                os.fsync(f.fileno())
         except (OSError, ValueError) as exc:
             self._failed(exc)
 
@@ -144,7 +151,7 @@ class _Node:
 
     def __init__(self, name: str, now: float) -> None:
         self.name = name
-        self.file: IO[bytes] | None = None
+        self.offset = 0  # bytes read so far
         self.partial = b""
         self.heard = now  # this machine's clock when a line last arrived (or when the node was first expected)
         self.last_t: float | None = None  # the node's own time of its last line
@@ -163,9 +170,10 @@ class NodeTail:
     """
 
     def __init__(self, folder: Path, expected: list[str] | None = None, interval: float = 1.0,
-                 quiet_intervals: int = QUIET_INTERVALS, clock: Any = time.time) -> None:
+                 quiet_intervals: int = QUIET_INTERVALS, clock: Any = time.time, min_quiet_s: float = MIN_QUIET_S
+                 ) -> None:
         self.folder, self.interval, self.clock = Path(folder), max(0.01, float(interval)), clock
-        self.quiet_after = quiet_intervals * self.interval
+        self.quiet_after = max(quiet_intervals * self.interval, min_quiet_s)
         self._lock = threading.Lock()
         self._last_poll = 0.0
         now = clock()
@@ -234,17 +242,16 @@ class NodeTail:
                 self.nodes[name] = _Node(name, now)
 
     def _read(self, node: _Node) -> list[bytes]:
-        if node.file is None:
-            try:
-                node.file = open(self.folder / node.name / FILE, "rb")  # kept open to tail
-            except OSError:
-                return []
+        # opened anew each time: on NFS an open revalidates the file (close-to-open), a kept handle may not
         try:
-            data = node.file.read()
+            with open(self.folder / node.name / FILE, "rb") as f:
+                f.seek(node.offset)
+                data = f.read()
         except OSError:
             return []
         if not data:
             return []
+        node.offset += len(data)
         *lines, node.partial = (node.partial + data).split(b"\n")
         return [line for line in lines if line.strip()]
 
@@ -266,9 +273,6 @@ class NodeTail:
         return (t, metrics) if metrics else None
 
     def close(self) -> None:
-        """Close the files (the tail reads nothing more)."""
+        """Read nothing more (the run has its last lines)."""
         with self._lock:
-            for node in self.nodes.values():
-                if node.file is not None:
-                    node.file.close()
-                    node.file = None
+            self.nodes.clear()

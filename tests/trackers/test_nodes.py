@@ -60,7 +60,8 @@ def test_two_nodes_each_gpu_once_and_the_job_energy_is_their_sum(tmp_path: Path,
 
 def test_a_quiet_node_is_reported_with_when_and_never_waited_for(tmp_path: Path, mixed: None) -> None:
     now = [1000.0]
-    tail = NodeTail(tmp_path / "nodes", ["a", "b", "c"], interval=1.0, quiet_intervals=3, clock=lambda: now[0])
+    tail = NodeTail(tmp_path / "nodes", ["a", "b", "c"], interval=1.0, quiet_intervals=3, clock=lambda: now[0],
+                    min_quiet_s=0)
     a, b = _writer(tmp_path, "a"), _writer(tmp_path, "b")
     b._stop.set()  # b stops writing without its last line, as a SIGKILLed node does
     rows, events = tail.poll()
@@ -153,3 +154,20 @@ def test_any_way_the_writes_are_cut_every_line_is_read_once(tmp_path_factory, cu
         got += tail.poll(final=True)[0]
     assert got == [(float(i), {"gpu/a/0/power_w": p}) for i, p in enumerate(powers)]
     assert tail.summary()["gpu_total/energy_wh"] == float(len(powers) - 1)
+
+
+def test_on_a_network_filesystem_each_line_is_synced(tmp_path: Path, mixed: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An NFS client holds appended data until fsync: each line is synced there (and only there)."""
+    from ktrack import fs
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    local = NodeWriter(tmp_path / "local", "a", interval=10.0, backends=["amd", "intel"]).start()
+    local.close()
+    assert synced == []
+    monkeypatch.setattr(fs, "statfs_type", lambda path: 0x6969)
+    shared = NodeWriter(tmp_path / "nfs", "a", interval=10.0, backends=["amd", "intel"]).start()
+    shared.close()
+    assert len(synced) == 2  # the first line and the last
