@@ -25,7 +25,7 @@ from gpt2.model import GPT, GPTConfig
 from ktrack.messages import fail, warn
 from training import runtime as rt
 from training.checkpoint import restore
-from training.job import Job, prepare, start_tracking
+from training.job import Job, finish_tracking, prepare, start_tracking
 from training.loop import Loop
 from training.settings import Settings, SettingsError
 
@@ -178,7 +178,7 @@ def train(job: Job, spec: gdata.DataSpec) -> int:
               f"run {run.project}/{run.name}", flush=True)
     Loop(job, d, run, out, raw, opt, pruner, start_iter, best_val,
          checkpoint_extra={"model_args": vars(mconf)}).run_loop(hooks)
-    run.finish()
+    finish_tracking(job, d, run)
     rt.cleanup(d)
     return 0
 

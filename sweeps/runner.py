@@ -55,14 +55,18 @@ def _has_checkpoint(run_dir: Path) -> bool:
 
 
 class Runner:
-    """Schedules points on an executor, at most ``jobs`` at a time, and records their state."""
+    """Schedules points on an executor, at most ``jobs`` at a time, and records their state.
+
+    ``array``: the points started together go to Slurm as one job array (the
+    executor's ``array_parallelism`` throttles it), not a job each.
+    """
 
     def __init__(self, sweep: Sweep, configurator: Configurator, state: State, executor: Executor, jobs: int,
                  root: Path, cwd: Path, out: Callable[[str], None] = safe_print, poll: float = 0.05,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, array: bool = False) -> None:
         self.sweep, self.conf, self.state, self.executor = sweep, configurator, state, executor
         self.jobs, self.root, self.cwd, self.out, self.poll = max(1, jobs), root, cwd, out, poll
-        self.threads = threads
+        self.threads, self.array = threads, array
         self.running: dict[str, tuple[Any, Point, float]] = {}
         self.counts: collections.Counter[str] = collections.Counter()
         self._waiting: dict[str, str | None] = {}
@@ -92,29 +96,42 @@ class Runner:
                     point_env(point, self.sweep, self.root, resume, self.threads), str(self.cwd),
                     str(point.run_dir / LOG_NAME))
 
-    def _start(self, point: Point, total: int) -> None:
+    def _attach(self, point: Point, total: int) -> bool:
+        """Follow the point's Slurm job when an earlier run of the sweep left it queued; True when it did."""
         record = self.state.points.get(point.name, {})
-        status = record.get("status")
         job_id = record.get("job_id")
-        if status == RUNNING and job_id and isinstance(self.executor, SlurmExecutor) \
+        if record.get("status") == RUNNING and job_id and isinstance(self.executor, SlurmExecutor) \
                 and self.executor.alive(str(job_id)):
             handle = self.executor.attach(str(job_id), self._task(point, bool(record.get("resumed"))))
             self.running[point.name] = (handle, point, time.time())
             self.out(f"  {'attach':<7} [{point.index + 1}/{total}] {point.name} (Slurm job {job_id}, still queued)")
+            return True
+        return False
+
+    def _start(self, batch: list[Point], total: int) -> None:
+        """Start the points: one job array on Slurm when there are several, else one job (process) each."""
+        if not batch:
             return
-        resume = status in (RUNNING, INTERRUPTED, FAILED) and _has_checkpoint(point.run_dir)
-        materialize(self.conf, point)
+        resumes = [self.state.status(p.name) in (RUNNING, INTERRUPTED, FAILED) and _has_checkpoint(p.run_dir)
+                   for p in batch]
+        for point in batch:
+            materialize(self.conf, point)
+        tasks = [self._task(point, resume) for point, resume in zip(batch, resumes, strict=True)]
         with self._critical_section():
-            handle = self.executor.start(self._task(point, resume))
-            fields: dict[str, Any] = dict(index=point.index, varied=point.varied, run_dir=str(point.run_dir),
-                                          status=RUNNING, started=time.time(), resumed=resume, returncode=None)
-            if isinstance(self.executor, SlurmExecutor):
-                fields["job_id"] = self.executor.job_id(handle)
-            self.state.update(point.name, **fields)
-            self.running[point.name] = (handle, point, time.time())
-        verb = "resume" if resume else "start"
-        job = f" (Slurm job {fields['job_id']})" if "job_id" in fields else ""
-        self.out(f"  {verb:<7} [{point.index + 1}/{total}] {point.name}{job}")
+            if isinstance(self.executor, SlurmExecutor) and self.array and len(batch) > 1:
+                handles = self.executor.start_array(tasks, self.sweep.name)
+            else:
+                handles = [self.executor.start(task) for task in tasks]
+            for point, resume, handle in zip(batch, resumes, handles, strict=True):
+                fields: dict[str, Any] = dict(index=point.index, varied=point.varied, run_dir=str(point.run_dir),
+                                              status=RUNNING, started=time.time(), resumed=resume, returncode=None)
+                if isinstance(self.executor, SlurmExecutor):
+                    fields["job_id"] = self.executor.job_id(handle)
+                self.state.update(point.name, **fields)
+                self.running[point.name] = (handle, point, time.time())
+                verb = "resume" if resume else "start"
+                job = f" (Slurm job {fields['job_id']})" if "job_id" in fields else ""
+                self.out(f"  {verb:<7} [{point.index + 1}/{total}] {point.name}{job}")
 
     def _elapsed(self, name: str, handle: Any, t0: float) -> float:
         """This attempt's running time added to the point's earlier attempts."""
@@ -174,9 +191,10 @@ class Runner:
         queue: collections.deque[Point] = collections.deque()
         try:
             while True:
-                while len(self.running) < self.jobs:
+                batch: list[Point] = []
+                while len(self.running) + len(batch) < self.jobs:
                     if not queue:
-                        queue.extend(next_points(self.jobs - len(self.running)))
+                        queue.extend(next_points(self.jobs - len(self.running) - len(batch)))
                     if not queue:
                         break
                     point = queue.popleft()
@@ -184,7 +202,9 @@ class Runner:
                         if on_done:
                             on_done(point, 0)
                         continue
-                    self._start(point, total)
+                    if not self._attach(point, total):
+                        batch.append(point)
+                self._start(batch, total)
                 if not self.running and not queue:
                     break
                 for name, (handle, _point, _t0) in list(self.running.items()):
@@ -296,7 +316,13 @@ def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = N
     state.data.update(file=str(sweep.path), metric=sweep.metric)
     state.save()
     threads: int | None
-    if name == "slurm":
+    array = name == "slurm" and sweep.optuna is None
+    if array:  # every point at once as one array; Slurm runs JOBS= of its tasks at a time (--array=0-N%JOBS)
+        n_jobs = 1 << 20
+        if isinstance(ex, SlurmExecutor):
+            ex.array_parallelism = jobs
+        threads = int(conf.value("SLURM_CPUS_PER_TASK") or 1)
+    elif name == "slurm":
         n_jobs = jobs or 1 << 20  # Slurm queues them: submit every point at once unless JOBS= caps it
         threads = int(conf.value("SLURM_CPUS_PER_TASK") or 1)
     else:
@@ -305,8 +331,9 @@ def run(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = N
     enabled = [n for n, symbol in kconf.TRACKER_SYMBOLS.items() if conf.value(symbol)]
     out(f"sweep {sweep.name}: {total} point(s), project {project}, "
         f"trackers {','.join(enabled) or 'none'} (from {tracker_source}), executor {name}"
-        + (f", {n_jobs} at a time" if name == "local" else "") + f", state {state.path}")
-    runner = Runner(sweep, conf, state, ex, n_jobs, root, cwd, out, threads=threads)
+        + (f", {n_jobs} at a time" if name == "local" else "")
+        + (f", one job array{f' ({jobs} at a time)' if jobs else ''}" if array else "") + f", state {state.path}")
+    runner = Runner(sweep, conf, state, ex, n_jobs, root, cwd, out, threads=threads, array=array)
     if sweep.optuna is not None:
         rc = runner.run(lambda free: planner.next_points(free, state), total, planner.tell)
     else:

@@ -84,7 +84,8 @@ def queue_states(job_ids: list[str]) -> dict[str, JobState]:
     """``{job id: JobState}`` of the jobs Slurm still knows (one ``squeue`` call); {} when it cannot say."""
     if not job_ids:
         return {}
-    cmd = ["squeue", "--noheader", "--states=all", "--format=%i|%T|%r", f"--jobs={','.join(job_ids)}"]
+    # --array: each task of a job array on a line of its own (``1234_5``), pending ones included
+    cmd = ["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T|%r", f"--jobs={','.join(job_ids)}"]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -118,12 +119,17 @@ class SlurmPoint:
 
 
 class SlurmExecutor:
-    """Each point is one Slurm job (``cluster="local"``: submitit's local stand-in, for tests)."""
+    """Each point is one Slurm job, or one task of a job array (:meth:`start_array`);
+    ``cluster="local"``: submitit's local stand-in, for tests.
+
+    ``array_parallelism`` is the array's throttle (``--array=0-N%JOBS``): how
+    many of its tasks Slurm runs at once.
+    """
 
     name = "slurm"
 
     def __init__(self, folder: Path, parameters: dict[str, Any], cluster: str | None = None,
-                 refresh_s: float = 1.0) -> None:
+                 refresh_s: float = 1.0, array_parallelism: int | None = None) -> None:
         import submitit
 
         self.cluster = cluster or "slurm"
@@ -138,6 +144,7 @@ class SlurmExecutor:
         self.executor = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=self.cluster)
         self.executor.update_parameters(**parameters)
         self.refresh_s = refresh_s
+        self.array_parallelism = array_parallelism
         self._states: dict[str, JobState] = {}
         self._checked = 0.0
         self._points: dict[str, SlurmPoint] = {}
@@ -155,6 +162,27 @@ class SlurmExecutor:
         point = SlurmPoint(job, task)
         self._points[job.job_id] = point
         return point
+
+    def start_array(self, tasks: list[Task], name: str) -> list[SlurmPoint]:
+        """Submit the points as ONE job array (one ``sbatch``, ``--array=0-N%JOBS``); its tasks in order.
+
+        SweepError with sbatch's own reason when it refuses.
+        """
+        params: dict[str, Any] = {"name": f"sweep-{name}"[:100]}
+        if self.cluster == "slurm":
+            params["slurm_array_parallelism"] = self.array_parallelism or len(tasks)
+        self.executor.update_parameters(**params)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), self.executor.batch():
+                jobs = [self.executor.submit(run_command, task) for task in tasks]
+        except Exception as exc:  # noqa: BLE001 - submitit raises its own or subprocess errors; all mean "refused"
+            raise SweepError(f"Slurm refused the job array of {len(tasks)} point(s) "
+                             f"({describe_request(self.parameters)}): {_sbatch_error(exc)}; "
+                             "change the SLURM_* options (make menuconfig, SET=)") from None
+        points = [SlurmPoint(job, task) for job, task in zip(jobs, tasks, strict=True)]
+        for point in points:
+            self._points[str(point.job.job_id)] = point
+        return points
 
     def alive(self, job_id: str) -> bool:
         """True when Slurm still has job ``job_id`` queued or running."""
@@ -251,8 +279,9 @@ class SlurmExecutor:
                 handle.job.cancel(check=False)
             return
         ids = [str(h.job.job_id) for h in handles]
-        try:
-            subprocess.run(["scancel", *ids], capture_output=True, timeout=60)
+        try:  # an array's id cancels all its tasks, the pending ones included
+            subprocess.run(["scancel", *dict.fromkeys(i.split("_")[0] for i in ids)], capture_output=True,
+                           timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             return
         deadline = time.monotonic() + grace

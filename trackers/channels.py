@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from trackers.backends.worker import Worker
     from trackers.gpu_metrics import GpuMetrics
     from trackers.journal import Journal
+    from trackers.nodes import NodeTail, NodeWriter
 
 
 class RunChannels:
@@ -31,6 +32,8 @@ class RunChannels:
     step: int
     alerts: AlertMonitor
     gpu: GpuMetrics | None
+    nodes: NodeTail | None
+    node_writer: NodeWriter | None
     journal: Journal
     workers: list[Worker]
 
@@ -46,6 +49,16 @@ class RunChannels:
     def alert(self, title: str, text: str, level: str = "WARN") -> None:
         """Send an alert (printed once, journaled, to each tracker's alerts); ``level`` INFO/WARN/ERROR."""
         self._put(("alert", None, time.time(), make_alert(title, text, level, max(self.step, 0))))
+
+    def follow_nodes(self, tail: NodeTail, local: NodeWriter | None = None) -> None:
+        """Take every node's GPU samples from ``tail`` (a multi-node job's rank 0; see :mod:`trackers.nodes`).
+
+        ``local`` is this node's own writer: :meth:`finish` closes it before the
+        tail's last read, so this node's record ends cleanly even when the run
+        finishes on a signal.
+        """
+        self.node_writer = local
+        self.nodes = tail
 
     @property
     def stop_requested(self) -> bool:
@@ -76,8 +89,40 @@ class RunChannels:
     def _check_row(self, step: int, values: dict[str, Any]) -> list[Outgoing]:
         return [self._emit_alert(alert) for alert in self.alerts.check_row(step, values)]
 
+    def _poll_nodes(self, final: bool = False) -> list[Outgoing]:
+        """System rows of every node's new GPU samples, and an alert for each node gone quiet (or back)."""
+        if self.nodes is None:
+            return []
+        try:
+            rows, events = self.nodes.poll(final=final)
+        except Exception as exc:  # noqa: BLE001 - a bad node file must not stop the writer
+            messages.warn("trackers", f"could not read the nodes' GPU files ({type(exc).__name__}: {exc})",
+                          key=f"nodes-{id(self)}")
+            return []
+        out: list[Outgoing] = []
+        for t, metrics in rows:
+            out += self._system_row(max(self.step, 0), t, metrics)
+        step = max(self.step, 0)
+        return out + [self._emit_alert(make_alert(title, text, "WARN" if title == "node quiet" else "INFO", step))
+                      for title, text in events]
+
+    def _last_of_nodes(self, t: float) -> list[Outgoing]:
+        """The nodes' last rows, the quiet ones, and the job's totals in the summary; the tail is then closed."""
+        out = self._poll_nodes(final=True)
+        if self.nodes is None:
+            return out
+        totals = self.nodes.summary()
+        self.nodes.close()
+        self.nodes = None
+        return out + self._summary_item(totals, t)
+
+    def _summary_item(self, values: dict[str, Any], t: float) -> list[Outgoing]:
+        raise NotImplementedError
+
     def _poll_gpu(self) -> list[Outgoing]:
-        """A system row (and throttle alerts) when the GPU sampler has new samples."""
+        """A system row (and throttle alerts) when the GPU sampler has new samples; every node's rows."""
+        if self.nodes is not None:
+            return self._poll_nodes()
         if self.gpu is None:
             return []
         from trackers.gpu_metrics import numeric_metrics

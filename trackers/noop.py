@@ -34,6 +34,9 @@ class NoOpRun:
     def alert(self, title: str, text: str, level: str = "WARN") -> None:
         """Nothing."""
 
+    def follow_nodes(self, tail: Any, local: Any = None) -> None:
+        """Nothing (rank 0 reads the nodes' files)."""
+
     def __setitem__(self, key: str, value: Any) -> None:
         check_key(key)
 

@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ktrack.fs import network_fs
+from ktrack.node import node_name
+
 PACKAGES = ("ktrack", "torch", "trackio", "wandb", "tensorboard", "kconfiglib")
 #: Recorded when this process has imported them (a Hugging Face run, say).
 WHEN_IMPORTED = ("transformers", "accelerate", "peft")
@@ -98,14 +101,60 @@ def world_size(given: int | None = None) -> int:
     return 1
 
 
+#: Slurm's job variables -> provenance keys (set in every process of a job, login-node runs have none).
+SLURM_ENV = (("SLURM_JOB_ID", "slurm_job_id"), ("SLURM_ARRAY_JOB_ID", "slurm_array_job_id"),
+             ("SLURM_ARRAY_TASK_ID", "slurm_array_task_id"), ("SLURM_JOB_NODELIST", "slurm_nodelist"),
+             ("SLURM_JOB_PARTITION", "slurm_partition"), ("SLURM_JOB_ACCOUNT", "slurm_account"),
+             ("SLURM_JOB_NUM_NODES", "slurm_nodes"), ("SLURM_RESTART_COUNT", "slurm_restart_count"))
+_SLURM_TIMEOUT_S = 5
+
+
+def _run(*argv: str) -> str | None:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=_SLURM_TIMEOUT_S, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def slurm(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The Slurm job this process belongs to ({} outside one): ids, array task, nodes, partition,
+    account, time limit (``squeue %l``) and the batch script (``scontrol write batch_script``).
+
+    The script is asked of Slurm (it keeps the one submitted); a job started
+    by ``make train SLURM=1`` also has it as ``slurm/train.sbatch`` in the run folder.
+    """
+    env = os.environ if environ is None else environ
+    job = env.get("SLURM_JOB_ID")
+    if not job:
+        return {}
+    out: dict[str, Any] = {key: env[var] for var, key in SLURM_ENV if env.get(var)}
+    limit = env.get("SLURM_JOB_TIME_LIMIT") or (_run("squeue", "-h", "-j", job, "-o", "%l") or "").strip()
+    if limit:
+        out["slurm_time_limit"] = limit
+    script = _run("scontrol", "write", "batch_script", job, "-")
+    if script is None and env.get("KTRACK_SLURM_RUN_DIR"):
+        try:
+            script = (Path(env["KTRACK_SLURM_RUN_DIR"]) / "slurm" / "train.sbatch").read_text(errors="replace")
+        except OSError:
+            script = None
+    if script:
+        out["slurm_script"] = script
+    return out
+
+
 def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """Provenance of this process for a run in ``run_dir`` (which must exist)."""
     out: dict[str, Any] = git_state(Path(run_dir), cwd)
-    out.update(command=shlex.join(getattr(sys, "orig_argv", sys.argv)), host=socket.gethostname(),
+    out.update(command=shlex.join(getattr(sys, "orig_argv", sys.argv)), host=socket.gethostname(), node=node_name(),
                world_size=world_size(world), python=platform.python_version())
     for name in PACKAGES + tuple(n for n in WHEN_IMPORTED if n in sys.modules):
         version = _version(name)
         if version:
             out[name] = version
     out.update(_accelerator())
+    out.update(slurm())
+    fs = network_fs(run_dir)
+    if fs:
+        out["run_dir_filesystem"] = fs
     return out

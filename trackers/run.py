@@ -101,6 +101,10 @@ class Run(RunChannels):
         if self._console:
             self._console.start()
         origin = provenance.collect(self.dir)
+        if origin.get("run_dir_filesystem"):
+            warn(f"the run folder {self.dir} is on {origin['run_dir_filesystem']}: each file there has one writer "
+                 "(the journal: rank 0; nodes/<node>/gpu.jsonl: that node), rank 0 reads the nodes' files by polling, "
+                 "and no SQLite database is kept there", key="run-dir-network-fs")
         self.record = RunRecord(self.dir, project=self.project, run=self.name, trackers=list(settings.trackers),
                                 config=self.config, provenance=origin, resume=bool(settings.resume))
         self.previous_summary = self.record.previous_summary  # end-of-run values of the parts before a resume
@@ -114,6 +118,8 @@ class Run(RunChannels):
         self._write_config()
         self.alerts = AlertMonitor(settings.alerts)
         self.gpu = None
+        self.nodes = None
+        self.node_writer = None
         if settings.log_gpu or gpu_sampler is not None:
             from trackers.gpu_metrics import GpuMetrics
 
@@ -193,12 +199,19 @@ class Run(RunChannels):
         gpu_summary = self.gpu.final_summary() if self.gpu is not None else {}
         if gpu_summary:
             self._put(("summary", None, time.time(), gpu_summary))
+        if self.nodes is not None:
+            self._finish_nodes()
         self._stop.set()
         self._wake.set()
         self._writer.join(timeout)
         if self._writer.is_alive():
             warn(f"the tracking writer did not finish within {timeout:g}s; the journal in {self.dir} has what "
                  "it wrote", key=f"writer-stuck-{id(self)}")
+        # before waiting on the trackers: a process ended meanwhile (a job's launcher stopping it) keeps its totals
+        try:
+            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
+        except OSError as exc:
+            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
                 warn(f"{w.name} did not finish within {timeout:g}s; rows it had not written are in the journal "
@@ -210,10 +223,6 @@ class Run(RunChannels):
                      f"python -m trackers replay {self.dir} --to {w.name}")
         if self.gpu is not None:
             self.gpu.stop()
-        try:
-            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
-        except OSError as exc:
-            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
         self._write_config()
         self.journal.close()
         if self._console:
@@ -221,6 +230,12 @@ class Run(RunChannels):
         self._signals.restore()
         if self._run_lock is not None:
             self._run_lock.release()
+
+    def _finish_nodes(self) -> None:
+        """Close this node's file, then have the writer read every node's last lines and add the job's totals."""
+        if self.node_writer is not None:
+            self.node_writer.close()
+        self._put(("nodes", None, time.time(), {}))
 
     def _log_series(self, key: str, value: Any, step: int | None) -> None:
         check_metrics({key: value})
@@ -296,15 +311,15 @@ class Run(RunChannels):
         kind, step, t, raw = item
         if kind == "alert":
             return [self._emit_alert(raw)]
+        if kind == "nodes":
+            return self._last_of_nodes(t)
         values, skipped = plain(raw)
         for key in skipped:
             if key not in self.skipped:
                 self.skipped.add(key)
                 warn(f"{key!r} is not a scalar (tensor/array with more than one element); not logged")
         if kind == "summary":
-            self._summary.update(values)
-            self.journal.write_summary(values, t)
-            return [("summary", values)]
+            return self._summary_item(values, t)
         if kind == "system":
             return self._system_row(step, t, values)
         if kind in ROW_TYPES and step <= self._journaled_max:
@@ -321,6 +336,11 @@ class Run(RunChannels):
         if kind == "log":
             out += self._check_row(step, values)
         return out
+
+    def _summary_item(self, values: dict[str, Any], t: float) -> list[Outgoing]:
+        self._summary.update(values)
+        self.journal.write_summary(values, t)
+        return [("summary", values)]
 
     def _not_journaled(self, kind: str, step: int, values: dict[str, Any]) -> dict[str, Any]:
         """A resumed run: drop the keys the journal already has at this step (sent before the restart)."""

@@ -12,7 +12,7 @@ import argparse
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ import trackers
 from kconf.errors import ConfigError
 from kconf.runs import save_run_config
 from ktrack.messages import fail, warn
+from ktrack.node import node_name
 from trackers.names import BadName, check_project, check_run
+from trackers.nodes import NodeTail, NodeWriter
 from training.checkpoint import find_checkpoint, load_checkpoint
-from training.runtime import Dist, cleanup
+from training.runtime import Dist, barrier, cleanup, gather_objects, share_from_main
 from training.settings import Settings, SettingsError, add_arguments, configure_from_args
 
 #: Exceptions that are user mistakes: their message is the whole story.
@@ -40,6 +42,14 @@ class Job:
     args: argparse.Namespace
     settings: Settings
     ckpt: dict[str, Any] | None
+    #: The node of each rank (from :func:`start_tracking`); more than one name makes a multi-node job.
+    nodes: list[str] = field(default_factory=list)
+    #: This node's GPU file writer (each node's local rank 0 of a multi-node job that logs GPUs).
+    node_writer: NodeWriter | None = None
+
+    @property
+    def multi_node(self) -> bool:
+        return len(set(self.nodes)) > 1
 
 
 def check_device(setting: str) -> None:
@@ -125,9 +135,19 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
     backends append to the same run. Then rank 0 writes the effective
     ``.config`` and its ``defconfig`` into the run folder (a failed write is a
     warning). A folder that cannot be created is one error line.
+
+    Every rank learns each rank's node (:attr:`Job.nodes`) and rank 0's run
+    folder, once. In a multi-node job rank 0 does not sample GPUs itself:
+    each node's local rank 0 writes its own GPU file and rank 0's run reads
+    them all (:mod:`trackers.nodes`).
     """
+    job.nodes = gather_objects(d, node_name())
     config = {**job.settings.symbols, **extra}
     kwargs: dict[str, Any] = {"config": config, "args": job.args, "cfg": job.settings.cfg, "rank": d.rank}
+    log_gpu = bool(getattr(job.settings.cfg, "TRACKER_LOG_GPU", False))
+    if job.multi_node:  # every node's local rank 0 samples its own GPUs; rank 0's run reads them all
+        config["nodes"] = ",".join(dict.fromkeys(job.nodes))
+        kwargs["log_gpu"] = False
     if job.ckpt:
         kwargs.update(project=job.ckpt.get("project"), run_name=job.ckpt.get("run_name"),
                       resume="allow", run_dir=job.ckpt.get("run_dir"))
@@ -139,10 +159,45 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
             fail(job.prog, f"cannot create the run folder {exc.filename or ''}: {exc.strerror}; "
                            f"choose a writable --out-dir (RUNS_DIR)")
         fail(job.prog, exc)
-    out = Path(str(run.dir))
+    out = Path(share_from_main(d, str(run.dir)))  # a default run name holds rank 0's start time
+    if job.multi_node:
+        _follow_nodes(job, d, run, out, log_gpu)
     if d.main:
         try:
             save_run_config(job.settings.tree, out, f"{run.project}/{run.name}")
         except ConfigError as exc:
             warn(job.prog, f"the run's .config was not saved: {exc}", key="run-config")
     return run, out
+
+
+def _follow_nodes(job: Job, d: Dist, run: Any, out: Path, log_gpu: bool) -> None:
+    """Start this node's GPU file (local rank 0) and, on rank 0, the reader of every node's file."""
+    cfg = job.settings.cfg
+    interval = float(getattr(cfg, "TRACKER_GPU_INTERVAL", 1.0) or 1.0)
+    if log_gpu and d.local_rank == 0:
+        backends = [name for name in ("nvml", "amd", "intel", "jetson") if getattr(cfg, f"GPU_{name.upper()}", True)]
+        try:
+            job.node_writer = NodeWriter(out, job.nodes[d.rank], interval, backends).start()
+        except Exception as exc:  # noqa: BLE001 - a broken sampler must not stop training
+            warn(job.prog, f"node {job.nodes[d.rank]}: the GPU sampler failed ({exc}); its GPUs are not logged",
+                 key="node-writer")
+    if log_gpu and d.main:
+        run.follow_nodes(NodeTail(out / "nodes", list(dict.fromkeys(job.nodes)), interval), job.node_writer)
+
+
+def finish_tracking(job: Job, d: Dist, run: Any) -> None:
+    """End the run: each node closes its GPU file, all wait for that, then rank 0 reads the last lines and finishes.
+
+    The barrier is the only wait on other nodes, and only after training; a
+    dead node fails it at once (the process group notices the closed
+    connection), so rank 0 still finishes, reporting that node as quiet.
+    """
+    if job.node_writer is not None:
+        job.node_writer.close()
+    if job.multi_node:
+        try:
+            barrier(d)
+        except Exception as exc:  # noqa: BLE001 - a node gone: finish with what arrived
+            warn(job.prog, f"not every node reached the end of training ({exc}); the run finishes without them",
+                 key="finish-barrier")
+    run.finish()

@@ -8,7 +8,8 @@ One process: ``python <model>/train.py``. Several
 (``DIST_NPROC_PER_NODE`` > 1): ``torchrun --standalone --nproc_per_node=N``.
 Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 --nproc_per_node=N --rdzv_backend=c10d --rdzv_endpoint=DIST_RDZV_ENDPOINT
---rdzv_id=ktrack``, run the same command on every machine. ``--slurm``
+--rdzv_id=ktrack --rdzv_conf=join_timeout=DIST_RDZV_TIMEOUT``, run the
+same command on every machine (``KTRACK_NODE_NAME`` names each in the record). ``--slurm``
 (``make train SLURM=1``): submit all that as one Slurm job instead
 (:mod:`training.slurm_job`).
 """
@@ -58,7 +59,8 @@ def build_command(cfg: types.SimpleNamespace, model: str | None = None,
         if not endpoint:
             raise SettingsError("DIST_NNODES > 1 needs DIST_RDZV_ENDPOINT (host:port of the first machine)")
         head = [f"--nnodes={nnodes}", f"--nproc_per_node={nproc}", "--rdzv_backend=c10d",
-                f"--rdzv_endpoint={endpoint}", "--rdzv_id=ktrack"]
+                f"--rdzv_endpoint={endpoint}", "--rdzv_id=ktrack", "--max_restarts=0",
+                f"--rdzv_conf=join_timeout={cfg.DIST_RDZV_TIMEOUT}"]
     else:
         head = ["--standalone", f"--nproc_per_node={nproc}"]
     return [*torchrun(), *head, script, *(extra or [])]
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="more trainer arguments as one shell-quoted string (make's TRAIN_ARGS)")
     parser.add_argument("--slurm", action="store_true", help="submit the training as a Slurm job (make train SLURM=1)")
     parser.add_argument("--slurm-task", action="store_true", help=argparse.SUPPRESS)  # one process of that job
+    parser.add_argument("--slurm-node", action="store_true", help=argparse.SUPPRESS)  # one node's torchrun of it
     args, extra = parser.parse_known_args(argv)
     try:
         extra = [*extra, *shlex.split(args.trainer_args)]
@@ -86,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         usage(PROG, f"cannot split TRAIN_ARGS={args.trainer_args!r}: {exc}; quote like TRAIN_ARGS='--set \"A=b c\"'")
     try:
         cfg = launch_config()
-        if args.slurm or args.slurm_task:
+        if args.slurm or args.slurm_task or args.slurm_node:
             from training import slurm_job
 
             model = args.model or cfg.MODEL
             if args.slurm_task:
                 return slurm_job.run_task(model, extra)
+            if args.slurm_node:
+                return slurm_job.run_node(model, extra)
             return slurm_job.submit(cfg, model, extra, args.dry_run)
         cmd = build_command(cfg, args.model, extra)
     except (SettingsError, ConfigError) as exc:

@@ -10,6 +10,9 @@ loop does the rest the same way for every model:
 * every ``TRAIN_LOG_INTERVAL``: ``train/loss``, ``lr``, ``iter_time_ms``
   plus the hooks' metrics, averaged over processes, and ``sparsity`` when
   pruning (without a pruner it would be a flat 0 chart and a constant line);
+  with several processes also each rank's iteration time, the slowest rank
+  and the spread (``straggler/*``, from one small all_gather per interval,
+  the one that gives the mean);
 * every ``TRAIN_EVAL_INTERVAL`` (and at the end): the evaluation, ``best``
   and ``last`` checkpoints;
 * a stop the run asks for (``run.stop_requested``) ends it after the
@@ -32,7 +35,7 @@ from training.checkpoint import save_training_checkpoint
 from training.preempt import StopSignal
 from training.job import Job
 from training.optim import apply_lr
-from training.runtime import Dist, mean_across, numerics_tracking
+from training.runtime import Dist, barrier, gather_across, mean_across, numerics_tracking
 
 
 class StepRows:
@@ -57,6 +60,40 @@ class StepRows:
         for other in sorted(self._rows, key=lambda k: -1 if k is None else k):
             self.run.log(self._rows.pop(other), step=other)
         return row
+
+
+def straggler_metrics(times_ms: list[float]) -> dict[str, float]:
+    """Each rank's mean iteration time over an interval, the slowest rank and the spread (max - min)."""
+    slowest = max(range(len(times_ms)), key=times_ms.__getitem__)
+    out = {f"straggler/rank{r}_iter_time_ms": t for r, t in enumerate(times_ms)}
+    out.update({"straggler/slowest_rank": float(slowest), "straggler/max_iter_time_ms": times_ms[slowest],
+                "straggler/min_iter_time_ms": min(times_ms), "straggler/spread_ms": times_ms[slowest] - min(times_ms)})
+    return out
+
+
+class Stragglers:
+    """The job's straggler figures over every log interval, for the summary."""
+
+    def __init__(self) -> None:
+        self.spreads: list[float] = []
+        self.slowest: dict[int, int] = {}
+
+    def add(self, times_ms: list[float]) -> None:
+        slowest = max(range(len(times_ms)), key=times_ms.__getitem__)
+        self.slowest[slowest] = self.slowest.get(slowest, 0) + 1
+        self.spreads.append(times_ms[slowest] - min(times_ms))
+
+    def summary(self, nodes: list[str]) -> dict[str, Any]:
+        """Mean and largest spread, the rank most often slowest and its node ({} without intervals)."""
+        if not self.spreads:
+            return {}
+        rank = max(self.slowest, key=lambda r: (self.slowest[r], -r))
+        out: dict[str, Any] = {"straggler/spread_ms_mean": sum(self.spreads) / len(self.spreads),
+                               "straggler/spread_ms_max": max(self.spreads), "straggler/slowest_rank": rank,
+                               "straggler/slowest_rank_intervals": self.slowest[rank]}
+        if rank < len(nodes):
+            out["straggler/slowest_node"] = nodes[rank]
+        return out
 
 
 class Hooks(Protocol):
@@ -85,7 +122,7 @@ class Outcome:
     start_val: float
     total_time_s: float
     stopped: bool = False
-    summary: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _extras(metrics: dict[str, float]) -> str:
@@ -148,6 +185,7 @@ class Loop:
         max_iters, log_every, eval_every = s["TRAIN_MAX_ITERS"], s["TRAIN_LOG_INTERVAL"], s["TRAIN_EVAL_INTERVAL"]
         stopped = False
         rows = StepRows(run)
+        stragglers = Stragglers()
         with numerics_tracking(self.job.prog, s["NUMERICS"] and d.main, self.model, self.opt, rows, s.cfg,
                                self.start_iter + 1) as nt:
             final = hooks.evaluate()
@@ -174,11 +212,15 @@ class Loop:
                 pending: dict[str, Any] = rows.take(it)
                 if it % log_every == 0 or it == max_iters:
                     train_loss = mean_across(d, float(loss_sum) / steps)
-                    iter_ms = mean_across(d, 1000.0 * time_sum / steps)
+                    times = gather_across(d, 1000.0 * time_sum / steps)
+                    iter_ms = sum(times) / len(times)
                     extra, text = hooks.interval_metrics(iter_ms)
                     pending.update({"train/loss": train_loss, "lr": lr, "iter_time_ms": iter_ms, **extra})
                     if self.pruner:
                         pending["sparsity"] = self.pruner.sparsity()
+                    if d.enabled:
+                        pending.update(straggler_metrics(times))
+                        stragglers.add(times)
                     self._print(f"iter {it}: loss {train_loss:.4f}, lr {lr:.2e}, {iter_ms:.2f} ms/iter{text}")
                     loss_sum, steps, time_sum = 0.0, 0, 0.0
                 if it % eval_every == 0 or it == max_iters:
@@ -188,6 +230,10 @@ class Loop:
                     run.log(pending, step=it)
                 if self.preempt.requested(d):  # Slurm's warning before a time limit: checkpoint, requeue
                     self._checkpoint(hooks, "last", it)
+                    if self.job.node_writer is not None:  # this node's GPU file ends cleanly before the requeue
+                        self.job.node_writer.close()
+                    if self.job.multi_node:  # every node's file closed before rank 0 reads the last lines
+                        barrier(d)
                     self.preempt.exit(run, d, it)
                 if self.stop_requested():
                     stopped = True
@@ -202,7 +248,8 @@ class Loop:
         outcome.summary = {"best_val_loss": outcome.best_val, "total_time_s": outcome.total_time_s,
                            "final_val_loss": final["val/loss"], "start_val_loss": outcome.start_val,
                            "final_iter": it,
-                           **{key.replace("/", "_"): value for key, value in final.items() if key != "val/loss"}}
+                           **{key.replace("/", "_"): value for key, value in final.items() if key != "val/loss"},
+                           **stragglers.summary(self.job.nodes)}
         if d.main:
             run.summary(outcome.summary)
             self._print(f"final validation loss: {final['val/loss']:.4f} (best {outcome.best_val:.4f}, "

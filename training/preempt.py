@@ -69,6 +69,10 @@ class StopSignal:
         from training.runtime import barrier, cleanup
 
         if getattr(d, "main", True):
+            from training.slurm_job import requeue_mark
+
+            if getattr(run, "dir", None) is not None:
+                requeue_mark(run.dir)  # a node's torchrun reports this exit as a failure: the mark says requeue
             print(f"{signal.Signals(self.signum or signal.SIGUSR1).name} received: checkpoint saved at iteration "
                   f"{it}; stopping so that Slurm requeues the job", file=sys.stderr, flush=True)
         run.finish()

@@ -85,6 +85,35 @@ def mean_across(d: Dist, value: float) -> float:
     return float(t.item()) / d.world
 
 
+def gather_across(d: Dist, value: float) -> list[float]:
+    """``value`` of every rank, in rank order (one small all_gather; ``[value]`` for one process)."""
+    if not d.enabled:
+        return [value]
+    device = d.device if dist.get_backend() == "nccl" else "cpu"
+    mine = torch.tensor([value], dtype=torch.float64, device=device)
+    out = [torch.zeros_like(mine) for _ in range(d.world)]
+    dist.all_gather(out, mine)
+    return [float(t.item()) for t in out]
+
+
+def gather_objects(d: Dist, value: Any) -> list[Any]:
+    """``value`` of every rank, in rank order (once per run, not per step)."""
+    if not d.enabled:
+        return [value]
+    out: list[Any] = [None] * d.world
+    dist.all_gather_object(out, value)
+    return out
+
+
+def share_from_main(d: Dist, value: Any) -> Any:
+    """Rank 0's ``value`` on every rank."""
+    if not d.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def cleanup(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -2,10 +2,13 @@
 
 :func:`submit` pins the run's project and name, snapshots the ``.config``
 into ``runs/<project>/<run>/slurm/``, writes the job script there and submits
-it with ``sbatch``. The job starts ``DIST_NNODES`` x ``DIST_NPROC_PER_NODE``
+it with ``sbatch``. On one node the job starts ``DIST_NPROC_PER_NODE``
 processes with ``srun``; each one (:func:`run_task`) takes its rank and world
 size from Slurm's environment and joins torch.distributed with the first node
-as the rendezvous host; only rank 0 tracks, so the job is one tracked run.
+as the rendezvous host. On several (``DIST_NNODES`` > 1) ``srun`` starts one
+task per node, and each runs ``torchrun`` for its node's processes
+(:func:`run_node`), rendezvousing on the first node (c10d, ``--rdzv_id`` the
+job id). Only rank 0 tracks, so the job is one tracked run.
 With ``SLURM_REQUEUE`` Slurm warns the processes ``SLURM_SIGNAL_S`` seconds
 before the time limit (``SIGUSR1``): they save a checkpoint and exit with
 :data:`training.preempt.REQUEUE_EXIT`, the script requeues the job, and the
@@ -33,12 +36,18 @@ SLURM_DIR = "slurm"
 SCRIPT = "train.sbatch"
 CONFIG = "job.config"
 RUN_DIR_ENV = "KTRACK_SLURM_RUN_DIR"
+NPROC_ENV = "KTRACK_SLURM_NPROC_PER_NODE"
+RDZV_TIMEOUT_ENV = "KTRACK_SLURM_RDZV_TIMEOUT"
+#: Left in the run folder by rank 0 when it stops for a requeue: torchrun reports any worker's
+#: exit as a failure, so a node's torchrun learns "requeue me" from this file.
+REQUEUE_MARK = "requeue"
 
 
 def request(cfg: types.SimpleNamespace, model: str) -> dict[str, Any]:
     """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options (LeNet-5: one process)."""
     one = model == "lenet5"
     return {"nodes": 1 if one else cfg.DIST_NNODES, "ntasks_per_node": 1 if one else cfg.DIST_NPROC_PER_NODE,
+            "rdzv_timeout": getattr(cfg, "DIST_RDZV_TIMEOUT", 600),
             "cpus_per_task": cfg.SLURM_CPUS_PER_TASK, "gpus_per_node": cfg.SLURM_GPUS_PER_NODE,
             "mem_gb": cfg.SLURM_MEM_GB, "time_min": cfg.SLURM_TIME_MIN, "partition": cfg.SLURM_PARTITION,
             "account": cfg.SLURM_ACCOUNT, "qos": cfg.SLURM_QOS,
@@ -67,8 +76,11 @@ def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path
 
 def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str], name: str) -> str:
     """The ``sbatch`` script: resources, log, requeue signal, rendezvous on the first node, ``srun``."""
-    opts = [f"--job-name={name}", f"--nodes={req['nodes']}", f"--ntasks-per-node={req['ntasks_per_node']}",
-            f"--cpus-per-task={req['cpus_per_task']}", f"--time={req['time_min']}",
+    nodes = req["nodes"] > 1  # one task per node, each a torchrun for the node's processes
+    tasks, cpus = (1, req["cpus_per_task"] * req["ntasks_per_node"]) if nodes else (req["ntasks_per_node"],
+                                                                                    req["cpus_per_task"])
+    opts = [f"--job-name={name}", f"--nodes={req['nodes']}", f"--ntasks-per-node={tasks}",
+            f"--cpus-per-task={cpus}", f"--time={req['time_min']}",
             f"--output={run_dir / SLURM_DIR / 'slurm-%j.log'}", "--open-mode=append"]
     if req["gpus_per_node"]:
         opts.append(f"--gpus-per-node={req['gpus_per_node']}")
@@ -80,6 +92,9 @@ def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str]
                "PYTHONPATH": os.pathsep.join(p for p in (repo_root(), os.environ.get("PYTHONPATH", "")) if p)}
     if req["requeue"]:
         exports[STOP_ENV] = "USR1"
+    if nodes:
+        exports.update({NPROC_ENV: str(req["ntasks_per_node"]), RDZV_TIMEOUT_ENV: str(req["rdzv_timeout"])})
+        argv = [("--slurm-node" if a == "--slurm-task" else a) for a in argv]
     lines = ["#!/bin/bash", f"# ktrack training job for run {shlex.quote(str(run_dir))}; written by make train SLURM=1",
              *(f"#SBATCH {opt}" for opt in opts), "set -uo pipefail", f"cd {shlex.quote(os.getcwd())}",
              *(f"export {k}={shlex.quote(v)}" for k, v in exports.items()),
@@ -147,14 +162,59 @@ def task_env(environ: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _resume_args(environ: dict[str, str]) -> list[str]:
+    """``--resume RUN_DIR`` for a requeued job whose run has a checkpoint, else []."""
+    run_dir = environ.get(RUN_DIR_ENV, "")
+    restarted = int(environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+    if restarted and run_dir and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        return ["--resume", run_dir]
+    return []
+
+
+def node_command(model: str, extra: list[str], environ: dict[str, str]) -> list[str]:
+    """The torchrun of one node of a multi-node job, from Slurm's and the job script's variables."""
+    from training.launch import torchrun
+
+    script = os.path.join(repo_root(), model, "train.py")
+    endpoint = f"{environ.get('MASTER_ADDR', '127.0.0.1')}:{environ.get('MASTER_PORT', '29500')}"
+    return [*torchrun(), f"--nnodes={environ.get('SLURM_JOB_NUM_NODES', environ.get('SLURM_NNODES', '1'))}",
+            f"--nproc_per_node={environ.get(NPROC_ENV, '1')}", "--rdzv_backend=c10d",
+            f"--rdzv_endpoint={endpoint}", f"--rdzv_id={environ.get('SLURM_JOB_ID', 'ktrack')}", "--max_restarts=0",
+            f"--rdzv_conf=join_timeout={environ.get(RDZV_TIMEOUT_ENV, '600')}", script, *extra,
+            *_resume_args(environ)]
+
+
+def run_node(model: str, extra: list[str]) -> int:
+    """One node of a multi-node job: its torchrun; :data:`REQUEUE_EXIT` when rank 0 stopped for a requeue."""
+    env = dict(os.environ)
+    env.pop("KTRACK_NODE_NAME", None)  # each node is named by Slurm (SLURMD_NODENAME)
+    run_dir = env.get(RUN_DIR_ENV, "")
+    mark = Path(run_dir) / SLURM_DIR / f"{REQUEUE_MARK}-{env.get('SLURM_JOB_ID', '')}" if run_dir else None
+    if mark is not None:
+        mark.unlink(missing_ok=True)
+    # torchrun and its trainers ignore the warning until each trainer installs its handler
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    rc = subprocess.call(node_command(model, extra, env), env=env)
+    if rc != 0 and mark is not None and mark.exists():
+        return REQUEUE_EXIT
+    return rc
+
+
+def requeue_mark(run_dir: Path) -> None:
+    """Leave :data:`REQUEUE_MARK` for this job in ``run_dir/slurm`` (rank 0, stopping for a requeue)."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if job:
+        try:
+            (Path(run_dir) / SLURM_DIR).mkdir(parents=True, exist_ok=True)
+            (Path(run_dir) / SLURM_DIR / f"{REQUEUE_MARK}-{job}").touch()
+        except OSError:
+            pass
+
+
 def run_task(model: str, extra: list[str]) -> int:
     """One process of the job: set rank and world from Slurm, resume after a requeue, exec the trainer."""
     script = os.path.join(repo_root(), model, "train.py")
-    argv = [sys.executable, script, *extra]
-    run_dir = os.environ.get(RUN_DIR_ENV, "")
-    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
-    if restarted and run_dir and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
-        argv += ["--resume", run_dir]
+    argv = [sys.executable, script, *extra, *_resume_args(dict(os.environ))]
     # ignored until the trainer installs its handler: an early warning must not kill the process
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     os.execve(sys.executable, argv, task_env(dict(os.environ)))

@@ -1,7 +1,8 @@
 """GPU energy of a run, wherever the trackers put it.
 
-Keys ``gpu/energy_wh`` (the first GPU), ``gpu<N>/energy_wh`` and
-``gpu/<N>/energy_wh`` -- with any group prefix (``summary/``, ``final/``...)
+Keys ``gpu/energy_wh`` (the first GPU), ``gpu<N>/energy_wh``,
+``gpu/<N>/energy_wh`` and a multi-node job's ``gpu/<node>/<N>/energy_wh``
+(shown per node, with each node's sum) -- with any group prefix (``summary/``, ``final/``...)
 -- and a total (``energy_wh``, ``total_energy_wh``, ``energy_wh_total``) are
 looked up, first found wins, in the run's summary records (journal
 projects), its config (nested dicts flattened with ``/``), the newest
@@ -17,6 +18,8 @@ from typing import Any
 from viewer.store import Project, RunInfo
 
 PER_GPU = re.compile(r"(?:^|/)gpu(\d*)/(?:(\d+)/)?energy_wh$")
+NODE_GPU = re.compile(r"(?:^|/)gpu/([^/]*[^/\d][^/]*)/(\d+)/energy_wh$")
+NODE_SUM = re.compile(r"(?:^|/)node/[^/]+/energy_wh$")  # recomputed from the GPUs: never the job's total
 TOTAL = re.compile(r"(?:^|/)(?:gpu/)?(?:energy_wh|total_energy_wh|energy_wh_total|energy_total_wh)$")
 TRACKIO_JOULES = re.compile(r"^gpu/(\d+)/energy_consumed$")
 J_PER_WH = 3600.0
@@ -42,24 +45,25 @@ def _number(v: Any) -> float | None:
     return float(v) if math.isfinite(v) and v >= 0 else None
 
 
-def split(values: dict[str, Any]) -> tuple[dict[int, float], float | None]:
-    """Per-GPU Wh and the total from one flat dict of values."""
-    per: dict[int, float] = {}
+def split(values: dict[str, Any]) -> tuple[dict[str, float], float | None]:
+    """Wh per GPU (labelled ``"0"``, or ``"<node>/0"`` in a multi-node job) and the total, from one flat dict."""
+    per: dict[str, float] = {}
     total = None
     for key, raw in values.items():
         v = _number(raw)
-        if v is None:
+        if v is None or NODE_SUM.search(key):
             continue
-        m = PER_GPU.search(key)
-        if m:
-            per.setdefault(int(m.group(1) or m.group(2) or 0), v)
+        if (m := NODE_GPU.search(key)) is not None:
+            per.setdefault(f"{m.group(1)}/{int(m.group(2))}", v)
+        elif (m := PER_GPU.search(key)) is not None:
+            per.setdefault(str(int(m.group(1) or m.group(2) or 0)), v)
         elif TOTAL.search(key):
             total = v if total is None else total
     return per, total
 
 
-def find(project: Project, run: RunInfo) -> tuple[dict[int, float], float | None, str]:
-    """(Wh per GPU index, total Wh or None, where they came from); empty when none."""
+def find(project: Project, run: RunInfo) -> tuple[dict[str, float], float | None, str]:
+    """(Wh per GPU label, total Wh or None, where they came from); empty when none."""
     summary = getattr(project, "summary", None)
     sources: list[tuple[str, dict[str, Any]]] = []
     if callable(summary):
@@ -79,8 +83,13 @@ def find(project: Project, run: RunInfo) -> tuple[dict[int, float], float | None
             rows = project.system_rows(run, last=1)
             v = _number(rows[-1][1].get(key)) if rows else None
             if v is not None:
-                joules[int(m.group(1))] = v / J_PER_WH
+                joules[m.group(1)] = v / J_PER_WH
     return joules, None, "Trackio system metrics"
+
+
+def _label_order(label: str) -> tuple[str, int]:
+    node, _, index = label.rpartition("/")
+    return node, int(index)
 
 
 def _wh(v: float) -> str:
@@ -93,7 +102,13 @@ def energy_lines(project: Project, run: RunInfo) -> list[str]:
     if not per and total is None:
         return []
     out = ["", f"GPU Energy (from the {where}):"]
-    out += [f"  GPU {i}: {_wh(v)}" for i, v in sorted(per.items())]
+    nodes: dict[str, float] = {}
+    for label, v in sorted(per.items(), key=lambda kv: _label_order(kv[0])):
+        out.append(f"  GPU {label}: {_wh(v)}")
+        if "/" in label:
+            node = label.rsplit("/", 1)[0]
+            nodes[node] = nodes.get(node, 0.0) + v
+    out += [f"  Node {node}: {_wh(v)}" for node, v in sorted(nodes.items())]
     if total is None and len(per) > 1:
         total = sum(per.values())
     if total is not None:

@@ -4,7 +4,8 @@ Two sources are shown: the ``gpu/<metric>`` (first GPU) and ``gpu<N>/<metric>``
 keys logged with each step in ``metrics`` (the report documented in
 docs/viewer.md, line for line), and Trackio's ``system_metrics`` table (what ``Run.log_system`` and
 Trackio's own GPU logging write: ``gpu/<i>/<metric>``, ``gpu<N>/<metric>``
-or ``gpu/<metric>`` keys, timestamps, no step).  Logged spellings map to the
+or ``gpu/<metric>`` keys, timestamps, no step; a multi-node job's
+``gpu/<node>/<i>/<metric>``, shown per node).  Logged spellings map to the
 report's fields through ``viewer.keys.GPU_FIELDS``.  Energy per GPU
 (``gpu/energy_wh``, ``gpu<N>/energy_wh``, under any group prefix) is looked
 up in the metrics rows, the run's config and its summary.  All counting and
@@ -26,6 +27,7 @@ REPORT_ORDER = ("utilization", "memory_used_gb", "memory_percent", "temperature_
               "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz",
               "fan_speed", "fan_rpm", "perf_state")
 STEP_KEY = re.compile(r"^gpu\d*/[^/]+$")
+NODE_SYS_KEY = re.compile(r"^gpu/([^/]*[^/\d][^/]*)/(\d+)/([^/]+)$")  # a node name is never all digits
 SYS_KEYS = (re.compile(r"^gpu/(\d+)/(.+)$"), re.compile(r"^gpu(\d+)/(.+)$"), re.compile(r"^gpu/()([^/]+)$"))
 DEG = "\u00b0C"
 
@@ -99,11 +101,15 @@ def _step_section(project: Project, run: RunInfo, gkeys: list[str]) -> list[str]
     return out
 
 
-def _sys_key(key: str) -> tuple[int, str] | None:
+def _sys_key(key: str) -> tuple[tuple[str, int], str] | None:
+    """``((node, GPU index), field)`` of a system-metrics key (node ``""`` outside a multi-node job)."""
+    m = NODE_SYS_KEY.match(key)
+    if m:
+        return (m.group(1), int(m.group(2))), m.group(3)
     for pattern in SYS_KEYS:
         m = pattern.match(key)
         if m:
-            return int(m.group(1) or 0), m.group(2)
+            return ("", int(m.group(1) or 0)), m.group(2)
     return None
 
 
@@ -114,11 +120,18 @@ def _system_section(project: Project, run: RunInfo) -> list[str]:
     if not skeys:
         return []
     n, t0, t1, stats = project.system_stats(run, skeys)
-    rows = project.system_rows(run, last=1)
-    last = rows[-1][1] if rows else {}
+    nodes_seen = {parsed[k][0][0] for k in skeys}
+    last: dict[str, Any] = {}
+    for _, values in project.system_rows(run, last=4 * len(nodes_seen)):  # each node's rows come on their own
+        last.update(values)
     out = ["", f"Trackio System Metrics (system_metrics table, {n} logged entries):",
            f"  Time Range: {(t0 or '')[:19].replace('T', ' ')} - {(t1 or '')[:19].replace('T', ' ')}"]
-    for idx in sorted({parsed[k][0] for k in skeys}):
+    gpus = sorted({parsed[k][0] for k in skeys})
+    nodes = {node: sum(1 for n, _ in gpus if n == node) for node, _ in gpus if node}
+    if nodes:
+        out.append(f"  Nodes ({len(nodes)}, {sum(nodes.values())} GPUs): "
+                   + ", ".join(f"{node} ({count} GPU{'s' if count > 1 else ''})" for node, count in nodes.items()))
+    for idx in gpus:
         mine = {parsed[k][1]: last.get(k) for k in skeys if parsed[k][0] == idx}
         parts = []
         for field, f in (("utilization", "util {:.1f}%"), ("memory_used_gb", "mem {:.1f} GB"),
@@ -128,7 +141,8 @@ def _system_section(project: Project, run: RunInfo) -> list[str]:
             if v is not None:
                 parts.append(f.format(v))
         if parts or any(keys.gpu_field(f, "", mine) for f in keys.GPU_FIELDS):
-            out.append(f"  GPU {idx} latest: " + (", ".join(parts) or "no numeric values"))
+            label = f"{idx[0]}/{idx[1]}" if idx[0] else str(idx[1])
+            out.append(f"  GPU {label} latest: " + (", ".join(parts) or "no numeric values"))
     out.append("  Available System Metrics:")
     out += [f"  - {k} ({stats[k][0]} data points)" for k in skeys]
     return out

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, _fake_venv
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 GPU_TREE = REPO_ROOT / "tests" / "gpu" / "fixtures" / "amd_mi210"
 #: Short trainings, GPU metrics from the fake tree, numerics on: the README's later commands need them.

@@ -47,8 +47,8 @@ def slurm() -> dict[str, str]:
 
 def squeue(job_ids: list[str]) -> dict[str, str]:
     """``{job id: state}`` of the given jobs (Slurm keeps ended ones for a few minutes)."""
-    out = subprocess.run(["squeue", "--noheader", "--states=all", "--format=%i|%T", f"--jobs={','.join(job_ids)}"],
-                         capture_output=True, text=True, timeout=60)
+    cmd = ["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T", f"--jobs={','.join(job_ids)}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     return dict(line.strip().split("|", 1) for line in out.stdout.splitlines() if "|" in line)
 
 

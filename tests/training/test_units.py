@@ -154,8 +154,10 @@ def test_launch_commands() -> None:
     assert one[1].endswith("gpt2/train.py") and one[-2:] == ["--max-iters", "3"]
     two = launch.build_command(ns(DIST_NPROC_PER_NODE=4))
     assert "--standalone" in two and "--nproc_per_node=4" in two
-    multi = launch.build_command(ns(DIST_NPROC_PER_NODE=4, DIST_NNODES=2, DIST_RDZV_ENDPOINT="10.0.0.1:29400"))
+    multi = launch.build_command(ns(DIST_NPROC_PER_NODE=4, DIST_NNODES=2, DIST_RDZV_ENDPOINT="10.0.0.1:29400",
+                                    DIST_RDZV_TIMEOUT=60))
     assert "--nnodes=2" in multi and "--rdzv_endpoint=10.0.0.1:29400" in multi
+    assert "--rdzv_conf=join_timeout=60" in multi and "--max_restarts=0" in multi
     assert "--standalone" not in multi
     le = launch.build_command(ns(DIST_NPROC_PER_NODE=4), model="lenet5")
     assert le[1].endswith("lenet5/train.py") and len(le) == 2

@@ -218,3 +218,37 @@ def test_elide_fits_and_keeps_the_distinguishing_end(text: str, width: int, comm
     rest = shown[min(common, len(shown)):]
     if common and width > 2 and cell_len(shown) > width and cell_len(rest) < width:
         assert out.endswith(rest) and "\u2026" in out
+
+
+def test_the_runs_pane_names_a_runs_slurm_job(tmp_path: Path) -> None:
+    """The Slurm job (array task, nodes) from the run's config.json, read once, under the run's name."""
+    import json
+
+    from viewer.workspace import source
+
+    write(tmp_path, 'bulk("s", "r1", [{"train/loss": 1.0}] * 3, [0, 1, 2])\n'
+                    'bulk("s", "r2", [{"train/loss": 2.0}], [0])')
+    run_dir = tmp_path / "runs" / "s" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"provenance": {
+        "slurm_job_id": "4242", "slurm_array_job_id": "4240", "slurm_array_task_id": "2",
+        "slurm_nodelist": "gpu[01-02]"}}))
+    assert source.slurm_label(run_dir) == "Slurm 4240_2 on gpu[01-02]"
+    assert source.slurm_label(tmp_path / "runs" / "s" / "r2") == ""
+    pr = open_project("s", tmp_path / "trackio" / "s.db")
+    args = argparse.Namespace(runs=str(tmp_path / "runs"), zoom=0, run=None, compare=None, interval=1.0)
+    ws = Workspace([pr], args)
+    ws.tick()
+    text = ws.frame(160, 48).text()
+    assert "3 steps, Slurm 424" in text  # the pane is narrow: the rest is cut with an ellipsis
+    assert "1 steps, Slurm" not in text and "1 steps" in text
+
+
+def test_the_system_pane_shows_a_multi_node_jobs_gpus_by_node() -> None:
+    from viewer.workspace.render import gpu_lines
+
+    values = {"gpu/a/0/power": 100.0, "gpu/a/1/power": 200.0, "gpu/b/0/power": 300.0, "gpu/b/1/temp": 70.0}
+    assert gpu_lines(values, 0) == ["GPU a/0 of a/0, a/1, b/0, b/1 (0-9: pick)", "power: 100"]
+    assert gpu_lines(values, 3) == ["GPU b/1 of a/0, a/1, b/0, b/1 (0-9: pick)", "temp: 70"]
+    assert gpu_lines(values, 7)[0].startswith("GPU a/0 of")  # no 8th GPU: the first
+    assert gpu_lines({"gpu/0/power": 5.0, "gpu1/power_w": 6.0}, 1) == ["GPU 1 of 0, 1 (0-9: pick)", "power_w: 6"]

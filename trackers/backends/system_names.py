@@ -1,7 +1,9 @@
 """Hardware metric names in each tracker's own system-metrics vocabulary.
 
 ktrack's keys are ``gpu/<field>`` (first GPU) and ``gpu<N>/<field>``, with the
-fields of ``gpu.GpuSample``. Trackio's own GPU logging writes
+fields of ``gpu.GpuSample``; a multi-node job's are ``gpu/<node>/<N>/<field>``
+(:mod:`trackers.nodes`), which become ``gpu/<node>/<N>/<name>`` for Trackio and
+``gpu.<node>.<N>.<name>`` for W&B. Trackio's own GPU logging writes
 ``gpu/<N>/<name>`` into ``system_metrics`` and W&B's system monitor
 ``gpu.<N>.<name>``; where a tracker has a name for a field (and charts or
 reports it), that name is used, scaled to its unit; other fields keep
@@ -15,6 +17,7 @@ import re
 
 GIB = 1024.0 ** 3
 _GPU_KEY = re.compile(r"^gpu(\d*)/([^/]+)$")
+_NODE_GPU_KEY = re.compile(r"^gpu/([^/]*[^/\d][^/]*)/(\d+)/([^/]+)$")  # a node name is never all digits
 
 #: ktrack field -> (Trackio name, scale)
 TRACKIO_NAMES: dict[str, tuple[str, float]] = {
@@ -56,9 +59,21 @@ def split_gpu_key(key: str) -> tuple[int, str] | None:
     return (int(m.group(1)) if m.group(1) else 0), m.group(2)
 
 
+def split_node_gpu_key(key: str) -> tuple[str, int, str] | None:
+    """``"gpu/a/1/power_w"`` -> ``("a", 1, "power_w")``; None for other keys."""
+    m = _NODE_GPU_KEY.match(key)
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
 def _rename(metrics: dict[str, float], names: dict[str, tuple[str, float]], sep: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in metrics.items():
+        on_node = split_node_gpu_key(key)
+        if on_node is not None:
+            node, index, field = on_node
+            name, scale = names.get(field, (field, 1.0))
+            out[f"gpu{sep}{node}{sep}{index}{sep}{name}"] = value * scale
+            continue
         gpu = split_gpu_key(key)
         if gpu is None:
             out[key if sep == "/" else key.replace("/", sep)] = value

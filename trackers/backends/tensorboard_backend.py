@@ -32,7 +32,7 @@ from trackers.histogram import Histogram
 from trackers.values import is_number
 
 TB_DIR = "tensorboard"
-HPARAM_PROVENANCE = ("git_commit", "git_dirty")
+HPARAM_PROVENANCE = ("git_commit", "git_dirty", "slurm_job_id", "slurm_array_task_id")
 
 
 def log_dir(run_dir: Path) -> Path:
@@ -127,8 +127,11 @@ class TensorBoardBackend:
             self.writer.file_writer.add_summary(hparams_summary(hparam_values(ctx.config, ctx.provenance)))
         except (ImportError, AttributeError) as exc:  # tensorboardX without the tensorboard package
             messages.warn("trackers", f"TensorBoard hparams not written ({exc})", key="tb-hparams")
-        if ctx.provenance:
-            self.writer.add_text("provenance", _table(ctx.provenance), global_step=0)
+        if ctx.provenance:  # the batch script is a file of its own, not a table cell
+            self.writer.add_text("provenance", _table({k: v for k, v in ctx.provenance.items() if k != "slurm_script"}),
+                                 global_step=0)
+            if ctx.provenance.get("slurm_script"):
+                self.writer.add_text("slurm_script", _code(str(ctx.provenance["slurm_script"])), global_step=0)
         self._write_config_text()
 
     def _write_config_text(self) -> None:

@@ -20,15 +20,40 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ktrack import messages
+from ktrack.fs import network_fs
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
 from trackers.backends.system_names import trackio_system_metrics
 from trackers.histogram import Histogram
 
 SUMMARY_PREFIX = "summary/"
 PROVENANCE_PREFIX = "provenance/"
+
+
+JOURNAL_ENV = "TRACKIO_SQLITE_JOURNAL_MODE"
+
+
+def network_safe(folder: str) -> str | None:
+    """On a network filesystem, Trackio's SQLite uses a rollback journal instead of WAL (said once); its name.
+
+    WAL's shared-memory index is what NFS, Lustre, GPFS... break (SIGBUS,
+    corruption: trackio #555, #133); a rollback journal needs only the file
+    locks those filesystems have, and only rank 0 ever writes the database.
+    A journal mode the user set (``TRACKIO_SQLITE_JOURNAL_MODE``) is kept.
+    """
+    fs = network_fs(folder)
+    if fs is None:
+        return None
+    if os.environ.get(JOURNAL_ENV):
+        return fs
+    os.environ[JOURNAL_ENV] = "delete"  # trackio reads it for every connection it opens
+    messages.warn("trackers", f"TRACKIO_DIR {folder} is on {fs}: Trackio's database there uses a rollback journal "
+                  f"({JOURNAL_ENV}=delete), not WAL, which network filesystems break; only rank 0 writes it",
+                  key="trackio-network-fs")
+    return fs
 
 
 def trackio_dir() -> str:
@@ -107,12 +132,14 @@ class TrackioBackend:
             import trackio
         except ImportError as exc:
             raise MissingPackage(f"pip install trackio: {exc}") from exc
+        fs = None if ctx.trackio_space_id else network_safe(trackio_dir())
         self.run = trackio.init(project=ctx.project, name=ctx.name, config=tracker_config(ctx), group=ctx.group,
                                 space_id=ctx.trackio_space_id, dataset_id=ctx.trackio_dataset_id,
                                 resume=ctx.resume or "never", embed=False, webhook_url=ctx.trackio_webhook_url,
                                 auto_log_gpu=False, auto_log_cpu=False)
         self._local = not ctx.trackio_space_id
-        ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name}
+        ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name,
+                               **({"filesystem": fs} if fs else {})}
         self._stored_before = self._stored()
 
     def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:

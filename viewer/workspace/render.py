@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from viewer.workspace.source import JoinedSource, RunRow, Source
 
 GPU_INDEX = (re.compile(r"^gpu/(\d+)/"), re.compile(r"^gpu(\d+)/"))
+NODE_GPU = re.compile(r"^gpu/([^/]*[^/\d][^/]*)/(\d+)/([^/]+)$")  # a multi-node job's gpu/<node>/<i>/<field>
 HINT = "?: help  /: filter  arrows: focus  Enter: full screen  Tab: runs  space: select  l o g: panes  q: quit"
 
 
@@ -86,7 +87,8 @@ def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source | JoinedSource") 
         loss = "" if run.loss is None else " " + short(run.loss, 8)
         cv.put(r.x + 1, y, mark, colour_of(state, rid) or "2")
         cv.put(r.x + 2, y, (" " + elide(run.name, iw - 2 - len(loss), common) + loss).ljust(iw - 1)[:iw - 1], style)
-        cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps", iw), "2")
+        slurm = f", {run.extra['slurm']}" if run.extra.get("slurm") else ""
+        cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps{slurm}", iw), "2")
 
 
 def _legend(cv: Canvas, r: Rect, state: State, runs: dict[str, "RunRow"]) -> None:
@@ -162,9 +164,17 @@ def _status(cv: Canvas, state: State, width: int, height: int) -> None:
 
 
 def gpu_lines(values: dict[str, float], gpu: int) -> list[str]:
-    """The system pane: the values of GPU ``gpu`` (keys without an index are GPU 0)."""
-    found: dict[int, dict[str, float]] = {}
+    """The system pane: the values of GPU ``gpu`` (keys without an index are GPU 0).
+
+    A multi-node job's GPUs (``gpu/<node>/<i>/<field>``) are ``<node>/<i>``;
+    ``gpu`` then picks the n-th of them in node order.
+    """
+    found: dict[str, dict[str, float]] = {}
     for k, v in sorted(values.items()):
+        node = NODE_GPU.match(k)
+        if node:
+            found.setdefault(f"{node.group(1)}/{node.group(2)}", {})[node.group(3)] = v
+            continue
         idx, name = 0, k
         for rx in GPU_INDEX:
             m = rx.match(k)
@@ -175,9 +185,13 @@ def gpu_lines(values: dict[str, float], gpu: int) -> list[str]:
             if not k.startswith("gpu/"):
                 continue
             name = k[4:]
-        found.setdefault(idx, {})[name] = v
+        found.setdefault(str(idx), {})[name] = v
     if not found:
         return ["no GPU values logged for this run (Trackio system metrics or gpu/* keys)"]
-    pick = gpu if gpu in found else min(found)
-    head = f"GPU {pick} of {', '.join(map(str, sorted(found)))} (0-9: pick)"
+    labels = sorted(found, key=lambda label: (label.rpartition("/")[0], int(label.rpartition("/")[2])))
+    if any("/" in label for label in labels):
+        pick = labels[gpu] if 0 <= gpu < len(labels) else labels[0]
+    else:
+        pick = str(gpu) if str(gpu) in found else labels[0]
+    head = f"GPU {pick} of {', '.join(labels)} (0-9: pick)"
     return [head] + [f"{name}: {short(v, 10)}" for name, v in found[pick].items()]

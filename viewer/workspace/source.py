@@ -50,6 +50,27 @@ class RunRow:
         return RunInfo(self.run_id, self.name, self.rows, self.last_step, self.timestamp)
 
 
+#: System-metrics rows the system pane reads: a row per node per sample, enough for this many nodes.
+SYSTEM_ROWS = 64
+
+
+def slurm_label(run_dir: Path) -> str:
+    """``Slurm 4240_2 on gpu[01-02]`` from the run's ``config.json`` provenance ("" outside Slurm or unreadable).
+
+    Read once per run, when the runs pane first sees it (the file is written before the first row).
+    """
+    try:
+        origin = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("provenance") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if not isinstance(origin, dict) or not origin.get("slurm_job_id"):
+        return ""
+    array, task = origin.get("slurm_array_job_id"), origin.get("slurm_array_task_id")
+    job = f"{array}_{task}" if array and task is not None else str(origin["slurm_job_id"])
+    nodes = origin.get("slurm_nodelist")
+    return f"Slurm {job}" + (f" on {nodes}" if nodes else "")
+
+
 def _age_s(stamp: str) -> float | None:
     try:
         t = datetime.fromisoformat(stamp)
@@ -105,7 +126,8 @@ class Source:
         for rid, rc in counts.items():
             old = self.runs.get(rid)
             if old is None or fresh:
-                self.runs[rid] = RunRow(rid, rc.name, rc.rows, rc.last_step, rc.last_id, rc.timestamp)
+                row = self.runs[rid] = RunRow(rid, rc.name, rc.rows, rc.last_step, rc.last_id, rc.timestamp)
+                row.extra["slurm"] = slurm_label(self.run_dir(row))
             else:
                 old.rows += rc.rows
                 old.last_step = rc.last_step if old.last_step is None else max(old.last_step, rc.last_step or 0)
@@ -296,10 +318,14 @@ class Source:
             return {}
 
     def system(self, run: RunRow) -> dict[str, float]:
-        """The newest GPU values of the run: Trackio's system metrics and its ``gpu*/`` keys."""
+        """The newest GPU values of the run: Trackio's system metrics and its ``gpu*/`` keys.
+
+        A multi-node job's nodes each have rows of their own: the newest of the
+        last :data:`SYSTEM_ROWS` rows, oldest first, so every node's newest wins.
+        """
         out: dict[str, float] = {}
         try:
-            rows = self.project.read(lambda: sw.system_latest(self.project, run.info))
+            rows = self.project.read(lambda: sw.system_latest(self.project, run.info, SYSTEM_ROWS))
         except StoreError:
             rows = []
         for _, metrics in rows:
