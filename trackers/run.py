@@ -69,6 +69,7 @@ class Run(RunChannels):
         self.finished = False
         self.not_sent = 0  # rows journaled directly because the queue stayed full
         self.resent_skipped = 0  # rows (or their keys) of a resumed run that the journal already had
+        self.refused = 0  # rows not logged because their step was bad (one warning, training goes on)
         self.skipped: set[str] = set()
         self._summary: dict[str, Any] = {}
         self._series_steps: dict[str, int] = {}
@@ -140,9 +141,16 @@ class Run(RunChannels):
         return [w.name for w in self.workers if w.enabled]
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Record ``metrics`` at ``step`` (default: last step + 1); returns at once."""
+        """Record ``metrics`` at ``step`` (default: last step + 1); returns at once.
+
+        Raises ValueError for a bad metric name. A bad step (not an int, < 0,
+        beyond 2**63-1, which no tracker stores) is one warning and the row is
+        not logged; training goes on, and :meth:`finish` says how many rows that was.
+        """
         metrics = check_metrics(metrics)
-        step = check_step(step)
+        step = self._step(step)
+        if step is False:
+            return
         if self.finished:
             warn("log() after finish() is ignored; call trackers.init() for a new run", key=f"closed-{id(self)}")
             return
@@ -208,6 +216,11 @@ class Run(RunChannels):
             if missed:
                 warn(f"{w.name} missed {missed} of {w.delivered + missed} rows; "
                      f"python -m trackers replay {self.dir} --to {w.name}")
+            if w.unstorable:
+                warn(f"{w.name} could not store {w.unstorable} value(s) ({', '.join(sorted(w.unstorable_keys))}); "
+                     f"they are in the journal {self.journal.path}")
+        if self.refused:
+            warn(f"{self.refused} row(s) were not logged because their step was bad")
         if self.gpu is not None:
             self.gpu.stop()
         try:
@@ -222,9 +235,20 @@ class Run(RunChannels):
         if self._run_lock is not None:
             self._run_lock.release()
 
+    def _step(self, step: Any) -> int | None | bool:
+        """``step`` checked; False (after one warning per run) when it is bad."""
+        try:
+            return check_step(step)
+        except ValueError as exc:
+            self.refused += 1
+            warn(f"{exc}; that row is not logged (training goes on)", key=f"step-{id(self)}")
+            return False
+
     def _log_series(self, key: str, value: Any, step: int | None) -> None:
         check_metrics({key: value})
-        step = check_step(step)
+        step = self._step(step)
+        if step is False:
+            return
         if self.finished:
             return
         with self._lock:
@@ -297,10 +321,10 @@ class Run(RunChannels):
         if kind == "alert":
             return [self._emit_alert(raw)]
         values, skipped = plain(raw)
-        for key in skipped:
+        for key, why in skipped.items():
             if key not in self.skipped:
                 self.skipped.add(key)
-                warn(f"{key!r} is not a scalar (tensor/array with more than one element); not logged")
+                warn(f"{key!r} {why}; not logged")
         if kind == "summary":
             self._summary.update(values)
             self.journal.write_summary(values, t)
