@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from sweeps.errors import SweepError
-from trackers.names import BadName, check_run
+from ktrack.names import BadName, check_run
 
 #: Short names used in run names (``lr=3e-4,opt=adamw``); also accepted as keys.
 ALIASES: dict[str, str] = {

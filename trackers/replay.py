@@ -31,7 +31,7 @@ from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
 from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
-from trackers.names import check_project, check_run
+from ktrack.names import check_project, check_run
 from trackers.values import storable
 
 _HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
@@ -174,7 +174,7 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
         if not isinstance(meta.get(what), str):
             raise ValueError(f"{run_dir / CONFIG} has no {what!r} name; restore it from the run's trackers "
                              f"or add \"{what}\": \"<name>\"")
-    project, name = check_project(meta["project"]), check_run(meta["run"])
+    project, name = check_project(meta["project"], [to]), check_run(meta["run"])
     if to not in _backends.REGISTRY:
         raise ValueError(f"unknown tracker {to!r}; use {', '.join(sorted(_backends.REGISTRY))}")
     factory, package = _backends.REGISTRY[to]
