@@ -13,7 +13,6 @@ import argparse
 import math
 import random
 import sys
-import time
 import types
 from typing import Any
 
@@ -105,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         usage(PROG, "--steps must be at least 1")
 
     import trackers
-    from trackers._config import load_cfg
+    from trackers._config import default_run_name, load_cfg
 
     cfg = types.SimpleNamespace(**vars(load_cfg()))
     cfg.WANDB_OFFLINE = True  # read back from the offline files; `wandb sync` uploads them
-    name = f"selftest_{args.tracker}_{time.strftime('%Y%m%d_%H%M%S')}"
+    name = default_run_name("selftest", args.tracker)
     run = trackers.init({"selftest": True, "steps": args.steps}, cfg=cfg, project=args.project, run_name=name,
                         trackers=[args.tracker], log_gpu=False, run_dir=args.run_dir, capture_console=False)
     expected, summary = fake_metrics(args.steps)
