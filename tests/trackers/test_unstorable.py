@@ -20,9 +20,10 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from trackio.sqlite_storage import SQLiteStorage
 
 import trackers
-from trackers.backends.tensorboard_backend import TensorBoardBackend
+from trackers.backends.tensorboard_backend import TensorBoardBackend, hparam_values
 from trackers.backends.trackio_backend import TrackioBackend
 from trackers.backends.wandb_backend import WandbBackend
 from trackers.journal import Journal, JournalError, parse_record, read_records
@@ -68,6 +69,8 @@ def test_unstorable_values_are_left_out_per_tracker_and_bad_steps_refused(cfg, p
     rows = trackio_rows(trackio_db(project), "r")
     assert [s for s, m in rows if "train/loss" in m] == steps
     assert {k for s, m in rows if s == 3 for k in m} == {"train/loss", "f"}
+    own = SQLiteStorage.get_logs(project, "r")  # trackio's own reader agrees
+    assert [r["step"] for r in own] == steps and own[3]["f"] == 1e39 and "huge" not in own[3]
     history = _wandb_rows(run)
     assert sorted(r["_step"] for r in history) == steps
     assert {k for r in history if r["_step"] == 3 for k in r if not k.startswith("_")} == {"train/loss", "f"}
@@ -143,6 +146,10 @@ def test_replay_cli_counts_values_left_out(cfg, project, tmp_path):
                          capture_output=True, text=True, env=subprocess_env(), timeout=180)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("1 rows sent, 0 already there, 1 values wandb cannot store left out")
+
+
+def test_a_config_number_beyond_a_double_is_an_hparam_text():
+    assert hparam_values({"big": 10**400, "ok": 2**70}, {}) == {"big": repr(10**400)[:77] + "...", "ok": 2**70}
 
 
 def test_bad_key_text_is_refused():
