@@ -96,18 +96,24 @@ def check_step(step: Any) -> int | None:
     return value
 
 
-_NOT_SCALAR = "is not a scalar (tensor/array with more than one element)"
+class Skipped(NamedTuple):
+    """What :func:`scalar` gives for a value it does not keep: why (``'k' <why>; not logged``)."""
+
+    why: str
+
+
+_NOT_SCALAR = Skipped("is not a scalar (tensor/array with more than one element)")
 
 
 def scalar(value: Any) -> Any:
-    """Return ``value`` as a Python bool/int/float/str (a :class:`Histogram` as it is), or why it is not kept.
+    """Return ``value`` as a Python bool/int/float/str (a :class:`Histogram` as it is), or :class:`Skipped`.
 
     Tensors and numpy values with one element become Python numbers (a numpy
     long double a float); other integral numbers become ``int``, other real
-    ones ``float``, complex numbers and other objects their text. Skipped
-    (the reason, a str, in a 1-tuple): arrays with more than one element, a
-    real number beyond the float range, an integer too long for JSON to read
-    back. None gives None. NaN and inf stay floats.
+    ones ``float``, complex numbers and other objects their text. Skipped:
+    arrays with more than one element, a real number beyond the float range,
+    an integer too long for JSON to read back. None gives None. NaN and inf
+    stay floats.
     """
     if value is None:
         return None
@@ -116,10 +122,10 @@ def scalar(value: Any) -> Any:
     if type(value) in (bool, float):
         return value
     if type(value) is int:
-        return value if INT64_MIN <= value <= 2**64 or _json_int(value) else ("is an integer too long for JSON",)
+        return value if INT64_MIN <= value <= 2**64 or _json_int(value) else Skipped("is an integer too long for JSON")
     if hasattr(value, "item") and (hasattr(value, "numel") or hasattr(value, "size")):  # torch tensor, numpy value
         if (value.numel() if hasattr(value, "numel") else value.size) != 1:
-            return (_NOT_SCALAR,)
+            return _NOT_SCALAR
         item = value.item()
         if type(item) is not type(value):  # numpy's long double stays itself: converted below
             return scalar(item)
@@ -131,7 +137,7 @@ def scalar(value: Any) -> Any:
         try:
             return float(value)
         except OverflowError:
-            return ("is beyond the float range",)
+            return Skipped("is beyond the float range")
     return str(value)
 
 
@@ -147,8 +153,8 @@ def plain(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     skipped: dict[str, str] = {}
     for key, value in metrics.items():
         v = scalar(value)
-        if isinstance(v, tuple):
-            skipped[key] = v[0]
+        if isinstance(v, Skipped):
+            skipped[key] = v.why
         elif v is not None:
             out[key] = v
     return out, skipped
