@@ -133,6 +133,14 @@ def _unknown(where: str, section: str, given: dict[Any, Any], allowed: set[str])
                          f"allowed: {', '.join(sorted(allowed))}")
 
 
+def _text(where: str, section: dict[Any, Any], keys: tuple[str, ...], prefix: str = "") -> None:
+    """SweepError when one of ``keys`` in ``section`` is not one line of text (a number is fine)."""
+    for key in keys:
+        value = section.get(key)
+        if value is not None and (isinstance(value, (dict, list)) or not str(value).isprintable()):
+            raise SweepError(f"{where}: {prefix}{key}: must be one line of text, not {_shown(value)}")
+
+
 def _integer(where: str, what: str, value: Any, low: int = 0, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
@@ -224,10 +232,7 @@ def load(path: str | os.PathLike[str]) -> Sweep:
     if not isinstance(data, dict):
         raise SweepError(f"{where} must be a mapping with defconfig: and vary:")
     _unknown(where, "the sweep file", data, _KEYS)
-    for key in _TEXT_KEYS:
-        value = data.get(key)
-        if value is not None and (isinstance(value, (dict, list)) or not str(value).isprintable()):
-            raise SweepError(f"{where}: {key}: must be one line of text, not {_shown(value)}")
+    _text(where, data, _TEXT_KEYS)
     if not data.get("defconfig"):
         raise SweepError(f"{where}: name the base configuration with 'defconfig: <name>'")
     for section in ("vary", "set", "optuna"):
@@ -249,6 +254,7 @@ def load(path: str | os.PathLike[str]) -> Sweep:
     optuna_spec = data.get("optuna")
     if optuna_spec is not None:
         _unknown(where, "optuna:", optuna_spec, _OPTUNA_KEYS)
+        _text(where, optuna_spec, ("metric", "direction"), "optuna.")
         _integer(where, "optuna.trials", optuna_spec.get("trials", 8), 1, MAX_POINTS)
         _integer(where, "optuna.seed", optuna_spec.get("seed", 0), 0, 2**32 - 1)
     seed = _integer(where, "seed", data.get("seed", 0), 0, 2**32 - 1)

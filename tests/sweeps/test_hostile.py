@@ -125,6 +125,7 @@ def test_unknown_keys_in_every_section_name_the_key_and_the_allowed_ones(tmp_pat
     ("defconfig: lenet5-cpu\noptuna: {trials: 1000000000}\nvary: {lr: [1e-3]}\n", "optuna.trials must be"),
     ("defconfig: lenet5-cpu\nseed: [1]\nvary: {lr: [1e-3]}\n", "seed must be a whole number"),
     ("defconfig: [lenet5-cpu]\nvary: {lr: [1e-3]}\n", "defconfig: must be one line of text"),
+    ("defconfig: lenet5-cpu\noptuna: {metric: {a: 1}}\nvary: {lr: [1e-3]}\n", "optuna.metric: must be one line"),
     ("defconfig: lenet5-cpu\nvary: {lr: [[1e-3]]}\n", "must be a non-empty list of values"),
     ("defconfig: lenet5-cpu\nset: [1]\nvary: {lr: [1e-3]}\n", "set: must be a mapping"),
     ("defconfig: lenet5-cpu\nset: {MODEL: {a: 1}}\nvary: {lr: [1e-3]}\n", "set.MODEL must be one value"),
