@@ -40,7 +40,7 @@ from trackers.run_lock import RunLock
 from trackers.series import Series
 from trackers.settings import Settings
 from trackers.signals import FinishOnSignal
-from trackers.values import check_key, check_metrics, check_step, plain
+from trackers.values import check_key, check_metrics, check_step, next_step, plain
 
 
 __all__ = ["NoOpRun", "Run", "Series"]
@@ -148,14 +148,16 @@ class Run(RunChannels):
         not logged; training goes on, and :meth:`finish` says how many rows that was.
         """
         metrics = check_metrics(metrics)
-        step = self._step(step)
-        if step is False:
-            return
         if self.finished:
             warn("log() after finish() is ignored; call trackers.init() for a new run", key=f"closed-{id(self)}")
             return
-        if step is None:
-            step = self.step + 1
+        try:
+            step = check_step(step)
+            if step is None:
+                step = next_step(self.step)
+        except ValueError as exc:
+            self._refuse(exc)
+            return
         if step > self.step:
             self.step = step
         self._put(("log", step, time.time(), metrics))
@@ -235,25 +237,23 @@ class Run(RunChannels):
         if self._run_lock is not None:
             self._run_lock.release()
 
-    def _step(self, step: Any) -> int | None | bool:
-        """``step`` checked; False (after one warning per run) when it is bad."""
-        try:
-            return check_step(step)
-        except ValueError as exc:
-            self.refused += 1
-            warn(f"{exc}; that row is not logged (training goes on)", key=f"step-{id(self)}")
-            return False
+    def _refuse(self, exc: ValueError) -> None:
+        """A row with a bad step: counted, one warning per run; training goes on."""
+        self.refused += 1
+        warn(f"{exc}; that row is not logged (training goes on)", key=f"step-{id(self)}")
 
     def _log_series(self, key: str, value: Any, step: int | None) -> None:
         check_metrics({key: value})
-        step = self._step(step)
-        if step is False:
-            return
         if self.finished:
             return
         with self._lock:
-            if step is None:
-                step = self._series_steps.get(key, -1) + 1
+            try:
+                step = check_step(step)
+                if step is None:
+                    step = next_step(self._series_steps.get(key, -1))
+            except ValueError as exc:
+                self._refuse(exc)
+                return
             self._series_steps[key] = max(step, self._series_steps.get(key, -1))
         self._put(("series", step, time.time(), {key: value}))
 

@@ -96,6 +96,14 @@ def check_step(step: Any) -> int | None:
     return value
 
 
+def next_step(last: int) -> int:
+    """The step after ``last``; ValueError after :data:`MAX_STEP`, which has none."""
+    if last >= MAX_STEP:
+        raise ValueError(f"step must be an int from 0 to 2**63-1 (what every tracker stores); the last step "
+                         f"logged was {MAX_STEP}, so there is no next one")
+    return last + 1
+
+
 class Skipped(NamedTuple):
     """What :func:`scalar` gives for a value it does not keep: why (``'k' <why>; not logged``)."""
 

@@ -127,10 +127,13 @@ def test_series_and_other_ranks_refuse_bad_steps_with_a_warning(cfg, tmp_path, c
     run.log({"a": 1.0}, step=-1)
     run.log({"a": 1.0}, step=1.5)
     run.log({"a": 2.0})
+    run.log({"a": 3.0}, step=MAX_STEP)
+    run.log({"a": 4.0})  # there is no step after the last one
+    run["loss/train"].log(3.0)
     run.finish()
     recs = [(r["type"], r["step"]) for r in read_records(tmp_path)]
-    assert recs == [("series", MAX_STEP), ("log", 0)]
-    assert run.refused == 3
+    assert recs == [("series", MAX_STEP), ("log", 0), ("log", MAX_STEP)]
+    assert run.refused == 5
     noop = trackers.NoOpRun()
     noop.log({"a": 1.0}, step=2**64)
     noop.log({"a": 1.0}, step=3)
