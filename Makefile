@@ -224,7 +224,7 @@ bench: $(STAMP_RUN)
 
 clean:
 	$(call quiet_msg,CLEAN,generated files and caches)
-	$(Q)rm -rf $(GENERATED) include .pytest_cache defconfig .config.old .config.lock
+	$(Q)rm -rf $(GENERATED) include .pytest_cache defconfig .config.old
 	$(Q)find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 mrproper: clean

@@ -56,19 +56,20 @@ LOCK_WAIT_S = 120.0
 
 @contextlib.contextmanager
 def config_lock(config: str | os.PathLike[str], wait: float = LOCK_WAIT_S) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<config>.lock`` (beside the configuration) for the block.
+    """Hold an exclusive ``flock`` on the folder that holds ``config`` for the block.
 
     Commands that write a configuration and the files generated from it hold
     it from reading to the last file written, so two ``make defconfig`` in one
     checkout run one after the other and leave ``.config`` and the generated
-    files describing the same experiment. The kernel drops the lock when a
-    process ends, however it ends. Where no lock file can be created (a
-    read-only folder) the block runs unlocked: nothing can be written there
-    anyway. Raises ConfigError after ``wait`` seconds of waiting.
+    files describing the same experiment. The folder itself is locked, so no
+    lock file is left anywhere, and the kernel drops the lock when a process
+    ends, however it ends. Where the folder cannot be opened or locked (it is
+    missing; a network file system without ``flock``) the block runs unlocked.
+    Raises ConfigError after ``wait`` seconds of waiting.
     """
-    path = Path(config).with_name(Path(config).name + ".lock")
+    folder = Path(config).absolute().parent
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, new_file_mode())
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         yield
         return
@@ -80,9 +81,11 @@ def config_lock(config: str | os.PathLike[str], wait: float = LOCK_WAIT_S) -> It
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise ConfigError(f"{config} has been in use by another command for {wait:g}s ({path} is "
+                    raise ConfigError(f"{config} has been in use by another command for {wait:g}s ({folder} is "
                                       "locked); run this again once that one has finished") from None
                 time.sleep(0.02)
+            except OSError:  # no flock here (some network file systems): as before, unlocked
+                break
         yield
     finally:
         os.close(fd)

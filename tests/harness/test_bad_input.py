@@ -173,7 +173,7 @@ def test_full_disk_leaves_files_as_they_were(tree: Path, make, small_disk: Path)
         _one_line(make(*args, env=env), "No space left on device")
         assert _snapshot(small_disk) == before
     assert sorted(p.name for p in small_disk.iterdir()) == sorted([".config", "config.py", "config.json",
-                                                                   "include", "filler", ".config.lock"])
+                                                                   "include", "filler"])
 
 
 def test_config_that_is_a_directory(tree: Path, make) -> None:
