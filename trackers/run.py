@@ -219,7 +219,9 @@ class Run(RunChannels):
                 warn(f"{w.name} missed {missed} of {w.delivered + missed} rows; "
                      f"python -m trackers replay {self.dir} --to {w.name}")
             if w.unstorable:
-                warn(f"{w.name} could not store {w.unstorable} value(s) ({', '.join(sorted(w.unstorable_keys))}); "
+                keys = sorted(w.unstorable_keys)
+                shown_keys = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+                warn(f"{w.name} could not store {w.unstorable} value(s) ({shown_keys}); "
                      f"they are in the journal {self.journal.path}")
         if self.refused:
             warn(f"{self.refused} row(s) were not logged because their step was bad")
