@@ -18,6 +18,7 @@ never pass through a shell command line). Errors are one line and exit 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -28,6 +29,7 @@ import kconfiglib
 from kconf.configure import defconfig, list_defconfigs, olddefconfig, savedefconfig
 from kconf.diff import diffconfig
 from kconf.errors import ConfigError
+from kconf.files import config_lock
 from kconf.generate import generate
 from kconf.projectname import project_name
 from kconf.runs import config_values, find_run, restore, runs_dir, tree_changes
@@ -38,6 +40,9 @@ from ktrack.messages import fail, printable
 
 PROG = "ktrack-config"
 
+#: Commands that read or write the configuration: one at a time per configuration file
+#: (:func:`kconf.files.config_lock`), so ``.config`` and its generated files always agree.
+_LOCKED = frozenset({"defconfig", "restore", "olddefconfig", "genconfig", "check", "savedefconfig"})
 #: make variables a user may give, checked for a ``$`` that make expanded away.
 MAKE_VARIABLES = ("DEFCONFIG", "TRACKER", "SET", "RUN", "A", "B")
 _LONE_DOLLAR = re.compile(r"\$(?![$({])")
@@ -208,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_make_dollars()
-        args.func(args)
+        with config_lock(_config_path(args)) if args.command in _LOCKED else contextlib.nullcontext():
+            args.func(args)
     except ConfigError as exc:
         fail(PROG, exc)
     return 0

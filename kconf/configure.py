@@ -23,6 +23,7 @@ from kconf.files import check_is_file, check_writable, read_text, write_all_if_c
 from kconf.floats import float_problem
 from kconf.tree import config_text, min_config_text, open_tree, read_config
 from kconf.trackerspec import TRACKER_SYMBOLS, parse_trackers
+from ktrack.names import BadName, check_project
 
 DEFCONFIG_DIR = "defconfigs"
 
@@ -195,11 +196,26 @@ def defconfig(root: str | os.PathLike[str], name: str, config: str | os.PathLike
               tracker: str | None = None, assignments: str | None = None) -> kconfiglib.Kconfig:
     """Apply defconfig ``name`` plus overrides and write ``config``.
 
-    Nothing is written unless every step succeeds. Returns the configured tree.
+    Nothing is written unless every step succeeds (the project name included,
+    :func:`check_project_name`). Returns the configured tree.
     """
     tree = configured(root, name, parse_assignments(assignments) if assignments else [], tracker)
+    check_project_name(tree)
     write_config(tree, config)
     return tree
+
+
+def check_project_name(tree: kconfiglib.Kconfig) -> None:
+    """ConfigError when ``TRACKER_PROJECT`` is a name some enabled tracker would not store under that
+    very name (:func:`ktrack.names.check_project`; run names are checked when a run starts)."""
+    sym = tree.syms.get("TRACKER_PROJECT")
+    if sym is None or not sym.str_value:
+        return
+    enabled = [name for name, flag in TRACKER_SYMBOLS.items() if flag in tree.syms and tree.syms[flag].tri_value == 2]
+    try:
+        check_project(sym.str_value, enabled)
+    except BadName as exc:
+        raise ConfigError(f"CONFIG_TRACKER_PROJECT: {exc}") from None
 
 
 def configured(root: str | os.PathLike[str], name: str, pairs: list[tuple[str, str]] | None = None,

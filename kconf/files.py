@@ -10,10 +10,14 @@ saying which file and what to do, and the old file is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from kconf.errors import ConfigError
@@ -44,6 +48,47 @@ def _advice(exc: OSError) -> str:
     if exc.errno == errno.EISDIR:
         return "name a file, not a directory"
     return "check the path and run it again"
+
+
+#: How long a command waits for another one that holds the configuration's lock.
+LOCK_WAIT_S = 120.0
+
+
+@contextlib.contextmanager
+def config_lock(config: str | os.PathLike[str], wait: float = LOCK_WAIT_S) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the folder that holds ``config`` for the block.
+
+    Commands that write a configuration and the files generated from it hold
+    it from reading to the last file written, so two ``make defconfig`` in one
+    checkout run one after the other and leave ``.config`` and the generated
+    files describing the same experiment. The folder itself is locked, so no
+    lock file is left anywhere, and the kernel drops the lock when a process
+    ends, however it ends. Where the folder cannot be opened or locked (it is
+    missing; a network file system without ``flock``) the block runs unlocked.
+    Raises ConfigError after ``wait`` seconds of waiting.
+    """
+    folder = Path(config).absolute().parent
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConfigError(f"{config} has been in use by another command for {wait:g}s ({folder} is "
+                                      "locked); run this again once that one has finished") from None
+                time.sleep(0.02)
+            except OSError:  # no flock here (some network file systems): as before, unlocked
+                break
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_error(path: str | os.PathLike[str], exc: OSError) -> ConfigError:

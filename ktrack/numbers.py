@@ -10,11 +10,14 @@ def number(value: Any, *, finite: bool = False) -> float | None:
     """``value`` as a float when it is an ``int`` or ``float``, else None.
 
     Booleans and strings are not numbers here (``True`` is no loss of 1.0).
-    With ``finite``, NaN and ±inf give None too.
+    An integer beyond the float range is ±inf. With ``finite``, NaN and ±inf give None too.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf if value > 0 else -math.inf
     return out if not finite or math.isfinite(out) else None
 
 

@@ -20,11 +20,12 @@ import yaml
 
 from kconf.configure import apply_trackers, defconfig_path, set_symbol, write_config
 from kconf.errors import ConfigError
+from kconf.trackerspec import TRACKER_SYMBOLS
 from kconf.tree import open_tree, read_config
 from kconf.values import is_float_symbol, typed_value
 from sweeps.errors import SweepError
 from sweeps.spec import ALIASES, Sweep, run_name
-from trackers.names import BadName, check_project, check_run
+from ktrack.names import BadName, check_project, check_run
 
 CONFIG_NAME = ".config"
 DEFCONFIG_NAME = "defconfig"
@@ -113,7 +114,7 @@ class Configurator:
             self._set("TRACKER_PROJECT", self.sweep.project, "project: ")
         self.project = self.value("TRACKER_PROJECT") or "ktrack"
         try:
-            check_project(self.project)
+            check_project(self.project, [t for t, sym in TRACKER_SYMBOLS.items() if self.value(sym)])
             check_run(name)
         except BadName as exc:
             raise SweepError(f"{self.sweep.path}: {exc}") from None

@@ -1,7 +1,7 @@
 """Running a sweep: validate every point, then run them, resumably.
 
 ``run(path)`` validates every point's overrides and names with kconfiglib and
-:mod:`trackers.names` (nothing is written or run if one is wrong), writes
+:mod:`ktrack.names` (nothing is written or run if one is wrong), writes
 each point's ``.config``, ``defconfig`` and ``params.yaml`` just before it
 starts, runs the command with ``KCONFIG_CONFIG`` pointing at that file, and
 records each point's status in the state file. A rerun skips points whose

@@ -16,6 +16,12 @@ symbols to vary and the command that trains one point::
 Lists multiply into a grid; ranges add ``count`` random draws per grid point.
 Keys may be symbol names (``TRAIN_LEARNING_RATE``, ``CONFIG_`` optional) or
 the short aliases used in run names (``lr``).
+
+A file built to hurt is one line, fast and in bounded memory: at most
+:data:`MAX_BYTES`; YAML aliases may not expand to more than :data:`MAX_VALUES`
+values (a "billion laughs" file is refused before anything is built from it)
+nor refer to themselves; a grid of more than :data:`MAX_POINTS` points is
+refused before it is expanded; every section's keys are checked.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Any
 import yaml
 
 from sweeps.errors import SweepError
-from trackers.names import BadName, check_run
+from ktrack.names import BadName, check_run
 
 #: Short names used in run names (``lr=3e-4,opt=adamw``); also accepted as keys.
 ALIASES: dict[str, str] = {
@@ -46,8 +52,17 @@ ALIASES: dict[str, str] = {
 _BY_ALIAS = {alias: sym for sym, alias in ALIASES.items()}
 _KEYS = {"name", "defconfig", "project", "set", "vary", "seed", "count", "metric", "direction",
          "optuna", "command", "tracker"}
+_RANGE_KEYS = {"min", "max", "count", "log", "int"}
+_OPTUNA_KEYS = {"trials", "metric", "direction", "seed"}
+_TEXT_KEYS = ("name", "defconfig", "project", "metric", "direction", "command", "tracker")
 DEFAULT_COMMAND = "make train"
 DEFAULT_METRIC = "best_val_loss"
+#: The largest sweep file read (a real one is a few hundred bytes).
+MAX_BYTES = 1 << 20
+#: The most values (mapping keys, list items, scalars) a file may stand for once its aliases are expanded.
+MAX_VALUES = 10_000
+#: The most points a sweep may have (grid points times random draws, or Optuna trials).
+MAX_POINTS = 10_000
 
 
 @dataclass
@@ -110,18 +125,100 @@ def run_name(varied: dict[str, Any]) -> str:
     return ",".join(parts).replace("/", "_") or "base"
 
 
+def _unknown(where: str, section: str, given: dict[Any, Any], allowed: set[str]) -> None:
+    """SweepError naming the keys of ``given`` that ``section`` does not have, and the ones it has."""
+    unknown = [str(k) for k in given if k not in allowed]
+    if unknown:
+        raise SweepError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} in {section}; "
+                         f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _text(where: str, section: dict[Any, Any], keys: tuple[str, ...], prefix: str = "") -> None:
+    """SweepError when one of ``keys`` in ``section`` is not one line of text (a number is fine)."""
+    for key in keys:
+        value = section.get(key)
+        if value is not None and (isinstance(value, (dict, list)) or not str(value).isprintable()):
+            raise SweepError(f"{where}: {prefix}{key}: must be one line of text, not {_shown(value)}")
+
+
+def _integer(where: str, what: str, value: Any, low: int = 0, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise SweepError(f"{where}: {what} must be a whole number {bound}, not {_shown(value)}")
+    return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _parse_range(key: str, spec: dict[str, Any], where: str) -> Range:
-    unknown = set(spec) - {"min", "max", "count", "log", "int"}
-    if unknown or "min" not in spec or "max" not in spec:
-        raise SweepError(f"{where}: {key} range needs min and max (and count, log, int), not {sorted(spec)}")
-    try:
+    _unknown(where, f"the range of vary.{key}", spec, _RANGE_KEYS)
+    if "min" not in spec or "max" not in spec:
+        raise SweepError(f"{where}: {key} range needs min and max (and count, log, int), not {sorted(map(str, spec))}")
+    try:  # YAML reads 1e-4 (no dot) as text: float() takes both
         low, high = float(spec["min"]), float(spec["max"])
-        count = int(spec.get("count", 0))
     except (TypeError, ValueError):
         raise SweepError(f"{where}: {key} range min/max/count must be numbers") from None
-    if low > high or (spec.get("log") and low <= 0):
+    count = _integer(where, f"vary.{key}.count", spec.get("count", 0), 0, MAX_POINTS)
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high or (spec.get("log") and low <= 0):
         raise SweepError(f"{where}: {key} range needs 0 < min <= max with log, min <= max without")
     return Range(low, high, count, bool(spec.get("log", False)), bool(spec.get("int", False)))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_size(root: yaml.Node, where: str) -> None:
+    """SweepError when the document, its aliases expanded, has more than :data:`MAX_VALUES` values
+    or an alias inside itself. Each node is visited once (no recursion, no expansion)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the nodes whose children are being counted: the path from the root
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, counted = stack.pop()
+        key = id(node)
+        if counted:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_VALUES:
+                raise SweepError(f"{where}: its YAML aliases expand to more than {MAX_VALUES} values (line "
+                                 f"{node.start_mark.line + 1}); write the values out instead of nesting aliases")
+        elif key in open_nodes:
+            raise SweepError(f"{where}: a YAML alias on line {node.start_mark.line + 1} refers to itself")
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _read_yaml(path: Path, where: str) -> Any:
+    """The document in ``path``, read within :data:`MAX_BYTES` and :data:`MAX_VALUES`; SweepError otherwise."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"cannot read {where}: {exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise SweepError(f"{where} is larger than {MAX_BYTES >> 20} MiB; a sweep file names a few symbols")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_size(node, where)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise SweepError(f"{where} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise SweepError(f"{where} nests too deeply to be a sweep file") from None
+    finally:
+        loader.dispose()
 
 
 def load(path: str | os.PathLike[str]) -> Sweep:
@@ -131,32 +228,39 @@ def load(path: str | os.PathLike[str]) -> Sweep:
         raise SweepError(f"sweep file {where!r} does not exist: give SWEEP=sweeps/<name>.yaml "
                          "(see sweeps/*.yaml for examples)")
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepError(f"cannot read {where}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise SweepError(f"{where} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = _read_yaml(path, where)
     if not isinstance(data, dict):
         raise SweepError(f"{where} must be a mapping with defconfig: and vary:")
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise SweepError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KEYS))}")
+    _unknown(where, "the sweep file", data, _KEYS)
+    _text(where, data, _TEXT_KEYS)
     if not data.get("defconfig"):
         raise SweepError(f"{where}: name the base configuration with 'defconfig: <name>'")
+    for section in ("vary", "set", "optuna"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise SweepError(f"{where}: {section}: must be a mapping, not {_shown(data[section])}")
     vary: dict[str, list[Any] | Range] = {}
     for key, spec in (data.get("vary") or {}).items():
         sym = symbol_name(key)
         if isinstance(spec, dict):
             vary[sym] = _parse_range(sym, spec, where)
-        elif isinstance(spec, list) and spec:
+        elif isinstance(spec, list) and spec and not any(isinstance(v, (dict, list)) for v in spec):
             vary[sym] = list(spec)
         else:
-            raise SweepError(f"{where}: vary.{key} must be a non-empty list or a {{min, max, count}} range")
+            raise SweepError(f"{where}: vary.{key} must be a non-empty list of values or a {{min, max, count}} range")
     fixed = {symbol_name(k): v for k, v in (data.get("set") or {}).items()}
+    for sym, value in fixed.items():
+        if isinstance(value, (dict, list)):
+            raise SweepError(f"{where}: set.{sym} must be one value, not {_shown(value)}")
     optuna_spec = data.get("optuna")
-    if optuna_spec is not None and not isinstance(optuna_spec, dict):
-        raise SweepError(f"{where}: optuna: must be a mapping (trials, metric, direction, seed)")
+    if optuna_spec is not None:
+        _unknown(where, "optuna:", optuna_spec, _OPTUNA_KEYS)
+        _text(where, optuna_spec, ("metric", "direction"), "optuna.")
+        _integer(where, "optuna.trials", optuna_spec.get("trials", 8), 1, MAX_POINTS)
+        _integer(where, "optuna.seed", optuna_spec.get("seed", 0), 0, 2**32 - 1)
+    seed = _integer(where, "seed", data.get("seed", 0), 0, 2**32 - 1)
+    count = _integer(where, "count", data.get("count", 0), 0, MAX_POINTS)
+    if optuna_spec is None:
+        _check_points(vary, count, where)
     direction = str((optuna_spec or {}).get("direction", data.get("direction", "minimize")))
     if direction not in ("minimize", "maximize"):
         raise SweepError(f"{where}: direction must be minimize or maximize, not {direction!r}")
@@ -168,10 +272,23 @@ def load(path: str | os.PathLike[str]) -> Sweep:
                          ) from None
     return Sweep(path=path, name=name, defconfig=str(data["defconfig"]),
                  vary=vary, fixed=fixed, project=str(data.get("project") or ""),
-                 command=str(data.get("command") or DEFAULT_COMMAND), seed=int(data.get("seed", 0)),
-                 count=int(data.get("count", 0)),
+                 command=str(data.get("command") or DEFAULT_COMMAND), seed=seed, count=count,
                  metric=str((optuna_spec or {}).get("metric", data.get("metric", DEFAULT_METRIC))),
                  direction=direction, optuna=optuna_spec, tracker=data.get("tracker"))
+
+
+def _check_points(vary: dict[str, list[Any] | Range], count: int, where: str) -> None:
+    """SweepError when :func:`expand` would give more than :data:`MAX_POINTS` points (counted, not built)."""
+    total = 1
+    for spec in vary.values():
+        if isinstance(spec, list):
+            total *= len(spec)
+    draws = [spec.count for spec in vary.values() if isinstance(spec, Range)]
+    if draws:
+        total *= max([count, *draws]) or 1
+    if total > MAX_POINTS:
+        raise SweepError(f"{where}: the sweep has {total} points; at most {MAX_POINTS} (split it into several files "
+                         "or use optuna: with trials)")
 
 
 def draw(r: Range, rng: random.Random) -> float | int:

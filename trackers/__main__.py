@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = replay(args.run_dir, args.to)
     except (ValueError, RuntimeError, OSError) as exc:
         fail(PROG, exc)
-    print(f"replayed {args.run_dir} to {args.to}: {counts['sent']} rows sent, {counts['skipped']} already there")
+    left = f", {counts['unstorable']} values {args.to} cannot store left out" if counts["unstorable"] else ""
+    print(f"replayed {args.run_dir} to {args.to}: {counts['sent']} rows sent, {counts['skipped']} already there{left}")
     return 0
 
 

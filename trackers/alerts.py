@@ -14,6 +14,7 @@ import math
 import time
 from typing import Any
 
+from ktrack.numbers import number
 from trackers.backends import Alert
 
 TITLE_MAX = 63  # W&B refuses titles of 64 characters or more
@@ -90,10 +91,9 @@ class AlertMonitor:
         if not r.enabled:
             return out
         for key in r.keys:
-            v = values.get(key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            v = number(values.get(key))
+            if v is None:
                 continue
-            v = float(v)
             if not math.isfinite(v):
                 if r.nan:
                     shown = "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")

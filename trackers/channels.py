@@ -12,9 +12,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ktrack import messages
+from ktrack.numbers import number
 from trackers.alerts import AlertMonitor, make_alert
 from trackers.backends import Alert, SystemRow
-from trackers.values import check_metrics, is_number
+from trackers.values import check_metrics
 
 #: What the writer hands to the backends once the journal has it: (operation, payload).
 Outgoing = tuple[str, Any]
@@ -72,7 +73,7 @@ class RunChannels:
                 w.put(op, payload)
 
     def _system_row(self, step: int, t: float, values: dict[str, Any]) -> list[Outgoing]:
-        numbers = {k: float(v) for k, v in values.items() if is_number(v)}
+        numbers = {k: n for k, v in values.items() if (n := number(v)) is not None}
         if not numbers:
             return []
         self.journal.write("system", step, t, numbers)

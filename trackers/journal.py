@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ktrack.numbers import number
-from trackers.values import from_json, to_json
+from trackers.values import MAX_STEP, from_json, shown, to_json
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
@@ -191,8 +191,8 @@ def parse_record(line: bytes) -> dict[str, Any] | None:
         raise JournalError(f"time {rec['time']!r} is not a number")
     if kind in ROW_TYPES:
         step = rec.get("step")
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise JournalError(f"step {step!r} is not a non-negative integer")
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+            raise JournalError(f"step {shown(step)} is not an integer from 0 to 2**63-1")
         if not isinstance(rec.get("metrics"), dict):
             raise JournalError("\"metrics\" is not a mapping")
         rec.setdefault("time", 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trackers._warn import warn
 from trackers.series import Series
 from trackers.values import check_key, check_metrics, check_step
 
@@ -20,9 +21,13 @@ class NoOpRun:
         self.stop_requested = False  # rank 0 decides; the trainers share its answer
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Check arguments like :meth:`Run.log`, then drop them."""
+        """Check arguments like :meth:`Run.log` (a bad step: one warning), then drop them."""
         check_metrics(metrics)
-        step = check_step(step)
+        try:
+            step = check_step(step)
+        except ValueError as exc:
+            warn(f"{exc}; that row is not logged (training goes on)", key=f"step-{id(self)}")
+            return
         self.step = self.step + 1 if step is None else max(step, self.step)
 
     def summary(self, values: dict[str, Any]) -> None:

@@ -14,7 +14,9 @@ when there is nothing to send the tracker is not even started (no new run).
   local folder of that id (``offline-run-*-<id>[-N]``, ``run-*-<id>[-N]``) are skipped.
 
 System-metrics rows and alerts are re-sent only to a tracker that holds none
-for the run yet, and only to one that has such a channel.
+for the run yet, and only to one that has such a channel. Values the tracker
+cannot store (its ``limits``: an integer beyond 64 bits, text that is not
+UTF-8) are left out, as the run left them out, and counted.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
 from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
-from trackers.names import check_project, check_run
+from ktrack.names import check_project, check_run
+from trackers.values import storable
 
 _HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
 _EXTRAS = ("system", "alert")
@@ -156,7 +159,8 @@ def _start(backend: Any, to: str, ctx: Context) -> None:
 
 
 def replay(run_dir: str | Path, to: str) -> dict[str, int]:
-    """Send the journal of ``run_dir`` to tracker ``to``; return {"sent": n, "skipped": m} (rows).
+    """Send the journal of ``run_dir`` to tracker ``to``; return {"sent": n, "skipped": m} (rows) and
+    "unstorable" (values the tracker cannot store, left out).
 
     Raises ValueError when ``run_dir`` is not a run folder, its config.json or
     journal is malformed, or ``to`` is unknown; RuntimeError when the tracker
@@ -170,7 +174,7 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
         if not isinstance(meta.get(what), str):
             raise ValueError(f"{run_dir / CONFIG} has no {what!r} name; restore it from the run's trackers "
                              f"or add \"{what}\": \"<name>\"")
-    project, name = check_project(meta["project"]), check_run(meta["run"])
+    project, name = check_project(meta["project"], [to]), check_run(meta["run"])
     if to not in _backends.REGISTRY:
         raise ValueError(f"unknown tracker {to!r}; use {', '.join(sorted(_backends.REGISTRY))}")
     factory, package = _backends.REGISTRY[to]
@@ -192,16 +196,23 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
         plan = _Plan(lambda rec: rec["metrics"], lambda summary: False)
     backend = factory()  # not started until there is something to send
     has_channel = {op: hasattr(backend, op) for op in ("log_system", "alert")}
+    limits = getattr(backend, "limits", None)
     rows: list[Row] = []
     extras: list[tuple[str, Any]] = []
     summary: dict[str, Any] = {}
-    skipped = last_step = 0
+    skipped = last_step = unstorable = 0
     for rec in records:
         if rec["type"] == "summary":
-            summary.update(rec["summary"])
+            kept, left = storable(rec["summary"], limits)
+            summary.update(kept)
+            unstorable += len(left)
         elif rec["type"] in ROW_TYPES:
             last_step = max(last_step, rec["step"]) if rec["type"] == "log" else last_step
-            values = plan.missing(rec)
+            kept, left = storable(rec["metrics"], limits)
+            unstorable += len(left)
+            if not kept:
+                continue
+            values = plan.missing({**rec, "metrics": kept})
             if values:
                 rows.append(Row(rec["type"], rec["step"], rec["time"], values))
             else:
@@ -215,7 +226,7 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     if summary and plan.has_summary(summary):
         summary = {}
     if not rows and not extras and not summary:
-        return {"sent": 0, "skipped": skipped}
+        return {"sent": 0, "skipped": skipped, "unstorable": unstorable}
     _start(backend, to, ctx)
     try:
         for row in rows:
@@ -232,4 +243,4 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     if lost:
         raise RuntimeError(f"{to} did not store {lost} of the {len(rows) + bool(summary)} rows sent; "
                            f"check that its storage is writable, then replay again")
-    return {"sent": len(rows) + len(extras), "skipped": skipped}
+    return {"sent": len(rows) + len(extras), "skipped": skipped, "unstorable": unstorable}

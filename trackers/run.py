@@ -40,7 +40,7 @@ from trackers.run_lock import RunLock
 from trackers.series import Series
 from trackers.settings import Settings
 from trackers.signals import FinishOnSignal
-from trackers.values import check_key, check_metrics, check_step, plain
+from trackers.values import check_key, check_metrics, check_step, next_step, plain
 
 
 __all__ = ["NoOpRun", "Run", "Series"]
@@ -69,6 +69,7 @@ class Run(RunChannels):
         self.finished = False
         self.not_sent = 0  # rows journaled directly because the queue stayed full
         self.resent_skipped = 0  # rows (or their keys) of a resumed run that the journal already had
+        self.refused = 0  # rows not logged because their step was bad (one warning, training goes on)
         self.skipped: set[str] = set()
         self._summary: dict[str, Any] = {}
         self._series_steps: dict[str, int] = {}
@@ -146,14 +147,23 @@ class Run(RunChannels):
         return [w.name for w in self.workers if w.enabled]
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Record ``metrics`` at ``step`` (default: last step + 1); returns at once."""
+        """Record ``metrics`` at ``step`` (default: last step + 1); returns at once.
+
+        Raises ValueError for a bad metric name. A bad step (not an int, < 0,
+        beyond 2**63-1, which no tracker stores) is one warning and the row is
+        not logged; training goes on, and :meth:`finish` says how many rows that was.
+        """
         metrics = check_metrics(metrics)
-        step = check_step(step)
         if self.finished:
             warn("log() after finish() is ignored; call trackers.init() for a new run", key=f"closed-{id(self)}")
             return
-        if step is None:
-            step = self.step + 1
+        try:
+            step = check_step(step)
+            if step is None:
+                step = next_step(self.step)
+        except ValueError as exc:
+            self._refuse(exc)
+            return
         if step > self.step:
             self.step = step
         self._put(("log", step, time.time(), metrics))
@@ -221,6 +231,13 @@ class Run(RunChannels):
             if missed:
                 warn(f"{w.name} missed {missed} of {w.delivered + missed} rows; "
                      f"python -m trackers replay {self.dir} --to {w.name}")
+            if w.unstorable:
+                keys = sorted(w.unstorable_keys)
+                shown_keys = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+                warn(f"{w.name} could not store {w.unstorable} value(s) ({shown_keys}); "
+                     f"they are in the journal {self.journal.path}")
+        if self.refused:
+            warn(f"{self.refused} row(s) were not logged because their step was bad")
         if self.gpu is not None:
             self.gpu.stop()
         self._write_config()
@@ -237,14 +254,23 @@ class Run(RunChannels):
             self.node_writer.close()
         self._put(("nodes", None, time.time(), {}))
 
+    def _refuse(self, exc: ValueError) -> None:
+        """A row with a bad step: counted, one warning per run; training goes on."""
+        self.refused += 1
+        warn(f"{exc}; that row is not logged (training goes on)", key=f"step-{id(self)}")
+
     def _log_series(self, key: str, value: Any, step: int | None) -> None:
         check_metrics({key: value})
-        step = check_step(step)
         if self.finished:
             return
         with self._lock:
-            if step is None:
-                step = self._series_steps.get(key, -1) + 1
+            try:
+                step = check_step(step)
+                if step is None:
+                    step = next_step(self._series_steps.get(key, -1))
+            except ValueError as exc:
+                self._refuse(exc)
+                return
             self._series_steps[key] = max(step, self._series_steps.get(key, -1))
         self._put(("series", step, time.time(), {key: value}))
 
@@ -314,10 +340,10 @@ class Run(RunChannels):
         if kind == "nodes":
             return self._last_of_nodes(t)
         values, skipped = plain(raw)
-        for key in skipped:
+        for key, why in skipped.items():
             if key not in self.skipped:
                 self.skipped.add(key)
-                warn(f"{key!r} is not a scalar (tensor/array with more than one element); not logged")
+                warn(f"{key!r} {why}; not logged")
         if kind == "summary":
             return self._summary_item(values, t)
         if kind == "system":

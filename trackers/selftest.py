@@ -21,7 +21,6 @@ import random
 import shutil
 import sys
 import tempfile
-import time
 import types
 from pathlib import Path
 from typing import Any
@@ -138,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
 def _selftest(args: argparse.Namespace, scratch: Path) -> int:
     _scratch_environment(scratch)
     import trackers
-    from trackers._config import load_cfg
+    from trackers._config import default_run_name, load_cfg
     from trackers.backends.wandb_backend import offline_notice_key
 
     cfg = types.SimpleNamespace(**vars(load_cfg()))
-    name = f"selftest_{args.tracker}_{time.strftime('%Y%m%d_%H%M%S')}"
+    name = default_run_name("selftest", args.tracker)
     run_dir = scratch / "runs" / name
     mark_shown("trackers", offline_notice_key(run_dir))  # the result below says where the offline run is
     run = trackers.init({"selftest": True, "steps": args.steps}, cfg=cfg, project=args.project, run_name=name,

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from trackers import _config
 from trackers.alerts import AlertRules
-from trackers.names import check_project, check_run
+from ktrack.names import check_project, check_run
 
 
 @dataclasses.dataclass
@@ -99,7 +99,7 @@ def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, p
 
     ``config`` is the run's configuration exactly as every tracker will store it
     (a flat dict; nothing from ``cfg`` is added to it). Raises ValueError
-    (:class:`trackers.names.BadName`) for a bad project or run name.
+    (:class:`ktrack.names.BadName`) for a bad project or run name.
     """
     hparams = dict(config or {})
 
@@ -118,7 +118,7 @@ def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, p
     model = str(g("MODEL", "") or hparams.get("model") or hparams.get("MODEL") or "model")
     optimizer = str(g("OPTIMIZER", "") or hparams.get("optimizer") or hparams.get("OPTIMIZER") or "opt")
     project = check_project(project or a("tracker_project") or g("TRACKER_PROJECT", "")
-                            or _config.default_project(model))
+                            or _config.default_project(model), names)
     name = check_run(run_name or a("tracker_run_name") or g("TRACKER_RUN_NAME", "")
                      or _config.default_run_name(model, optimizer))
 

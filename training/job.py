@@ -19,11 +19,12 @@ from typing import Any
 import torch
 
 import trackers
+from kconf import TRACKER_SYMBOLS
 from kconf.errors import ConfigError
 from kconf.runs import save_run_config
 from ktrack.messages import fail, warn
+from ktrack.names import BadName, check_project, check_run
 from ktrack.node import node_name
-from trackers.names import BadName, check_project, check_run
 from trackers.nodes import NodeTail, NodeWriter
 from training.checkpoint import find_checkpoint, load_checkpoint
 from training.runtime import Dist, barrier, cleanup, gather_objects, share_from_main
@@ -86,7 +87,7 @@ def _check_names(settings: Settings, ckpt: dict[str, Any] | None) -> None:
     project = (ckpt or {}).get("project") or settings["TRACKER_PROJECT"]
     run = (ckpt or {}).get("run_name") or settings["TRACKER_RUN_NAME"]
     if project:
-        check_project(project)
+        check_project(project, [name for name, sym in TRACKER_SYMBOLS.items() if settings.get(sym)])
     if run:
         check_run(run)
 

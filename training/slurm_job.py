@@ -56,7 +56,7 @@ def request(cfg: types.SimpleNamespace, model: str) -> dict[str, Any]:
 
 def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path]:
     """Project, run name and run folder, as the trainer will resolve them (the name is pinned here)."""
-    from trackers.names import BadName, check_project, check_run
+    from ktrack.names import BadName, check_project, check_run
     from trackers.settings import run_settings
 
     parser = argparse.ArgumentParser(add_help=False)
@@ -67,7 +67,7 @@ def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path
         cfg = types.SimpleNamespace(**{**vars(cfg), "RUNS_DIR": args.out_dir})
     try:
         settings = run_settings(None, cfg=cfg, args=args)
-        check_project(settings.project)
+        check_project(settings.project, settings.trackers)
         check_run(settings.name)
     except (BadName, ValueError) as exc:
         raise SettingsError(str(exc)) from None

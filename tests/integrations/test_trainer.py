@@ -180,7 +180,7 @@ def test_evaluate_and_predict_without_training_start_the_run(tmp_path: Path, iso
 
 def test_bad_run_name_is_refused_before_training(tmp_path: Path, isolated_env: dict[str, str]) -> None:
     from trackers.integrations.transformers_callback import KtrackCallback
-    from trackers.names import BadName
+    from ktrack.names import BadName
 
     callback = KtrackCallback(trackers=[], cfg=types.SimpleNamespace(RUNS_DIR=str(tmp_path / "runs")),
                               capture_console=False)

@@ -43,7 +43,7 @@ def test_ctrl_c_into_a_closed_pipe_stops_every_local_point(tmp_path: Path, isola
     wait_for(lambda: not any(alive(pid) for pid in pids), timeout=30, what="the points' processes to end")
 
 
-@pytest.mark.parametrize("line", ["project: ../..", "project: {abs}/outside", "name: ../escape",
+@pytest.mark.parametrize("line", ["project: ../..", "project: {abs}/outside", "name: ../escape", "project: my.model",
                                   "project: " + "p" * 260])
 def test_names_that_leave_runs_are_refused_before_anything_is_written(
         tmp_path: Path, isolated_env: dict[str, str], line: str) -> None:

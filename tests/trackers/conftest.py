@@ -38,8 +38,10 @@ def cfg() -> types.SimpleNamespace:
 
 @pytest.fixture
 def project(request: pytest.FixtureRequest) -> str:
-    """A project name unique to the test (trackio's TRACKIO_DIR is shared by the session)."""
-    return f"t{os.getpid()}-{next(_ids)}-{request.node.name[:20].replace('[', '').replace(']', '')}"
+    """A project name unique to the test (trackio's TRACKIO_DIR is shared by the session), of the
+    characters a project name may have (letters, digits, '-', '_')."""
+    test = "".join(c for c in request.node.name[:20] if c.isalnum() or c in "-_")
+    return f"t{os.getpid()}-{next(_ids)}-{test}"
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -101,8 +101,8 @@ def test_replay_sends_histograms_system_rows_and_alerts(cfg, project, tmp_path):
     (system,) = [r for r in read_records(tmp_path) if r["type"] == "system"]
     assert system["metrics"] == {"gpu/utilization": 42.0} and system["time"] == 1000.0  # no strings in series
     first = replay(tmp_path, "trackio")
-    assert first == {"sent": 5, "skipped": 0}  # 3 rows, 1 system row, 1 alert
-    assert replay(tmp_path, "trackio") == {"sent": 0, "skipped": 5}
+    assert first == {"sent": 5, "skipped": 0, "unstorable": 0}  # 3 rows, 1 system row, 1 alert
+    assert replay(tmp_path, "trackio") == {"sent": 0, "skipped": 5, "unstorable": 0}
     db = readback.trackio_db(project)
     rows = readback.trackio_rows(db, "rp")
     assert rows[0][1]["h"]["values"] == [2, 1] and len(rows) == 3

@@ -35,20 +35,20 @@ def test_replay_twice_adds_nothing_to_any_tracker(cfg, project, tmp_path, monkey
     run_dir = tmp_path / "run"
     _journal_only_run(cfg, project, run_dir)
 
-    assert replay(run_dir, "trackio") == {"sent": 12, "skipped": 0}
-    assert replay(run_dir, "trackio") == {"sent": 0, "skipped": 12}
+    assert replay(run_dir, "trackio") == {"sent": 12, "skipped": 0, "unstorable": 0}
+    assert replay(run_dir, "trackio") == {"sent": 0, "skipped": 12, "unstorable": 0}
     rows = trackio_rows(trackio_db(project), "rp")
     assert len([r for r in rows if "train/loss" in r[1]]) == 10
     assert not [s for s, m in rows if "best_val_loss" in m]  # the summary is in the run's config, not a row
     assert trackio_config(trackio_db(project), "rp")["summary/best_val_loss"] == 2.0
 
-    assert replay(run_dir, "tensorboard") == {"sent": 12, "skipped": 0}
-    assert replay(run_dir, "tensorboard") == {"sent": 0, "skipped": 12}
+    assert replay(run_dir, "tensorboard") == {"sent": 12, "skipped": 0, "unstorable": 0}
+    assert replay(run_dir, "tensorboard") == {"sent": 0, "skipped": 12, "unstorable": 0}
     scalars = tensorboard_scalars(run_dir / "tensorboard")
     assert len(scalars["train/loss"]) == 10 and len(scalars["summary/best_val_loss"]) == 1
 
-    assert replay(run_dir, "wandb") == {"sent": 12, "skipped": 0}
-    assert replay(run_dir, "wandb") == {"sent": 0, "skipped": 12}
+    assert replay(run_dir, "wandb") == {"sent": 12, "skipped": 0, "unstorable": 0}
+    assert replay(run_dir, "wandb") == {"sent": 0, "skipped": 12, "unstorable": 0}
     meta = json.loads((run_dir / "config.json").read_text())
     folders = list((wandb_dir / "wandb").glob("offline-run-*"))
     assert [run_header(f)["id"] for f in folders] == [wandb_run_id(meta)]  # one W&B run
@@ -67,9 +67,9 @@ def test_replay_to_the_runs_own_wandb_run_sends_only_what_is_missing(cfg, projec
     with open(run.dir / "metrics.jsonl", "a") as f:  # rows that never reached W&B (journaled only)
         for i in range(10, 15):
             f.write(json.dumps({"type": "log", "step": i, "time": 1.0, "metrics": {"train/loss": 0.5}}) + "\n")
-    assert replay(run.dir, "wandb") == {"sent": 5, "skipped": 10}
+    assert replay(run.dir, "wandb") == {"sent": 5, "skipped": 10, "unstorable": 0}
     second = replay(run.dir, "wandb")
-    assert second == {"sent": 0, "skipped": 15}, _wandb_state(wandb_dir)
+    assert second == {"sent": 0, "skipped": 15, "unstorable": 0}, _wandb_state(wandb_dir)
     own_id = run.ctx.info["wandb"]["id"]
     folders = sorted((wandb_dir / "wandb").glob("offline-run-*"))
     assert len(folders) == 2 and all(run_header(f)["id"] == own_id for f in folders)

@@ -124,6 +124,7 @@ def test_lenet5_trains_and_resumes(tmp_path: Path, train_env: dict) -> None:
     (["--set", "TRACKER_RUN_NAME=a\nb"], "control character"),
     (["--tracker-run-name", "../up"], "cannot contain '/'"),
     (["--tracker-project", "x" * 300], "the longest allowed is 244 bytes"),
+    (["--tracker-project", "my.model"], "would be kept in Trackio's file mymodel.db"),
 ])
 def test_bad_config_one_line_error(tmp_path: Path, train_env: dict, args: list, message: str) -> None:
     proc = run_trainer("gpt2/train.py", [*args, "--out-dir", str(tmp_path / "runs"),

@@ -11,8 +11,10 @@ Every method of a backend is called from its own worker thread
 * ``finish()`` — close the tracker's run
 
 ``start`` may raise :class:`MissingPackage` for a one-line "not installed"
-warning. Add a backend with :func:`register`; ``trackers.init(trackers=[...])``
-accepts any registered name.
+warning. A backend's ``limits`` (a :class:`trackers.values.Limits`) say which
+values it stores as they are; the others are left out for it alone. Add a
+backend with :func:`register`; ``trackers.init(trackers=[...])`` accepts any
+registered name.
 """
 
 from __future__ import annotations

@@ -23,13 +23,14 @@ imports one run (as ``<run>_main``).
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from ktrack import messages
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.histogram import Histogram
-from trackers.values import is_number
+from trackers.values import FLOAT32_MAX, Limits, is_number, shown
 
 TB_DIR = "tensorboard"
 HPARAM_PROVENANCE = ("git_commit", "git_dirty", "slurm_job_id", "slurm_array_task_id")
@@ -60,7 +61,10 @@ def hparam_values(config: dict[str, Any], provenance: dict[str, Any]) -> dict[st
     for key, value in items:
         if value is None:
             continue
-        out[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+            out[key] = shown(value, 80)  # an hparam number is a double
+        else:
+            out[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
     return out
 
 
@@ -109,6 +113,8 @@ class TensorBoardBackend:
     """One ``SummaryWriter`` on ``<run_dir>/tensorboard``."""
 
     name = "tensorboard"
+    #: TensorBoard keeps every scalar as a float32: larger numbers would become inf.
+    limits = Limits(-int(FLOAT32_MAX), int(FLOAT32_MAX), FLOAT32_MAX)
 
     def __init__(self) -> None:
         self.writer: Any = None

@@ -28,6 +28,7 @@ from ktrack.fs import network_fs
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
 from trackers.backends.system_names import trackio_system_metrics
 from trackers.histogram import Histogram
+from trackers.values import INT64_MIN, Limits
 
 SUMMARY_PREFIX = "summary/"
 PROVENANCE_PREFIX = "provenance/"
@@ -117,6 +118,8 @@ class TrackioBackend:
     """One ``trackio.Run``; the summary is written into its config at :meth:`finish`."""
 
     name = "trackio"
+    #: Trackio writes metrics with orjson, which holds integers from -2**63 to 2**64-1.
+    limits = Limits(INT64_MIN, 2**64 - 1)
 
     def __init__(self) -> None:
         self.run: Any = None

@@ -30,6 +30,7 @@ from ktrack import messages
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.backends.system_names import wandb_system_metrics
 from trackers.histogram import Histogram
+from trackers.values import INT64_MAX, INT64_MIN, Limits
 
 WANDB_MAX_BINS = 512
 #: How long :meth:`WandbBackend.finish` waits for the run log's exit record after ``run.finish()``.
@@ -68,6 +69,8 @@ class WandbBackend:
     """Logs with ``wandb.Run.log``; steps never go backwards for W&B."""
 
     name = "wandb"
+    #: W&B keeps integers as 64-bit; larger ones would come back rounded (or as inf).
+    limits = Limits(INT64_MIN, INT64_MAX)
 
     def __init__(self) -> None:
         self.run: Any = None

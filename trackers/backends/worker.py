@@ -8,6 +8,10 @@ counted as missed. Anything a backend raises counts, ``SystemExit`` included
 backend may say how many of the rows it was given it could not store
 (``lost_rows()``, e.g. Trackio when its folder is not writable): those count
 as missed too, not as delivered.
+A value the backend cannot store as it is (its ``limits``, a
+:class:`trackers.values.Limits`: an integer beyond 64 bits, text that is not
+UTF-8) is left out of what that backend gets, with one warning per key, and
+counted in ``unstorable``; the journal keeps it, the other trackers get it.
 When the queue is full the writer waits up to ``put_timeout`` seconds once; if
 the backend still has not made room it is marked stalled and rows it cannot
 take are counted (the journal still has them) until it catches up.
@@ -21,8 +25,9 @@ import time
 from typing import Any
 
 from trackers._warn import warn
-from trackers.backends import Backend, Context
+from trackers.backends import Backend, Context, Row
 from trackers.console import tracker_thread
+from trackers.values import shown, storable
 
 _STOP = object()
 
@@ -43,6 +48,8 @@ class Worker:
         self.started = False
         self.delivered = 0
         self.missed = 0
+        self.unstorable = 0  # values left out: the backend cannot store them
+        self.unstorable_keys: set[str] = set()
         self.stalled = False
         self.error: str | None = None
         self._thread = threading.Thread(target=self._main, name=f"trackers-{self.name}", daemon=True)
@@ -113,9 +120,29 @@ class Worker:
                 self.enabled = False
                 return
 
+    def _storable(self, op: str, payload: Any) -> Any:
+        """A row or summary without the values the backend cannot store (None when nothing is left)."""
+        metrics = payload.metrics if op == "log" else payload
+        kept, left = storable(metrics, getattr(self.backend, "limits", None))
+        for key, why in left.items():
+            self.unstorable += 1
+            if key not in self.unstorable_keys:
+                self.unstorable_keys.add(key)
+                warn(f"{self.name} cannot store {key!r} = {shown(metrics[key])} ({why}); it is left out for "
+                     f"{self.name} (the journal and the other trackers keep it)")
+        if not left:
+            return payload
+        if not kept:
+            return None
+        return Row(payload.kind, payload.step, payload.time, kept) if op == "log" else kept
+
     def _call(self, op: str, payload: Any) -> None:
         from trackers.backends import MissingPackage
 
+        if op in ("log", "summary"):
+            payload = self._storable(op, payload)
+            if payload is None:
+                return
         fn = getattr(self.backend, op)
         for attempt in range(self.retries + 1):
             try:

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import trackers
 from trackers import _config
-from trackers.names import check_project, check_run
+from ktrack.names import check_project, check_run
 
 #: Set by ``make`` and by sweep jobs: the harness configured this process.
 HARNESS_ENV = "KCONFIG_CONFIG"
@@ -75,7 +75,7 @@ def start_run(config: dict[str, Any], *, given_project: str | None, fallback_pro
     is ``config`` (+ every Kconfig value for harness runs); the library versions
     are in the run's provenance (:mod:`trackers.provenance`), as for every run.
     ``init_kwargs`` go to :func:`trackers.init` (``cfg=`` replaces the loaded
-    configuration). Raises :class:`trackers.names.BadName` for a bad name.
+    configuration). Raises :class:`ktrack.names.BadName` for a bad name.
     """
     kwargs = dict(init_kwargs)
     cfg = kwargs.pop("cfg", None)
