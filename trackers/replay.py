@@ -19,7 +19,6 @@ for the run yet, and only to one that has such a channel.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
 from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
 from trackers.names import check_project, check_run
+from trackers.record import wandb_run_id
 
 _HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
 _EXTRAS = ("system", "alert")
@@ -86,15 +86,6 @@ def _tensorboard_plan(run_dir: Path) -> _Plan:
         return text and all(f"summary/{k}" in tags for k in numbers)
 
     return _Plan(missing, has_summary, {"system"} if any(t.startswith("system/") for t in tags) else set())
-
-
-def wandb_run_id(meta: dict[str, Any]) -> str:
-    """The W&B run id a replay of this run goes to: the run's own, else one derived from it."""
-    info = (meta.get("backends") or {}).get("wandb") or {}
-    if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"]:
-        return info["id"]
-    seed = f"{meta.get('project')}\0{meta.get('run')}\0{meta.get('created')}"
-    return "r" + hashlib.sha256(seed.encode()).hexdigest()[:11]
 
 
 def _wandb_folders(run_dir: Path, meta: dict[str, Any], run_id: str) -> list[Path]:

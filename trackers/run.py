@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import signal
 import threading
 import time
 import weakref
@@ -35,7 +36,7 @@ from trackers.channels import Outgoing, RunChannels
 from trackers.console import Capture
 from trackers.journal import CONFIG, METRICS, ROW_TYPES, SUMMARY, Journal, logged_keys, write_json
 from trackers.noop import NoOpRun
-from trackers.record import RunRecord, json_safe
+from trackers.record import RunRecord, json_safe, wandb_run_id
 from trackers.run_lock import RunLock
 from trackers.series import Series
 from trackers.settings import Settings
@@ -68,6 +69,7 @@ class Run(RunChannels):
         self.step = -1  # last step logged; the next auto step is step + 1
         self.finished = False
         self.not_sent = 0  # rows journaled directly because the queue stayed full
+        self.stopped_by: str | None = None  # the signal that stopped the process, when one did
         self.resent_skipped = 0  # rows (or their keys) of a resumed run that the journal already had
         self.skipped: set[str] = set()
         self._summary: dict[str, Any] = {}
@@ -111,6 +113,7 @@ class Run(RunChannels):
                            trackio_dataset_id=settings.trackio_dataset_id,
                            trackio_webhook_url=settings.trackio_webhook_url, provenance=origin,
                            info=dict(self.record.previous_backends))
+        self._plan_backend_ids()
         self._write_config()
         self.alerts = AlertMonitor(settings.alerts)
         self.gpu = None
@@ -124,11 +127,12 @@ class Run(RunChannels):
             if backend is not None:
                 self.workers.append(Worker(backend, self.ctx, maxsize=backend_queue_size, retries=retries,
                                            put_timeout=backend_put_timeout))
+        self._ids_pending = bool(self.workers)  # config.json is written again once every tracker has started
         if self.previous_summary:  # a resumed run's summary covers the parts before it too
             self._put(("summary", None, time.time(), dict(self.previous_summary)))
         self._writer = threading.Thread(target=self._writer_main, name="trackers-writer", daemon=True)
         self._writer.start()
-        self._signals = FinishOnSignal(self.finish)
+        self._signals = FinishOnSignal(self.finish, self._note_stop)
         if handle_signals:
             self._signals.install()
         _live.add(self)
@@ -188,6 +192,21 @@ class Run(RunChannels):
             _live.discard(self)
 
     # -- internals -----------------------------------------------------------
+    def _note_stop(self, signum: int) -> None:
+        self.stopped_by = signal.Signals(signum).name
+
+    def _plan_backend_ids(self) -> None:
+        """Put the W&B run id and the Trackio run in config.json before any tracker starts.
+
+        A run killed at any moment, even before W&B has started, is then
+        replayed into the same W&B run (``python -m trackers replay``).
+        """
+        info = self.ctx.info
+        if "wandb" in self.settings.trackers and not (info.get("wandb") or {}).get("id"):
+            info["wandb"] = {**(info.get("wandb") or {}), "id": wandb_run_id(self.record.data)}
+        if "trackio" in self.settings.trackers:
+            info.setdefault("trackio", {"project": self.project, "run": self.name})
+
     def _finish(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         gpu_summary = self.gpu.final_summary() if self.gpu is not None else {}
@@ -199,15 +218,19 @@ class Run(RunChannels):
         if self._writer.is_alive():
             warn(f"the tracking writer did not finish within {timeout:g}s; the journal in {self.dir} has what "
                  "it wrote", key=f"writer-stuck-{id(self)}")
+        missed_by: dict[str, int] = {}
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
+                missed_by[w.name] = w.missed + sum(op == "log" for op, _ in list(w.queue.queue))
                 warn(f"{w.name} did not finish within {timeout:g}s; rows it had not written are in the journal "
                      f"(python -m trackers replay {self.dir} --to {w.name})")
                 continue
             missed = w.missed + self.not_sent
             if missed:
+                missed_by[w.name] = missed
                 warn(f"{w.name} missed {missed} of {w.delivered + missed} rows; "
                      f"python -m trackers replay {self.dir} --to {w.name}")
+        self.record.end(self.stopped_by, missed_by)
         if self.gpu is not None:
             self.gpu.stop()
         try:
@@ -285,6 +308,9 @@ class Run(RunChannels):
             self.journal.flush()  # write-ahead: the rows reach the OS before any backend gets them
             for op, payload in ready:
                 self._fan_out(op, payload)
+            if self._ids_pending and all(w.started or not w.enabled for w in self.workers):
+                self._ids_pending = False
+                self._write_config()  # where each tracker wrote (W&B's folder), as soon as it is known
             if stopping:
                 return
             if not q:

@@ -11,6 +11,10 @@ Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 --rdzv_id=ktrack``, run the same command on every machine. ``--slurm``
 (``make train SLURM=1``): submit all that as one Slurm job instead
 (:mod:`training.slurm_job`).
+
+Every stop this process gets (SIGINT, SIGTERM, SIGHUP, SIGUSR1/2) goes to
+the trainer, which finishes its tracked run; this process waits for it, and
+the trainer dies with it (:func:`run_trainer`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import types
@@ -28,6 +33,7 @@ if __package__ in (None, ""):
 
 from kconf.errors import ConfigError
 from ktrack.messages import fail, usage
+from ktrack.process import die_with_parent, forward_stops
 from training.settings import Settings, SettingsError, base_tree, repo_root
 
 PROG = "training.launch"
@@ -101,10 +107,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root(), env.get("PYTHONPATH", "")) if p)
+    return run_trainer(cmd, env)
+
+
+def run_trainer(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` until it ends, passing it every stop; its exit status (128+N when signal N ended it).
+
+    Under make (``make train``), this process dies with make: a SIGHUP or
+    SIGTERM to make's process alone reaches the trainer as SIGTERM. The
+    trainer runs in a process group of its own, so a stop sent to make's
+    group reaches it once, through here, and not the helpers it started (W&B's
+    service) before it has handed them its rows; it dies with this process.
+    """
+    if "MAKELEVEL" in os.environ:
+        die_with_parent(signal.SIGTERM)
+    child = subprocess.Popen(cmd, env=env, process_group=0, preexec_fn=die_with_parent)
+    undo = forward_stops(child.pid)
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+        status = child.wait()
+    finally:
+        undo()
+    return 128 - status if status < 0 else status
 
 
 if __name__ == "__main__":

@@ -1,0 +1,156 @@
+"""Stops as terminals and clusters deliver them to `make train`: nothing lost, nothing left running.
+
+Each route ends a LeNet-5 run in the middle; then every row of the journal is
+in Trackio, W&B (offline) and TensorBoard, read back with each tool's reader
+(or the run counts what a tracker missed and names the replay), summary.json
+is written, config.json says the run was stopped and names the W&B run from
+its first moment, and no process of the session is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from trackers.journal import read_records
+from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows
+from trackers.wandb_file import read_run, wait_finished
+
+TRACKERS = "trackio,wandb,tensorboard"
+LONG = "TRAIN_MAX_ITERS=100000 TRAIN_LOG_INTERVAL=1 TRAIN_EVAL_INTERVAL=1000 TRACKER_RUN_NAME=sig"
+
+
+def _env(tree: Path, isolated_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    env.update(isolated_env, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    return env
+
+
+def _session(sid: int) -> list[int]:
+    """Processes of session ``sid`` still alive (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _trainer_pid(sid: int) -> int:
+    for pid in _session(sid):
+        try:
+            if b"lenet5/train.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            pass
+    raise AssertionError("no trainer process")
+
+
+def _log_steps(run_dir: Path) -> list[int]:
+    """Steps of the journal's training rows (step 0 holds only the starting validation)."""
+    try:
+        return [r["step"] for r in read_records(run_dir) if r["type"] == "log" and "train/loss" in r["metrics"]]
+    except FileNotFoundError:
+        return []
+
+
+def _wandb_steps(meta: dict) -> list[int]:
+    steps: list[int] = []
+    for folder in (meta["backends"]["wandb"].get("dirs") or []):
+        wait_finished(folder, timeout=30.0)
+        steps += [int(r["_step"]) for r in read_run(folder)["history"] if "train/loss" in r]
+    return sorted(steps)
+
+
+def _held(project: str, run_dir: Path, meta: dict) -> dict[str, list[int]]:
+    return {"trackio": sorted(s for s, m in trackio_rows(trackio_db(project), "sig") if "train/loss" in m),
+            "wandb": _wandb_steps(meta),
+            "tensorboard": sorted(s for s, _ in tensorboard_scalars(run_dir / "tensorboard").get("train/loss", []))}
+
+
+def _start(tree: Path, make, isolated_env: dict[str, str]) -> tuple[subprocess.Popen, Path, str]:
+    configured = make("defconfig", "DEFCONFIG=lenet5-cpu", f"TRACKER={TRACKERS}", f"SET={LONG}")
+    assert configured.returncode == 0, configured.stderr
+    project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
+    run_dir = tree / "runs" / project / "sig"
+    log = open(tree / "train.log", "w")
+    proc = subprocess.Popen(["make", "train"], cwd=tree, env=_env(tree, isolated_env), stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        meta = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+        started = (meta.get("backends") or {}).get("wandb", {}).get("dir")
+        if started and len(_log_steps(run_dir)) >= 40:
+            return proc, run_dir, project
+        time.sleep(0.3)
+    proc.kill()
+    raise AssertionError(f"training did not start: {(tree / 'train.log').read_text()[-2000:]}")
+
+
+ROUTES = {
+    "SIGHUP to make's process group (the terminal closes)": ("group", signal.SIGHUP),
+    "SIGTERM to make's process group": ("group", signal.SIGTERM),
+    "SIGINT to make's process group (Ctrl+C)": ("group", signal.SIGINT),
+    "SIGTERM to make's process only": ("make", signal.SIGTERM),
+    "SIGHUP to make's process only (make waits), then SIGTERM": ("make", signal.SIGHUP),
+    "SIGKILL to make's process only": ("make", signal.SIGKILL),
+    "SIGUSR1 to the trainer (Slurm's warning, no requeue asked)": ("trainer", signal.SIGUSR1),
+}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_stop_reaches_every_tracker_and_leaves_nothing_running(route, tree: Path, make,
+                                                               isolated_env: dict[str, str]) -> None:
+    target, sig = ROUTES[route]
+    proc, run_dir, project = _start(tree, make, isolated_env)
+    first = json.loads((run_dir / "config.json").read_text())
+    sid = proc.pid
+    try:
+        if target == "group":
+            os.killpg(proc.pid, sig)
+        elif target == "make":
+            os.kill(proc.pid, sig)
+            if sig == signal.SIGHUP:  # GNU make forwards only SIGTERM; on SIGHUP it waits for the recipe
+                time.sleep(3)
+                assert proc.poll() is None and _trainer_pid(sid)
+                os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.kill(_trainer_pid(sid), sig)
+        proc.wait(120)
+        deadline = time.time() + 90
+        while _session(sid) and time.time() < deadline:
+            time.sleep(0.2)
+        left = _session(sid)
+    finally:
+        for pid in _session(sid):
+            os.kill(pid, signal.SIGKILL)
+    out = (tree / "train.log").read_text()
+    assert not left, f"processes left behind: {left}\n{out[-2000:]}"
+    meta = json.loads((run_dir / "config.json").read_text())
+    assert meta["backends"]["wandb"]["id"] == first["backends"]["wandb"]["id"]  # named from the start
+    assert meta["end"]["state"] == "stopped", meta.get("end")
+    assert (run_dir / "summary.json").is_file()
+    journal = _log_steps(run_dir)
+    assert journal == list(range(1, len(journal) + 1)) and len(journal) >= 40
+    held = _held(project, run_dir, meta)
+    missed = meta["end"].get("missed", {})
+    for name, steps in held.items():
+        if name in missed:  # counted, and the replay named, then the replay completes it
+            assert f"python -m trackers replay {run_dir} --to {name}" in out
+            replayed = subprocess.run([os.sys.executable, "-m", "trackers", "replay", str(run_dir), "--to", name],
+                                      env=_env(tree, isolated_env), capture_output=True, text=True, timeout=300)
+            assert replayed.returncode == 0, replayed.stderr
+            steps = _held(project, run_dir, json.loads((run_dir / "config.json").read_text()))[name]
+        assert steps == journal, f"{name}: {len(steps)} rows, the journal {len(journal)} ({missed})"
