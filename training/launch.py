@@ -57,7 +57,7 @@ def build_command(cfg: types.SimpleNamespace, model: str | None = None,
         raise SettingsError(f"unknown model {model!r}: use {' or '.join(MODELS)}")
     script = os.path.join(repo_root(), model, "train.py")
     nproc, nnodes = cfg.DIST_NPROC_PER_NODE, cfg.DIST_NNODES
-    if model == "lenet5" or (nproc == 1 and nnodes == 1):
+    if nproc == 1 and nnodes == 1:
         return [sys.executable, script, *(extra or [])]
     if nnodes > 1:
         endpoint = cfg.DIST_RDZV_ENDPOINT  # recorded whenever DIST_NNODES > 1

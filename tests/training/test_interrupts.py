@@ -28,28 +28,31 @@ LONG = "TRAIN_MAX_ITERS=100000 TRAIN_LOG_INTERVAL=1 TRAIN_EVAL_INTERVAL=1000 TRA
 
 def _env(tree: Path, isolated_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
-    env.update(isolated_env, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    env.update(isolated_env, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+               KTRACK_TEST_MARK=str(tree))
     return env
 
 
-def _session(sid: int) -> list[int]:
-    """Processes of session ``sid`` still alive (zombies excluded)."""
+def _alive(mark: str) -> list[int]:
+    """Processes (zombies excluded) whose environment holds ``KTRACK_TEST_MARK=mark``: all this test started,
+    torchrun's workers (a session of their own) and W&B's service included."""
     found = []
+    needle = f"KTRACK_TEST_MARK={mark}".encode() + b"\0"
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if needle in (entry / "environ").read_bytes() and state != "Z":
+                found.append(int(entry.name))
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(entry.name))
     return found
 
 
-def _trainer_pid(sid: int) -> int:
-    for pid in _session(sid):
+def _trainer_pid(mark: str) -> int:
+    """The trainer (torchrun's agent when there are several processes)."""
+    for pid in _alive(mark):
         try:
             if b"lenet5/train.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return pid
@@ -80,8 +83,9 @@ def _held(project: str, run_dir: Path, meta: dict) -> dict[str, list[int]]:
             "tensorboard": sorted(s for s, _ in tensorboard_scalars(run_dir / "tensorboard").get("train/loss", []))}
 
 
-def _start(tree: Path, make, isolated_env: dict[str, str]) -> tuple[subprocess.Popen, Path, str]:
-    configured = make("defconfig", "DEFCONFIG=lenet5-cpu", f"TRACKER={TRACKERS}", f"SET={LONG}")
+def _start(tree: Path, make, isolated_env: dict[str, str], nproc: int) -> tuple[subprocess.Popen, Path, str]:
+    configured = make("defconfig", "DEFCONFIG=lenet5-cpu", f"TRACKER={TRACKERS}",
+                      f"SET={LONG} DIST_NPROC_PER_NODE={nproc}")
     assert configured.returncode == 0, configured.stderr
     project = json.loads((tree / "config.json").read_text())["TRACKER_PROJECT"]
     run_dir = tree / "runs" / project / "sig"
@@ -100,23 +104,26 @@ def _start(tree: Path, make, isolated_env: dict[str, str]) -> tuple[subprocess.P
 
 
 ROUTES = {
-    "SIGHUP to make's process group (the terminal closes)": ("group", signal.SIGHUP),
-    "SIGTERM to make's process group": ("group", signal.SIGTERM),
-    "SIGINT to make's process group (Ctrl+C)": ("group", signal.SIGINT),
-    "SIGTERM to make's process only": ("make", signal.SIGTERM),
-    "SIGHUP to make's process only (make waits), then SIGTERM": ("make", signal.SIGHUP),
-    "SIGKILL to make's process only": ("make", signal.SIGKILL),
-    "SIGUSR1 to the trainer (Slurm's warning, no requeue asked)": ("trainer", signal.SIGUSR1),
+    "SIGHUP to make's process group (the terminal closes)": ("group", signal.SIGHUP, 1),
+    "SIGTERM to make's process group": ("group", signal.SIGTERM, 1),
+    "SIGINT to make's process group (Ctrl+C)": ("group", signal.SIGINT, 1),
+    "SIGTERM to make's process only": ("make", signal.SIGTERM, 1),
+    "SIGHUP to make's process only (make waits), then SIGTERM": ("make", signal.SIGHUP, 1),
+    "SIGKILL to make's process only": ("make", signal.SIGKILL, 1),
+    "SIGUSR1 to the trainer (Slurm's warning, no requeue asked)": ("trainer", signal.SIGUSR1, 1),
+    "SIGHUP to make's process group, torchrun x2": ("group", signal.SIGHUP, 2),
+    "SIGTERM to torchrun x2": ("trainer", signal.SIGTERM, 2),
+    "SIGKILL to make's process only, torchrun x2": ("make", signal.SIGKILL, 2),
 }
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_stop_reaches_every_tracker_and_leaves_nothing_running(route, tree: Path, make,
                                                                isolated_env: dict[str, str]) -> None:
-    target, sig = ROUTES[route]
-    proc, run_dir, project = _start(tree, make, isolated_env)
+    target, sig, nproc = ROUTES[route]
+    proc, run_dir, project = _start(tree, make, isolated_env, nproc)
     first = json.loads((run_dir / "config.json").read_text())
-    sid = proc.pid
+    mark = str(tree)
     try:
         if target == "group":
             os.killpg(proc.pid, sig)
@@ -124,17 +131,17 @@ def test_stop_reaches_every_tracker_and_leaves_nothing_running(route, tree: Path
             os.kill(proc.pid, sig)
             if sig == signal.SIGHUP:  # GNU make forwards only SIGTERM; on SIGHUP it waits for the recipe
                 time.sleep(3)
-                assert proc.poll() is None and _trainer_pid(sid)
+                assert proc.poll() is None and _trainer_pid(mark)
                 os.kill(proc.pid, signal.SIGTERM)
         else:
-            os.kill(_trainer_pid(sid), sig)
+            os.kill(_trainer_pid(mark), sig)
         proc.wait(120)
         deadline = time.time() + 90
-        while _session(sid) and time.time() < deadline:
+        while _alive(mark) and time.time() < deadline:
             time.sleep(0.2)
-        left = _session(sid)
+        left = _alive(mark)
     finally:
-        for pid in _session(sid):
+        for pid in _alive(mark):
             os.kill(pid, signal.SIGKILL)
     out = (tree / "train.log").read_text()
     assert not left, f"processes left behind: {left}\n{out[-2000:]}"
