@@ -27,7 +27,7 @@ from typing import Any, Callable
 from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
-from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
+from trackers.journal import CONFIG, METRICS, ROW_TYPES, history, read_config, read_records
 from trackers.names import check_project, check_run
 from trackers.record import wandb_run_id
 
@@ -167,7 +167,7 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     factory, package = _backends.REGISTRY[to]
     if package and not _backends.package_available(package):
         raise RuntimeError(f"{to} is not installed (pip install {package})")
-    records = list(read_records(run_dir, strict=True))
+    records = history(read_records(run_dir, strict=True))  # rows a resume threw away are not sent
     config: dict[str, Any] = meta["config"] if isinstance(meta.get("config"), dict) else {}
     origin = meta["provenance"] if isinstance(meta.get("provenance"), dict) else {}
     ctx = Context(project=project, name=name, config=config, run_dir=run_dir, resume="allow", provenance=origin)

@@ -60,7 +60,8 @@ class Run(RunChannels):
     def __init__(self, settings: Settings, *, queue_size: int = 10000, put_timeout: float = 10.0,
                  flush_interval: float = 1.0, poll: float = 0.02, finish_timeout: float = 60.0,
                  backend_queue_size: int = 10000, backend_put_timeout: float = 5.0, retries: int = 2,
-                 capture_console: bool = True, handle_signals: bool = True, gpu_sampler: Any = None) -> None:
+                 capture_console: bool = True, handle_signals: bool = True, gpu_sampler: Any = None,
+                 rewind_to: int | None = None) -> None:
         self.settings = settings
         self.project = settings.project
         self.name = settings.name
@@ -97,8 +98,17 @@ class Run(RunChannels):
             except OSError as exc:
                 warn(f"could not read the journal of the resumed run ({exc}); steps it has may be sent again")
             self.step = max((step for kind, step in self._journaled if kind == "log"), default=-1)
+        # a resume from the checkpoint at step rewind_to after later steps were logged: those rows belong to a
+        # trajectory thrown away; the steps re-run replace them in the journal, Trackio and TensorBoard
+        self.rewound_to = rewind_to if rewind_to is not None and self.step > rewind_to else None
+        if self.rewound_to is not None:
+            to = self.rewound_to
+            self._journaled = {k: v for k, v in self._journaled.items() if k[0] != "log" or k[1] <= to}
+            self.step = to
         self._journaled_max = max((step for _, step in self._journaled), default=-1)
         self.journal = Journal(self.dir, flush_interval=flush_interval, on_error=self._journal_failed)
+        if self.rewound_to is not None:
+            self.journal.write_rewind(self.rewound_to, time.time())
         self._console = Capture(self.dir / "console.log") if capture_console else None
         if self._console:
             self._console.start()
@@ -112,7 +122,7 @@ class Run(RunChannels):
                            trackio_space_id=settings.trackio_space_id,
                            trackio_dataset_id=settings.trackio_dataset_id,
                            trackio_webhook_url=settings.trackio_webhook_url, provenance=origin,
-                           info=dict(self.record.previous_backends))
+                           info=dict(self.record.previous_backends), rewind=self.rewound_to)
         self._plan_backend_ids()
         self._write_config()
         self.alerts = AlertMonitor(settings.alerts)

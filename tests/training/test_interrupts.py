@@ -161,3 +161,65 @@ def test_stop_reaches_every_tracker_and_leaves_nothing_running(route, tree: Path
             assert replayed.returncode == 0, replayed.stderr
             steps = _held(project, run_dir, json.loads((run_dir / "config.json").read_text()))[name]
         assert steps == journal, f"{name}: {len(steps)} rows, the journal {len(journal)} ({missed})"
+
+
+def test_resume_after_a_stop_between_checkpoints_rewinds_every_tracker(tmp_path: Path,
+                                                                       isolated_env: dict[str, str]) -> None:
+    """Stopped at L after the checkpoint at S < L, resumed (at another learning rate, so the new steps differ):
+    the journal's final history holds the new S+1..L, and so do Trackio and TensorBoard; W&B (offline) holds
+    them in the resumed part's folder."""
+    import sys
+
+    from trackers.journal import history
+
+    env = _env(tmp_path, isolated_env)
+    env["KCONFIG_CONFIG"] = str(tmp_path / "no.config")
+    train = [sys.executable, str(Path(__file__).resolve().parents[2] / "lenet5" / "train.py"),
+             "--out-dir", str(tmp_path / "runs"), "--tracker", TRACKERS, "--tracker-project", "rewind",
+             "--tracker-run-name", "rw"]
+    run_dir = tmp_path / "runs" / "rewind" / "rw"
+    first = subprocess.Popen([*train, "--max-iters", "100000", "--batch-size", "512", "--set", "TRAIN_LOG_INTERVAL=1",
+                              "--set", "TRAIN_EVAL_INTERVAL=50"], env=env, cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and first.poll() is None:
+            steps = _log_steps(run_dir)
+            if steps and steps[-1] >= 60 and steps[-1] % 50 > 5:
+                break
+            time.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(120) == -signal.SIGTERM, first.stderr.read().decode()[-2000:] if first.stderr else ""
+    finally:
+        if first.poll() is None:
+            first.kill()
+    import torch
+
+    stop = _log_steps(run_dir)[-1]
+    ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["iter"]
+    assert ckpt < stop, (ckpt, stop)
+    end = stop + 10
+    second = subprocess.run([*train, "--resume", str(run_dir), "--max-iters", str(end), "--batch-size", "512",
+                             "--set", "TRAIN_LOG_INTERVAL=1", "--set", "TRAIN_EVAL_INTERVAL=50", "--lr", "0.05"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    records = list(read_records(run_dir))
+    assert [r["step"] for r in records if r["type"] == "rewind"] == [ckpt]
+    final = {r["step"]: r["metrics"]["train/loss"] for r in history(records)
+             if r["type"] == "log" and "train/loss" in r["metrics"]}
+    assert sorted(final) == list(range(1, end + 1))
+    old = {r["step"]: r["metrics"]["train/loss"] for r in records[:records.index(next(
+        r for r in records if r["type"] == "rewind"))] if r["type"] == "log" and "train/loss" in r["metrics"]}
+    # the new trajectory differs from the first update on (step S+1's loss is taken before it)
+    assert all(old[s] != final[s] for s in range(ckpt + 2, stop + 1))
+    trackio = [(s, m["train/loss"]) for s, m in trackio_rows(trackio_db("rewind"), "rw") if "train/loss" in m]
+    assert sorted(trackio) == sorted(final.items())  # one row a step, the final one
+    tensorboard = tensorboard_scalars(run_dir / "tensorboard")["train/loss"]
+    assert [s for s, _ in tensorboard] == sorted(final)
+    assert all(abs(v - final[s]) < 1e-6 for s, v in tensorboard)
+    meta = json.loads((run_dir / "config.json").read_text())
+    folders = meta["backends"]["wandb"]["dirs"]
+    assert len(folders) == 2 and len({Path(f).name.rsplit("-", 1)[-1] for f in folders}) == 1  # one W&B run
+    wait_finished(folders[-1], timeout=30.0)
+    resumed = {int(r["_step"]): r["train/loss"] for r in read_run(folders[-1])["history"] if "train/loss" in r}
+    assert resumed == {s: v for s, v in final.items() if s > ckpt}

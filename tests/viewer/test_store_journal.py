@@ -102,3 +102,23 @@ def test_config_summary_and_gpu_from_journal(tmp_path: Path) -> None:
     out = view(tmp_path, "--gpu-db", "-p", "gpu-proj", "--once", "--runs", str(runs), check=True).stdout
     assert "Latest GPU Status (Step 4):\n  GPU Utilization: 54.0%\n  Power: 100W" in out
     assert "GPU Energy (from the run summary):\n  GPU 0: 1.250 Wh\n  GPU 1: 0.750 Wh\n  Total: 2.000 Wh" in out
+
+
+def test_a_rewind_leaves_one_curve(tmp_path: Path) -> None:
+    """A run resumed from its checkpoint at step 19 after steps to 29 were logged: the steps trained again
+    replace the thrown-away ones, read at once or while the view follows the run."""
+    run_dir = journal(tmp_path, "p", "r", [(s, {"loss": 5.0}) for s in range(30)])
+    pr = JournalProject("p", tmp_path / "p")
+    live = SeriesSet(pr, pr.pick_run(None), ["loss"])
+    assert live["loss"].count == 30
+    j = Journal(run_dir)
+    j.write_rewind(19, 2.0)
+    for s in range(20, 35):
+        j.write("log", s, 2.0, {"loss": 1.0})
+    j.close()
+    fresh = JournalProject("p", tmp_path / "p")
+    once = SeriesSet(fresh, fresh.pick_run(None), ["loss"])
+    live.update()
+    for ss in (once, live):
+        assert ss["loss"].count == 35 and ss["loss"].latest == (34, 1.0)
+        assert ss["loss"].tail_points(16) == [(19, 5.0)] + [(s, 1.0) for s in range(20, 35)]
