@@ -111,6 +111,8 @@ ROUTES = {
     "SIGHUP to make's process only (make waits), then SIGTERM": ("make", signal.SIGHUP, 1),
     "SIGKILL to make's process only": ("make", signal.SIGKILL, 1),
     "SIGUSR1 to the trainer (Slurm's warning, no requeue asked)": ("trainer", signal.SIGUSR1, 1),
+    "SIGTERM to the trainer's process group (W&B's service too)": ("trainer-group", signal.SIGTERM, 1),
+    "SIGHUP to the trainer's process group (W&B's service too)": ("trainer-group", signal.SIGHUP, 1),
     "SIGHUP to make's process group, torchrun x2": ("group", signal.SIGHUP, 2),
     "SIGTERM to torchrun x2": ("trainer", signal.SIGTERM, 2),
     "SIGKILL to make's process only, torchrun x2": ("make", signal.SIGKILL, 2),
@@ -133,6 +135,8 @@ def test_stop_reaches_every_tracker_and_leaves_nothing_running(route, tree: Path
                 time.sleep(3)
                 assert proc.poll() is None and _trainer_pid(mark)
                 os.kill(proc.pid, signal.SIGTERM)
+        elif target == "trainer-group":
+            os.killpg(_trainer_pid(mark), sig)
         else:
             os.kill(_trainer_pid(mark), sig)
         proc.wait(120)
