@@ -110,6 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     return run_trainer(cmd, env)
 
 
+def parent_is_make() -> bool:
+    """Whether this process is a make recipe's (``make train``), not a sweep point's or a shell's.
+
+    ``MAKELEVEL`` is no answer: make's environment reaches every process a
+    recipe starts, and a sweep runner's points must outlive the runner.
+    """
+    try:
+        with open(f"/proc/{os.getppid()}/comm", encoding="utf-8") as f:
+            return f.read().strip() in ("make", "gmake")
+    except OSError:
+        return False
+
+
 def run_trainer(cmd: list[str], env: dict[str, str]) -> int:
     """Run ``cmd`` until it ends, passing it every stop; its exit status (128+N when signal N ended it).
 
@@ -119,7 +132,7 @@ def run_trainer(cmd: list[str], env: dict[str, str]) -> int:
     group reaches it once, through here, and not the helpers it started (W&B's
     service) before it has handed them its rows; it dies with this process.
     """
-    if "MAKELEVEL" in os.environ:
+    if parent_is_make():
         die_with_parent(signal.SIGTERM)
     child = subprocess.Popen(cmd, env=env, process_group=0, preexec_fn=die_with_parent)
     undo = forward_stops(child.pid)
