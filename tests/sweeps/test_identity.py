@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,3 +78,30 @@ def test_rerun_after_kill_9_of_the_runner_follows_the_running_point(tmp_path: Pa
     sweep, state = open_state(path)
     assert {row.name: row.status for row in summary.rows(state, sweep.metric)} == {"lr=1e-3": "done",
                                                                                    "lr=1e-2": "done"}
+
+
+def test_a_point_started_through_training_launch_outlives_the_runner_and_is_followed(
+        tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    """The default command (make train: training.launch, then the real LeNet-5), the runner under make
+    (MAKELEVEL set): kill -9 of the runner leaves the trainer training; the rerun follows it to its end."""
+    body = two_points("ident").replace("TRAIN_MAX_ITERS: 3", "TRAIN_MAX_ITERS: 1500, TRAIN_LOG_INTERVAL: 50, "
+                                                           "TRAIN_EVAL_INTERVAL: 500")
+    body = body.replace("lr: [1e-3, 1e-2]", "lr: [1e-3]").replace("command: python {standin} {resume}\n", "")
+    path = write_sweep(tmp_path, "launched", body)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MAKELEVEL": "1", "OMP_NUM_THREADS": "1"}
+    run = tmp_path / "runs" / "ident" / "lr=1e-3"
+    argv = [sys.executable, "-m", "sweeps", "run", str(path)]
+    runner = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (run / "metrics.jsonl").is_file() and '"train/loss"' in (run / "metrics.jsonl").read_text(),
+                 timeout=240, what="the point to train")
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(30)
+    rerun = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0 and "follow" in rerun.stdout, rerun.stdout + rerun.stderr
+    assert "1 done, 0 skipped, 0 failed" in rerun.stdout, rerun.stdout
+    assert json.loads((run / "summary.json").read_text())["final_iter"] == 1500
+    assert json.loads((run / "config.json").read_text())["end"]["state"] == "finished"
+    starts = [line for line in (run / "sweep.log").read_text().splitlines() if line.endswith("lenet5/train.py")]
+    assert len(starts) == 1, starts  # trained once, never started again
