@@ -2,7 +2,9 @@
 
 The same settings, flags, checkpoints and loop as ``gpt2/train.py``; without
 a ``.config`` it uses what ``make defconfig`` writes for ``defconfigs/lenet5-cpu``.
-Accuracy is logged as ``train/accuracy`` and ``val/accuracy``.
+Accuracy is logged as ``train/accuracy`` and ``val/accuracy``. Under torchrun
+(``DIST_NPROC_PER_NODE`` > 1) each process draws its own batches and DDP
+averages the gradients, as for GPT-2.
 """
 
 from __future__ import annotations
@@ -38,11 +40,10 @@ def _validate(s: Settings) -> None:
 class LeNetHooks:
     """LeNet-5's parts of the shared loop: random mini-batches of the digits, accuracy."""
 
-    def __init__(self, s: Settings, model: LeNet5, opt: Any, data: tuple[torch.Tensor, ...],
-                 device: torch.device) -> None:
-        self.s, self.model, self.opt, self.device = s, model, opt, device
+    def __init__(self, s: Settings, d: rt.Dist, model: Any, opt: Any, data: tuple[torch.Tensor, ...]) -> None:
+        self.s, self.d, self.model, self.opt, self.device = s, d, model, opt, d.device
         self.xt, self.yt, self.xv, self.yv = data
-        self.gen = torch.Generator().manual_seed(s["TRAIN_SEED"])
+        self.gen = torch.Generator().manual_seed(s["TRAIN_SEED"] + d.rank)
         self.correct, self.seen = 0, 0
 
     def step(self, it: int) -> float:
@@ -69,13 +70,18 @@ class LeNetHooks:
         return {"val/loss": loss, "val/accuracy": (logits.argmax(1).cpu() == self.yv).float().mean().item()}
 
     def interval_metrics(self, iter_ms: float) -> tuple[dict[str, float], str]:
-        metrics = {"train/accuracy": self.correct / max(1, self.seen),
-                   "samples_per_s": self.s["TRAIN_BATCH_SIZE"] / (iter_ms / 1000.0) if iter_ms else 0.0}
+        metrics = {"train/accuracy": rt.mean_across(self.d, self.correct / max(1, self.seen)),
+                   "samples_per_s": self.s["TRAIN_BATCH_SIZE"] * self.d.world / (iter_ms / 1000.0) if iter_ms else 0.0}
         self.correct, self.seen = 0, 0
         return metrics, ""
 
     def sampler_state(self) -> Any:
-        return self.gen.get_state()
+        """Every process's sampler state, by rank (every process takes part)."""
+        states: list[Any] = [self.gen.get_state()]
+        if self.d.enabled:
+            states = [None] * self.d.world
+            torch.distributed.all_gather_object(states, self.gen.get_state())
+        return states
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,28 +91,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(job: Job) -> int:
-    """The training loop (one process)."""
+    """The training loop (one process, or one of torchrun's)."""
     s = job.settings
-    d = rt.Dist(device=rt.pick_device(s["TRAIN_DEVICE"]))
-    rt.seed_all(s["TRAIN_SEED"])
+    d = rt.setup_dist(s["TRAIN_DEVICE"], s["DIST_BACKEND"])
+    rt.seed_all(s["TRAIN_SEED"])  # the same initial weights on every rank
     data = load_digits(s["DATASET_VAL_FRACTION"], s["TRAIN_SEED"])
-    model = LeNet5().to(d.device)
-    opt, pruner = rt.build_optimizer_and_pruner(model, s)
-    hooks = LeNetHooks(s, model, opt, data, d.device)
+    raw = LeNet5().to(d.device)
+    opt, pruner = rt.build_optimizer_and_pruner(raw, s)
+    model: Any = raw
+    if d.enabled:
+        model = torch.nn.parallel.DistributedDataParallel(
+            raw, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+    hooks = LeNetHooks(s, d, model, opt, data)
     start_iter, best_val = 0, math.inf
     if job.ckpt:
         try:
-            start_iter, best_val, gen_state = restore(job.ckpt, model, opt, pruner)
+            start_iter, best_val, gen_states = restore(job.ckpt, raw, opt, pruner)
         except SettingsError as exc:
+            rt.cleanup(d)
             fail(PROG, exc)
-        if gen_state is not None:
-            hooks.gen.set_state(gen_state)
-    n_params = sum(p.numel() for p in model.parameters())
-    run, out = start_tracking(job, d, {"n_params": n_params, "world_size": 1})
-    print(f"lenet5: {n_params:,} params on {d.device}, {len(hooks.yt)} train / {len(hooks.yv)} val images, "
-          f"run {run.project}/{run.name}", flush=True)
-    Loop(job, d, run, out, model, opt, pruner, start_iter, best_val).run_loop(hooks)
+        if isinstance(gen_states, torch.Tensor):  # a checkpoint of one process, before the state was by rank
+            gen_states = [gen_states]
+        if gen_states and d.rank < len(gen_states):
+            hooks.gen.set_state(gen_states[d.rank])
+    n_params = sum(p.numel() for p in raw.parameters())
+    run, out = start_tracking(job, d, {"n_params": n_params, "world_size": d.world})
+    if d.main:
+        print(f"lenet5: {n_params:,} params, {d.world} process(es) on {d.device}, {len(hooks.yt)} train / "
+              f"{len(hooks.yv)} val images, run {run.project}/{run.name}", flush=True)
+    Loop(job, d, run, out, raw, opt, pruner, start_iter, best_val).run_loop(hooks)
     run.finish()
+    rt.cleanup(d)
     return 0
 
 

@@ -14,7 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 #: Variables a job's node sets for the processes it runs (GPUs it was given, Slurm's own).
 _NODE_VARIABLES = ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL",
@@ -67,10 +67,56 @@ def run_command(task: Task) -> int:
         return subprocess.call(task.argv, env=env, cwd=task.cwd, stdout=log, stderr=subprocess.STDOUT)
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat``); None when it is gone
+    or a zombie. With the pid it names one process, even after the pid is reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+class Followed:
+    """A point's process that an earlier sweep runner started, followed until it ends.
+
+    It is not this runner's child, so its exit status is not known: ``outcome``
+    reads it from the point's run folder when the process is gone.
+    """
+
+    def __init__(self, pid: int, ticks: int, started_at: float | None, log: str, outcome: Callable[[], int]) -> None:
+        self.pid, self.ticks, self.started_at, self.log, self._outcome = pid, ticks, started_at, log, outcome
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and process_start(self.pid) != self.ticks:
+            self.returncode = self._outcome()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0)
+            time.sleep(0.05)
+        return self.returncode if self.returncode is not None else 1
+
+    def send_signal(self, signum: int) -> None:
+        if process_start(self.pid) == self.ticks:
+            os.kill(self.pid, signum)
+
+
 class LocalExecutor:
     """Each point is a child process in its own session (so Ctrl+C reaches only the sweep)."""
 
     name = "local"
+
+    def follow(self, pid: int, ticks: int, started_at: float | None, task: Task,
+               outcome: Callable[[], int]) -> Followed | None:
+        """The point process ``pid`` (started at ``ticks``) an earlier runner left, when it still runs."""
+        if process_start(pid) != ticks:
+            return None
+        return Followed(pid, ticks, started_at, task.log, outcome)
 
     def start(self, task: Task) -> subprocess.Popen:
         """Start the command; output goes to ``task.log``."""
@@ -80,6 +126,7 @@ class LocalExecutor:
                                     start_new_session=True)
         proc.started_at = time.time()  # type: ignore[attr-defined]
         proc.log = task.log  # type: ignore[attr-defined]
+        proc.ticks = process_start(proc.pid)  # type: ignore[attr-defined]
         return proc
 
     def poll(self, handle: subprocess.Popen) -> int | None:
@@ -94,7 +141,7 @@ class LocalExecutor:
         """The point's log file."""
         return f"log: {getattr(handle, 'log', '?')}"
 
-    def stop_all(self, handles: list[subprocess.Popen], grace: float = 15.0) -> None:
+    def stop_all(self, handles: list[Any], grace: float = 15.0) -> None:
         """SIGTERM every point's process group (trainers save and finish), SIGKILL what is left after ``grace``."""
         live = [h for h in handles if h.poll() is None]
         for handle in live:

@@ -6,6 +6,12 @@ symbol or value stops the sweep with one line naming it. Each point then gets
 ``runs/<project>/<run>/.config`` (the full configuration), its
 ``defconfig`` and ``params.yaml`` (what ``trackers.params.get_value`` reads via
 ``KTRACK_PARAMS``).
+
+A point is its whole configuration, not its name: a run folder that already
+holds a ``.config`` other than the point's (another sweep in the same
+project differing in ``set:``, ``defconfig:``, ``SET=`` or ``TRACKER=``, or a
+changed sweep file) is refused with one line naming the difference, so a
+point is never skipped as done, or resumed, with another configuration's run.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ import yaml
 
 from kconf.configure import apply_trackers, defconfig_path, set_symbol, write_config
 from kconf.errors import ConfigError
+from kconf.files import read_text
 from kconf.trackerspec import TRACKER_SYMBOLS
-from kconf.tree import open_tree, read_config
+from kconf.tree import config_text, open_tree, read_config
 from kconf.values import is_float_symbol, typed_value
 from sweeps.errors import SweepError
 from sweeps.spec import ALIASES, Sweep, run_name
@@ -143,6 +150,34 @@ class Configurator:
         return out
 
 
+def config_symbols(text: str) -> dict[str, str]:
+    """``CONFIG_X`` -> value of a ``.config`` text (``n`` for ``# CONFIG_X is not set``)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("CONFIG_") and "=" in line:
+            key, value = line.split("=", 1)
+            out[key] = value
+        elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
+            out[line[2:-len(" is not set")]] = "n"
+    return out
+
+
+def check_same_config(configurator: Configurator, point: Point) -> None:
+    """Refuse ``point`` (as configured now) when its run folder holds a run of another configuration."""
+    there = read_text(point.config_path)
+    if there is None:
+        return
+    old, new = config_symbols(there), config_symbols(config_text(configurator.tree))
+    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if not differ:
+        return
+    shown = ", ".join(f"{k.removeprefix('CONFIG_')} {old.get(k, 'unset')} there, {new.get(k, 'unset')} here"
+                      for k in differ[:3]) + (f" and {len(differ) - 3} more" if len(differ) > 3 else "")
+    raise SweepError(f"{configurator.sweep.path}: point {point.name} is already a run of another configuration "
+                     f"in {point.run_dir} ({shown}); give this sweep a project of its own (project: in the "
+                     f"sweep file) or remove that folder")
+
+
 def plan(configurator: Configurator, points: list[dict[str, Any]], cwd: Path, start: int = 0) -> list[Point]:
     """Validate every point (nothing is written) and return them with their run dirs."""
     planned = []
@@ -155,8 +190,10 @@ def plan(configurator: Configurator, points: list[dict[str, Any]], cwd: Path, st
         configurator.apply(varied, name)
         run_dir = configurator.runs_dir(cwd) / configurator.project / name
         max_iters = configurator.value("TRAIN_MAX_ITERS")
-        planned.append(Point(start + offset, name, dict(varied), run_dir, configurator.params(varied, name),
-                             int(max_iters) if isinstance(max_iters, int) else None))
+        point = Point(start + offset, name, dict(varied), run_dir, configurator.params(varied, name),
+                      int(max_iters) if isinstance(max_iters, int) else None)
+        check_same_config(configurator, point)
+        planned.append(point)
     return planned
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ktrack.numbers import number
-from trackers.journal import read_records
+from trackers.journal import history, read_records
 
 TRAIN_KEYS = ("train/loss", "train_loss", "loss")
 VAL_KEYS = ("val/loss", "val_loss", "eval_loss")
@@ -29,9 +29,9 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete record of the run's journal ([] when it has none or cannot be read)."""
+    """Every complete record of the run's final history ([] when it has none or cannot be read)."""
     try:
-        return [rec for rec in read_records(run_dir) if isinstance(rec, dict)]
+        return history(rec for rec in read_records(run_dir) if isinstance(rec, dict))
     except (OSError, UnicodeDecodeError):
         return []
 

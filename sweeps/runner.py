@@ -6,7 +6,8 @@ each point's ``.config``, ``defconfig`` and ``params.yaml`` just before it
 starts, runs the command with ``KCONFIG_CONFIG`` pointing at that file, and
 records each point's status in the state file. A rerun skips points whose
 run trained to the end (even when the state still said "running"), follows
-Slurm jobs an earlier run left queued instead of submitting them again, and
+Slurm jobs an earlier run left queued and local processes an earlier runner
+left running (``kill -9`` of the runner) instead of starting them again, and
 passes ``--resume <run dir>`` to interrupted points that left a checkpoint.
 Ctrl+C (or SIGTERM) stops every running point at once, and prints the
 command that resumes, even when the output goes to a closed pipe.
@@ -29,7 +30,7 @@ from kconf.tree import REPO_ROOT
 from sweeps import results
 from sweeps.commands import command_argv, local_threads, point_env, resume_hint
 from sweeps.errors import SweepError
-from sweeps.executors import Executor, LocalExecutor, Task
+from sweeps.executors import Executor, LocalExecutor, Task, process_start
 from sweeps.points import Configurator, Point, materialize, plan
 from sweeps.slurm import SlurmExecutor, slurm_parameters
 from sweeps.spec import Sweep, expand, load
@@ -96,10 +97,29 @@ class Runner:
                     point_env(point, self.sweep, self.root, resume, self.threads), str(self.cwd),
                     str(point.run_dir / LOG_NAME))
 
+    def _outcome(self, point: Point) -> Callable[[], int]:
+        """The exit status of a followed point, from its run folder: 0 when it trained to the end."""
+        return lambda: 0 if results.completed(point.run_dir, point.max_iters) else 1
+
+    def _follow(self, point: Point, record: dict[str, Any]) -> Any:
+        """The handle of the point's process an earlier runner left running, else None."""
+        if record.get("status") != RUNNING or not isinstance(self.executor, LocalExecutor) \
+                or not isinstance(record.get("pid"), int) or not isinstance(record.get("ticks"), int):
+            return None
+        return self.executor.follow(record["pid"], record["ticks"], record.get("started"),
+                                    self._task(point, bool(record.get("resumed"))), self._outcome(point))
+
     def _attach(self, point: Point, total: int) -> bool:
-        """Follow the point's Slurm job when an earlier run of the sweep left it queued; True when it did."""
+        """Follow the point's process or Slurm job when an earlier run of the sweep left it running or
+        queued; True when it did."""
         record = self.state.points.get(point.name, {})
         job_id = record.get("job_id")
+        followed = self._follow(point, record)
+        if followed is not None:
+            self.running[point.name] = (followed, point, time.time())
+            self.out(f"  {'follow':<7} [{point.index + 1}/{total}] {point.name} (process {followed.pid}, "
+                     f"started by an earlier run of the sweep, still running)")
+            return True
         if record.get("status") == RUNNING and job_id and isinstance(self.executor, SlurmExecutor) \
                 and self.executor.alive(str(job_id)):
             handle = self.executor.attach(str(job_id), self._task(point, bool(record.get("resumed"))))
@@ -118,8 +138,9 @@ class Runner:
             materialize(self.conf, point)
         tasks = [self._task(point, resume) for point, resume in zip(batch, resumes, strict=True)]
         with self._critical_section():
+            handles: list[Any]
             if isinstance(self.executor, SlurmExecutor) and self.array and len(batch) > 1:
-                handles = self.executor.start_array(tasks, self.sweep.name)
+                handles = list(self.executor.start_array(tasks, self.sweep.name))
             else:
                 handles = [self.executor.start(task) for task in tasks]
             for point, resume, handle in zip(batch, resumes, handles, strict=True):
@@ -127,6 +148,8 @@ class Runner:
                                               status=RUNNING, started=time.time(), resumed=resume, returncode=None)
                 if isinstance(self.executor, SlurmExecutor):
                     fields["job_id"] = self.executor.job_id(handle)
+                else:  # a rerun after this runner died follows the process instead of starting it again
+                    fields.update(pid=handle.pid, ticks=getattr(handle, "ticks", None))
                 self.state.update(point.name, **fields)
                 self.running[point.name] = (handle, point, time.time())
                 verb = "resume" if resume else "start"
@@ -159,6 +182,9 @@ class Runner:
         if status == RUNNING and record.get("job_id") and isinstance(self.executor, SlurmExecutor) \
                 and self.executor.alive(str(record["job_id"])):
             return False
+        if status == RUNNING and isinstance(record.get("pid"), int) \
+                and process_start(record["pid"]) == record.get("ticks"):
+            return False  # still running: followed by _attach
         if not results.completed(point.run_dir, point.max_iters):
             return False
         if status != DONE:

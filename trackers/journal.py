@@ -6,6 +6,9 @@
 * ``{"type": "series", "step": 3, "time": ..., "metrics": {"loss/train": 0.5}}``
   (``run["loss/train"].log(v)``: ``step`` is that series' own counter)
 * ``{"type": "summary", "time": ..., "summary": {...}}``
+* ``{"type": "rewind", "step": 40, "time": ...}``: the run resumed from its
+  checkpoint at step 40; the ``log`` rows after step 40 written before this
+  record belong to a trajectory thrown away (:func:`history` drops them)
 
 Non-finite floats are written as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
 The journal is the write-ahead record of a run: the run's writer thread hands
@@ -21,7 +24,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ktrack.numbers import number
 from trackers.values import MAX_STEP, from_json, shown, to_json
@@ -115,6 +118,10 @@ class Journal:
         """Append one ``log`` or ``series`` record (or another channel's ``kind``)."""
         self._add(_dump({"type": kind, "step": step, "time": round(t, 6), "metrics": _clean(metrics)}), step)
 
+    def write_rewind(self, step: int, t: float) -> None:
+        """Append one ``rewind`` record: the rows after ``step`` before it are not part of the run's history."""
+        self._add(_dump({"type": "rewind", "step": step, "time": round(t, 6)}), step)
+
     def write_summary(self, summary: dict[str, Any], t: float) -> None:
         """Append one ``summary`` record."""
         self._add(_dump({"type": "summary", "time": round(t, 6), "summary": _clean(summary)}), None)
@@ -189,11 +196,11 @@ def parse_record(line: bytes) -> dict[str, Any] | None:
     kind = rec["type"]
     if "time" in rec and number(rec["time"], finite=True) is None:
         raise JournalError(f"time {rec['time']!r} is not a number")
-    if kind in ROW_TYPES:
+    if kind in ROW_TYPES or kind == "rewind":
         step = rec.get("step")
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
             raise JournalError(f"step {shown(step)} is not an integer from 0 to 2**63-1")
-        if not isinstance(rec.get("metrics"), dict):
+        if kind != "rewind" and not isinstance(rec.get("metrics"), dict):
             raise JournalError("\"metrics\" is not a mapping")
         rec.setdefault("time", 0.0)
     elif kind == "summary":
@@ -231,10 +238,22 @@ def read_records(run_dir: str | os.PathLike[str], *, strict: bool = False) -> It
                 yield rec
 
 
+def history(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the run's final history: a ``rewind`` record (a resume from the checkpoint at its
+    step) removes the ``log`` rows after that step written before it; the rewind itself stays.
+    (``series`` rows count their own steps, not training's, and are kept.)"""
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        if rec["type"] == "rewind":
+            out = [r for r in out if r["type"] != "log" or r["step"] <= rec["step"]]
+        out.append(rec)
+    return out
+
+
 def logged_keys(run_dir: str | os.PathLike[str]) -> dict[tuple[str, int], set[str]]:
-    """``{(type, step): metric names}`` of every log and series row in the journal."""
+    """``{(type, step): metric names}`` of every log and series row of the journal's final history."""
     out: dict[tuple[str, int], set[str]] = {}
-    for rec in read_records(run_dir):
+    for rec in history(read_records(run_dir)):
         if rec["type"] in ROW_TYPES:
             out.setdefault((rec["type"], rec["step"]), set()).update(rec["metrics"])
     return out

@@ -3,14 +3,21 @@
     {"project": ..., "run": ..., "trackers": [...], "created": <time>,
      "config": {<each value once>}, "provenance": {<git, command, versions ...>},
      "resumes": [{"time": ..., "provenance": {...}}, ...],   # parts after the first
-     "backends": {"trackio": {...}, "wandb": {"id": ..., "dir": ...}, "tensorboard": {...}}}
+     "backends": {"trackio": {...}, "wandb": {"id": ..., "dir": ...}, "tensorboard": {...}},
+     "end": {"state": "finished" | "stopped", "signal": "SIGTERM", "time": ...,
+             "missed": {"wandb": 3}, "replay": {"wandb": "python -m trackers replay <dir> --to wandb"}}}
 
+The backends' ids (the W&B run id, the Trackio run) are there from the
+start, before any tracker has started, so a run killed at any moment is
+replayed into the same tracker run. ``end`` is written when the run ends (a
+run killed with SIGKILL has none); a resumed part starts without one.
 A resumed part keeps the first part's ``created`` and ``provenance`` (its own
 goes to ``resumes``) and the trackers' records (the W&B run id it resumes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -39,6 +46,15 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def wandb_run_id(meta: dict[str, Any]) -> str:
+    """The W&B run id of a run's ``config.json``: its own, else one derived from project, run and start time."""
+    info = (meta.get("backends") or {}).get("wandb") or {}
+    if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"]:
+        return info["id"]
+    seed = f"{meta.get('project')}\0{meta.get('run')}\0{meta.get('created')}"
+    return "r" + hashlib.sha256(seed.encode()).hexdigest()[:11]
+
+
 class RunRecord:
     """Builds and writes ``config.json``; on resume starts from the one already there."""
 
@@ -61,6 +77,16 @@ class RunRecord:
             resumes.append({"time": now, "provenance": provenance})
         if resumes:
             self.data["resumes"] = resumes
+
+    def end(self, signal_name: str | None, missed: dict[str, int]) -> None:
+        """Note how the run ended: stopped by ``signal_name`` or finished; rows each tracker missed."""
+        end: dict[str, Any] = {"state": "stopped" if signal_name else "finished", "time": time.time()}
+        if signal_name:
+            end["signal"] = signal_name
+        if missed:
+            end["missed"] = dict(missed)
+            end["replay"] = {name: f"python -m trackers replay {self.path.parent} --to {name}" for name in missed}
+        self.data["end"] = end
 
     def write(self, backends: dict[str, Any]) -> None:
         """Write the record with ``backends`` (each tracker's own entry) over the previous part's."""

@@ -21,7 +21,6 @@ UTF-8) are left out, as the run left them out, and counted.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ from typing import Any, Callable
 from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
-from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
 from ktrack.names import check_project, check_run
+from trackers.journal import CONFIG, METRICS, ROW_TYPES, history, read_config, read_records
+from trackers.record import wandb_run_id
 from trackers.values import storable
 
 _HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
@@ -89,15 +89,6 @@ def _tensorboard_plan(run_dir: Path) -> _Plan:
         return text and all(f"summary/{k}" in tags for k in numbers)
 
     return _Plan(missing, has_summary, {"system"} if any(t.startswith("system/") for t in tags) else set())
-
-
-def wandb_run_id(meta: dict[str, Any]) -> str:
-    """The W&B run id a replay of this run goes to: the run's own, else one derived from it."""
-    info = (meta.get("backends") or {}).get("wandb") or {}
-    if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"]:
-        return info["id"]
-    seed = f"{meta.get('project')}\0{meta.get('run')}\0{meta.get('created')}"
-    return "r" + hashlib.sha256(seed.encode()).hexdigest()[:11]
 
 
 def _wandb_folders(run_dir: Path, meta: dict[str, Any], run_id: str) -> list[Path]:
@@ -180,7 +171,7 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     factory, package = _backends.REGISTRY[to]
     if package and not _backends.package_available(package):
         raise RuntimeError(f"{to} is not installed (pip install {package})")
-    records = list(read_records(run_dir, strict=True))
+    records = history(read_records(run_dir, strict=True))  # rows a resume threw away are not sent
     config: dict[str, Any] = meta["config"] if isinstance(meta.get("config"), dict) else {}
     origin = meta["provenance"] if isinstance(meta.get("provenance"), dict) else {}
     ctx = Context(project=project, name=name, config=config, run_dir=run_dir, resume="allow", provenance=origin)

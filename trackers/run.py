@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import signal
 import threading
 import time
 import weakref
@@ -35,7 +36,7 @@ from trackers.channels import Outgoing, RunChannels
 from trackers.console import Capture
 from trackers.journal import CONFIG, METRICS, ROW_TYPES, SUMMARY, Journal, logged_keys, write_json
 from trackers.noop import NoOpRun
-from trackers.record import RunRecord, json_safe
+from trackers.record import RunRecord, json_safe, wandb_run_id
 from trackers.run_lock import RunLock
 from trackers.series import Series
 from trackers.settings import Settings
@@ -59,7 +60,8 @@ class Run(RunChannels):
     def __init__(self, settings: Settings, *, queue_size: int = 10000, put_timeout: float = 10.0,
                  flush_interval: float = 1.0, poll: float = 0.02, finish_timeout: float = 60.0,
                  backend_queue_size: int = 10000, backend_put_timeout: float = 5.0, retries: int = 2,
-                 capture_console: bool = True, handle_signals: bool = True, gpu_sampler: Any = None) -> None:
+                 capture_console: bool = True, handle_signals: bool = True, gpu_sampler: Any = None,
+                 rewind_to: int | None = None) -> None:
         self.settings = settings
         self.project = settings.project
         self.name = settings.name
@@ -68,6 +70,7 @@ class Run(RunChannels):
         self.step = -1  # last step logged; the next auto step is step + 1
         self.finished = False
         self.not_sent = 0  # rows journaled directly because the queue stayed full
+        self.stopped_by: str | None = None  # the signal that stopped the process, when one did
         self.resent_skipped = 0  # rows (or their keys) of a resumed run that the journal already had
         self.refused = 0  # rows not logged because their step was bad (one warning, training goes on)
         self.skipped: set[str] = set()
@@ -96,8 +99,17 @@ class Run(RunChannels):
             except OSError as exc:
                 warn(f"could not read the journal of the resumed run ({exc}); steps it has may be sent again")
             self.step = max((step for kind, step in self._journaled if kind == "log"), default=-1)
+        # a resume from the checkpoint at step rewind_to after later steps were logged: those rows belong to a
+        # trajectory thrown away; the steps re-run replace them in the journal, Trackio and TensorBoard
+        self.rewound_to = rewind_to if rewind_to is not None and self.step > rewind_to else None
+        if self.rewound_to is not None:
+            to = self.rewound_to
+            self._journaled = {k: v for k, v in self._journaled.items() if k[0] != "log" or k[1] <= to}
+            self.step = to
         self._journaled_max = max((step for _, step in self._journaled), default=-1)
         self.journal = Journal(self.dir, flush_interval=flush_interval, on_error=self._journal_failed)
+        if self.rewound_to is not None:
+            self.journal.write_rewind(self.rewound_to, time.time())
         self._console = Capture(self.dir / "console.log") if capture_console else None
         if self._console:
             self._console.start()
@@ -115,7 +127,8 @@ class Run(RunChannels):
                            trackio_space_id=settings.trackio_space_id,
                            trackio_dataset_id=settings.trackio_dataset_id,
                            trackio_webhook_url=settings.trackio_webhook_url, provenance=origin,
-                           info=dict(self.record.previous_backends))
+                           info=dict(self.record.previous_backends), rewind=self.rewound_to)
+        self._plan_backend_ids()
         self._write_config()
         self.alerts = AlertMonitor(settings.alerts)
         self.gpu = None
@@ -131,11 +144,12 @@ class Run(RunChannels):
             if backend is not None:
                 self.workers.append(Worker(backend, self.ctx, maxsize=backend_queue_size, retries=retries,
                                            put_timeout=backend_put_timeout))
+        self._ids_pending = bool(self.workers)  # config.json is written again once every tracker has started
         if self.previous_summary:  # a resumed run's summary covers the parts before it too
             self._put(("summary", None, time.time(), dict(self.previous_summary)))
         self._writer = threading.Thread(target=self._writer_main, name="trackers-writer", daemon=True)
         self._writer.start()
-        self._signals = FinishOnSignal(self.finish)
+        self._signals = FinishOnSignal(self.finish, self._note_stop)
         if handle_signals:
             self._signals.install()
         _live.add(self)
@@ -204,6 +218,21 @@ class Run(RunChannels):
             _live.discard(self)
 
     # -- internals -----------------------------------------------------------
+    def _note_stop(self, signum: int) -> None:
+        self.stopped_by = signal.Signals(signum).name
+
+    def _plan_backend_ids(self) -> None:
+        """Put the W&B run id and the Trackio run in config.json before any tracker starts.
+
+        A run killed at any moment, even before W&B has started, is then
+        replayed into the same W&B run (``python -m trackers replay``).
+        """
+        info = self.ctx.info
+        if "wandb" in self.settings.trackers and not (info.get("wandb") or {}).get("id"):
+            info["wandb"] = {**(info.get("wandb") or {}), "id": wandb_run_id(self.record.data)}
+        if "trackio" in self.settings.trackers:
+            info.setdefault("trackio", {"project": self.project, "run": self.name})
+
     def _finish(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         gpu_summary = self.gpu.final_summary() if self.gpu is not None else {}
@@ -222,13 +251,16 @@ class Run(RunChannels):
             write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
         except OSError as exc:
             self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
+        missed_by: dict[str, int] = {}
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
+                missed_by[w.name] = w.missed + sum(op == "log" for op, _ in list(w.queue.queue))
                 warn(f"{w.name} did not finish within {timeout:g}s; rows it had not written are in the journal "
                      f"(python -m trackers replay {self.dir} --to {w.name})")
                 continue
             missed = w.missed + self.not_sent
             if missed:
+                missed_by[w.name] = missed
                 warn(f"{w.name} missed {missed} of {w.delivered + missed} rows; "
                      f"python -m trackers replay {self.dir} --to {w.name}")
             if w.unstorable:
@@ -238,6 +270,7 @@ class Run(RunChannels):
                      f"they are in the journal {self.journal.path}")
         if self.refused:
             warn(f"{self.refused} row(s) were not logged because their step was bad")
+        self.record.end(self.stopped_by, missed_by)
         if self.gpu is not None:
             self.gpu.stop()
         self._write_config()
@@ -326,6 +359,9 @@ class Run(RunChannels):
             self.journal.flush()  # write-ahead: the rows reach the OS before any backend gets them
             for op, payload in ready:
                 self._fan_out(op, payload)
+            if self._ids_pending and all(w.started or not w.enabled for w in self.workers):
+                self._ids_pending = False
+                self._write_config()  # where each tracker wrote (W&B's folder), as soon as it is known
             if stopping:
                 return
             if not q:

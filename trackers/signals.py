@@ -1,4 +1,8 @@
-"""Finishing a run on SIGINT/SIGTERM only when the process is really going to stop.
+"""Finishing a run on a stop signal only when the process is really going to stop.
+
+The stop signals are those a terminal or a cluster sends (SIGINT, SIGTERM,
+SIGHUP when a terminal closes, SIGUSR1/SIGUSR2 when Slurm warns of a limit:
+:data:`ktrack.process.STOP_SIGNALS`).
 
 The handler installed by :class:`FinishOnSignal` first looks at what the
 signal did before the run started:
@@ -9,9 +13,12 @@ signal did before the run started:
   the run, and its later ``log()``/``summary()`` calls are kept.
 * ignored (``trap '' INT`` in the parent shell): nothing is installed; the
   signal stays ignored and the run goes on.
-* the default action (SIGTERM, or a signal reset to ``SIG_DFL``): the process
-  would die without running exit hooks, so the run is finished first, then the
-  default action is taken.
+* the default action (SIGTERM, SIGHUP, SIGUSR1/2, or a signal reset to
+  ``SIG_DFL``): the process would die without running exit hooks, so the run
+  is finished first, marked stopped by that signal, then the default action is
+  taken. Python's own SIGINT handler (``KeyboardInterrupt``) marks it too.
+  Another stop arriving while the run finishes (the same signal sent to the
+  process and to its group) waits for that finish instead of cutting it short.
 """
 
 from __future__ import annotations
@@ -21,21 +28,24 @@ import signal
 import threading
 from typing import Any, Callable
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from ktrack.process import STOP_SIGNALS
 
 
 class FinishOnSignal:
     """Install with :meth:`install`, undo with :meth:`restore` (main thread only; both idempotent)."""
 
-    def __init__(self, finish: Callable[[], None]) -> None:
+    def __init__(self, finish: Callable[[], None], stopped: Callable[[int], None]) -> None:
+        """``finish`` ends the run; ``stopped(signum)`` notes that a signal is stopping the process."""
         self._finish = finish
+        self._stopped = stopped
         self._previous: dict[int, Any] = {}
+        self._finishing = False
 
     def install(self) -> None:
-        """Put the handler in front of the current SIGINT and SIGTERM handlers."""
+        """Put the handler in front of the current handlers of the stop signals."""
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig in SIGNALS:
+        for sig in STOP_SIGNALS:
             try:
                 previous = signal.getsignal(sig)
                 if previous == signal.SIG_IGN or previous is None:  # ignored, or a handler not set from Python
@@ -58,12 +68,18 @@ class FinishOnSignal:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if self._finishing:  # a second stop during the finish below: that finish ends the process
+            return
         previous = self._previous.get(signum, signal.SIG_DFL)
         if callable(previous):
+            if previous is signal.default_int_handler:
+                self._stopped(signum)
             previous(signum, frame)  # it decides; an exit from there finishes the run through the exit hook
             return
         if previous == signal.SIG_IGN:
             return
+        self._finishing = True
+        self._stopped(signum)
         self._finish()  # the default action ends the process without exit hooks
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)

@@ -133,7 +133,9 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
     The trackers get every resolved value once (``{SYMBOL: value}``) plus
     ``extra`` (``n_params``, ``world_size``). On resume the checkpoint's
     project, run name and folder are passed with ``resume="allow"`` so the
-    backends append to the same run. Then rank 0 writes the effective
+    backends append to the same run, rewound to the checkpoint's iteration:
+    rows logged after it (a kill between checkpoints) are replaced by the
+    steps trained again. Then rank 0 writes the effective
     ``.config`` and its ``defconfig`` into the run folder (a failed write is a
     warning). A folder that cannot be created is one error line.
 
@@ -151,7 +153,7 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
         kwargs["log_gpu"] = False
     if job.ckpt:
         kwargs.update(project=job.ckpt.get("project"), run_name=job.ckpt.get("run_name"),
-                      resume="allow", run_dir=job.ckpt.get("run_dir"))
+                      resume="allow", run_dir=job.ckpt.get("run_dir"), rewind_to=int(job.ckpt["iter"]))
     try:
         run = trackers.init(**{k: v for k, v in kwargs.items() if v is not None})
     except (ValueError, OSError) as exc:

@@ -12,6 +12,10 @@ Several machines (``DIST_NNODES`` > 1): ``torchrun --nnodes=M
 same command on every machine (``KTRACK_NODE_NAME`` names each in the record). ``--slurm``
 (``make train SLURM=1``): submit all that as one Slurm job instead
 (:mod:`training.slurm_job`).
+
+Every stop this process gets (SIGINT, SIGTERM, SIGHUP, SIGUSR1/2) goes to
+the trainer, which finishes its tracked run; this process waits for it, and
+the trainer dies with it (:func:`run_trainer`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import types
@@ -29,6 +34,7 @@ if __package__ in (None, ""):
 
 from kconf.errors import ConfigError
 from ktrack.messages import fail, usage
+from ktrack.process import die_with_parent, forward_stops
 from training.settings import Settings, SettingsError, base_tree, repo_root
 
 PROG = "training.launch"
@@ -52,7 +58,7 @@ def build_command(cfg: types.SimpleNamespace, model: str | None = None,
         raise SettingsError(f"unknown model {model!r}: use {' or '.join(MODELS)}")
     script = os.path.join(repo_root(), model, "train.py")
     nproc, nnodes = cfg.DIST_NPROC_PER_NODE, cfg.DIST_NNODES
-    if model == "lenet5" or (nproc == 1 and nnodes == 1):
+    if nproc == 1 and nnodes == 1:
         return [sys.executable, script, *(extra or [])]
     if nnodes > 1:
         endpoint = cfg.DIST_RDZV_ENDPOINT  # recorded whenever DIST_NNODES > 1
@@ -106,10 +112,40 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root(), env.get("PYTHONPATH", "")) if p)
+    return run_trainer(cmd, env)
+
+
+def parent_is_make() -> bool:
+    """Whether this process is a make recipe's (``make train``), not a sweep point's or a shell's.
+
+    ``MAKELEVEL`` is no answer: make's environment reaches every process a
+    recipe starts, and a sweep runner's points must outlive the runner.
+    """
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+        with open(f"/proc/{os.getppid()}/comm", encoding="utf-8") as f:
+            return f.read().strip() in ("make", "gmake")
+    except OSError:
+        return False
+
+
+def run_trainer(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` until it ends, passing it every stop; its exit status (128+N when signal N ended it).
+
+    Under make (``make train``), this process dies with make: a SIGHUP or
+    SIGTERM to make's process alone reaches the trainer as SIGTERM. The
+    trainer runs in a process group of its own, so a stop sent to make's
+    group reaches it once, through here, and not the helpers it started (W&B's
+    service) before it has handed them its rows; it dies with this process.
+    """
+    if parent_is_make():
+        die_with_parent(signal.SIGTERM)
+    child = subprocess.Popen(cmd, env=env, process_group=0, preexec_fn=die_with_parent)
+    undo = forward_stops(child.pid)
+    try:
+        status = child.wait()
+    finally:
+        undo()
+    return 128 - status if status < 0 else status
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ loop does the rest the same way for every model:
   and ``last`` checkpoints;
 * a stop the run asks for (``run.stop_requested``) ends it after the
   current iteration, evaluated and checkpointed so ``--resume`` goes on;
+  Ctrl+C finishes the tracked run and exits 130 with one line;
 * at the end, the summary over the whole experiment: ``total_time_s`` adds
   up every resumed part, ``start_val_loss`` is the first part's.
 """
@@ -35,7 +36,7 @@ from training.checkpoint import save_training_checkpoint
 from training.preempt import StopSignal
 from training.job import Job
 from training.optim import apply_lr
-from training.runtime import Dist, barrier, gather_across, mean_across, numerics_tracking
+from training.runtime import Dist, barrier, cleanup, gather_across, mean_across, numerics_tracking
 
 
 class StepRows:
@@ -180,7 +181,21 @@ class Loop:
         return mean_across(self.d, float(stop)) > 0 if self.d.enabled else stop
 
     def run_loop(self, hooks: Hooks) -> Outcome:
-        """Train from ``start_iter + 1`` to ``TRAIN_MAX_ITERS`` (or a requested stop); log the summary."""
+        """Train from ``start_iter + 1`` to ``TRAIN_MAX_ITERS`` (or a requested stop); log the summary.
+
+        Ctrl+C (SIGINT, Python's ``KeyboardInterrupt``) finishes the tracked run
+        and exits with status 130 and one line saying how to resume, not a traceback.
+        """
+        try:
+            return self._run_loop(hooks)
+        except KeyboardInterrupt:
+            self._print(f"{self.job.prog}: interrupted; the run is recorded up to its last logged step; "
+                        f"resume from the last checkpoint with --resume {self.out}")
+            self.run.finish()
+            cleanup(self.d)
+            raise SystemExit(130) from None
+
+    def _run_loop(self, hooks: Hooks) -> Outcome:
         s, d, run = self.s, self.d, self.run
         max_iters, log_every, eval_every = s["TRAIN_MAX_ITERS"], s["TRAIN_LOG_INTERVAL"], s["TRAIN_EVAL_INTERVAL"]
         stopped = False

@@ -43,10 +43,9 @@ RDZV_TIMEOUT_ENV = "KTRACK_SLURM_RDZV_TIMEOUT"
 REQUEUE_MARK = "requeue"
 
 
-def request(cfg: types.SimpleNamespace, model: str) -> dict[str, Any]:
-    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options (LeNet-5: one process)."""
-    one = model == "lenet5"
-    return {"nodes": 1 if one else cfg.DIST_NNODES, "ntasks_per_node": 1 if one else cfg.DIST_NPROC_PER_NODE,
+def request(cfg: types.SimpleNamespace) -> dict[str, Any]:
+    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options."""
+    return {"nodes": cfg.DIST_NNODES, "ntasks_per_node": cfg.DIST_NPROC_PER_NODE,
             "rdzv_timeout": getattr(cfg, "DIST_RDZV_TIMEOUT", 600),
             "cpus_per_task": cfg.SLURM_CPUS_PER_TASK, "gpus_per_node": cfg.SLURM_GPUS_PER_NODE,
             "mem_gb": cfg.SLURM_MEM_GB, "time_min": cfg.SLURM_TIME_MIN, "partition": cfg.SLURM_PARTITION,
@@ -119,7 +118,7 @@ def submit(cfg: types.SimpleNamespace, model: str, extra: list[str], dry_run: bo
     if not source.is_file():
         raise SettingsError(f"no {source}: run 'make defconfig' first; the job trains what it configures")
     project, name, run_dir = _names(cfg, extra)
-    req = request(cfg, model)
+    req = request(cfg)
     folder = run_dir / SLURM_DIR
     config = folder / CONFIG
     pinned = ["--tracker-project", project, "--tracker-run-name", name]

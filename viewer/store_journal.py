@@ -184,6 +184,13 @@ class JournalProject(Project):
                 step = step if isinstance(step, int) and not isinstance(step, bool) else last_step + 1
                 last_step = max(last_step, step)
                 metrics.append((name, _iso(rec.get("time")), name, step, _blob(values)))
+            elif kind == "rewind" and isinstance(rec.get("step"), int):  # a resume replaced the steps after it
+                conn.executemany("INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) "
+                                 "VALUES (?,?,?,?,?)", metrics)
+                metrics = []
+                conn.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (name, rec["step"]))
+                self.generation += 1
+                last_step = rec["step"]
             elif kind == "system" and isinstance(values, dict):
                 system.append((name, _iso(rec.get("time")), name, _blob(values)))
             elif kind == "summary" and isinstance(rec.get("summary"), dict):

@@ -99,3 +99,53 @@ def test_a_request_no_node_can_meet_is_one_line(tree: Path, make, isolated_env: 
     errors = [line for line in result.stderr.splitlines() if not line.startswith("make")]
     assert result.returncode != 0 and len(errors) == 1, result.stdout + result.stderr
     assert errors[0].startswith("training.launch: error: Slurm refused the job") and "SLURM_" in errors[0]
+
+
+def _train_rows(run_dir: Path) -> dict[int, float]:
+    """``{step: train/loss}`` of the journal's final history (after any rewind)."""
+    from trackers.journal import history
+
+    return {r["step"]: r["metrics"]["train/loss"] for r in history(read_records(run_dir))
+            if r["type"] == "log" and "train/loss" in r["metrics"]}
+
+
+def test_scancel_stops_the_run_with_every_row_in_the_trackers(tree: Path, make, isolated_env: dict[str, str],
+                                                               slurm: dict[str, str]) -> None:
+    """``scancel`` (SIGTERM to every task): the run is finished, marked stopped, Trackio holds the journal's rows."""
+    job, log, run = submit(make, "TRAIN_MAX_ITERS=100000 TRAIN_EVAL_INTERVAL=1000 TRACKER_RUN_NAME=cancelled")
+    run_dir = tree / "runs" / "slurm-train" / run
+    wait_for(lambda: (run_dir / "metrics.jsonl").is_file() and len(logged_steps(run_dir)) >= 4,
+             what="training to log a few steps")
+    subprocess.run(["scancel", job], check=True, timeout=60)
+    wait_for(lambda: squeue([job]).get(job) in ("CANCELLED", "COMPLETED", "FAILED")
+             and "end" in json.loads((run_dir / "config.json").read_text()), what="the run to end")
+    end = json.loads((run_dir / "config.json").read_text())["end"]
+    assert end["state"] == "stopped" and end["signal"] == "SIGTERM" and not end.get("missed"), end
+    assert (run_dir / "summary.json").is_file()
+    journal = _train_rows(run_dir)
+    trackio = {step: m["train/loss"] for name, step, m in trackio_rows(isolated_env["TRACKIO_DIR"], "slurm-train")
+               if name == run and "train/loss" in m}
+    assert trackio == journal and journal
+
+
+def test_scontrol_requeue_between_checkpoints_resumes_one_run_rewound(
+        tree: Path, make, isolated_env: dict[str, str], slurm: dict[str, str]) -> None:
+    """``scontrol requeue`` after the checkpoint at 100 (SIGTERM, the job comes back): the requeued job
+    resumes from 100, the steps after it are trained again and replace the first ones, one run, no step twice."""
+    job, log, run = submit(make, "TRAIN_MAX_ITERS=200 TRAIN_EVAL_INTERVAL=100 TRACKER_RUN_NAME=requeue2")
+    run_dir = tree / "runs" / "slurm-train" / run
+    wait_for(lambda: (run_dir / "metrics.jsonl").is_file() and max(logged_steps(run_dir) or [0]) >= 110,
+             what="training past its first checkpoint")
+    subprocess.run(["scontrol", "requeue", job], check=True, timeout=60)
+    wait_for(lambda: squeue([job]).get(job) in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT")
+             and "restart 1" in log.read_text(), what="the requeued job to end")
+    assert squeue([job])[job] == "COMPLETED", log.read_text()[-3000:]
+    records = list(read_records(run_dir))
+    assert [r["step"] for r in records if r["type"] == "rewind"] == [100]
+    journal = _train_rows(run_dir)
+    assert sorted(journal) == [s for s in range(5, 201, 5)]  # TRAIN_LOG_INTERVAL=5
+    logged = one_run(isolated_env["TRACKIO_DIR"], run)
+    assert len(logged) == len(set(logged))  # no step twice in Trackio
+    trackio = {step: m["train/loss"] for _, step, m in trackio_rows(isolated_env["TRACKIO_DIR"], "slurm-train")
+               if "train/loss" in m}
+    assert trackio == journal

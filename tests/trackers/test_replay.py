@@ -10,7 +10,8 @@ import pytest
 
 import trackers
 from trackers.readback import tensorboard_scalars, trackio_config, trackio_db, trackio_rows, wandb_run
-from trackers.replay import replay, wandb_run_id
+from trackers.record import wandb_run_id
+from trackers.replay import replay
 from trackers.wandb_file import run_header
 
 from .conftest import subprocess_env

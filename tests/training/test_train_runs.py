@@ -229,3 +229,17 @@ def test_launch_reads_kconfig_and_trains_lenet5(tmp_path: Path, train_env: dict)
     rows = trackio_rows(train_env["TRACKIO_DIR"], "lenet5-kconf")
     assert [s for _, s, m in rows if "train/loss" in m] == [10, 20]
     assert (tmp_path / "runs" / "lenet5-kconf" / "k1" / "checkpoints" / "last.pt").is_file()
+
+
+def test_lenet5_trains_two_processes_and_resumes_with_one(tmp_path: Path, train_env: dict) -> None:
+    """DIST_NPROC_PER_NODE=2 is honoured by LeNet-5 too: two ranks, one tracked run; one process resumes it."""
+    common = ["--out-dir", str(tmp_path / "runs"), "--tracker", "trackio", "--tracker-project", "lenet5-ddp",
+              "--tracker-run-name", "d", "--set", "TRAIN_EVAL_INTERVAL=10", "--set", "TRAIN_LOG_INTERVAL=10"]
+    _ok(run_trainer("lenet5/train.py", [*common, "--max-iters", "20"], train_env, tmp_path, torchrun=2))
+    run_dir = tmp_path / "runs" / "lenet5-ddp" / "d"
+    assert json.loads((run_dir / "config.json").read_text())["config"]["world_size"] == 2
+    assert len(torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["rng"]["data"]) == 2
+    _ok(run_trainer("lenet5/train.py", [*common[:2], "--tracker", "trackio", "--max-iters", "30", "--resume"],
+                    train_env, tmp_path))
+    steps = [s for _, s, m in trackio_rows(train_env["TRACKIO_DIR"], "lenet5-ddp") if "train/loss" in m]
+    assert steps == [10, 20, 30]

@@ -163,3 +163,23 @@ def test_journal_only_runs_join_their_trackio_project(tmp_path: Path) -> None:
     # without the run folders, only Trackio's run
     alone = view(tmp_path, "--list", "--runs", str(tmp_path / "elsewhere"), check=True).stdout.splitlines()
     assert [line.split()[0] for line in alone[1:]] == ["pt-a"] and not alone[0].endswith("sweep)")
+
+
+def test_a_rewind_leaves_one_curve(tmp_path: Path) -> None:
+    """A run resumed from its checkpoint at step 19 after steps to 29 were logged: the steps trained again
+    replace the thrown-away ones, read at once or while the view follows the run."""
+    run_dir = journal(tmp_path, "p", "r", [(s, {"loss": 5.0}) for s in range(30)])
+    pr = JournalProject("p", tmp_path / "p")
+    live = SeriesSet(pr, pr.pick_run(None), ["loss"])
+    assert live["loss"].count == 30
+    j = Journal(run_dir)
+    j.write_rewind(19, 2.0)
+    for s in range(20, 35):
+        j.write("log", s, 2.0, {"loss": 1.0})
+    j.close()
+    fresh = JournalProject("p", tmp_path / "p")
+    once = SeriesSet(fresh, fresh.pick_run(None), ["loss"])
+    live.update()
+    for ss in (once, live):
+        assert ss["loss"].count == 35 and ss["loss"].latest == (34, 1.0)
+        assert ss["loss"].tail_points(16) == [(19, 5.0)] + [(s, 1.0) for s in range(20, 35)]

@@ -75,6 +75,7 @@ class Context:
     trackio_webhook_url: str | None = None
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)  # backends record where they wrote
+    rewind: int | None = None  # a resumed run: rows after this step were thrown away, new ones replace them
 
 
 @runtime_checkable

@@ -127,7 +127,9 @@ class TensorBoardBackend:
         """Open the event writer; write the hparams, the provenance and (when there) the ``.config``."""
         directory = log_dir(ctx.run_dir)
         self.run_dir = Path(ctx.run_dir)
-        self.writer = _writer_class()(log_dir=str(directory), flush_secs=5)
+        # purge_step: events after the checkpoint's step, from the trajectory thrown away, are hidden
+        purge = {"purge_step": ctx.rewind + 1} if ctx.rewind is not None else {}
+        self.writer = _writer_class()(log_dir=str(directory), flush_secs=5, **purge)
         ctx.info["tensorboard"] = {"dir": str(directory)}
         try:
             self.writer.file_writer.add_summary(hparams_summary(hparam_values(ctx.config, ctx.provenance)))

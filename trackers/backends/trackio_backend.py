@@ -136,6 +136,8 @@ class TrackioBackend:
         except ImportError as exc:
             raise MissingPackage(f"pip install trackio: {exc}") from exc
         fs = None if ctx.trackio_space_id else network_safe(trackio_dir())
+        if ctx.rewind is not None:
+            self._rewind(ctx)
         self.run = trackio.init(project=ctx.project, name=ctx.name, config=tracker_config(ctx), group=ctx.group,
                                 space_id=ctx.trackio_space_id, dataset_id=ctx.trackio_dataset_id,
                                 resume=ctx.resume or "never", embed=False, webhook_url=ctx.trackio_webhook_url,
@@ -144,6 +146,23 @@ class TrackioBackend:
         ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name,
                                **({"filesystem": fs} if fs else {})}
         self._stored_before = self._stored()
+
+    def _rewind(self, ctx: Context) -> None:
+        """Delete the run's rows after ``ctx.rewind`` (local database; before trackio writes again)."""
+        import sqlite3
+
+        from trackio.sqlite_storage import SQLiteStorage
+
+        if ctx.trackio_space_id:
+            messages.warn("trackers", f"the Trackio Space keeps the rows after step {ctx.rewind} of the trajectory "
+                          "thrown away; the local database and the journal do not", key="trackio-rewind")
+            return
+        path = SQLiteStorage.get_project_db_path(ctx.project)
+        if not path.is_file():
+            return
+        with sqlite3.connect(path, timeout=30) as conn:
+            conn.execute("DELETE FROM metrics WHERE run_name=? AND step>?", (ctx.name, ctx.rewind))
+        conn.close()
 
     def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:
         import trackio

@@ -88,8 +88,9 @@ class WandbBackend:
         mode = "offline" if reason else "online"
         directory = os.environ.get("WANDB_DIR") or str(ctx.run_dir)
         Path(directory).mkdir(parents=True, exist_ok=True)
-        previous = (ctx.info.get("wandb") or {}) if ctx.resume else {}
-        run_id = previous.get("id")
+        planned = ctx.info.get("wandb") or {}  # the id is in config.json before W&B starts (trackers.run)
+        run_id = planned.get("id")
+        previous = planned if ctx.resume else {}
         settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=60)
         config = {**ctx.config, "provenance": ctx.provenance} if ctx.provenance else dict(ctx.config)
         init: Any = wandb.init  # mode/resume are checked strings; wandb types them as Literals
