@@ -162,13 +162,19 @@ def config_symbols(text: str) -> dict[str, str]:
     return out
 
 
+#: Symbols that say where and how a point is run, not what it computes: a sweep run again on another
+#: partition, with more CPUs or more points at a time is the same experiment.
+EXECUTION_PREFIXES = ("CONFIG_SLURM_", "CONFIG_SWEEP_")
+
+
 def check_same_config(configurator: Configurator, point: Point) -> None:
     """Refuse ``point`` (as configured now) when its run folder holds a run of another configuration."""
     there = read_text(point.config_path)
     if there is None:
         return
     old, new = config_symbols(there), config_symbols(config_text(configurator.tree))
-    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    differ = sorted(k for k in old.keys() | new.keys()
+                    if old.get(k) != new.get(k) and not k.startswith(EXECUTION_PREFIXES))
     if not differ:
         return
     shown = ", ".join(f"{k.removeprefix('CONFIG_')} {old.get(k, 'unset')} there, {new.get(k, 'unset')} here"

@@ -47,8 +47,14 @@ def readme_commands() -> list[str]:
 
 def _copy_checkout(dest: Path) -> None:
     """The checkout's files as a clone has them (tracked and new, nothing ignored: no runs/, no .config)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=REPO_ROOT, capture_output=True)
+    if listing.returncode != 0:  # not a git checkout (an unpacked copy): everything but what git would ignore
+        ignored = shutil.ignore_patterns(".git", ".venv", "runs", "wandb", "include", ".config*", "config.py",
+                                         "config.json", "__pycache__", "*.egg-info", ".*_cache", "defconfig")
+        shutil.copytree(REPO_ROOT, dest, ignore=ignored, dirs_exist_ok=True, symlinks=True)
+        return
+    listed = listing.stdout.decode().split("\0")
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_file():
@@ -93,12 +99,16 @@ def _shell(checkout: Path, env: dict[str, str], command: str, timeout: float = 6
 
 
 def _fill(command: str, checkout: Path) -> str:
-    """The README's placeholders filled in the way its text says: the configured project, two of its runs."""
+    """The README's placeholders filled in the way its text says: the configured project, its runs."""
+    if "<" not in command:
+        return command
     project = json_value(checkout / "config.json", "TRACKER_PROJECT")
     runs = sorted((p for p in (checkout / "runs" / project).iterdir() if (p / ".config").is_file()),
                   key=lambda p: p.stat().st_mtime)
-    numerics = [p for p in runs if (p / "numerics.parquet").is_file()]
-    command = command.replace("runs/<project>/<run>", str(numerics[-1].relative_to(checkout)))
+    if "runs/<project>/<run>" in command:
+        numerics = [p for p in runs if (p / "numerics.parquet").is_file()]
+        assert numerics, f"no run of {project} has numerics.parquet for: {command}"
+        command = command.replace("runs/<project>/<run>", str(numerics[-1].relative_to(checkout)))
     command = command.replace("<project>/<run>", f"{project}/{runs[-1].name}")
     command = command.replace("A=<run> B=<run>", f"A={shlex.quote(runs[0].name)} B={shlex.quote(runs[-1].name)}")
     return command.replace("<project>", project).replace("<name>", project)
@@ -116,8 +126,10 @@ def test_every_readme_command_exits_0(newcomer: tuple[Path, dict[str, str]]) -> 
     for command in readme_commands():
         if command in SETUP or INTERACTIVE.match(command):
             continue
-        if command.startswith("make defconfig") and "SET=" not in command and "RUN=" not in command:
-            command += f' SET="{SMALL}"'  # short trainings; the command is otherwise as written
+        if command.startswith("make defconfig") and "RUN=" not in command:
+            # short trainings (appended to the command's own SET=, last wins); otherwise as written
+            command = re.sub(r'SET="([^"]*)"', lambda m: f'SET="{m.group(1)} {SMALL}"', command) \
+                if 'SET="' in command else command + f' SET="{SMALL}"'
         if command.startswith("make sweep "):
             command += ' SET="TRAIN_MAX_ITERS=3 TRAIN_EVAL_INTERVAL=3"'
         command = _fill(command, checkout)
