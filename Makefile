@@ -89,7 +89,7 @@ help:
 	@echo '  diffconfig      - Kconfig symbols that differ between A= and B= (runs, .config files, defconfigs)'
 	@echo ''
 	@echo 'Development:'
-	@echo '  test            - the in-process tests only, in about a minute: no subprocess, make, tracker or'
+	@echo '  test            - the in-process tests only, under a minute: no subprocess, make, tracker or'
 	@echo '                    training (pytest -m "not e2e"; PYTEST_ARGS="-k name" to select)'
 	@echo '  lint            - shellcheck the scripts, ruff and mypy the Python code'
 	@echo '  bench           - run the benchmarks under benchmarks/ (BENCH_ARGS=--quick)'
