@@ -57,7 +57,7 @@ help:
 	@echo ''
 	@echo 'Set-up:'
 	@echo '  demo            - set up .venv, configure the tiny GPT-2, train it with tracking, show the run'
-	@echo '  check           - set up .venv with test tools and run every test (alias: test)'
+	@echo '  check           - set up .venv with test tools, lint, and run every test (the end-to-end ones too)'
 	@echo '  venv            - create .venv and install ktrack into it (idempotent)'
 	@echo ''
 	@echo 'Configuration:'
@@ -89,7 +89,8 @@ help:
 	@echo '  diffconfig      - Kconfig symbols that differ between A= and B= (runs, .config files, defconfigs)'
 	@echo ''
 	@echo 'Development:'
-	@echo '  test            - run the test suite (PYTEST_ARGS="-k name" to select)'
+	@echo '  test            - the in-process tests only, under a minute: no subprocess, make, tracker or'
+	@echo '                    training (pytest -m "not e2e"; PYTEST_ARGS="-k name" to select)'
 	@echo '  lint            - shellcheck the scripts, ruff and mypy the Python code'
 	@echo '  bench           - run the benchmarks under benchmarks/ (BENCH_ARGS=--quick)'
 	@echo '  clean           - remove generated files and caches'
@@ -204,11 +205,16 @@ demo: $(STAMP_RUN)
 	echo "  trackio-view --project $$project        # the live view of this project"
 
 ## ---------------------------------------------------------------- development
-check: test
-
-test: $(STAMP_TEST) lint
-	$(call quiet_msg,TEST,tests/)
+# Two tiers (tests/conftest.py marks them): `make test` runs the tests that stay in
+# this process; `make check` lints and runs them all, the end-to-end ones (marked
+# e2e: make, the command-line tools, trainers, real trackers, tmux, Slurm) too.
+check: $(STAMP_TEST) lint
+	$(call quiet_msg,TEST,tests/ (all))
 	$(Q)$(PY) -m pytest $(if $(filter 1,$(V)),-v,-q) $(PYTEST_ARGS)
+
+test: $(STAMP_TEST)
+	$(call quiet_msg,TEST,tests/ (in-process: not e2e))
+	$(Q)$(PY) -m pytest $(if $(filter 1,$(V)),-v,-q) -m 'not e2e' $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
 	$(call quiet_msg,LINT,scripts/*.sh .ci/run)

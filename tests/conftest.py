@@ -3,19 +3,39 @@
 The environment is redirected at configure time, before any test module can
 import trackio or wandb (both read their directories at import), so no test
 writes to the real home directory.
+
+Tests come in two tiers. Those marked ``e2e`` start processes (make, the
+command-line tools, trainers, tmux, Slurm) or import a real tracker (trackio,
+wandb, TensorBoard); ``make test`` leaves them out, ``make check`` runs them.
+At collection a test is marked ``e2e`` when it, one of its fixtures or a
+function of tests/ they call uses ``subprocess``, ``multiprocessing`` or a
+real tracker (see :func:`_reaches_e2e`), when it uses one of
+:data:`E2E_FIXTURES`, or when it is marked ``tmux``. A test that reaches
+processes or trackers only through the project's own code (a tracker enabled
+in its configuration) is marked by its module's ``pytestmark``. A test that is
+not marked and still starts a process or imports a real tracker fails, saying
+to mark it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dis
+import importlib.abc
+import inspect
+import multiprocessing.process
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import pytest
+from _pytest.mark.expression import Expression
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ktrack-tests-"))
@@ -101,6 +121,174 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.pop(name, None)
     for name in [key for key in os.environ if key.startswith("KTRACK_RAW_")]:
         os.environ.pop(name, None)
+
+
+#: Fixtures made for processes that do not start one themselves (a tree copy for make, a trainer's
+#: environment): a test using one is marked ``e2e`` (fixtures that call subprocess are found on their own).
+E2E_FIXTURES = frozenset({"tree", "train_env"})
+
+#: Real trackers: importing one costs seconds and writes to disk, so only ``e2e`` tests may.
+_TRACKERS = ("trackio", "wandb", "tensorboard", "torch.utils.tensorboard", "tensorboardX")
+
+#: Modules whose use in a test's code makes it ``e2e``: they start processes, or are real trackers.
+_E2E_MODULES = ("subprocess", "multiprocessing", "torch.multiprocessing", "torch.distributed", *_TRACKERS)
+
+#: Programs only ``e2e`` tests may start: Python (the command-line tools, trainers), make, shells, terminals,
+#: Slurm, and whatever the venv installs (trackio-view, torchrun, wandb). Small system tools that libraries
+#: call on their own (git, hostname, fc-list) and the fake GPU tools of tests/gpu stay allowed.
+_E2E_PROGRAMS = frozenset({"make", "bash", "sh", "dash", "tmux", "srun", "sbatch", "salloc", "scancel", "squeue"})
+
+
+def _e2e_program(args, executable, shell: bool) -> bool:
+    """Whether ``Popen(args, executable=..., shell=...)`` starts one of the programs only e2e tests may."""
+    if shell:
+        return True
+    program = executable or (args if isinstance(args, (str, bytes, os.PathLike)) else args[0])
+    found = shutil.which(program) if isinstance(program, (str, os.PathLike)) else None
+    if found is None:  # not installed: Popen raises FileNotFoundError as it would anyway
+        return False
+    path = Path(found)
+    return path.name in _E2E_PROGRAMS or path.name.startswith("python") or path.parent == Path(sys.executable).parent
+
+
+def _e2e_module(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in _E2E_MODULES)
+
+
+def _codes(code: types.CodeType):
+    """``code`` and the code of the functions, lambdas and comprehensions inside it."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
+
+
+_REACHES: dict[object, bool] = {}
+
+
+def _reaches_e2e(function: object) -> bool:
+    """Whether ``function`` (a test, a fixture, a helper of tests/) imports or uses a module of
+    :data:`_E2E_MODULES`, a name imported from one, or calls a function or class of tests/ that does."""
+    if function in _REACHES:
+        return _REACHES[function]
+    _REACHES[function] = False  # a helper that calls itself
+    if inspect.isclass(function):
+        found = any(_reaches_e2e(f) for f in vars(function).values() if inspect.isfunction(f))
+    else:
+        found = False
+        names = getattr(function, "__globals__", {})
+        for code in _codes(function.__code__):  # type: ignore[attr-defined]
+            for ins in dis.get_instructions(code):
+                if ins.opname == "IMPORT_NAME" and _e2e_module(ins.argval):
+                    found = True
+                elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in names:
+                    value = names[ins.argval]
+                    home = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None) or ""
+                    found = _e2e_module(home) or (
+                        home.startswith("tests.") and (inspect.isfunction(value) or inspect.isclass(value))
+                        and _reaches_e2e(value))
+                if found:
+                    break
+            if found:
+                break
+    _REACHES[function] = found
+    return found
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    if item.get_closest_marker("tmux") or E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    if isinstance(item, pytest.Function) and _reaches_e2e(item.function):
+        return True
+    fixtures = item._fixtureinfo.name2fixturedefs if isinstance(item, pytest.Function) else {}
+    return any(_reaches_e2e(d.func) for defs in fixtures.values() for d in defs
+               if getattr(d.func, "__module__", "").startswith("tests."))
+
+
+def _leaves_out_e2e(markexpr: str) -> bool:
+    """Whether ``-m markexpr`` deselects every ``e2e`` test whatever its other marks."""
+    if not markexpr:
+        return False
+    expression = Expression.compile(markexpr)
+    return not any(expression.evaluate(lambda name, other=other, **_: name == "e2e" or other)
+                   for other in (False, True))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m "not e2e"`` a module marked ``e2e`` as a whole is not even imported (some import
+    transformers, accelerate or trackio at their top)."""
+    if (collection_path.suffix == ".py" and collection_path.name.startswith("test_")
+            and _leaves_out_e2e(config.option.markexpr)
+            and re.search(r"^pytestmark = .*pytest\.mark\.e2e", collection_path.read_text(), re.MULTILINE)):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` the tests that start processes or import real trackers, as the module docstring says."""
+    for item in items:
+        if not item.get_closest_marker("e2e") and _is_e2e(item):
+            item.add_marker(pytest.mark.e2e)
+
+
+class _NotInProcess(importlib.abc.MetaPathFinder):
+    """Refuses the import of a real tracker not imported yet (in ``make test`` none is)."""
+
+    def __init__(self, refuse) -> None:
+        self.refuse = refuse
+
+    def find_spec(self, name, path=None, target=None):
+        if name in _TRACKERS:
+            self.refuse(f"imports {name}")
+        return None
+
+
+@contextlib.contextmanager
+def _in_process_only(nodeid: str):
+    """While a test not marked ``e2e`` sets up and runs, starting a process or importing a real tracker fails
+    it with the fix (a program that is not installed still fails as it would, with FileNotFoundError)."""
+    def refuse(what: str):
+        pytest.fail(f"{nodeid} {what}: mark it e2e (see tests/conftest.py) or keep it in this process",
+                    pytrace=False)
+
+    def popen(self, *args, **kwargs):
+        call = signature.bind(self, *args, **kwargs).arguments
+        if _e2e_program(call["args"], call["executable"], call["shell"]):
+            refuse(f"starts {call['args']!r}")
+        return real_popen(self, *args, **kwargs)
+
+    real_popen = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+    signature = inspect.signature(real_popen)
+    real_fork, real_start = os.fork, multiprocessing.process.BaseProcess.start
+    finder = _NotInProcess(refuse)
+    subprocess.Popen._execute_child = popen  # type: ignore[attr-defined]
+    os.fork = lambda: refuse("forks")
+    multiprocessing.process.BaseProcess.start = lambda self: refuse("starts a multiprocessing process")
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        subprocess.Popen._execute_child = real_popen  # type: ignore[attr-defined]
+        os.fork, multiprocessing.process.BaseProcess.start = real_fork, real_start
+
+
+def _tiered(item: pytest.Item):
+    if item.get_closest_marker("e2e"):
+        return contextlib.nullcontext()
+    return _in_process_only(item.nodeid)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with _tiered(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with _tiered(item):
+        return (yield)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

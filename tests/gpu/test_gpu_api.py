@@ -146,6 +146,7 @@ def test_main_no_gpus(capsys):
     assert err.startswith("gpu: error: No GPUs found (checked: ") and err.count("\n") == 1
 
 
+@pytest.mark.e2e
 def test_module_entry_point(use_tree, tmp_path):
     empty = tmp_path / "e"
     empty.mkdir()

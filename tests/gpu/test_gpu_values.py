@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,12 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gpu
+from gpu.__main__ import main as gpu_main
 from gpu.ranges import RANGES, plausible
 from gpu.sample import make_sample
-from tests.conftest import home_env
 from tests.gpu import fake_pynvml
 
-REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _VALUE = re.compile(r"^  [^:]+: (.*)$")
 _BAD_TEXT = re.compile(r"nan|inf|e\+|\d{7,}|-0(\.0*)?(?![.\d])", re.IGNORECASE)
@@ -147,22 +144,20 @@ def test_any_jetson_value_gives_a_plausible_sample(trees, monkeypatch, rel, text
         path.write_text(original)
 
 
-def test_cli_shows_na_and_null_for_impossible_values(use_tree):
-    """The reported case: -5 %, -1000 °C and NaN read from sysfs."""
+def test_cli_shows_na_and_null_for_impossible_values(use_tree, capsys):
+    """The reported case: -5 %, -1000 °C and NaN read from sysfs (``python -m gpu``'s main, in this process)."""
     root = use_tree("amd_w7900", copy=True)
     dev = root / "sys/class/drm/card0/device"
     (dev / "gpu_busy_percent").write_text("-5\n")
     (dev / "hwmon/hwmon3/temp1_input").write_text("-1000000\n")
     (dev / "hwmon/hwmon3/power1_average").write_text("nan\n")
     (dev / "hwmon/hwmon3/fan1_input").write_text("1e300\n")
-    env = {**home_env(), "KTRACK_SYSFS_ROOT": str(root), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    text = subprocess.run([sys.executable, "-m", "gpu"], env=env, capture_output=True, text=True, timeout=60)
-    assert text.returncode == 0, text.stderr
-    assert "  Utilization: N/A" in text.stdout and "  Temperature: N/A" in text.stdout
-    assert "nan" not in text.stdout.lower() and "-5.0%" not in text.stdout
-    out = subprocess.run([sys.executable, "-m", "gpu", "--json"], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    (d,) = json.loads(out.stdout, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert gpu_main([]) == 0
+    text = capsys.readouterr().out
+    assert "  Utilization: N/A" in text and "  Temperature: N/A" in text
+    assert "nan" not in text.lower() and "-5.0%" not in text
+    assert gpu_main(["--json"]) == 0
+    (d,) = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     assert d["utilization"] is None and d["temperature_c"] is None and d["power_w"] is None
     assert d["temperature_hotspot_c"] == 85.0 and d["fan_rpm"] is None
 

@@ -19,6 +19,9 @@ from trackers.backends.trackio_backend import trackio_keys
 from trackers.journal import read_records
 from trackers.readback import trackio_rows
 
+#: Real accelerate and Trackio runs, read back.
+pytestmark = pytest.mark.e2e
+
 HPARAMS = {"lr": 1e-3, "batch_size": 2, "model": "tiny-gpt2", "schedule": {"kind": "constant", "warmup": 0}}
 
 

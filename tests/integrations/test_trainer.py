@@ -18,6 +18,9 @@ from trackers.backends.trackio_backend import trackio_keys
 from trackers.journal import read_records
 from trackers.readback import trackio_rows
 
+#: Real Hugging Face Trainer runs with Trackio, W&B and TensorBoard, read back.
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[2]
 JOB = Path(__file__).with_name("hf_job.py")
 #: TrainingArguments that differ between the two jobs by construction.

@@ -16,6 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+#: What a user sees is a whole process: its exit status, its last stderr line, no traceback.
+pytestmark = pytest.mark.e2e
+
 #: (prog, argv after the interpreter) for a usage mistake: exit 2.
 USAGE = [
     ("ktrack-config", ["-m", "kconf", "no-such-command"]),

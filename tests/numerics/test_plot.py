@@ -13,12 +13,15 @@ import numerics
 from numerics.__main__ import main
 from numerics.plot import FORMATS
 
-from tests.numerics.conftest import train
+from tests.numerics.conftest import TinyNet, train
 
 
-@pytest.fixture
-def run_dir(tiny, tmp_path):
-    run = tmp_path / "runs" / "proj" / "run1"
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """One short tracked run for the whole module (the tests only read it, or write under --out)."""
+    run = tmp_path_factory.mktemp("numerics") / "runs" / "proj" / "run1"
+    torch.manual_seed(0)
+    tiny = TinyNet()
     opt = torch.optim.AdamW(tiny.parameters(), lr=1e-2)
     with numerics.track(tiny, opt, out_dir=run, interval=2, kinds="activation,gradient,weight,optimizer_state") as t:
         losses = train(tiny, opt, t, 12)

@@ -14,6 +14,9 @@ from sweeps.runner import open_state
 from tests.sweeps.conftest import (REPO, cli, ctrl_c_into_a_closed_pipe, interrupted_sweep, points, real_lenet,
                                     two_points, wait_for, write_sweep)
 
+#: Faults as a user meets them: ktrack-sweep processes interrupted, resumed, run through make.
+pytestmark = pytest.mark.e2e
+
 TWO = two_points("faults")
 
 

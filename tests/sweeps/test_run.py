@@ -16,6 +16,9 @@ from sweeps.runner import open_state
 from tests.sweeps.conftest import cli, interrupted_sweep, points, write_sweep
 from trackers.journal import read_records
 
+#: Whole sweeps: ktrack-sweep and the trainers as processes, make in a tree copy.
+pytestmark = pytest.mark.e2e
+
 GRID = ["lr=1e-3,opt=adamw", "lr=1e-3,opt=sgd", "lr=3e-3,opt=adamw", "lr=3e-3,opt=sgd"]
 
 

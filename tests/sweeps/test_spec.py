@@ -7,9 +7,18 @@ from pathlib import Path
 import pytest
 
 from sweeps import spec
+from sweeps.__main__ import main
 from sweeps.errors import SweepError
 from sweeps.points import Configurator, plan
-from tests.sweeps.conftest import REPO, cli, write_sweep
+from tests.sweeps.conftest import REPO, write_sweep
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``ktrack-sweep ARGS`` in this process: its exit status and stderr (tests/ktrack/test_cli_errors.py checks
+    the same one-line errors from a real process)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0), capsys.readouterr().err
 
 
 def test_grid_and_names(tmp_path: Path) -> None:
@@ -46,23 +55,24 @@ def test_points_are_full_validated_configs(tmp_path: Path) -> None:
     ("TRAIN_LEARNING_RATE: [1e-3, fast]", "TRAIN_LEARNING_RATE"),
     ("OPTIMIZER: [adamw, lion]", "OPTIMIZER"),
 ])
-def test_bad_symbol_or_value_stops_before_running(tmp_path: Path, vary: str, needle: str) -> None:
+def test_bad_symbol_or_value_stops_before_running(tmp_path: Path, capsys: pytest.CaptureFixture[str], vary: str,
+                                                  needle: str) -> None:
     path = write_sweep(tmp_path, "bad", f"defconfig: lenet5-cpu\nset: {{RUNS_DIR: \"{{runs}}\"}}\n"
                                         f"vary:\n  {vary}\ncommand: python -c 'raise SystemExit(3)'\n")
     with pytest.raises(SweepError, match=needle):
         plan(Configurator(spec.load(path), REPO), spec.expand(spec.load(path)), tmp_path)
-    result = cli("run", str(path))
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
+    code, stderr = run_main(capsys, "run", str(path))
+    assert code == 1
+    lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ktrack-sweep: error:") and needle in lines[0]
     assert not (tmp_path / "runs").exists()  # nothing ran, nothing written
 
 
-def test_unknown_key_and_missing_file(tmp_path: Path) -> None:
+def test_unknown_key_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SweepError, match="unknown key"):
         spec.load(write_sweep(tmp_path, "k", "defconfig: lenet5-cpu\nvari: {}\n"))
-    result = cli("run", str(tmp_path / "missing.yaml"))
-    assert result.returncode == 1 and "does not exist" in result.stderr
+    code, stderr = run_main(capsys, "run", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "does not exist" in stderr
 
 
 def test_parallel_points_share_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,6 +110,7 @@ def test_training_goes_on_unless_configured(cfg, tmp_path):
     assert trackers.NoOpRun().stop_requested is False
 
 
+@pytest.mark.e2e  # real trackers
 def test_alerts_reach_trackio_and_wandb_printed_once(cfg, project, tmp_path, capfd):
     run = trackers.init(cfg=cfg, project=project, run_name="r", run_dir=tmp_path, trackers="trackio,wandb")
     for i in range(3):
@@ -123,6 +124,7 @@ def test_alerts_reach_trackio_and_wandb_printed_once(cfg, project, tmp_path, cap
     assert w["alerts"] == [{"title": "val/loss is inf", "text": "val/loss = inf at step 0.", "level": "ERROR"}]
 
 
+@pytest.mark.e2e  # real trackio
 def test_trackio_webhook_gets_the_alert(cfg, project, tmp_path):
     """CONFIG_TRACKIO_WEBHOOK_URL: Trackio posts each alert to it (a local server here)."""
     import http.server

@@ -18,6 +18,7 @@ from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows, wan
 from trackers.wandb_file import finished
 
 
+@pytest.mark.e2e  # real trackers
 def test_fan_out_to_all_trackers_and_journal(cfg, project, tmp_path):
     run = trackers.init({"lr": 1e-3}, cfg=cfg, project=project, run_name="r1", run_dir=tmp_path / "run",
                         trackers="trackio,wandb,tensorboard")
@@ -97,6 +98,7 @@ def test_module_functions_forward_and_need_init(cfg, tmp_path, monkeypatch):
     trackers.log({"a": 2})  # after finish: ignored with a warning, no crash
 
 
+@pytest.mark.e2e  # real trackio
 def test_mlsteam_api(cfg, project, tmp_path):
     run = trackers.init(cfg=cfg, project=project, run_name="ml", run_dir=tmp_path, trackers="trackio")
     run["model/name"] = "small_bert"
@@ -181,6 +183,7 @@ def test_gpu_metrics_merged(cfg, tmp_path, monkeypatch, capfd):
     assert [r["metrics"] for r in read_records(run_dir)] == [{"train/loss": 1.0}]
 
 
+@pytest.mark.e2e  # real trackers
 def test_tensorboard_files_import_into_trackio(cfg, project, tmp_path):
     import tbparse  # noqa: F401 - trackio.import_tf_events needs it
     import trackio

@@ -21,6 +21,9 @@ from trackers import readback
 from trackers.histogram import Histogram
 from trackers.journal import read_records
 
+#: One run through every real tracker (trackio, wandb, TensorBoard), read back.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 GPU_FIXTURES = ROOT / "tests" / "gpu" / "fixtures"
 SUMMARY = {"best_val_loss": 1.25, "final_iter": 39, "final_val_loss": 1.3, "start_val_loss": 4.0,

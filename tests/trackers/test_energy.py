@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 import trackers
 from gpu.sample import make_sample
 from trackers import readback
@@ -57,6 +59,7 @@ def test_energy_summary_keys():
     assert energy_summary({}) == {}
 
 
+@pytest.mark.e2e  # real trackers
 def test_energy_and_gpu_strings_reach_every_summary(cfg, project, tmp_path):
     sampler = StandInSampler()
     run = trackers.init(cfg=cfg, project=project, run_name="energy", run_dir=tmp_path,
@@ -90,6 +93,7 @@ def test_throttle_alerts_from_samples(cfg, tmp_path):
     assert not run.stop_requested
 
 
+@pytest.mark.e2e  # real trackers
 def test_replay_sends_histograms_system_rows_and_alerts(cfg, project, tmp_path):
     run = trackers.init(cfg=cfg, project=project, run_name="rp", run_dir=tmp_path, trackers="none")
     hist = Histogram([2, 1], [0.0, 0.5, 1.0])

@@ -59,6 +59,7 @@ def _log_rows(run, n):
         run.log({"train/loss": 1.0 / (i + 1)}, step=i)
 
 
+@pytest.mark.e2e  # real trackio
 def test_raising_backend_disabled_once_others_continue(cfg, project, tmp_path, capfd):
     run = trackers.init(cfg=cfg, project=project, run_name="r", run_dir=tmp_path, trackers=["trackio", "flaky"],
                         retries=1)
@@ -70,6 +71,7 @@ def test_raising_backend_disabled_once_others_continue(cfg, project, tmp_path, c
     assert len(trackio_rows(trackio_db(project), "r")) == 30
 
 
+@pytest.mark.e2e  # real trackio
 def test_hanging_backend_does_not_stall_others(cfg, project, tmp_path, capfd):
     run = trackers.init(cfg=cfg, project=project, run_name="r", run_dir=tmp_path, trackers=["trackio", "hang"],
                         backend_queue_size=5, backend_put_timeout=0.2, finish_timeout=1.0)
@@ -83,6 +85,7 @@ def test_hanging_backend_does_not_stall_others(cfg, project, tmp_path, capfd):
     assert len([r for r in read_records(tmp_path) if r["type"] == "log"]) == 200
 
 
+@pytest.mark.e2e  # real trackio
 def test_wandb_not_importable(cfg, project, tmp_path, capfd, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)
     run = trackers.init(cfg=cfg, project=project, run_name="r", run_dir=tmp_path, trackers="trackio,wandb")

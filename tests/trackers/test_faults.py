@@ -73,6 +73,7 @@ class Exiting:
         pass
 
 
+@pytest.mark.e2e  # real trackio
 def test_backend_dying_with_system_exit_is_reported_and_counted(cfg, project, tmp_path, capfd):
     backends.register("exiting", Exiting)
     try:
@@ -149,6 +150,7 @@ def test_two_processes_cannot_log_one_run(cfg, project, tmp_path):
     assert issubclass(RunInUse, ValueError)
 
 
+@pytest.mark.e2e  # real trackio
 def test_resume_does_not_resend_steps_the_journal_has(cfg, project, tmp_path):
     first = trackers.init(cfg=cfg, project=project, run_name="res", run_dir=tmp_path, trackers="trackio")
     _log_steps(first, range(61))  # killed after step 60; the last checkpoint was at step 50

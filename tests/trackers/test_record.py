@@ -13,6 +13,9 @@ import trackers
 from trackers import provenance, readback
 from trackers.journal import read_records
 
+#: Runs recorded by the real trackers (trackio, wandb, TensorBoard), read back.
+pytestmark = pytest.mark.e2e
+
 CONFIG = {"GPT2_N_LAYER": 4, "TRAIN_MAX_ITERS": 20, "TRAIN_LEARNING_RATE": 6e-4, "n_params": 100, "world_size": 1}
 
 

@@ -16,6 +16,9 @@ from trackers.wandb_file import run_header
 
 from .conftest import subprocess_env
 
+#: Replay into the real trackers and python -m trackers replay as a process.
+pytestmark = pytest.mark.e2e
+
 PY = sys.executable
 
 

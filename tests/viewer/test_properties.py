@@ -84,6 +84,7 @@ def _expected(rows: list[tuple[int, int, dict]]) -> tuple[list[tuple[int, float]
     return pts, lr[-1][1] if lr else None, sp[-1][1] if sp else None
 
 
+@pytest.mark.e2e  # real trackio
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=runs(), zoom=st.integers(0, 4), width=st.integers(1, 300))
 def test_once_matches_reference(tmp_path_factory: pytest.TempPathFactory, data: Any, zoom: int, width: int) -> None:
@@ -122,6 +123,7 @@ def test_once_matches_reference(tmp_path_factory: pytest.TempPathFactory, data: 
     assert all(math.isfinite(v) for v in (got.vmin, got.vmax))
 
 
+@pytest.mark.e2e  # real trackio
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.lists(runs(), min_size=2, max_size=4))
 def test_all_projects_each_block_or_one_line(tmp_path_factory: pytest.TempPathFactory, data: Any) -> None:

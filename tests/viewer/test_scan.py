@@ -64,6 +64,7 @@ def _by_index(pr: Project, *args: Any, **kw: Any) -> Any:
         store_series.SeriesQueries._id_ranges = saved  # type: ignore[method-assign]
 
 
+@pytest.mark.e2e  # real trackio
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(chunks=projects(), k=st.sampled_from([8, 16, 64]), width=st.integers(1, 120))
 def test_id_ranges_equal_index(tmp_path_factory: pytest.TempPathFactory, chunks: list[Chunk], k: int,
