@@ -91,6 +91,16 @@ def _tracker_list(value: Any) -> list[str]:
     return sorted(set(names), key=lambda n: (order.get(n, 9), n))
 
 
+def gpu_interval(cfg: Any) -> float:
+    """Seconds between GPU samples (``TRACKER_GPU_INTERVAL``; 1 s where the symbol is invisible)."""
+    return float(getattr(cfg, "TRACKER_GPU_INTERVAL", 1.0) or 1.0)
+
+
+def gpu_backends(cfg: Any) -> list[str]:
+    """The GPU vendors to sample (``GPU_NVML``, ``GPU_AMD``, ...; each on where the symbol is invisible)."""
+    return [name for name in ("nvml", "amd", "intel", "jetson") if getattr(cfg, f"GPU_{name.upper()}", True)]
+
+
 def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, project: str | None = None,
                  run_name: str | None = None, trackers: Any = None, log_gpu: bool | None = None,
                  resume: str | None = None, run_dir: str | os.PathLike[str] | None = None,
@@ -126,12 +136,12 @@ def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, p
     return Settings(
         project=project, name=name, trackers=names, run_dir=base, config=hparams, resume=resume,
         log_gpu=bool(g("TRACKER_LOG_GPU", False) if log_gpu is None else log_gpu),
-        gpu_interval=float(g("TRACKER_GPU_INTERVAL", 1.0) or 1.0),
+        gpu_interval=gpu_interval(cfg),
         gpu_history=int(g("GPU_HISTORY", 600) or 600),
         wandb_entity=g("WANDB_ENTITY", "") or None,
         wandb_offline=bool(g("WANDB_OFFLINE", False)),
         group=group or os.environ.get("KTRACK_GROUP") or None,
-        gpu_backends=[name for name in ("nvml", "amd", "intel", "jetson") if g(f"GPU_{name.upper()}", True)],
+        gpu_backends=gpu_backends(cfg),
         trackio_space_id=g("TRACKIO_SPACE_ID", "") or None,
         trackio_dataset_id=g("TRACKIO_DATASET_ID", "") or None,
         trackio_webhook_url=g("TRACKIO_WEBHOOK_URL", "") or None,

@@ -26,6 +26,7 @@ from ktrack.messages import fail, warn
 from ktrack.names import BadName, check_project, check_run
 from ktrack.node import node_name
 from trackers.nodes import NodeTail, NodeWriter
+from trackers.settings import gpu_backends, gpu_interval
 from training.checkpoint import find_checkpoint, load_checkpoint
 from training.runtime import Dist, barrier, cleanup, gather_objects, share_from_main
 from training.settings import Settings, SettingsError, add_arguments, configure_from_args
@@ -87,7 +88,7 @@ def _check_names(settings: Settings, ckpt: dict[str, Any] | None) -> None:
     project = (ckpt or {}).get("project") or settings["TRACKER_PROJECT"]
     run = (ckpt or {}).get("run_name") or settings["TRACKER_RUN_NAME"]
     if project:
-        check_project(project, [name for name, sym in TRACKER_SYMBOLS.items() if settings.get(sym)])
+        check_project(project, [name for name, sym in TRACKER_SYMBOLS.items() if settings.optional(sym)])
     if run:
         check_run(run)
 
@@ -176,9 +177,9 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
 def _follow_nodes(job: Job, d: Dist, run: Any, out: Path, log_gpu: bool) -> None:
     """Start this node's GPU file (local rank 0) and, on rank 0, the reader of every node's file."""
     cfg = job.settings.cfg
-    interval = float(getattr(cfg, "TRACKER_GPU_INTERVAL", 1.0) or 1.0)
+    interval = gpu_interval(cfg)
     if log_gpu and d.local_rank == 0:
-        backends = [name for name in ("nvml", "amd", "intel", "jetson") if getattr(cfg, f"GPU_{name.upper()}", True)]
+        backends = gpu_backends(cfg)
         try:
             job.node_writer = NodeWriter(out, job.nodes[d.rank], interval, backends).start()
         except Exception as exc:  # noqa: BLE001 - a broken sampler must not stop training

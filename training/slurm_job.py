@@ -46,7 +46,7 @@ REQUEUE_MARK = "requeue"
 def request(cfg: types.SimpleNamespace) -> dict[str, Any]:
     """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options."""
     return {"nodes": cfg.DIST_NNODES, "ntasks_per_node": cfg.DIST_NPROC_PER_NODE,
-            "rdzv_timeout": getattr(cfg, "DIST_RDZV_TIMEOUT", 600),
+            "rdzv_timeout": vars(cfg).get("DIST_RDZV_TIMEOUT"),  # None: one node, no rendezvous to wait for
             "cpus_per_task": cfg.SLURM_CPUS_PER_TASK, "gpus_per_node": cfg.SLURM_GPUS_PER_NODE,
             "mem_gb": cfg.SLURM_MEM_GB, "time_min": cfg.SLURM_TIME_MIN, "partition": cfg.SLURM_PARTITION,
             "account": cfg.SLURM_ACCOUNT, "qos": cfg.SLURM_QOS,

@@ -13,6 +13,9 @@ import pytest
 from sweeps.executors import Task
 from sweeps.slurm import SlurmExecutor, queue_states
 
+#: Real trackers (or Slurm's commands) through ktrack's own code: the end-to-end tier.
+pytestmark = pytest.mark.e2e
+
 SBATCH = """#!/bin/sh
 for last; do :; done
 cp "$last" "{log}/script.sh"

@@ -6,6 +6,7 @@ import sys
 import threading
 import types
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ import trackers
 from trackers import console
 
 
+@pytest.mark.e2e  # a real Trackio and W&B run
 def test_trackio_chatter_and_colours_stay_off_console_log(tmp_path, project) -> None:
     cfg = types.SimpleNamespace(MODEL="gpt2", ENABLE_TRACKIO=True, ENABLE_WANDB=False, ENABLE_TENSORBOARD=False,
                                 TRACKER_PROJECT="", TRACKER_RUN_NAME="", WANDB_ENTITY="", WANDB_OFFLINE=False,

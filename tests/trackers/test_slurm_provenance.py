@@ -18,6 +18,9 @@ import trackers
 from trackers import provenance, readback
 from trackers.backends.tensorboard_backend import log_dir
 
+#: Real trackers (or Slurm's commands) through ktrack's own code: the end-to-end tier.
+pytestmark = pytest.mark.e2e
+
 SCRIPT = "#!/bin/bash\n#SBATCH --nodes=2\nsrun python -m training.launch --slurm-task\n"
 JOB = {"SLURM_JOB_ID": "4242", "SLURM_ARRAY_JOB_ID": "4240", "SLURM_ARRAY_TASK_ID": "2",
        "SLURM_JOB_NODELIST": "gpu[01-02]", "SLURM_JOB_PARTITION": "gpu", "SLURM_JOB_ACCOUNT": "ml",

@@ -33,6 +33,9 @@ from trackers.values import MAX_STEP, cannot_store, check_key, plain
 
 from .conftest import subprocess_env
 
+#: Real trackers (or Slurm's commands) through ktrack's own code: the end-to-end tier.
+pytestmark = pytest.mark.e2e
+
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HUGE = 2**70
 BAD_TEXT = "x\ud800y"  # a lone surrogate: no tracker writes it

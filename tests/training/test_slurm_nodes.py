@@ -18,14 +18,14 @@ def _cfg(**values: object) -> types.SimpleNamespace:
 
 
 def test_multi_node_job_runs_one_torchrun_task_per_node(tmp_path: Path) -> None:
-    req = slurm_job.request(_cfg(), "gpt2")
+    req = slurm_job.request(_cfg())
     argv = ["python", "-m", "training.launch", "--slurm-task", "--model", "gpt2"]
     script = slurm_job.job_script(req, tmp_path, tmp_path / "job.config", argv, "p/r")
     assert "#SBATCH --nodes=2" in script and "#SBATCH --ntasks-per-node=1" in script
     assert "#SBATCH --cpus-per-task=8" in script  # the node's 4 processes x 2 CPUs
     assert "srun python -m training.launch --slurm-node --model gpt2" in script
     assert f"export {slurm_job.NPROC_ENV}=4" in script and f"export {slurm_job.RDZV_TIMEOUT_ENV}=120" in script
-    one = slurm_job.job_script(slurm_job.request(_cfg(DIST_NNODES=1), "gpt2"), tmp_path, tmp_path / "c", argv, "n")
+    one = slurm_job.job_script(slurm_job.request(_cfg(DIST_NNODES=1)), tmp_path, tmp_path / "c", argv, "n")
     assert "#SBATCH --ntasks-per-node=4" in one and "--slurm-task" in one  # one node: a task per process
 
 
