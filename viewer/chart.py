@@ -15,6 +15,16 @@ def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
     return min(rows - 1, max(0, r))
 
 
+def star_row(v: float, vmin: float, vmax: float, rows: int) -> int:
+    """Row index from the top (0) of a ``--once`` star, placed as the seed's tool places it:
+    floor((max - v) / (max - min) * (rows - 1)), so only the minimum reaches the bottom row
+    (a flat range is drawn in the top row; halves keep +-1e308 ranges finite)."""
+    span = vmax / 2 - vmin / 2
+    if not span > 0:
+        return 0
+    return min(rows - 1, max(0, math.floor((vmax / 2 - v / 2) / span * (rows - 1))))
+
+
 def label_format(vmin: float, vmax: float, height: int = 10) -> str:
     """Format of y labels that tells the rows apart for any metric's range.
 
@@ -32,12 +42,12 @@ def label_format(vmin: float, vmax: float, height: int = 10) -> str:
 def star_chart(cols: list[Column | None], vmin: float, vmax: float,
                width: int = 50, height: int = 10, fmt: str = "{:7.2f}") -> list[str]:
     """The ``--once`` chart: y labels (``fmt``, by default 2 decimals right-aligned
-    in 7), ``|``, one ``*`` per column at its sample value, and a ``+---`` base of
+    in 7), ``|``, one ``*`` per column at its sample value (:func:`star_row`), and a ``+---`` base of
     ``width`` dashes under the axis."""
     grid = [[" "] * width for _ in range(height)]
     for x, col in enumerate(cols[:width]):
         if col is not None:
-            grid[_row(col[2], vmin, vmax, height)][x] = "*"
+            grid[star_row(col[2], vmin, vmax, height)][x] = "*"
     step = (vmax - vmin) / (height - 1) if height > 1 else 0.0
     values = [vmax - i * step for i in range(height)]
     if not all(math.isfinite(v) for v in values):  # a range wider than the largest float

@@ -77,7 +77,8 @@ def _fmt_sparsity(v: float) -> str:
 
 
 def chart(ref: Ref, fmt: str) -> list[str]:
-    """The 10-row star chart: one star per column at its first value's row."""
+    """The 10-row star chart: one star per column at its first value's row, counted down
+    from the top by floor((max - value) / (max - min) * 9)."""
     height, width = 10, len(ref.cols)
     lo, hi = ref.vmin, ref.vmax
     labels = []
@@ -90,7 +91,7 @@ def chart(ref: Ref, fmt: str) -> list[str]:
         if col is None:
             continue
         frac = 0.0 if not hi / 2 - lo / 2 > 0 else (hi / 2 - col[2] / 2) / (hi / 2 - lo / 2)
-        row = height - 1 if not hi / 2 - lo / 2 > 0 else min(height - 1, max(0, int(round(frac * (height - 1)))))
+        row = min(height - 1, max(0, math.floor(frac * (height - 1))))  # the seed's floor placement
         grid[row][x] = "*"
     pad = max(len(label) for label in labels)
     return [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(labels)] + \
