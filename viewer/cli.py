@@ -97,6 +97,12 @@ def _journals(args: argparse.Namespace, names: set[str]) -> list[Project]:
     return list(journal_projects(Path(args.runs).expanduser(), names))
 
 
+def no_data(root: Path, source: str, runs: str, what: str) -> str:
+    """The message when no project exists at all; it begins with the seed's words."""
+    return (f"No TrackIO data found: {what} in {root} (from {source}) and no run journals in {runs}; "
+            f"run training with Trackio logging enabled, or pass --dir / --runs")
+
+
 def find_projects(args: argparse.Namespace) -> list[Project]:
     """Open the requested project, or every project most recently updated first.
 
@@ -114,7 +120,9 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
         journal = [pr for pr in _journals(args, set(files)) if pr.name == args.project]
         if journal:
             return journal
-        known = ", ".join(list(files) + [pr.name for pr in _journals(args, set(files))]) or "none"
+        known = ", ".join(list(files) + [pr.name for pr in _journals(args, set(files))])
+        if not known:
+            raise UserError(no_data(root, source, args.runs, f"no project '{args.project}'"))
         raise UserError(f"no project '{args.project}' in {root} or {args.runs}; available: {known}")
     projects: list[tuple[str, Project]] = []
     for name, path in files.items():
@@ -126,9 +134,7 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
             warn(PROG, f"skipping {exc}")
     projects += [(pr.last_update(), pr) for pr in _journals(args, set(files))]
     if not projects:
-        raise UserError(f"No Trackio data found: no readable <project>.db in {root} (from {source}) and no "
-                        f"run journals in {args.runs}; run training with Trackio logging enabled, or pass "
-                        f"--dir / --runs")
+        raise UserError(no_data(root, source, args.runs, "no readable <project>.db"))
     return [pr for _, pr in sorted(projects, key=lambda t: t[0], reverse=True)]
 
 

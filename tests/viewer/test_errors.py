@@ -5,6 +5,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.viewer.conftest import view
 
 
@@ -18,7 +20,15 @@ def one_line_error(p, code: int = 1) -> str:
 
 def test_no_data(tmp_path: Path) -> None:
     msg = one_line_error(view(tmp_path, "--once"))
-    assert "No Trackio data found" in msg and str(tmp_path / "trackio") in msg and "TRACKIO_DIR" in msg
+    assert msg.startswith("trackio-view: error: No TrackIO data found: ")  # the seed's words
+    assert str(tmp_path / "trackio") in msg and "TRACKIO_DIR" in msg
+
+
+@pytest.mark.parametrize("args", [("--list",), ("--once", "-p", "nope"), ("--gpu-db", "-p", "nope", "--once"),
+                                  ("--compare", "-p", "nope", "--once")])
+def test_no_data_any_command(tmp_path: Path, args: tuple[str, ...]) -> None:
+    msg = one_line_error(view(tmp_path, *args))
+    assert msg.startswith("trackio-view: error: No TrackIO data found: ")
 
 
 def test_no_data_dir_option(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_default_runs_folder_and_no_data_message(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "Project: local" in p.stdout, p.stderr
     empty = view(tmp_path, "--once", "--runs", str(tmp_path / "nothing"))
-    assert empty.returncode == 1 and "No Trackio data found" in empty.stderr and "--runs" in empty.stderr
+    assert empty.returncode == 1 and "error: No TrackIO data found: " in empty.stderr and "--runs" in empty.stderr
 
 
 def test_incremental_reads_and_partial_lines(tmp_path: Path) -> None:
