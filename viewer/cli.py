@@ -149,6 +149,24 @@ def pick_run(project: Project, wanted: str | None) -> RunInfo:
     return run
 
 
+def skipped_note(pr: Project, objects: bool = False) -> str | None:
+    """What ``pr`` holds that cannot be read, in words (None when nothing): rows left out for
+    their step or run type, and with ``objects`` rows whose metrics are JSON but not an object."""
+    n, m = pr.read(pr.skipped), (pr.read(pr.not_objects) if objects else 0)
+    parts = [f"{n} metrics row{'s' if n != 1 else ''} skipped (a step that is not an integer or a run id "
+             f"that is not text)"] if n else []
+    if m:
+        parts.append(f"{m} row{'s' if m != 1 else ''} whose metrics are JSON but not an object (no values)")
+    return "; ".join(parts) or None
+
+
+def warn_skipped(pr: Project) -> None:
+    """Warn (stderr) about rows of ``pr`` left out for their types; the rest is shown."""
+    note = skipped_note(pr)
+    if note:
+        warn(PROG, f"{pr.path}: {note}; the other rows are shown")
+
+
 def list_text(projects: list[Project]) -> str:
     """``--list``: every project with its runs, steps and last update."""
     out = []
@@ -156,11 +174,14 @@ def list_text(projects: list[Project]) -> str:
         out.append(printable(f"{pr.name}  ({pr.path})"))
         try:
             runs = pr.read(functools.partial(pr.runs, counts=True))
+            skipped = skipped_note(pr, objects=True)
         except StoreError as exc:
             out.append(printable(f"  (unreadable: {exc})"))
             continue
         finally:
             pr.close()
+        if skipped:
+            out.append(f"  ({skipped})")
         if not runs:
             out.append("  (no runs)")
         for r in runs:
@@ -173,6 +194,7 @@ def list_text(projects: list[Project]) -> str:
 def once_block(args: argparse.Namespace, pr: Project) -> str:
     """One project's ``--once`` (or ``--gpu-db --once``) block."""
     run = pick_run(pr, args.run)
+    warn_skipped(pr)
     if args.gpu_db:
         from viewer import gpu_db
 
@@ -227,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
     if args.once and args.compare is not None:
         from viewer.compare_runs import compare_text
 
+        warn_skipped(projects[0])
         print(compare_text(projects[0], args.compare, args.metric, not args.no_cache))
         return 0
     if args.once:

@@ -96,6 +96,22 @@ class Project(SeriesQueries):
     def _schema(self) -> None:
         self.has_run_id = "run_id" in self.columns("metrics")
         self.run_col = "run_id" if self.has_run_id else "run_name"
+        # Every query reads ``metrics``; this per-connection view (temp objects are
+        # searched first and write nothing beside the file) hides the rows whose step
+        # or run another writer left of the wrong type, so no query meets them.  A
+        # connection handed in (the journal mirror) holds ktrack's own rows only.
+        self._ok = store_sql.row_ok_sql(self.run_col)
+        if self._stamp is not None:
+            self._q(f"CREATE TEMP VIEW IF NOT EXISTS metrics AS SELECT * FROM main.metrics WHERE {self._ok}")
+
+    def skipped(self) -> int:
+        """How many ``metrics`` rows the view leaves out for their step or run type (an index scan)."""
+        return int(self._q(f"SELECT count(*) FROM main.metrics WHERE NOT {self._ok}")[0][0])
+
+    def not_objects(self) -> int:
+        """How many rows the view keeps hold metrics that are not a JSON object, so no
+        values (a table scan: for ``--list``, not for every read)."""
+        return int(self._q(f"SELECT count(*) FROM metrics WHERE {store_sql.not_object_sql()}")[0][0])
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -315,7 +331,8 @@ class Project(SeriesQueries):
                   f"UNION ALL SELECT metrics FROM (SELECT metrics FROM {table} WHERE {col}=? ORDER BY {order} "
                   f"LIMIT 200){spread}")
         q = (f"SELECT DISTINCT j.key FROM (SELECT CAST(metrics AS TEXT) AS t FROM ({sample})) AS m, "
-             f"json_each(CASE WHEN json_valid(m.t) THEN m.t ELSE '{{}}' END) AS j")
+             f"json_each(CASE WHEN json_valid(m.t) THEN CASE WHEN json_type(m.t) = 'object' THEN m.t END "
+             f"END) AS j")
         return sorted(r[0] for r in self._q(q, (run_id, rows, run_id)))
 
     sample_keys = metric_keys
