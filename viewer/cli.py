@@ -228,8 +228,21 @@ def once_text(args: argparse.Namespace, projects: list[Project]) -> tuple[str, i
     return "\n\n".join(blocks), bad
 
 
+def need_terminal() -> None:
+    """Refuse a live view without a terminal to draw on: a pipe, a file, cron (no tty) or
+    ``TERM=dumb`` would get escape codes and a view that never ends."""
+    term = os.environ.get("TERM", "")
+    why = ("standard output is not a terminal" if not sys.stdout.isatty()
+           else f"TERM={term or '(unset)'} cannot draw it" if term in ("", "dumb") else None)
+    if why:
+        raise UserError(f"the live view needs a terminal ({why}); use --once for plain text, "
+                        f"e.g. trackio-view --once > metrics.txt")
+
+
 def run(args: argparse.Namespace) -> int:
     """Do what the parsed arguments ask; raise UserError/StoreError on failure."""
+    if not args.once and not args.list:
+        need_terminal()
     if args.gpu:
         import gpu
 
