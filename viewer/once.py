@@ -45,9 +45,22 @@ def _dashboard(project: Project, run: RunInfo, zoom: int, metric: str | None, us
     it_last = iteration_of(project, run, roles, view.last[0])
     change = view.last[1] - view.first[1]
     lines = header(project.name, zoom)
-    lines += [f"Latest Iteration: {it_last}",
-              f"Latest {label}: {num.format(view.last[1])}",
-              f"{label} Change: {'+' if change >= 0 else ''}{num.format(change)} (from {num.format(view.first[1])})",
+    gone = project.nonfinite_after(run.run_id, roles.metric, view.last[0])
+    if gone is None:
+        lines += [f"Latest Iteration: {it_last}", f"Latest {label}: {num.format(view.last[1])}"]
+    else:
+        # The seed's two lines, saying where the run really is: the chart and the
+        # numbers below stay those of the finite points.
+        since, now, shown = gone
+        lines += [f"Latest Iteration: {iteration_of(project, run, roles, now)} (diverged: {label} not finite "
+                  f"since iteration {iteration_of(project, run, roles, since)})",
+                  f"Latest {label}: {shown} (last finite {num.format(view.last[1])} at iteration {it_last})"]
+        alerts = project.alerts(run)
+        if alerts:
+            a = alerts[-1]
+            at = f", step {a['step']}" if isinstance(a["step"], int) else ""
+            lines.append(printable(f"Alert ({str(a['level']).upper()}{at}): {a['title']}"))
+    lines += [f"{label} Change: {'+' if change >= 0 else ''}{num.format(change)} (from {num.format(view.first[1])})",
               f"Min {label}: {num.format(view.vmin)}",
               f"Max {label}: {num.format(view.vmax)}"]
     if summary.lr is not None:

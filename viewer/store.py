@@ -22,6 +22,7 @@ until the next query, so thousands of projects never hold thousands of files.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -66,6 +67,14 @@ def decode(raw: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return obj if isinstance(obj, dict) else {}
+
+
+def nonfinite_name(v: Any) -> str | None:
+    """``nan``, ``inf`` or ``-inf`` for a NaN or infinite JSON value (Trackio's strings
+    ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` or a float), else None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(v) if isinstance(v, str) else None
 
 
 class Project(SeriesQueries):
@@ -347,6 +356,23 @@ class Project(SeriesQueries):
         rows = self._q(f"SELECT id FROM metrics WHERE +{self.run_col}=? AND ({has}) ORDER BY id DESC LIMIT 1",
                        (run_id,))
         return self.row(rows[0][0]) if rows else None
+
+    def nonfinite_after(self, run_id: str, key: str, step: int) -> tuple[int, int, str] | None:
+        """Where the run went after its last finite ``key`` value at ``step``: (first, last
+        step holding ``key`` after it, the last one's value as ``nan``/``inf``/``-inf``) when
+        that last value is not finite (Trackio stores NaN and +-inf as strings); else None.
+        Both are seeks on the ``(run, step)`` index past ``step``."""
+        has = f"{store_sql.present_sql(key)} IS NOT NULL"
+        where = f"FROM metrics WHERE {self.run_col}=? AND step > ? AND {has}"
+        last = self._q(f"SELECT id {where} ORDER BY step DESC, id DESC LIMIT 1", (run_id, step))
+        row = self.row(last[0][0]) if last else None
+        if row is None:
+            return None
+        shown = nonfinite_name(row.metrics.get(key))
+        if shown is None:
+            return None
+        first = self._q(f"SELECT min(step) {where}", (run_id, step))[0][0]
+        return int(first), row.step, shown
 
     def row(self, row_id: int) -> MetricRow | None:
         """The metrics row with ``row_id``."""
