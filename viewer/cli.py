@@ -12,6 +12,7 @@ import argparse
 import functools
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -103,6 +104,16 @@ def no_data(root: Path, source: str, runs: str, what: str) -> str:
             f"run training with Trackio logging enabled, or pass --dir / --runs")
 
 
+def config_project(path: Path = Path(".config")) -> str | None:
+    """The ``CONFIG_TRACKER_PROJECT`` a ktrack checkout's ``.config`` names, or None."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'^CONFIG_TRACKER_PROJECT="((?:[^"\\]|\\.)*)"[ \t]*$', text, re.M)
+    return re.sub(r"\\(.)", r"\1", m.group(1)) if m and m.group(1) else None
+
+
 def find_projects(args: argparse.Namespace) -> list[Project]:
     """Open the requested project, or every project most recently updated first.
 
@@ -115,14 +126,21 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
     files = project_files(root)
     if args.project is not None:
         path = files.get(args.project) or files.get(file_stem(args.project))
-        if path is not None:
-            return [open_project(args.project if args.project in files else file_stem(args.project), path)]
-        journal = [pr for pr in _journals(args, set(files)) if pr.name == args.project]
-        if journal:
-            return journal
+        found = [open_project(args.project if args.project in files else file_stem(args.project), path)] \
+            if path is not None else [pr for pr in _journals(args, set(files)) if pr.name == args.project]
+        if found and args.from_config:
+            print(printable(f"{PROG}: project '{args.project}', named by ./.config (CONFIG_TRACKER_PROJECT); "
+                            f"--project NAME shows another"), file=sys.stderr)
+        if found:
+            return found
         known = ", ".join(list(files) + [pr.name for pr in _journals(args, set(files))])
         if not known:
             raise UserError(no_data(root, source, args.runs, f"no project '{args.project}'"))
+        if args.from_config:
+            warn(PROG, f"./.config names project '{args.project}' (CONFIG_TRACKER_PROJECT), which has no data "
+                       f"in {root} or {args.runs} yet; showing every project")
+            args.project, args.from_config = None, False
+            return find_projects(args)
         raise UserError(f"no project '{args.project}' in {root} or {args.runs}; available: {known}")
     projects: list[tuple[str, Project]] = []
     for name, path in files.items():
@@ -278,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: parse, run, turn user errors into one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.from_config = False
+    if args.project is None and not (args.gpu or args.list):
+        # As the seed's tool does: inside a ktrack checkout, the project its .config names.
+        args.project = config_project()
+        if args.project is not None:
+            args.from_config = True
     for bad, msg in ((args.gpu_db and not args.project, "--gpu-db requires --project"),
                      (args.compare is not None and not args.project, "--compare requires --project"),
                      (args.compare is not None and (args.gpu or args.gpu_db),

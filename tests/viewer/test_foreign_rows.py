@@ -56,9 +56,11 @@ row = st.tuples(st.one_of(good_step, bad_step), st.one_of(good_metrics, bad_metr
 
 
 def main(*args: str) -> tuple[int, str, str]:
-    """``trackio-view ARGS`` in this process: exit status, stdout, stderr."""
+    """``trackio-view ARGS`` in this process (in a folder without a ``.config``): exit status,
+    stdout, stderr."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.chdir(Path(args[args.index("--runs") + 1]).parent), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
         try:
             code = cli.main(list(args))
         except SystemExit as exc:
