@@ -39,24 +39,39 @@ def label_format(vmin: float, vmax: float, height: int = 10) -> str:
     return "{:7.%df}" % decimals
 
 
-def star_chart(cols: list[Column | None], vmin: float, vmax: float,
-               width: int = 50, height: int = 10, fmt: str = "{:7.2f}") -> list[str]:
-    """The ``--once`` chart: y labels (``fmt``, by default 2 decimals right-aligned
-    in 7), ``|``, one ``*`` per column at its sample value (:func:`star_row`), and a ``+---`` base of
-    ``width`` dashes under the axis."""
-    grid = [[" "] * width for _ in range(height)]
-    for x, col in enumerate(cols[:width]):
-        if col is not None:
-            grid[star_row(col[2], vmin, vmax, height)][x] = "*"
+HEIGHT = 10  # rows of the ``--once`` chart
+
+
+def chart_labels(vmin: float, vmax: float, height: int = HEIGHT) -> list[float]:
+    """The y label values of the ``--once`` chart, max (top) to min (bottom)."""
     step = (vmax - vmin) / (height - 1) if height > 1 else 0.0
     values = [vmax - i * step for i in range(height)]
     if not all(math.isfinite(v) for v in values):  # a range wider than the largest float
         values = [vmax * (1 - i / (height - 1)) + vmin * (i / (height - 1)) for i in range(height)]
-    labels = [fmt.format(v) for v in values]
-    pad = max(len(label) for label in labels)
-    lines = [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(labels)]
+    return values
+
+
+def star_lines(rows: list[int | None], labels: list[float], fmt: str = "{:7.2f}", width: int = 50) -> list[str]:
+    """The ``--once`` chart from each column's star row (None: no star) and the y label
+    values: labels in ``fmt``, ``|``, the stars, and a ``+---`` base of ``width`` dashes."""
+    grid = [[" "] * width for _ in labels]
+    for x, r in enumerate(rows[:width]):
+        if r is not None:
+            grid[r][x] = "*"
+    shown = [fmt.format(v) for v in labels]
+    pad = max(len(label) for label in shown)
+    lines = [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(shown)]
     lines.append(" " * (pad + 1) + "+" + "-" * width)
     return lines
+
+
+def star_chart(cols: list[Column | None], vmin: float, vmax: float,
+               width: int = 50, height: int = HEIGHT, fmt: str = "{:7.2f}") -> list[str]:
+    """The ``--once`` chart: y labels (``fmt``, by default 2 decimals right-aligned
+    in 7), ``|``, one ``*`` per column at its sample value (:func:`star_row`), and
+    a ``+---`` base of ``width`` dashes under the axis."""
+    rows = [None if c is None else star_row(c[2], vmin, vmax, height) for c in cols[:width]]
+    return star_lines(rows, chart_labels(vmin, vmax, height), fmt, width)
 
 
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))

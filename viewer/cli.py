@@ -15,8 +15,10 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from ktrack.messages import fail, printable, usage, warn
+from viewer import jsondoc
 from viewer.model import NoMetric
 from viewer.store import Project, RunInfo, StoreError, data_dir, file_stem, open_project, project_files
 
@@ -81,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs="*", metavar="RUN",
                    help="Compare runs (names or ids) of --project: differing Kconfig symbols, "
                         "a table and overlaid loss curves; no RUN: all runs")
+    p.add_argument("--json", action="store_true",
+                   help="Print one JSON document instead of text (implies --once; keys in docs/viewer.md)")
     p.add_argument("--no-cache", action="store_true",
                    help="Do not read or write the run summary cache ($XDG_CACHE_HOME/ktrack/viewer)")
     p.add_argument("--dir", metavar="PATH",
@@ -167,10 +171,9 @@ def pick_run(project: Project, wanted: str | None) -> RunInfo:
     return run
 
 
-def skipped_note(pr: Project, objects: bool = False) -> str | None:
-    """What ``pr`` holds that cannot be read, in words (None when nothing): rows left out for
-    their step or run type, and with ``objects`` rows whose metrics are JSON but not an object."""
-    n, m = pr.read(pr.skipped), (pr.read(pr.not_objects) if objects else 0)
+def skipped_words(n: int, m: int = 0) -> str | None:
+    """``n`` rows left out for their step or run type and ``m`` rows whose metrics are JSON
+    but not an object, in words (None when both are 0)."""
     parts = [f"{n} metrics row{'s' if n != 1 else ''} skipped (a step that is not an integer or a run id "
              f"that is not text)"] if n else []
     if m:
@@ -178,71 +181,99 @@ def skipped_note(pr: Project, objects: bool = False) -> str | None:
     return "; ".join(parts) or None
 
 
-def warn_skipped(pr: Project) -> None:
-    """Warn (stderr) about rows of ``pr`` left out for their types; the rest is shown."""
-    note = skipped_note(pr)
+def warn_skipped(pr: Project) -> int:
+    """Warn (stderr) about rows of ``pr`` left out for their types, and return how many."""
+    n = pr.read(pr.skipped)
+    note = skipped_words(n)
     if note:
         warn(PROG, f"{pr.path}: {note}; the other rows are shown")
+    return n
 
 
-def list_text(projects: list[Project]) -> str:
-    """``--list``: every project with its runs, steps and last update."""
-    out = []
+def list_data(projects: list[Project]) -> list[dict[str, Any]]:
+    """``--list`` (and its ``--json``): every project with its runs, steps and last update."""
+    out: list[dict[str, Any]] = []
     for pr in projects:
-        out.append(printable(f"{pr.name}  ({pr.path})"))
+        entry: dict[str, Any] = {"project": pr.name, "path": str(pr.path), "error": None, "skipped_rows": 0,
+                                 "non_object_rows": 0, "runs": []}
+        out.append(entry)
         try:
             runs = pr.read(functools.partial(pr.runs, counts=True))
-            skipped = skipped_note(pr, objects=True)
+            entry["skipped_rows"], entry["non_object_rows"] = pr.read(pr.skipped), pr.read(pr.not_objects)
         except StoreError as exc:
-            out.append(printable(f"  (unreadable: {exc})"))
+            entry["error"] = str(exc)
             continue
         finally:
             pr.close()
-        if skipped:
-            out.append(f"  ({skipped})")
-        if not runs:
+        entry["runs"] = [{"run": r.name, "run_id": r.run_id, "steps": r.steps, "last_step": r.last_step,
+                          "last_update": r.last_update} for r in runs]
+    return out
+
+
+def list_text(projects: list[dict[str, Any]]) -> str:
+    """``--list`` text of :func:`list_data`."""
+    out = []
+    for pr in projects:
+        out.append(printable(f"{pr['project']}  ({pr['path']})"))
+        if pr["error"] is not None:
+            out.append(printable(f"  (unreadable: {pr['error']})"))
+            continue
+        note = skipped_words(pr["skipped_rows"], pr["non_object_rows"])
+        if note:
+            out.append(f"  ({note})")
+        if not pr["runs"]:
             out.append("  (no runs)")
-        for r in runs:
-            when = (r.last_update or "")[:19].replace("T", " ")
-            out.append(printable(f"  {r.name:<28} {r.steps:>9} steps  last step {r.last_step!s:>9}  "
-                                 f"updated {when}  id {r.run_id}"))
+        for r in pr["runs"]:
+            when = (r["last_update"] or "")[:19].replace("T", " ")
+            out.append(printable(f"  {r['run']:<28} {r['steps']:>9} steps  last step {r['last_step']!s:>9}  "
+                                 f"updated {when}  id {r['run_id']}"))
     return "\n".join(out)
 
 
-def once_block(args: argparse.Namespace, pr: Project) -> str:
-    """One project's ``--once`` (or ``--gpu-db --once``) block."""
+def once_data(args: argparse.Namespace, pr: Project) -> dict[str, Any]:
+    """One project's ``--once`` (or ``--gpu-db --once``) data."""
     run = pick_run(pr, args.run)
-    warn_skipped(pr)
+    skipped = warn_skipped(pr)
     if args.gpu_db:
         from viewer import gpu_db
 
-        return pr.read(lambda: gpu_db.report(pr, run))
-    from viewer import once
+        d = pr.read(lambda: gpu_db.data(pr, run))
+    else:
+        from viewer import once
 
-    return once.dashboard(pr, run, args.zoom, args.metric, not args.no_cache)
+        d = once.data(pr, run, args.zoom, args.metric, not args.no_cache)
+    d["skipped_rows"] = skipped
+    return d
 
 
-def once_text(args: argparse.Namespace, projects: list[Project]) -> tuple[str, int]:
-    """All ``--once`` blocks joined by blank lines, and how many projects could not be read.
+def once_output(args: argparse.Namespace, projects: list[Project]) -> tuple[str, int]:
+    """All ``--once`` blocks joined by blank lines (or the ``--json`` document), and how
+    many projects could not be read.
 
     With several projects, each that cannot be shown gets its header and one
-    line, and the others are shown as usual.
+    line (in JSON its name and ``error``), and the others are shown as usual.
     """
-    from viewer import once
+    from viewer import gpu_db, once
 
+    entries: list[dict[str, Any]] = []
     blocks, bad = [], 0
     for pr in projects:
         try:
-            blocks.append(once_block(args, pr))
+            d = once_data(args, pr)
+            entries.append(d)
+            blocks.append(gpu_db.render(d) if args.gpu_db else once.render(d))
         except (NoMetric, StoreError) as exc:
             if len(projects) == 1:
                 raise
             if not isinstance(exc, NoMetric):
                 bad += 1
                 warn(PROG, exc)
+            entries.append({"project": pr.name, "error": str(exc)})
             blocks.append(once.message_block(pr, args.zoom, str(exc)))
         finally:
             pr.close()
+    if args.json:
+        return jsondoc.dumps({"kind": "gpu-db" if args.gpu_db else "once", "projects": entries}), bad
     return "\n\n".join(blocks), bad
 
 
@@ -268,23 +299,29 @@ def run(args: argparse.Namespace) -> int:
             devices = gpu.discover()
             if not devices:
                 raise UserError(f"No GPUs found (checked: {', '.join(gpu.checked())})")
-            print(gpu.render_once([dev.sample() for dev in devices]))
+            samples = [dev.sample() for dev in devices]
+            print(jsondoc.dumps({"kind": "gpu", "gpus": [s.as_dict() for s in samples]}) if args.json
+                  else gpu.render_once(samples))
             return 0
         from viewer.live import run_gpu
 
         return run_gpu(gpu, args.interval)
     projects = find_projects(args)
     if args.list:
-        print(list_text(projects))
+        listed = list_data(projects)
+        print(jsondoc.dumps({"kind": "list", "projects": listed}) if args.json else list_text(listed))
         return 0
     if args.once and args.compare is not None:
-        from viewer.compare_runs import compare_text
+        from viewer import compare_render
+        from viewer.compare_runs import compare_runs
 
         warn_skipped(projects[0])
-        print(compare_text(projects[0], args.compare, args.metric, not args.no_cache))
+        runs = compare_runs(projects[0], args.compare, args.metric, not args.no_cache)
+        print(jsondoc.dumps({"kind": "compare", "project": projects[0].name, **compare_render.compare_data(runs)})
+              if args.json else compare_render.compare_text(runs))
         return 0
     if args.once:
-        text, bad = once_text(args, projects)
+        text, bad = once_output(args, projects)
         print(text)
         return 1 if bad else 0
     from viewer.live import run_dashboard
@@ -297,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.from_config = False
+    args.once = args.once or args.json
     if args.project is None and not (args.gpu or args.list):
         # As the seed's tool does: inside a ktrack checkout, the project its .config names.
         args.project = config_project()

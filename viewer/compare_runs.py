@@ -83,11 +83,12 @@ def run_data(project: Project, runs: list[RunInfo], metric: str | None = None,
     return out
 
 
-def compare_text(project: Project, wanted: list[str], metric: str | None = None,
-                 use_cache: bool = True) -> str:
-    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs (symbol diff first)."""
+def compare_runs(project: Project, wanted: list[str], metric: str | None = None,
+                 use_cache: bool = True) -> list[compare_render.RunData]:
+    """The runs of ``trackio-view --compare RUN... --once`` (and its ``--json``), read in one snapshot."""
     with project.snapshot():
         runs = pick_runs(project, wanted)
         if not runs:
             raise NoMetric(f"project '{project.name}' has no runs to compare")
-        return compare_render.compare_text(run_data(project, runs, metric, use_cache))
+        return run_data(project, runs, metric, use_cache)
+

@@ -87,15 +87,23 @@ def _wh(v: float) -> str:
     return f"{v:.3f} Wh" if v < 1000 else f"{v:.0f} Wh"
 
 
-def energy_lines(project: Project, run: RunInfo) -> list[str]:
-    """The ``--gpu-db`` energy section ([] when the run holds no energy)."""
+def energy_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
+    """The run's GPU energy (None when it holds none): where it came from, Wh per GPU
+    and the total (the per-GPU sum when only those exist, for more than one GPU)."""
     per, total, where = find(project, run)
     if not per and total is None:
-        return []
-    out = ["", f"GPU Energy (from the {where}):"]
-    out += [f"  GPU {i}: {_wh(v)}" for i, v in sorted(per.items())]
+        return None
     if total is None and len(per) > 1:
         total = sum(per.values())
-    if total is not None:
-        out.append(f"  Total: {_wh(total)}")
+    return {"source": where, "gpus": [{"gpu": i, "wh": v} for i, v in sorted(per.items())], "total_wh": total}
+
+
+def energy_lines(d: dict[str, Any] | None) -> list[str]:
+    """The ``--gpu-db`` energy section of :func:`energy_data` ([] when None)."""
+    if d is None:
+        return []
+    out = ["", f"GPU Energy (from the {d['source']}):"]
+    out += [f"  GPU {g['gpu']}: {_wh(g['wh'])}" for g in d["gpus"]]
+    if d["total_wh"] is not None:
+        out.append(f"  Total: {_wh(d['total_wh'])}")
     return out
