@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Show GPU metrics from logged database instead of live hardware (requires --project)")
     p.add_argument("-z", "--zoom", type=int, choices=range(5), default=0, metavar="{0,1,2,3,4}",
                    help=ZOOM_HELP)
+    p.add_argument("-l", "--log", metavar="FILE",
+                   help="Show a training log file instead of a tracker: AdamWPrune's 'Iter N | loss ...' lines "
+                        "or ktrack's console.log; live it follows the file")
     p.add_argument("--run", metavar="NAME", help="Run name or id (default: the project's most recent run)")
     p.add_argument("--metric", metavar="KEY", help="Chart this metric instead of the loss (e.g. val/loss)")
     p.add_argument("--list", action="store_true", help="List projects and runs with step counts and exit")
@@ -288,10 +291,35 @@ def need_terminal() -> None:
                         f"e.g. trackio-view --once > metrics.txt")
 
 
+def run_log(args: argparse.Namespace) -> int:
+    """``--log FILE``: the file's dashboard once, or followed live."""
+    from viewer import logfile, once
+
+    path, name = Path(args.log).expanduser(), args.project or "training"  # the seed's name for a log
+    if not args.once:
+        if not path.is_file():
+            raise UserError(f"cannot read {path}: not a file; pass the training log, "
+                            f"e.g. runs/<project>/<run>/console.log")
+        return logfile.follow(path, args, name)
+    try:
+        log = logfile.read(path)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}; pass the training log, "
+                        f"e.g. runs/<project>/<run>/console.log") from None
+    d = logfile.data(log, name, path, args.zoom)
+    if log.malformed:
+        warn(PROG, f"{path}: {log.malformed} malformed training line{'s' if log.malformed != 1 else ''} "
+                   f"skipped, e.g. {log.first_malformed!r}")
+    print(jsondoc.dumps({"kind": "once", "projects": [d]}) if args.json else once.render(d))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Do what the parsed arguments ask; raise UserError/StoreError on failure."""
     if not args.once and not args.list:
         need_terminal()
+    if args.log is not None:
+        return run_log(args)
     if args.gpu:
         import gpu
 
@@ -335,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.from_config = False
     args.once = args.once or args.json
-    if args.project is None and not (args.gpu or args.list):
+    if args.project is None and not (args.gpu or args.list or args.log):
         # As the seed's tool does: inside a ktrack checkout, the project its .config names.
         args.project = config_project()
         if args.project is not None:
@@ -344,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
                      (args.compare is not None and not args.project, "--compare requires --project"),
                      (args.compare is not None and (args.gpu or args.gpu_db),
                       "--compare cannot be combined with --gpu or --gpu-db"),
-                     (args.gpu and args.gpu_db, "--gpu and --gpu-db cannot be combined")):
+                     (args.gpu and args.gpu_db, "--gpu and --gpu-db cannot be combined"),
+                     (args.log is not None and (args.gpu or args.gpu_db or args.list or args.compare is not None),
+                      "--log cannot be combined with --gpu, --gpu-db, --list or --compare")):
         if bad:
             parser.print_usage(sys.stderr)
             usage(PROG, msg)
