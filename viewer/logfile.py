@@ -137,7 +137,8 @@ class Tail:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.log = LogData()
-        self._offset, self._partial, self._ino = 0, b"", None
+        self._offset, self._partial = 0, b""
+        self._ino: int | None = None
 
     def poll(self) -> LogData:
         """Fold in the lines appended since the last call; start over if the file was
