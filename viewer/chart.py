@@ -15,6 +15,16 @@ def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
     return min(rows - 1, max(0, r))
 
 
+def star_row(v: float, vmin: float, vmax: float, rows: int) -> int:
+    """Row index from the top (0) of a ``--once`` star, placed as the seed's tool places it:
+    floor((max - v) / (max - min) * (rows - 1)), so only the minimum reaches the bottom row
+    (a flat range is drawn in the top row; halves keep +-1e308 ranges finite)."""
+    span = vmax / 2 - vmin / 2
+    if not span > 0:
+        return 0
+    return min(rows - 1, max(0, math.floor((vmax / 2 - v / 2) / span * (rows - 1))))
+
+
 def label_format(vmin: float, vmax: float, height: int = 10) -> str:
     """Format of y labels that tells the rows apart for any metric's range.
 
@@ -29,24 +39,39 @@ def label_format(vmin: float, vmax: float, height: int = 10) -> str:
     return "{:7.%df}" % decimals
 
 
-def star_chart(cols: list[Column | None], vmin: float, vmax: float,
-               width: int = 50, height: int = 10, fmt: str = "{:7.2f}") -> list[str]:
-    """The ``--once`` chart: y labels (``fmt``, by default 2 decimals right-aligned
-    in 7), ``|``, one ``*`` per column at its sample value, and a ``+---`` base of
-    ``width`` dashes under the axis."""
-    grid = [[" "] * width for _ in range(height)]
-    for x, col in enumerate(cols[:width]):
-        if col is not None:
-            grid[_row(col[2], vmin, vmax, height)][x] = "*"
+HEIGHT = 10  # rows of the ``--once`` chart
+
+
+def chart_labels(vmin: float, vmax: float, height: int = HEIGHT) -> list[float]:
+    """The y label values of the ``--once`` chart, max (top) to min (bottom)."""
     step = (vmax - vmin) / (height - 1) if height > 1 else 0.0
     values = [vmax - i * step for i in range(height)]
     if not all(math.isfinite(v) for v in values):  # a range wider than the largest float
         values = [vmax * (1 - i / (height - 1)) + vmin * (i / (height - 1)) for i in range(height)]
-    labels = [fmt.format(v) for v in values]
-    pad = max(len(label) for label in labels)
-    lines = [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(labels)]
+    return values
+
+
+def star_lines(rows: list[int | None], labels: list[float], fmt: str = "{:7.2f}", width: int = 50) -> list[str]:
+    """The ``--once`` chart from each column's star row (None: no star) and the y label
+    values: labels in ``fmt``, ``|``, the stars, and a ``+---`` base of ``width`` dashes."""
+    grid = [[" "] * width for _ in labels]
+    for x, r in enumerate(rows[:width]):
+        if r is not None:
+            grid[r][x] = "*"
+    shown = [fmt.format(v) for v in labels]
+    pad = max(len(label) for label in shown)
+    lines = [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(shown)]
     lines.append(" " * (pad + 1) + "+" + "-" * width)
     return lines
+
+
+def star_chart(cols: list[Column | None], vmin: float, vmax: float,
+               width: int = 50, height: int = HEIGHT, fmt: str = "{:7.2f}") -> list[str]:
+    """The ``--once`` chart: y labels (``fmt``, by default 2 decimals right-aligned
+    in 7), ``|``, one ``*`` per column at its sample value (:func:`star_row`), and
+    a ``+---`` base of ``width`` dashes under the axis."""
+    rows = [None if c is None else star_row(c[2], vmin, vmax, height) for c in cols[:width]]
+    return star_lines(rows, chart_labels(vmin, vmax, height), fmt, width)
 
 
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))

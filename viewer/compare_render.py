@@ -156,6 +156,15 @@ def overlay_chart(runs: list[RunData], width: int = 60, height: int = 12) -> lis
     return lines
 
 
+def compare_data(runs: list[RunData]) -> dict[str, Any]:
+    """The ``--compare --json`` document's numbers: the differing symbols (one value per run,
+    None where unset) and per run the table's steps, latest and best loss and time."""
+    configs = [_strip(r.config) for r in runs]
+    return {"differing": {n: [c.get(n) for c in configs] for n in differing(runs)},
+            "runs": [{"run": r.name, "steps": r.steps, "latest_loss": r.latest, "best_loss": r.best,
+                      "time_s": r.time_s} for r in runs]}
+
+
 def compare_text(runs: list[RunData], width: int = 60, height: int = 12) -> str:
     """The whole comparison: symbol diff first, then the run table, then the overlaid loss chart."""
     if not runs:

@@ -96,10 +96,10 @@ def run_data(runs: list[tuple[Project, RunInfo]], metric: str | None = None,
     return out
 
 
-def compare_text(project: Project, wanted: list[str], metric: str | None = None,
-                 use_cache: bool = True) -> str:
-    """``trackio-view --compare RUN... --once``: the comparison of ``wanted`` runs (symbol diff first),
-    read in one snapshot of the project (and one of its journal twin)."""
+def compare_runs(project: Project, wanted: list[str], metric: str | None = None,
+                 use_cache: bool = True) -> list[compare_render.RunData]:
+    """The runs of ``trackio-view --compare RUN... --once`` (and its ``--json``), read in one
+    snapshot of the project (and one of its journal twin)."""
     with ExitStack() as stack:
         for pr in (project, project.twin):
             if pr is not None:
@@ -107,4 +107,4 @@ def compare_text(project: Project, wanted: list[str], metric: str | None = None,
         runs = pick_runs(project, wanted)
         if not runs:
             raise NoMetric(f"project '{project.name}' has no runs to compare")
-        return compare_render.compare_text(run_data(runs, metric, use_cache))
+        return run_data(runs, metric, use_cache)

@@ -96,21 +96,37 @@ def _wh(v: float) -> str:
     return f"{v:.3f} Wh" if v < 1000 else f"{v:.0f} Wh"
 
 
-def energy_lines(project: Project, run: RunInfo) -> list[str]:
-    """The ``--gpu-db`` energy section ([] when the run holds no energy)."""
+def energy_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
+    """The run's GPU energy (None when it holds none): where it came from, Wh per GPU
+    (``node`` null outside a multi-node job), per node, and the total (the per-GPU sum
+    when only those exist, for more than one GPU)."""
     per, total, where = find(project, run)
     if not per and total is None:
-        return []
-    out = ["", f"GPU Energy (from the {where}):"]
+        return None
+    gpus: list[dict[str, Any]] = []
     nodes: dict[str, float] = {}
     for label, v in sorted(per.items(), key=lambda kv: _label_order(kv[0])):
-        out.append(f"  GPU {label}: {_wh(v)}")
-        if "/" in label:
-            node = label.rsplit("/", 1)[0]
+        node, index = _label_order(label)
+        gpus.append({"gpu": index, "node": node or None, "wh": v})
+        if node:
             nodes[node] = nodes.get(node, 0.0) + v
-    out += [f"  Node {node}: {_wh(v)}" for node, v in sorted(nodes.items())]
     if total is None and len(per) > 1:
         total = sum(per.values())
-    if total is not None:
-        out.append(f"  Total: {_wh(total)}")
+    return {"source": where, "gpus": gpus, "nodes": dict(sorted(nodes.items())), "total_wh": total}
+
+
+def energy_lines(d: dict[str, Any] | None) -> list[str]:
+    """The ``--gpu-db`` energy section of :func:`energy_data` ([] when None)."""
+    if d is None:
+        return []
+    out = ["", f"GPU Energy (from the {d['source']}):"]
+    out += [f"  GPU {gpu_label(g)}: {_wh(g['wh'])}" for g in d["gpus"]]
+    out += [f"  Node {node}: {_wh(v)}" for node, v in d["nodes"].items()]
+    if d["total_wh"] is not None:
+        out.append(f"  Total: {_wh(d['total_wh'])}")
     return out
+
+
+def gpu_label(g: dict[str, Any]) -> str:
+    """How the ``--gpu-db`` report names one GPU of a data dict: ``0``, or ``<node>/0``."""
+    return f"{g['node']}/{g['gpu']}" if g.get("node") else str(g["gpu"])

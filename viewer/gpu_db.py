@@ -18,7 +18,7 @@ from typing import Any
 
 from ktrack.numbers import number
 from viewer import keys
-from viewer.energy import energy_lines
+from viewer.energy import energy_data, energy_lines, gpu_label
 from viewer.model import NoMetric
 from viewer.store import Project, RunInfo
 
@@ -43,61 +43,82 @@ def _number(v: Any) -> float | None:
     return out if out is not None and abs(out) < 1e300 else None
 
 
-def _status(title: str, latest: dict, prefix: str, util_label: str) -> list[str]:
-    """The latest-status lines of one GPU (keys ``<prefix><spelling>``).
+STATUS_FIELDS = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
+                 "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz")
+HISTORY = (("utilization", "Utilization", "{:.1f}%"), ("temperature_c", "Temperature", "{:.0f}" + DEG),
+           ("power_w", "Power", "{:.0f}W"))
+SYSTEM_FIELDS = (("utilization", "util {:.1f}%"), ("memory_used_gb", "mem {:.1f} GB"),
+                 ("temperature_c", "temp {:.0f}" + DEG), ("power_w", "power {:.0f}W"))
 
-    The first GPU keeps the documented labels; further GPUs say ``Utilization:``
-    so that a script's ``grep "GPU Utilization:"`` still finds one line.
-    """
+
+def _fields(latest: dict, prefix: str) -> dict[str, float | None]:
+    """The status fields of one GPU (keys ``<prefix><spelling>``) in a row."""
     def g(field: str) -> float | None:
         key = keys.gpu_field(field, prefix, latest)
         return _number(latest.get(key)) if key else None
 
+    return {f: g(f) for f in STATUS_FIELDS}
+
+
+def _status(title: str, v: dict[str, float | None], util_label: str) -> list[str]:
+    """The latest-status lines of one GPU.
+
+    The first GPU keeps the documented labels; further GPUs say ``Utilization:``
+    so that a script's ``grep "GPU Utilization:"`` still finds one line.
+    """
     out = [title]
-    util, used, pct = g("utilization"), g("memory_used_gb"), g("memory_percent")
+    util, used, pct = v["utilization"], v["memory_used_gb"], v["memory_percent"]
     if util is not None:
         out.append(f"  {util_label}: {util:.1f}%")
     if used is not None:
         out.append(f"  Memory Usage: {used:.1f} GB" + (f" ({pct:.1f}%)" if pct is not None else ""))
-    if (temp := g("temperature_c")) is not None:
+    if (temp := v["temperature_c"]) is not None:
         out.append(f"  Temperature: {temp:.0f}{DEG}")
-    if (power := g("power_w")) is not None:
+    if (power := v["power_w"]) is not None:
         out.append(f"  Power: {power:.0f}W")
-    clocks = [(lbl, g(f"clock_{k}_mhz")) for lbl, k in
+    clocks = [(lbl, v[f"clock_{k}_mhz"]) for lbl, k in
               (("Graphics", "graphics"), ("Memory", "memory"), ("Fclk", "fclk"), ("Socclk", "socclk"))]
-    if any(v is not None for _, v in clocks):
+    if any(c is not None for _, c in clocks):
         out.append("  Clock Frequencies:")
-        out += [f"    {lbl}: {v:.0f} MHz" for lbl, v in clocks if v is not None]
+        out += [f"    {lbl}: {c:.0f} MHz" for lbl, c in clocks if c is not None]
     return out
 
 
-def _step_section(project: Project, run: RunInfo, gkeys: list[str]) -> list[str]:
-    """Latest status, history, data range and key counts from ``metrics``."""
+def _step_data(project: Project, run: RunInfo, gkeys: list[str]) -> dict[str, Any] | None:
+    """Latest status per GPU, history, data range and key counts from ``metrics``."""
     hist = {f: keys.gpu_field(f, "gpu/", gkeys) for f in ("utilization", "temperature_c", "power_w")}
     wanted = gkeys + [k for k in hist.values() if k and k not in gkeys]
     stats, lo_step, hi_step, last_id = project.key_stats(run.run_id, wanted)
     latest = project.row(last_id) if last_id is not None else None
     if latest is None:
-        return ["No gpu/* values logged with steps in the metrics table."]
-    out = _status(f"Latest GPU Status (Step {latest.step}):", latest.metrics, "gpu/", "GPU Utilization")
+        return None
+    gpus = [{"gpu": 0, "step": latest.step, **_fields(latest.metrics, "gpu/")}]
     for prefix in dict.fromkeys(k.split("/")[0] + "/" for k in gkeys if not k.startswith("gpu/")):
         mine = [k for k in gkeys if k.startswith(prefix)]
         row = project.latest_row_with(run.run_id, mine)
         if row is not None:
-            out += [""] + _status(f"Latest GPU {prefix[3:-1]} Status (Step {row.step}):", row.metrics, prefix,
-                                  "Utilization")
-    out += ["", f"Historical Data ({max(stats[k][0] for k in gkeys)} logged entries):"]
-    fmt = (("utilization", "Utilization", "{:.1f}%"), ("temperature_c", "Temperature", "{:.0f}" + DEG),
-           ("power_w", "Power", "{:.0f}W"))
-    for field, label, f in fmt:
-        key = hist[field]
-        if key and stats[key][1] is not None:
-            _, lo, hi, avg = stats[key]
-            out.append(f"  {label}: {f.format(lo)} - {f.format(hi)} (avg: {f.format(avg)})")
-    out += ["", f"Data Range: Steps {lo_step} - {hi_step}", "", "Available GPU Metrics:"]
-    for k in gkeys:
-        shown = k[4:] if k.startswith("gpu/") else k
-        out.append(f"  - {shown} ({stats[k][0]} data points)")
+            gpus.append({"gpu": int(prefix[3:-1]), "step": row.step, **_fields(row.metrics, prefix)})
+    history = {f: {"min": stats[k][1], "max": stats[k][2], "avg": stats[k][3]}
+               for f, k in hist.items() if k and stats[k][1] is not None}
+    return {"latest": gpus, "entries": max(stats[k][0] for k in gkeys), "history": history,
+            "first_step": lo_step, "last_step": hi_step,
+            "metrics": {(k[4:] if k.startswith("gpu/") else k): stats[k][0] for k in gkeys}}
+
+
+def _step_lines(d: dict[str, Any] | None) -> list[str]:
+    if d is None:
+        return ["No gpu/* values logged with steps in the metrics table."]
+    first, *others = d["latest"]
+    out = _status(f"Latest GPU Status (Step {first['step']}):", first, "GPU Utilization")
+    for g in others:
+        out += [""] + _status(f"Latest GPU {g['gpu']} Status (Step {g['step']}):", g, "Utilization")
+    out += ["", f"Historical Data ({d['entries']} logged entries):"]
+    for field, label, f in HISTORY:
+        if field in d["history"]:
+            h = d["history"][field]
+            out.append(f"  {label}: {f.format(h['min'])} - {f.format(h['max'])} (avg: {f.format(h['avg'])})")
+    out += ["", f"Data Range: Steps {d['first_step']} - {d['last_step']}", "", "Available GPU Metrics:"]
+    out += [f"  - {k} ({n} data points)" for k, n in d["metrics"].items()]
     return out
 
 
@@ -113,38 +134,46 @@ def _sys_key(key: str) -> tuple[tuple[str, int], str] | None:
     return None
 
 
-def _system_section(project: Project, run: RunInfo) -> list[str]:
+def _system_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     """Key counts and latest values from Trackio's ``system_metrics`` table."""
     parsed = {k: p for k in project.system_keys(run) if (p := _sys_key(k)) is not None}
     skeys = sorted(parsed, key=lambda k: (parsed[k][0], k))
     if not skeys:
-        return []
+        return None
     n, t0, t1, stats = project.system_stats(run, skeys)
     nodes_seen = {parsed[k][0][0] for k in skeys}
     last: dict[str, Any] = {}
     for _, values in project.system_rows(run, last=4 * len(nodes_seen)):  # each node's rows come on their own
         last.update(values)
-    out = ["", f"Trackio System Metrics (system_metrics table, {n} logged entries):",
-           f"  Time Range: {(t0 or '')[:19].replace('T', ' ')} - {(t1 or '')[:19].replace('T', ' ')}"]
-    gpus = sorted({parsed[k][0] for k in skeys})
-    nodes = {node: sum(1 for n, _ in gpus if n == node) for node, _ in gpus if node}
-    if nodes:
+    ids = sorted({parsed[k][0] for k in skeys})
+    gpus = []
+    for idx in ids:
+        mine = {parsed[k][1]: last.get(k) for k in skeys if parsed[k][0] == idx}
+        values = {}
+        for field, _ in SYSTEM_FIELDS:
+            name = keys.gpu_field(field, "", mine)
+            values[field] = _number(mine.get(name)) if name else None
+        if any(v is not None for v in values.values()) or any(keys.gpu_field(f, "", mine) for f in keys.GPU_FIELDS):
+            gpus.append({"gpu": idx[1], "node": idx[0] or None, **values})
+    nodes = {node: sum(1 for n, _ in ids if n == node) for node, _ in ids if node}
+    return {"entries": n, "first_time": t0, "last_time": t1, "nodes": nodes, "latest": gpus,
+            "metrics": {k: stats[k][0] for k in skeys}}
+
+
+def _system_lines(d: dict[str, Any] | None) -> list[str]:
+    if d is None:
+        return []
+    out = ["", f"Trackio System Metrics (system_metrics table, {d['entries']} logged entries):",
+           f"  Time Range: {(d['first_time'] or '')[:19].replace('T', ' ')} - "
+           f"{(d['last_time'] or '')[:19].replace('T', ' ')}"]
+    if nodes := d["nodes"]:
         out.append(f"  Nodes ({len(nodes)}, {sum(nodes.values())} GPUs): "
                    + ", ".join(f"{node} ({count} GPU{'s' if count > 1 else ''})" for node, count in nodes.items()))
-    for idx in gpus:
-        mine = {parsed[k][1]: last.get(k) for k in skeys if parsed[k][0] == idx}
-        parts = []
-        for field, f in (("utilization", "util {:.1f}%"), ("memory_used_gb", "mem {:.1f} GB"),
-                         ("temperature_c", "temp {:.0f}" + DEG), ("power_w", "power {:.0f}W")):
-            name = keys.gpu_field(field, "", mine)
-            v = _number(mine.get(name)) if name else None
-            if v is not None:
-                parts.append(f.format(v))
-        if parts or any(keys.gpu_field(f, "", mine) for f in keys.GPU_FIELDS):
-            label = f"{idx[0]}/{idx[1]}" if idx[0] else str(idx[1])
-            out.append(f"  GPU {label} latest: " + (", ".join(parts) or "no numeric values"))
+    for g in d["latest"]:
+        parts = [f.format(g[field]) for field, f in SYSTEM_FIELDS if g[field] is not None]
+        out.append(f"  GPU {gpu_label(g)} latest: " + (", ".join(parts) or "no numeric values"))
     out.append("  Available System Metrics:")
-    out += [f"  - {k} ({stats[k][0]} data points)" for k in skeys]
+    out += [f"  - {k} ({n} data points)" for k, n in d["metrics"].items()]
     return out
 
 
@@ -159,18 +188,30 @@ def _why_none(project: Project, run: RunInfo) -> str:
     return "log them with TRACKER_LOG_GPU=y"
 
 
-def report(project: Project, run: RunInfo) -> str:
-    """The full ``--gpu-db`` report; raises NoMetric when no source has GPU data."""
+def data(project: Project, run: RunInfo) -> dict[str, Any]:
+    """What the ``--gpu-db`` report shows, as the ``--gpu-db --once --json`` project entry
+    (keys in docs/viewer.md); raises NoMetric when no source has GPU data."""
     gkeys = sorted((k for k in project.metric_keys(run.run_id) if STEP_KEY.match(k) and "energy" not in k),
                    key=_order)
-    system = _system_section(project, run)
-    energy = energy_lines(project, run)
-    if not gkeys and not system and not energy:
+    system = _system_data(project, run)
+    energy = energy_data(project, run)
+    if not gkeys and system is None and energy is None:
         raise NoMetric(f"project '{project.name}' run '{run.name}' has no GPU metrics "
-                       f"(no gpu/* keys in metrics, none in system_metrics); " + _why_none(project, run))
-    lines = [RULE, f"GPU Metrics from Database - Project: {project.name}", RULE, ""]
-    if gkeys:
-        lines += _step_section(project, run, gkeys)
+                       "(no gpu/* keys in metrics, none in system_metrics); " + _why_none(project, run))
+    return {"project": project.name, "run": run.name, "run_id": run.run_id, "has_step_keys": bool(gkeys),
+            "steps": _step_data(project, run, gkeys) if gkeys else None, "system": system, "energy": energy}
+
+
+def render(d: dict[str, Any]) -> str:
+    """The ``--gpu-db`` report of :func:`data`'s dict."""
+    lines = [RULE, f"GPU Metrics from Database - Project: {d['project']}", RULE, ""]
+    if d["has_step_keys"]:
+        lines += _step_lines(d["steps"])
     else:
         lines.append("No gpu/* keys logged with steps in the metrics table.")
-    return "\n".join(lines + system + energy)
+    return "\n".join(lines + _system_lines(d["system"]) + energy_lines(d["energy"]))
+
+
+def report(project: Project, run: RunInfo) -> str:
+    """The full ``--gpu-db`` report; raises NoMetric when no source has GPU data."""
+    return render(data(project, run))

@@ -65,6 +65,6 @@ def iteration_of(project: Project, run: RunInfo, roles: Roles, step: int) -> int
     return step
 
 
-def fmt_sparsity(v: float) -> str:
+def sparsity_percent(v: float) -> float:
     """Sparsity as a percentage: fractions (<= 1) are scaled by 100."""
-    return f"{v * 100 if abs(v) <= 1 else v:.1f}%"
+    return v * 100 if abs(v) <= 1 else v

@@ -22,6 +22,7 @@ until the next query, so thousands of projects never hold thousands of files.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -78,6 +79,14 @@ def iso_seconds(stamp: str) -> float:
     return (t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def nonfinite_name(v: Any) -> str | None:
+    """``nan``, ``inf`` or ``-inf`` for a NaN or infinite JSON value (Trackio's strings
+    ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` or a float), else None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(v) if isinstance(v, str) else None
+
+
 class Project(SeriesQueries):
     """A read-only handle on one ``<project>.db`` (connected on first use)."""
 
@@ -109,6 +118,22 @@ class Project(SeriesQueries):
     def _schema(self) -> None:
         self.has_run_id = "run_id" in self.columns("metrics")
         self.run_col = "run_id" if self.has_run_id else "run_name"
+        # Every query reads ``metrics``; this per-connection view (temp objects are
+        # searched first and write nothing beside the file) hides the rows whose step
+        # or run another writer left of the wrong type, so no query meets them.  A
+        # connection handed in (the journal mirror) holds ktrack's own rows only.
+        self._ok = store_sql.row_ok_sql(self.run_col)
+        if self._stamp is not None:
+            self._q(f"CREATE TEMP VIEW IF NOT EXISTS metrics AS SELECT * FROM main.metrics WHERE {self._ok}")
+
+    def skipped(self) -> int:
+        """How many ``metrics`` rows the view leaves out for their step or run type (an index scan)."""
+        return int(self._q(f"SELECT count(*) FROM main.metrics WHERE NOT {self._ok}")[0][0])
+
+    def not_objects(self) -> int:
+        """How many rows the view keeps hold metrics that are not a JSON object, so no
+        values (a table scan: for ``--list``, not for every read)."""
+        return int(self._q(f"SELECT count(*) FROM metrics WHERE {store_sql.not_object_sql()}")[0][0])
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -353,7 +378,8 @@ class Project(SeriesQueries):
                   f"UNION ALL SELECT metrics FROM (SELECT metrics FROM {table} WHERE {col}=? ORDER BY {order} "
                   f"LIMIT 200){spread}")
         q = (f"SELECT DISTINCT j.key FROM (SELECT CAST(metrics AS TEXT) AS t FROM ({sample})) AS m, "
-             f"json_each(CASE WHEN json_valid(m.t) THEN m.t ELSE '{{}}' END) AS j")
+             f"json_each(CASE WHEN json_valid(m.t) THEN CASE WHEN json_type(m.t) = 'object' THEN m.t END "
+             f"END) AS j")
         return sorted(r[0] for r in self._q(q, (run_id, rows, run_id)))
 
     sample_keys = metric_keys
@@ -368,6 +394,23 @@ class Project(SeriesQueries):
         rows = self._q(f"SELECT id FROM metrics WHERE +{self.run_col}=? AND ({has}) ORDER BY id DESC LIMIT 1",
                        (run_id,))
         return self.row(rows[0][0]) if rows else None
+
+    def nonfinite_after(self, run_id: str, key: str, step: int) -> tuple[int, int, str] | None:
+        """Where the run went after its last finite ``key`` value at ``step``: (first, last
+        step holding ``key`` after it, the last one's value as ``nan``/``inf``/``-inf``) when
+        that last value is not finite (Trackio stores NaN and +-inf as strings); else None.
+        Both are seeks on the ``(run, step)`` index past ``step``."""
+        has = f"{store_sql.present_sql(key)} IS NOT NULL"
+        where = f"FROM metrics WHERE {self.run_col}=? AND step > ? AND {has}"
+        last = self._q(f"SELECT id {where} ORDER BY step DESC, id DESC LIMIT 1", (run_id, step))
+        row = self.row(last[0][0]) if last else None
+        if row is None:
+            return None
+        shown = nonfinite_name(row.metrics.get(key))
+        if shown is None:
+            return None
+        first = self._q(f"SELECT min(step) {where}", (run_id, step))[0][0]
+        return int(first), row.step, shown
 
     def row(self, row_id: int) -> MetricRow | None:
         """The metrics row with ``row_id``."""

@@ -213,8 +213,8 @@ class SeriesQueries:
         ``id <= top`` look stored in step order, densely enough that a scan by id pays;
         None: read by the step index."""
         c = self.run_col
-        if not any([r[2] for r in self._q(f"PRAGMA index_info({name})")][:2] == [c, "step"]
-                   for name in [r[1] for r in self._q("PRAGMA index_list(metrics)")]):
+        if not any([r[2] for r in self._q(f"PRAGMA main.index_info({name})")][:2] == [c, "step"]
+                   for name in [r[1] for r in self._q("PRAGMA main.index_list(metrics)")]):
             return None
         starts = [r[0] for r in self._q(
             f"WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < ?4) "

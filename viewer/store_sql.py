@@ -96,3 +96,24 @@ def present_sql(key: str, col: str = "metrics") -> str:
 def offset_sql(key: str, col: str = "metrics") -> str:
     """SQL for the 1-based position of ``"key":`` in a BLOB row (0 when absent)."""
     return f"instr({col}, X'{needle(key).hex()}')"
+
+
+def row_ok_sql(run_col: str) -> str:
+    """SQL that is 1 for a ``metrics`` row whose step and run the viewer can read, else 0.
+
+    Trackio writes an INTEGER step and a TEXT run; a file written by another
+    program may hold steps as text, NULL or REAL.  Both columns are in
+    Trackio's ``(run_id, step)`` index, so the test costs no table read and
+    index-only queries (counts, step ranges) stay index-only.  Metrics that
+    are JSON but not an object need no test here: they hold no values for
+    :func:`value_sql` and :func:`viewer.store.decode`.
+    """
+    return f"(typeof(step) = 'integer' AND typeof({run_col}) = 'text')"
+
+
+def not_object_sql(col: str = "metrics") -> str:
+    """SQL that is 1 for a row whose ``col`` is JSON but not an object, else 0 (one byte
+    compare for rows starting with ``{``; ``CASE`` keeps ``json_type`` off invalid JSON)."""
+    text = f"CAST({col} AS TEXT)"
+    return (f"(coalesce(substr({col}, 1, 1) NOT IN ('{{', X'7b'), 1) AND "
+            f"CASE WHEN json_valid({text}) THEN json_type({text}) != 'object' ELSE 0 END)")

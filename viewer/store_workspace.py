@@ -59,8 +59,8 @@ class RunCount:
 
 def _indexed(pr: "Project") -> bool:
     """True when an index of ``metrics`` starts with the run column (Trackio's (run_id, step))."""
-    for _, name, *_ in pr.query("PRAGMA index_list(metrics)"):
-        cols = pr.query(f"PRAGMA index_info({name})")
+    for _, name, *_ in pr.query("PRAGMA main.index_list(metrics)"):
+        cols = pr.query(f"PRAGMA main.index_info({name})")
         if cols and min(cols)[2] == pr.run_col:
             return True
     return False

@@ -131,6 +131,17 @@ def test_the_run_forwards_every_node_and_sums_the_job(tmp_path: Path, mixed: Non
     assert shown.returncode == 0, shown.stderr
     assert "Nodes (2, 4 GPUs): a (2 GPUs), b (2 GPUs)" in shown.stdout and "GPU b/1 latest:" in shown.stdout
     assert "Node a:" in shown.stdout and "Node b:" in shown.stdout
+    doc = json.loads(subprocess.run([sys.executable, "-m", "viewer", "--gpu-db", "--json", "--project", project,
+                                     "--runs", str(tmp_path / "runs")], capture_output=True, text=True,
+                                    timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+                                    check=True).stdout)["projects"][0]
+    assert doc["system"]["nodes"] == {"a": 2, "b": 2}
+    assert {(g["node"], g["gpu"]) for g in doc["system"]["latest"]} == {(n, i) for n in "ab" for i in (0, 1)}
+    energy = doc["energy"]
+    for g in energy["gpus"]:
+        assert f"  GPU {g['node']}/{g['gpu']}: {g['wh']:.3f} Wh" in shown.stdout
+    assert energy["nodes"]["a"] == pytest.approx(sum(g["wh"] for g in energy["gpus"] if g["node"] == "a"))
+    assert f"  Node a: {energy['nodes']['a']:.3f} Wh" in shown.stdout
 
 
 @settings(max_examples=40, deadline=None)

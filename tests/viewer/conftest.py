@@ -38,10 +38,11 @@ def write(root: Path, code: str) -> None:
                    check=True, capture_output=True, timeout=120)
 
 
-def view(root: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-    """Run ``trackio-view`` (python -m viewer) with ``root``'s environment."""
+def view(root: Path, *args: str, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``trackio-view`` (python -m viewer) with ``root``'s environment, in ``cwd``
+    (default ``root``: never the checkout, whose ``.config`` would name a project)."""
     p = subprocess.run([sys.executable, "-m", "viewer", *args], env=env_for(root),
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, cwd=cwd or root)
     if check:
         assert p.returncode == 0, p.stderr
     return p

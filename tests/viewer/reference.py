@@ -35,6 +35,23 @@ def points(rows: list[tuple[int, int, dict]], key: str) -> list[tuple[int, float
     return out
 
 
+def nonfinite(v: Any) -> str | None:
+    """``nan``, ``inf`` or ``-inf`` for a NaN or infinite value (or Trackio's strings for them), else None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(v) if isinstance(v, str) else None
+
+
+def diverged(rows: list[tuple[int, int, dict]], key: str, last_finite: int) -> tuple[int, int, str] | None:
+    """Where a run went after its last finite ``key`` value at step ``last_finite``: the first
+    and last step of the rows holding ``key`` (any value) after it and the last one's value as
+    ``nan``/``inf``/``-inf``, when that newest row (by step, then id) holds no finite value."""
+    after = sorted(((step, rid, m[key]) for rid, step, m in rows if key in m and step > last_finite),
+                   key=lambda t: (t[0], t[1]))
+    shown = nonfinite(after[-1][2]) if after else None
+    return None if shown is None else (after[0][0], after[-1][0], shown)
+
+
 @dataclass
 class Ref:
     """The reference view."""
@@ -77,7 +94,8 @@ def _fmt_sparsity(v: float) -> str:
 
 
 def chart(ref: Ref, fmt: str) -> list[str]:
-    """The 10-row star chart: one star per column at its first value's row."""
+    """The 10-row star chart: one star per column at its first value's row, counted down
+    from the top by floor((max - value) / (max - min) * 9)."""
     height, width = 10, len(ref.cols)
     lo, hi = ref.vmin, ref.vmax
     labels = []
@@ -90,7 +108,7 @@ def chart(ref: Ref, fmt: str) -> list[str]:
         if col is None:
             continue
         frac = 0.0 if not hi / 2 - lo / 2 > 0 else (hi / 2 - col[2] / 2) / (hi / 2 - lo / 2)
-        row = height - 1 if not hi / 2 - lo / 2 > 0 else min(height - 1, max(0, int(round(frac * (height - 1)))))
+        row = min(height - 1, max(0, math.floor(frac * (height - 1))))  # the seed's floor placement
         grid[row][x] = "*"
     pad = max(len(label) for label in labels)
     return [f"{label:>{pad}} |{''.join(grid[i])}".rstrip() for i, label in enumerate(labels)] + \
@@ -98,14 +116,18 @@ def chart(ref: Ref, fmt: str) -> list[str]:
 
 
 def once_text(project: str, zoom: int, pts: list[tuple[int, float]], lr: float | None,
-              sparsity: float | None, label_fmt: str) -> str:
-    """The expected ``--once`` block for the loss points ``pts`` (the documented layout)."""
+              sparsity: float | None, label_fmt: str, gone: tuple[int, int, str] | None = None) -> str:
+    """The expected ``--once`` block for the loss points ``pts`` (the documented layout);
+    ``gone``: where the run diverged (:func:`diverged`), if it did."""
     ref = view(pts, zoom, 50)
     assert ref is not None
     change = ref.last[1] - ref.first[1]
+    latest = [f"Latest Iteration: {ref.last[0]}", f"Latest Loss: {ref.last[1]:.4f}"] if gone is None else [
+        f"Latest Iteration: {gone[1]} (diverged: Loss not finite since iteration {gone[0]})",
+        f"Latest Loss: {gone[2]} (last finite {ref.last[1]:.4f} at iteration {ref.last[0]})"]
     lines = ["=" * 60, f"TrackIO Dashboard - Project: {project}",
              f"View: {('All data', 'Last 500', 'Last 200', 'Last 100', 'Last 50')[zoom]}", "=" * 60, "",
-             f"Latest Iteration: {ref.last[0]}", f"Latest Loss: {ref.last[1]:.4f}",
+             *latest,
              f"Loss Change: {'+' if change >= 0 else ''}{change:.4f} (from {ref.first[1]:.4f})",
              f"Min Loss: {ref.vmin:.4f}", f"Max Loss: {ref.vmax:.4f}"]
     if lr is not None:

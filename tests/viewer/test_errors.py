@@ -5,6 +5,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.viewer.conftest import view
 
 
@@ -18,7 +20,15 @@ def one_line_error(p, code: int = 1) -> str:
 
 def test_no_data(tmp_path: Path) -> None:
     msg = one_line_error(view(tmp_path, "--once"))
-    assert "No Trackio data found" in msg and str(tmp_path / "trackio") in msg and "TRACKIO_DIR" in msg
+    assert msg.startswith("trackio-view: error: No TrackIO data found: ")  # the seed's words
+    assert str(tmp_path / "trackio") in msg and "TRACKIO_DIR" in msg
+
+
+@pytest.mark.parametrize("args", [("--list",), ("--once", "-p", "nope"), ("--gpu-db", "-p", "nope", "--once"),
+                                  ("--compare", "-p", "nope", "--once")])
+def test_no_data_any_command(tmp_path: Path, args: tuple[str, ...]) -> None:
+    msg = one_line_error(view(tmp_path, *args))
+    assert msg.startswith("trackio-view: error: No TrackIO data found: ")
 
 
 def test_no_data_dir_option(tmp_path: Path) -> None:
@@ -90,3 +100,27 @@ def test_newer_schema_version(fixed_root: Path, tmp_path: Path) -> None:
 def test_gpu_db_no_gpu_metrics(fixed_root: Path) -> None:
     msg = one_line_error(view(fixed_root, "--gpu-db", "-p", "tracking-e97b5", "--once"))
     assert "has no GPU metrics" in msg
+
+
+def test_config_names_the_project(multi_root: Path, tmp_path: Path) -> None:
+    """Inside a ktrack checkout (a .config in the cwd, here a tmp folder) without --project."""
+    (tmp_path / ".config").write_text('CONFIG_MODEL_LENET5=y\nCONFIG_TRACKER_PROJECT="older-proj"\n')
+    p = view(multi_root, "--once", cwd=tmp_path, check=True)
+    assert p.stdout.count("TrackIO Dashboard - Project:") == 1 and "Project: older-proj" in p.stdout
+    assert p.stderr.strip() == ("trackio-view: project 'older-proj', named by ./.config (CONFIG_TRACKER_PROJECT); "
+                                "--project NAME shows another")
+    gpu = view(multi_root, "--gpu-db", "--once", cwd=tmp_path)  # no usage error: .config names the project
+    assert gpu.returncode == 1 and "usage" not in gpu.stderr and "no GPU metrics" in gpu.stderr
+    other = view(multi_root, "--once", "-p", "newer-proj", cwd=tmp_path, check=True)
+    assert "older-proj" not in other.stdout + other.stderr
+    listed = view(multi_root, "--list", cwd=tmp_path, check=True)
+    assert "newer-proj" in listed.stdout and listed.stderr == ""
+
+
+def test_config_project_without_data_shows_all(multi_root: Path, tmp_path: Path) -> None:
+    (tmp_path / ".config").write_text('CONFIG_TRACKER_PROJECT="lenet5-abcde"\n')
+    p = view(multi_root, "--once", cwd=tmp_path, check=True)
+    assert p.stdout.count("TrackIO Dashboard - Project:") == 3
+    assert "./.config names project 'lenet5-abcde'" in p.stderr and "showing every project" in p.stderr
+    (tmp_path / ".config").write_text("# CONFIG_TRACKER_PROJECT is not set\n")
+    assert view(multi_root, "--once", cwd=tmp_path, check=True).stderr == ""

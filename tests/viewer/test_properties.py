@@ -106,14 +106,15 @@ def test_once_matches_reference(tmp_path_factory: pytest.TempPathFactory, data: 
         return
     ref = reference.view(pts, zoom, 50)
     assert ref is not None
-    expected = reference.once_text(project, zoom, pts, lr, sparsity, label_format(ref.vmin, ref.vmax))
+    metric = next(k for k in keys.ALIASES["loss"] if reference.points(rows, k))
+    gone = reference.diverged(rows, metric, pts[-1][0])
+    expected = reference.once_text(project, zoom, pts, lr, sparsity, label_format(ref.vmin, ref.vmax), gone)
     assert (code, out, err) == (0, expected + "\n", "")
     rows_drawn = [line.split("|", 1)[1].ljust(50) for line in out.splitlines()[-11:-1]]
     assert any(r[0] == "*" for r in rows_drawn)
     if ref.first[0] != ref.last[0]:
         assert any(r[49] == "*" for r in rows_drawn)  # the chart uses its whole width
 
-    metric = next(k for k in keys.ALIASES["loss"] if reference.points(rows, k))
     with pr.snapshot():
         s = SeriesSet(pr, run, [metric])[metric]
         got, want = s.view(zoom, width), reference.view(pts, zoom, width)

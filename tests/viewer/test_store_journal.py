@@ -3,6 +3,7 @@ metrics.jsonl, written by trackers.journal.Journal), in the --once format, read
 incrementally, and only for projects no Trackio database holds."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_default_runs_folder_and_no_data_message(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "Project: local" in p.stdout, p.stderr
     empty = view(tmp_path, "--once", "--runs", str(tmp_path / "nothing"))
-    assert empty.returncode == 1 and "No Trackio data found" in empty.stderr and "--runs" in empty.stderr
+    assert empty.returncode == 1 and "error: No TrackIO data found: " in empty.stderr and "--runs" in empty.stderr
 
 
 def test_incremental_reads_and_partial_lines(tmp_path: Path) -> None:
@@ -156,6 +157,15 @@ def test_journal_only_runs_join_their_trackio_project(tmp_path: Path) -> None:
     assert every.splitlines()[-1] == "  * pt-a   o pt-b"  # no RUN: all runs, oldest first
     gone = view(tmp_path, "-p", "sweep", "--compare", "pt-c", "--once", "--runs", runs)
     assert gone.returncode == 1 and gone.stderr.strip().endswith("runs: pt-b, pt-a")
+    # --json: the same runs and numbers as the text
+    doc = json.loads(view(tmp_path, "--list", "--json", "--runs", runs, check=True).stdout)
+    (entry,) = doc["projects"]
+    assert entry["journals"] == f"{runs}/sweep" and [r["run"] for r in entry["runs"]] == ["pt-b", "pt-a"]
+    assert all(f"{r['steps']} steps  last step        {r['last_step']}" in "\n".join(listed) for r in entry["runs"])
+    cmp = json.loads(view(tmp_path, "-p", "sweep", "--compare", "pt-b", "pt-a", "--json", "--runs", runs,
+                          check=True).stdout)
+    assert cmp["differing"] == {"TRAIN_LR": [0.01, 0.1]} and [r["run"] for r in cmp["runs"]] == ["pt-b", "pt-a"]
+    assert [f"{r['latest_loss']:.4f}" for r in cmp["runs"]] == ["2.7100", "0.1000"]
     # the same comparison with no Trackio data at all (each run from its journal)
     bare = view(tmp_path, "-p", "sweep", "--compare", "pt-b", "pt-a", "--once", "--runs", runs,
                 "--dir", str(tmp_path / "no-trackio"), check=True).stdout
