@@ -11,11 +11,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ktrack.keys import TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import number
 from trackers.journal import read_records
 
-TRAIN_KEYS = ("train/loss", "train_loss", "loss")
-VAL_KEYS = ("val/loss", "val_loss", "eval_loss")
 CHECKPOINT = Path("checkpoints") / "last.pt"
 
 
@@ -84,7 +83,7 @@ def completed(run_dir: Path, max_iters: int | None) -> bool:
     return bool(data)
 
 
-def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_KEYS) -> list[tuple[int, float]]:
+def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_LOSS_KEYS) -> list[tuple[int, float]]:
     """``(step, value)`` of the first of ``keys`` each ``log`` record has, in file order."""
     points = []
     for rec in records(run_dir):
@@ -104,10 +103,10 @@ def metric_value(run_dir: Path, metric: str) -> float | None:
     if value is not None:
         return value
     if metric == "best_val_loss":
-        losses = [v for _, v in series(run_dir, VAL_KEYS) if not math.isnan(v)]
+        losses = [v for _, v in series(run_dir, VAL_LOSS_KEYS) if not math.isnan(v)]
         return min(losses) if losses else None
     if metric == "final_train_loss":
-        train = series(run_dir, TRAIN_KEYS)
+        train = series(run_dir, TRAIN_LOSS_KEYS)
         return train[-1][1] if train else None
     return None
 

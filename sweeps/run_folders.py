@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ktrack.keys import TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import number
 from sweeps import results
 from sweeps.errors import SweepError
@@ -54,7 +55,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     if time_s is None and len(times) > 1:
         time_s = max(times) - min(times)
     return RunData(name=run_dir.name, dir=run_dir, config=results.config(run_dir),
-                   train=results.series(run_dir, results.TRAIN_KEYS), val=results.series(run_dir, results.VAL_KEYS),
+                   train=results.series(run_dir, TRAIN_LOSS_KEYS), val=results.series(run_dir, VAL_LOSS_KEYS),
                    summary=summary, time_s=time_s)
 
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import torch
 
+from ktrack import keys
 from training.checkpoint import save_training_checkpoint
 from training.preempt import StopSignal
 from training.job import Job
@@ -89,7 +90,7 @@ class Outcome:
 
 
 def _extras(metrics: dict[str, float]) -> str:
-    return "".join(f", {key.rsplit('/', 1)[-1]} {value:.3f}" for key, value in metrics.items() if key != "val/loss")
+    return "".join(f", {key.rsplit('/', 1)[-1]} {value:.3f}" for key, value in metrics.items() if key != keys.VAL_LOSS)
 
 
 class Loop:
@@ -128,8 +129,8 @@ class Loop:
 
     def _evaluate(self, hooks: Hooks, it: int) -> dict[str, float]:
         metrics = hooks.evaluate()
-        improved = metrics["val/loss"] < self.best_val
-        self.best_val = min(self.best_val, metrics["val/loss"])
+        improved = metrics[keys.VAL_LOSS] < self.best_val
+        self.best_val = min(self.best_val, metrics[keys.VAL_LOSS])
         best = " (best)" if improved else ""
         self._print(f"iter {it}: val loss {metrics['val/loss']:.4f}{_extras(metrics)}{best}")
         if improved:
@@ -152,7 +153,7 @@ class Loop:
                                self.start_iter + 1) as nt:
             final = hooks.evaluate()
             if self.start_val is None:
-                self.start_val = final["val/loss"]
+                self.start_val = final[keys.VAL_LOSS]
             self._print(f"starting validation loss: {final['val/loss']:.4f}{_extras(final)} (iter {self.start_iter})")
             if self.start_iter == 0 and d.main:
                 run.log(dict(final), step=0)
@@ -176,9 +177,9 @@ class Loop:
                     train_loss = mean_across(d, float(loss_sum) / steps)
                     iter_ms = mean_across(d, 1000.0 * time_sum / steps)
                     extra, text = hooks.interval_metrics(iter_ms)
-                    pending.update({"train/loss": train_loss, "lr": lr, "iter_time_ms": iter_ms, **extra})
+                    pending.update({keys.TRAIN_LOSS: train_loss, keys.LR: lr, keys.ITER_TIME_MS: iter_ms, **extra})
                     if self.pruner:
-                        pending["sparsity"] = self.pruner.sparsity()
+                        pending[keys.SPARSITY] = self.pruner.sparsity()
                     self._print(f"iter {it}: loss {train_loss:.4f}, lr {lr:.2e}, {iter_ms:.2f} ms/iter{text}")
                     loss_sum, steps, time_sum = 0.0, 0, 0.0
                 if it % eval_every == 0 or it == max_iters:
@@ -197,10 +198,10 @@ class Loop:
                 final = self._evaluate(hooks, it)
                 if d.main:
                     run.log(dict(final), step=it)
-        outcome = Outcome(final_iter=it, final=final, best_val=min(self.best_val, final["val/loss"]),
+        outcome = Outcome(final_iter=it, final=final, best_val=min(self.best_val, final[keys.VAL_LOSS]),
                           start_val=self.start_val, total_time_s=self.elapsed(), stopped=stopped)
         outcome.summary = {"best_val_loss": outcome.best_val, "total_time_s": outcome.total_time_s,
-                           "final_val_loss": final["val/loss"], "start_val_loss": outcome.start_val,
+                           "final_val_loss": final[keys.VAL_LOSS], "start_val_loss": outcome.start_val,
                            "final_iter": it,
                            **{key.replace("/", "_"): value for key, value in final.items() if key != "val/loss"}}
         if d.main:

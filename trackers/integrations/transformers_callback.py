@@ -30,6 +30,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainingArguments
 
+from ktrack.keys import VAL_LOSS
 from ktrack.messages import warn
 from trackers import _config
 from trackers.integrations import best, map_metrics, to_number, trainer_key
@@ -162,7 +163,7 @@ class KtrackCallback(TrainerCallback):
         if set(logs) <= _BOOKKEEPING:
             return
         metrics = map_metrics(logs, trainer_key)
-        val = metrics.get("val/loss")
+        val = metrics.get(VAL_LOSS)
         if val is not None:
             self.best_val = best(self.best_val, val)
             self.last_val = to_number(val)
