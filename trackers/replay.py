@@ -25,6 +25,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kconf.trackerspec import TENSORBOARD, TRACKIO, WANDB
 from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
@@ -90,7 +91,7 @@ def _tensorboard_plan(run_dir: Path) -> _Plan:
 
 def wandb_run_id(meta: dict[str, Any]) -> str:
     """The W&B run id a replay of this run goes to: the run's own, else one derived from it."""
-    info = (meta.get("backends") or {}).get("wandb") or {}
+    info = (meta.get("backends") or {}).get(WANDB) or {}
     if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"]:
         return info["id"]
     seed = f"{meta.get('project')}\0{meta.get('run')}\0{meta.get('created')}"
@@ -98,7 +99,7 @@ def wandb_run_id(meta: dict[str, Any]) -> str:
 
 
 def _wandb_folders(run_dir: Path, meta: dict[str, Any], run_id: str) -> list[Path]:
-    info = (meta.get("backends") or {}).get("wandb") or {}
+    info = (meta.get("backends") or {}).get(WANDB) or {}
     roots = {Path(os.environ.get("WANDB_DIR") or run_dir) / "wandb"}
     if isinstance(info, dict) and isinstance(info.get("dir"), str) and info["dir"]:
         roots.add(Path(info["dir"]).parent)
@@ -180,13 +181,13 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     config: dict[str, Any] = meta["config"] if isinstance(meta.get("config"), dict) else {}
     origin = meta["provenance"] if isinstance(meta.get("provenance"), dict) else {}
     ctx = Context(project=project, name=name, config=config, run_dir=run_dir, resume="allow", provenance=origin)
-    if to == "trackio":
+    if to == TRACKIO:
         plan = _trackio_plan(project, name)
-    elif to == "tensorboard":
+    elif to == TENSORBOARD:
         plan = _tensorboard_plan(run_dir)
-    elif to == "wandb":
+    elif to == WANDB:
         run_id = wandb_run_id(meta)
-        ctx.info["wandb"] = {"id": run_id}
+        ctx.info[WANDB] = {"id": run_id}
         plan = _wandb_plan(run_dir, meta, run_id)
     else:
         plan = _Plan(lambda rec: rec["metrics"], lambda summary: False)

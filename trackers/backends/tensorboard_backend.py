@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from kconf.trackerspec import TENSORBOARD
 from ktrack import messages
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.histogram import Histogram
@@ -108,7 +109,7 @@ def _table(values: dict[str, Any]) -> str:
 class TensorBoardBackend:
     """One ``SummaryWriter`` on ``<run_dir>/tensorboard``."""
 
-    name = "tensorboard"
+    name = TENSORBOARD
 
     def __init__(self) -> None:
         self.writer: Any = None
@@ -122,7 +123,7 @@ class TensorBoardBackend:
         directory = log_dir(ctx.run_dir)
         self.run_dir = Path(ctx.run_dir)
         self.writer = _writer_class()(log_dir=str(directory), flush_secs=5)
-        ctx.info["tensorboard"] = {"dir": str(directory)}
+        ctx.info[TENSORBOARD] = {"dir": str(directory)}
         try:
             self.writer.file_writer.add_summary(hparams_summary(hparam_values(ctx.config, ctx.provenance)))
         except (ImportError, AttributeError) as exc:  # tensorboardX without the tensorboard package

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kconf.trackerspec import TRACKIO
 from ktrack import messages
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
 from trackers.backends.system_names import trackio_system_metrics
@@ -91,7 +92,7 @@ def write_summary_config(project: str, run_name: str, run_id: str | None, values
 class TrackioBackend:
     """One ``trackio.Run``; the summary is written into its config at :meth:`finish`."""
 
-    name = "trackio"
+    name = TRACKIO
 
     def __init__(self) -> None:
         self.run: Any = None
@@ -112,7 +113,7 @@ class TrackioBackend:
                                 resume=ctx.resume or "never", embed=False, webhook_url=ctx.trackio_webhook_url,
                                 auto_log_gpu=False, auto_log_cpu=False)
         self._local = not ctx.trackio_space_id
-        ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name}
+        ctx.info[TRACKIO] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name}
         self._stored_before = self._stored()
 
     def _convert(self, metrics: dict[str, Any]) -> dict[str, Any]:

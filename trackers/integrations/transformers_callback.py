@@ -30,6 +30,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainingArguments
 
+from kconf.trackerspec import TRACKER_SYMBOLS
 from ktrack.keys import VAL_LOSS
 from ktrack.messages import warn
 from trackers import _config
@@ -41,7 +42,7 @@ _END_MARK = "train_runtime"
 #: Keys that are bookkeeping of another log, not a row of their own.
 _BOOKKEEPING = {"epoch", "step", "num_input_tokens_seen"}
 #: ``report_to`` integrations that write to the trackers ktrack writes to.
-_SAME_TRACKERS = {"trackio", "wandb", "tensorboard"}
+_SAME_TRACKERS = set(TRACKER_SYMBOLS)
 _DEFAULT_PROJECT = str(TrainingArguments.__dataclass_fields__["project"].default)
 
 
