@@ -29,7 +29,8 @@ from kconf.trackerspec import TENSORBOARD, TRACKIO, WANDB
 from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
-from trackers.journal import CONFIG, METRICS, ROW_TYPES, read_config, read_records
+from ktrack.runfolder import CONFIG_JSON, JOURNAL, RunFolder
+from trackers.journal import ROW_TYPES, read_config, read_records
 from trackers.names import check_project, check_run
 
 _HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
@@ -165,12 +166,12 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     """
     run_dir = Path(run_dir)
     meta = read_config(run_dir)
-    if not meta or not (run_dir / METRICS).is_file():
-        raise ValueError(f"{run_dir} has no config.json/metrics.jsonl; give a run directory runs/<project>/<run>")
+    if not meta or not RunFolder(run_dir).journal.is_file():
+        raise ValueError(f"{run_dir} has no {CONFIG_JSON}/{JOURNAL}; give a run directory runs/<project>/<run>")
     for what in ("project", "run"):
         if not isinstance(meta.get(what), str):
-            raise ValueError(f"{run_dir / CONFIG} has no {what!r} name; restore it from the run's trackers "
-                             f"or add \"{what}\": \"<name>\"")
+            raise ValueError(f"{RunFolder(run_dir).config_json} has no {what!r} name; "
+                             f"restore it from the run's trackers or add \"{what}\": \"<name>\"")
     project, name = check_project(meta["project"]), check_run(meta["run"])
     if to not in _backends.REGISTRY:
         raise ValueError(f"unknown tracker {to!r}; use {', '.join(sorted(_backends.REGISTRY))}")

@@ -33,7 +33,8 @@ from trackers.backends import Context, Row
 from trackers.backends.worker import Worker
 from trackers.channels import Outgoing, RunChannels
 from trackers.console import Capture
-from trackers.journal import CONFIG, METRICS, ROW_TYPES, SUMMARY, Journal, logged_keys, write_json
+from ktrack.runfolder import JOURNAL, RunFolder
+from trackers.journal import ROW_TYPES, Journal, logged_keys, write_json
 from trackers.noop import NoOpRun
 from trackers.record import RunRecord, json_safe
 from trackers.run_lock import RunLock
@@ -97,7 +98,7 @@ class Run(RunChannels):
             self.step = max((step for kind, step in self._journaled if kind == "log"), default=-1)
         self._journaled_max = max((step for _, step in self._journaled), default=-1)
         self.journal = Journal(self.dir, flush_interval=flush_interval, on_error=self._journal_failed)
-        self._console = Capture(self.dir / "console.log") if capture_console else None
+        self._console = Capture(RunFolder(self.dir).console_log) if capture_console else None
         if self._console:
             self._console.start()
         origin = provenance.collect(self.dir)
@@ -211,9 +212,9 @@ class Run(RunChannels):
         if self.gpu is not None:
             self.gpu.stop()
         try:
-            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
+            write_json(RunFolder(self.dir).summary, {k: json_safe(v) for k, v in self._summary.items()})
         except OSError as exc:
-            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
+            self._storage_warning(RunFolder(self.dir).summary, exc, "the summary is only in the trackers")
         self._write_config()
         self.journal.close()
         if self._console:
@@ -333,8 +334,8 @@ class Run(RunChannels):
         return fresh
 
     def _journal_failed(self, exc: OSError, lost_from: int | None) -> None:
-        lost = (f"{METRICS} has no rows from step {lost_from} on" if lost_from is not None
-                else f"{METRICS} may miss its last rows")
+        lost = (f"{JOURNAL} has no rows from step {lost_from} on" if lost_from is not None
+                else f"{JOURNAL} may miss its last rows")
         self._storage_warning(self.journal.path, exc, lost)
 
     def _storage_warning(self, path: Path, exc: OSError, lost: str) -> None:
@@ -351,7 +352,8 @@ class Run(RunChannels):
         try:
             self.record.write(dict(self.ctx.info))
         except OSError as exc:
-            self._storage_warning(self.dir / CONFIG, exc, "the run's configuration is only in the trackers")
+            self._storage_warning(RunFolder(self.dir).config_json, exc,
+                                  "the run's configuration is only in the trackers")
 
 
 _live: "weakref.WeakSet[Run]" = weakref.WeakSet()

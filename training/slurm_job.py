@@ -25,6 +25,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+from ktrack.runfolder import RunFolder
 from training.preempt import ENV as STOP_ENV
 from training.preempt import REQUEUE_EXIT
 from training.settings import SettingsError, repo_root
@@ -153,7 +154,7 @@ def run_task(model: str, extra: list[str]) -> int:
     argv = [sys.executable, script, *extra]
     run_dir = os.environ.get(RUN_DIR_ENV, "")
     restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
-    if restarted and run_dir and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+    if restarted and run_dir and RunFolder(run_dir).checkpoint().is_file():
         argv += ["--resume", run_dir]
     # ignored until the trainer installs its handler: an early warning must not kill the process
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)

@@ -28,17 +28,17 @@ from typing import Any
 
 from kconf.trackerspec import TENSORBOARD
 from ktrack import messages
+from ktrack.runfolder import RunFolder
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.histogram import Histogram
 from trackers.values import is_number
 
-TB_DIR = "tensorboard"
 HPARAM_PROVENANCE = ("git_commit", "git_dirty")
 
 
 def log_dir(run_dir: Path) -> Path:
     """Where a run's event files are."""
-    return Path(run_dir) / TB_DIR
+    return RunFolder(run_dir).tensorboard
 
 
 def _writer_class() -> Any:
@@ -133,7 +133,7 @@ class TensorBoardBackend:
         self._write_config_text()
 
     def _write_config_text(self) -> None:
-        path = (self.run_dir or Path()) / ".config"
+        path = RunFolder(self.run_dir or Path()).config
         if not self._config_written and path.is_file():
             self.writer.add_text("config", _code(path.read_text(errors="replace")), global_step=0)
             self._config_written = True
