@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 PER_GPU = re.compile(r"(?:^|/)gpu(\d*)/(?:(\d+)/)?energy_wh$")
 TOTAL = re.compile(r"(?:^|/)(?:gpu/)?(?:energy_wh|total_energy_wh|energy_wh_total|energy_total_wh)$")

@@ -45,7 +45,7 @@ def gpu_field(field: str, prefix: str, present: set[str] | list[str] | dict[str,
 
 
 def json_path(key: str) -> str:
-    """SQLite JSON path for a top-level key (kept for callers; see ``viewer.store_sql``)."""
-    from viewer.store_sql import json_path as path
+    """SQLite JSON path for a top-level key (kept for callers; see ``rundata.store_sql``)."""
+    from rundata.store_sql import json_path as path
 
     return path(key)

@@ -6,7 +6,7 @@ import math
 from ktrack.messages import printable
 from viewer.chart import label_format, star_chart
 from viewer.model import ZOOM_LABELS, NoMetric, fmt_sparsity, iteration_of
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 RULE = "=" * 60
 WIDTH = 50

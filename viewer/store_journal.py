@@ -5,7 +5,7 @@ A run tracked only to W&B, TensorBoard or nothing still has its journal,
 the one journal reader).  :class:`JournalProject` mirrors a project's
 journals into an in-memory SQLite database with Trackio's tables
 (``metrics``, ``configs``, ``system_metrics``) and the rows Trackio would
-have written, so every query of :class:`viewer.store.Project` -- series,
+have written, so every query of :class:`rundata.store.Project` -- series,
 ``--once``, ``--gpu-db``, compare -- works on it unchanged.
 
 Each snapshot first looks at the journals' sizes: a file that grew is read
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ktrack.runfolder import RunFolder
-from viewer.store import Project, file_stem
+from rundata.store import Project, file_stem
 
 
 SCHEMA = """

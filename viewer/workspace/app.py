@@ -14,7 +14,7 @@ from typing import Any
 
 from ktrack.keys import LR_KEYS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import as_text
-from viewer.store import Project
+from rundata.store import Project
 from viewer.workspace.canvas import Canvas
 from viewer.workspace.charts import ChartCache
 from viewer.workspace.render import draw, gpu_lines

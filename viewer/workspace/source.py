@@ -18,8 +18,8 @@ from typing import Any
 from ktrack.runfolder import RunFolder
 from viewer import keys as keynames
 from viewer import store_workspace as sw
-from viewer.store import Project, RunInfo, StoreError, iso_seconds
-from viewer.workspace.trace import RunTrace, decode, extract
+from rundata.store import Project, RunInfo, StoreError, decode, iso_seconds
+from viewer.workspace.trace import RunTrace, extract
 
 # A metric's history is read whole for runs up to FULL_ROWS rows; longer runs are read as
 # every k-th row (about SAMPLE_ROWS) plus their newest TAIL_ROWS rows.  Rows written
