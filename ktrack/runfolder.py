@@ -31,7 +31,7 @@ CONSOLE_LOG = "console.log"
 SUMMARY = "summary.json"
 NUMERICS = "numerics.parquet"
 CHECKPOINTS = "checkpoints"
-TENSORBOARD = "tensorboard"
+TENSORBOARD_DIR = "tensorboard"
 
 
 class RunFolder:
@@ -84,7 +84,7 @@ class RunFolder:
 
     @property
     def tensorboard(self) -> Path:
-        return self.path / TENSORBOARD
+        return self.path / TENSORBOARD_DIR
 
 
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kconf.trackerspec import TRACKIO, WANDB
+from ktrack import keys
 from ktrack.messages import fail, mark_shown, usage
 
 PROG = "python -m trackers.selftest"
@@ -47,11 +48,11 @@ def fake_metrics(steps: int, seed: int = 0) -> tuple[dict[int, dict[str, float]]
         frac = it / steps
         loss = 1.6 + 3.2 * math.exp(-4 * frac) + rng.gauss(0, 0.05)
         sparsity = min(0.5, max(0.0, (frac - 0.2) / 0.6 * 0.5))
-        row = {"train/loss": loss, "lr": lr, "sparsity": sparsity,
-               "iter_time_ms": 95 + rng.gauss(0, 4), "tokens_per_s": 42000 + rng.gauss(0, 900)}
+        row = {keys.TRAIN_LOSS: loss, keys.LR: lr, keys.SPARSITY: sparsity,
+               keys.ITER_TIME_MS: 95 + rng.gauss(0, 4), keys.TOKENS_PER_S: 42000 + rng.gauss(0, 900)}
         if it % eval_every == 0 or it == steps - 1:
-            row["val/loss"] = loss + 0.08 + rng.gauss(0, 0.02)
-            best = min(best, row["val/loss"])
+            row[keys.VAL_LOSS] = loss + 0.08 + rng.gauss(0, 0.02)
+            best = min(best, row[keys.VAL_LOSS])
         rows[it] = row
     return rows, {"best_val_loss": best, "total_time_s": round(steps * 0.095, 3)}
 
@@ -150,8 +151,8 @@ def _selftest(args: argparse.Namespace, scratch: Path) -> int:
                         trackers=[args.tracker], log_gpu=False, run_dir=run_dir, capture_console=False)
     expected, summary = fake_metrics(args.steps)
     for step, row in expected.items():
-        val = {k: v for k, v in row.items() if k == "val/loss"}
-        run.log({k: v for k, v in row.items() if k != "val/loss"}, step=step)
+        val = {k: v for k, v in row.items() if k == keys.VAL_LOSS}
+        run.log({k: v for k, v in row.items() if k != keys.VAL_LOSS}, step=step)
         if val:
             run.log(val, step=step)
     run.summary(summary)

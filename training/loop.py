@@ -203,7 +203,7 @@ class Loop:
         outcome.summary = {"best_val_loss": outcome.best_val, "total_time_s": outcome.total_time_s,
                            "final_val_loss": final[keys.VAL_LOSS], "start_val_loss": outcome.start_val,
                            "final_iter": it,
-                           **{key.replace("/", "_"): value for key, value in final.items() if key != "val/loss"}}
+                           **{key.replace("/", "_"): value for key, value in final.items() if key != keys.VAL_LOSS}}
         if d.main:
             run.summary(outcome.summary)
             self._print(f"final validation loss: {final['val/loss']:.4f} (best {outcome.best_val:.4f}, "
