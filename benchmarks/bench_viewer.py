@@ -106,7 +106,7 @@ TRACKIO_READ = ("from trackio.sqlite_storage import SQLiteStorage as S; import s
 TICK = r'''
 import argparse, resource, sys, time
 from pathlib import Path
-from viewer.store import open_project
+from rundata.store import open_project
 from viewer.workspace import Workspace
 pr = open_project(sys.argv[1], Path(sys.argv[2]) / (sys.argv[1] + ".db"))
 ws = Workspace([pr], argparse.Namespace(runs="/nonexistent", zoom=0, run=None, compare=None, interval=1.0))

@@ -63,7 +63,7 @@ import time
 t0 = time.perf_counter()
 import argparse, json, resource, sys
 from pathlib import Path
-from viewer.store import open_project
+from rundata.store import open_project
 from viewer.workspace import Workspace
 pr = open_project(sys.argv[1], Path(sys.argv[2]))
 ws = Workspace([pr], argparse.Namespace(runs="/nonexistent", zoom=0, run="run-00", compare=None, interval=1.0))

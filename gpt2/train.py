@@ -22,6 +22,7 @@ import torch
 
 from gpt2 import data as gdata
 from gpt2.model import GPT, GPTConfig
+from ktrack import keys
 from ktrack.messages import fail, warn
 from training import runtime as rt
 from training.checkpoint import restore
@@ -116,11 +117,11 @@ class GPT2Hooks:
                 _, loss = self.model(x.to(self.d.device), y.to(self.d.device))
             total += float(loss)
         self.model.train()
-        return {"val/loss": rt.mean_across(self.d, total / self.s["TRAIN_EVAL_ITERS"])}
+        return {keys.VAL_LOSS: rt.mean_across(self.d, total / self.s["TRAIN_EVAL_ITERS"])}
 
     def interval_metrics(self, iter_ms: float) -> tuple[dict[str, float], str]:
         tokens_per_s = self.tokens_per_iter / (iter_ms / 1000.0) if iter_ms else 0.0
-        return {"tokens_per_s": tokens_per_s}, f", {tokens_per_s:,.0f} tok/s"
+        return {keys.TOKENS_PER_S: tokens_per_s}, f", {tokens_per_s:,.0f} tok/s"
 
     def sampler_state(self) -> Any:
         states: list[Any] = [self.data.gen.get_state()]

@@ -21,9 +21,7 @@ from kconf.files import check_writable, read_text, write_all_if_changed
 from kconf.floats import float_problem
 from kconf.projectname import MACHINE_DEFAULTS
 from kconf.tree import assignments, check_assignment, config_text, min_config_text, open_tree, read_config
-
-RUN_CONFIG = ".config"
-RUN_DEFCONFIG = "defconfig"
+from ktrack.runfolder import CONFIG, RunFolder
 
 
 def run_header(label: str) -> str:
@@ -36,8 +34,8 @@ def save_run_config(tree: kconfiglib.Kconfig, run_dir: str | os.PathLike[str], l
     """Write ``<run_dir>/.config`` and ``<run_dir>/defconfig`` (both or neither; ConfigError on failure)."""
     run_dir = Path(run_dir)
     header = run_header(label)
-    write_all_if_changed({run_dir / RUN_CONFIG: config_text(tree, header),
-                          run_dir / RUN_DEFCONFIG: min_config_text(tree, header)})
+    write_all_if_changed({RunFolder(run_dir).config: config_text(tree, header),
+                          RunFolder(run_dir).defconfig: min_config_text(tree, header)})
 
 
 def runs_dir(root: str | os.PathLike[str], config: str | os.PathLike[str] | None) -> Path:
@@ -71,8 +69,8 @@ def find_run(spec: str, base: str | os.PathLike[str]) -> Path:
         projects = ", ".join(p.parent.name for p in found)
         raise ConfigError(f"run name {spec!r} is in several projects ({projects}); write RUN=<project>/{spec}")
     run = found[0]
-    if not (run / RUN_CONFIG).is_file():
-        raise ConfigError(f"{run} holds no {RUN_CONFIG}: only runs started by ktrack's trainers can be restored")
+    if not (RunFolder(run).config).is_file():
+        raise ConfigError(f"{run} holds no {CONFIG}: only runs started by ktrack's trainers can be restored")
     return run
 
 
@@ -98,9 +96,9 @@ def tree_changes(root: str | os.PathLike[str], run_dir: str | os.PathLike[str]) 
     """
     run_dir = Path(run_dir)
     tree = open_tree(root)
-    text = read_text(run_dir / RUN_CONFIG)
+    text = read_text(RunFolder(run_dir).config)
     if text is None:
-        raise ConfigError(f"cannot read {run_dir / RUN_CONFIG}; check its permissions")
+        raise ConfigError(f"cannot read {RunFolder(run_dir).config}; check its permissions")
     lines: list[str] = []
     recorded: dict[str, str] = {}
     for number, name, value in assignments(text):
@@ -113,12 +111,12 @@ def tree_changes(root: str | os.PathLike[str], run_dir: str | os.PathLike[str]) 
             lines.append(f"{name}: no longer valid: {problem}")
         else:
             recorded[name] = value
-    tree.load_config(str(run_dir / RUN_CONFIG))
+    tree.load_config(str(RunFolder(run_dir).config))
     for name, value in recorded.items():
         now = _written(tree.syms[name])
         if now != value:
             lines.append(f"{name}: the run had {value}, the tree now gives {_shown(now)}")
-    minimal = run_dir / RUN_DEFCONFIG
+    minimal = RunFolder(run_dir).defconfig
     if minimal.is_file():
         fresh = open_tree(root)
         fresh.load_config(str(minimal))
@@ -133,7 +131,7 @@ def tree_changes(root: str | os.PathLike[str], run_dir: str | os.PathLike[str]) 
 def _lenient_tree(root: str | os.PathLike[str], run_dir: Path) -> kconfiglib.Kconfig:
     """The run's values as far as the current tree takes them (invalid floats fall back to their defaults)."""
     tree = open_tree(root)
-    tree.load_config(str(run_dir / RUN_CONFIG))
+    tree.load_config(str(RunFolder(run_dir).config))
     for sym in tree.unique_defined_syms:
         if sym.user_value is not None and isinstance(sym.user_value, str) and float_problem(sym, sym.user_value):
             sym.unset_value()
@@ -160,7 +158,7 @@ def restore(root: str | os.PathLike[str], run_dir: str | os.PathLike[str], confi
         tree = _lenient_tree(root, run_dir)
         write_config(tree, config)
         return tree, changes
-    text = read_text(run_dir / RUN_CONFIG) or ""
+    text = read_text(RunFolder(run_dir).config) or ""
     config = Path(config)
     old = read_text(config)
     if old != text:
@@ -181,13 +179,13 @@ def config_values(spec: str, root: str | os.PathLike[str], base: str | os.PathLi
     """
     path = Path(spec)
     tree = open_tree(root)
-    if path.is_file() or (path.is_dir() and (path / RUN_CONFIG).is_file()):
-        source = path if path.is_file() else path / RUN_CONFIG
+    if path.is_file() or (path.is_dir() and (RunFolder(path).config).is_file()):
+        source = path if path.is_file() else RunFolder(path).config
     elif spec in list_defconfigs(root):
         source = defconfig_path(root, spec)
     else:
         try:
-            source = find_run(spec, base) / RUN_CONFIG
+            source = RunFolder(find_run(spec, base)).config
         except ConfigError:
             raise ConfigError(f"no run, configuration file or defconfig named {spec!r}: give a run "
                               f"(<project>/<run>), a .config path or a name from 'make list-defconfigs'") from None

@@ -6,16 +6,21 @@ symbols are the one source of truth for which trackers run.
 
 from __future__ import annotations
 
-#: Tracker name -> the Kconfig symbol that enables it.
+TRACKIO = "trackio"
+WANDB = "wandb"
+TENSORBOARD = "tensorboard"
+
+#: The one table of trackers: name -> the Kconfig symbol that enables it, in
+#: the order runs start them and every list shows them.
 TRACKER_SYMBOLS: dict[str, str] = {
-    "trackio": "ENABLE_TRACKIO",
-    "wandb": "ENABLE_WANDB",
-    "tensorboard": "ENABLE_TENSORBOARD",
+    TRACKIO: "ENABLE_TRACKIO",
+    WANDB: "ENABLE_WANDB",
+    TENSORBOARD: "ENABLE_TENSORBOARD",
 }
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "none": (),
-    "both": ("trackio", "wandb"),
+    "both": (TRACKIO, WANDB),
 }
 
 

@@ -20,6 +20,7 @@ if __package__ in (None, ""):
 import torch
 import torch.nn.functional as F
 
+from ktrack import keys
 from ktrack.messages import fail
 from lenet5.data import load_digits
 from lenet5.model import LeNet5
@@ -67,7 +68,7 @@ class LeNetHooks:
         logits = self.model(self.xv.to(self.device))
         self.model.train()
         loss = F.cross_entropy(logits, self.yv.to(self.device)).item()
-        return {"val/loss": loss, "val/accuracy": (logits.argmax(1).cpu() == self.yv).float().mean().item()}
+        return {keys.VAL_LOSS: loss, "val/accuracy": (logits.argmax(1).cpu() == self.yv).float().mean().item()}
 
     def interval_metrics(self, iter_ms: float) -> tuple[dict[str, float], str]:
         metrics = {"train/accuracy": rt.mean_across(self.d, self.correct / max(1, self.seen)),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ktrack.keys import TRAIN_LOSS_KEYS, VAL_LOSS
 from numerics.schema import HIST_COLUMNS, read_table
 from numerics.stats import EXP_MAX, EXP_MIN
 
@@ -38,7 +39,6 @@ ALIASES = {
     "e4m3": "fp8_e4m3", "fp8e4m3": "fp8_e4m3", "float8_e4m3fn": "fp8_e4m3",
     "e5m2": "fp8_e5m2", "fp8e5m2": "fp8_e5m2", "float8_e5m2": "fp8_e5m2",
 }
-LOSS_KEYS = ("train/loss", "loss", "train_loss", "val/loss")
 
 
 class PlotError(ValueError):
@@ -196,7 +196,7 @@ def read_loss(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
     for rec in read_records(run_dir):
         if rec["type"] != "log":
             continue
-        for key in LOSS_KEYS:
+        for key in (*TRAIN_LOSS_KEYS, VAL_LOSS):
             v = rec["metrics"].get(key)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 xs, ys = curves.setdefault(key, ([], []))

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ktrack.runfolder import RunFolder
 from numerics.stats import COUNT_FIELDS, SCALAR_STATS, bin_labels
 
 SCHEMA_VERSION = "1"
@@ -102,8 +103,8 @@ def read_table(path: str | Path, columns: list[str] | None = None):
     import pyarrow.parquet as pq
 
     p = Path(path)
-    if p.is_dir() and (p / "numerics.parquet").exists():
-        p = p / "numerics.parquet"
+    if p.is_dir() and RunFolder(p).numerics.exists():
+        p = RunFolder(p).numerics
     files = part_files(p)
     if not files:
         raise FileNotFoundError(f"no numerics table at {path}; was the run made with NUMERICS=y?")

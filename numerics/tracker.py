@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ktrack import messages
+from ktrack.runfolder import RunFolder
 from numerics.histograms import histograms
 from numerics.select import Selector, kinds_from, split_list
 from numerics.stats import SCALAR_STATS, Reduced, gather, reduce
@@ -95,7 +96,7 @@ class Tracker:
         self.max_elements = int(max_elements)
         self.log_stats = [s for s in (log_stats or []) if s in SCALAR_STATS]
         self.flush_every = max(1, int(flush_every))
-        self.path = Path(out_dir) / "numerics.parquet" if out_dir is not None else None
+        self.path = RunFolder(out_dir).numerics if out_dir is not None else None
         self.writer = TableWriter(self.path, histogram) if (enabled and self.path) else None
         self._bg = Background(self._warn) if self.writer is not None else None
         self.next_step = int(start_step)

@@ -30,13 +30,10 @@ from kconf.files import read_text
 from kconf.trackerspec import TRACKER_SYMBOLS
 from kconf.tree import config_text, open_tree, read_config
 from kconf.values import is_float_symbol, typed_value
+from ktrack.runfolder import DEFCONFIG, PARAMS, RunFolder
 from sweeps.errors import SweepError
 from sweeps.spec import ALIASES, Sweep, run_name
 from ktrack.names import BadName, check_project, check_run
-
-CONFIG_NAME = ".config"
-DEFCONFIG_NAME = "defconfig"
-PARAMS_NAME = "params.yaml"
 
 
 @dataclass
@@ -53,12 +50,12 @@ class Point:
     @property
     def config_path(self) -> Path:
         """The point's full ``.config`` (``KCONFIG_CONFIG`` of its command)."""
-        return self.run_dir / CONFIG_NAME
+        return RunFolder(self.run_dir).config
 
     @property
     def params_path(self) -> Path:
         """The point's ``params.yaml`` (``KTRACK_PARAMS`` of its command)."""
-        return self.run_dir / PARAMS_NAME
+        return RunFolder(self.run_dir).params
 
 
 def kconfig_text(value: Any) -> str:
@@ -209,10 +206,10 @@ def materialize(configurator: Configurator, point: Point) -> None:
     configurator.apply(point.varied, point.name)
     point.run_dir.mkdir(parents=True, exist_ok=True)
     write_config(configurator.tree, point.config_path)
-    minimal = point.run_dir / f".{DEFCONFIG_NAME}.tmp"
+    minimal = point.run_dir / f".{DEFCONFIG}.tmp"
     configurator.tree.write_min_config(str(minimal), header=f"# sweep {configurator.sweep.name}: {point.name}\n")
-    os.replace(minimal, point.run_dir / DEFCONFIG_NAME)
+    os.replace(minimal, RunFolder(point.run_dir).defconfig)
     text = yaml.safe_dump(point.params, sort_keys=False, default_flow_style=False)
-    tmp = point.params_path.with_name(PARAMS_NAME + ".tmp")
+    tmp = point.params_path.with_name(PARAMS + ".tmp")
     tmp.write_text(f"# {point.name}: sweep {configurator.sweep.name}; read with trackers.params.get_value\n" + text)
     os.replace(tmp, point.params_path)

@@ -6,27 +6,14 @@ reader of ``metrics.jsonl``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from ktrack.keys import TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import number
+from ktrack.runfolder import RunFolder, read_json
 from trackers.journal import history, read_records
-
-TRAIN_KEYS = ("train/loss", "train_loss", "loss")
-VAL_KEYS = ("val/loss", "val_loss", "eval_loss")
-CHECKPOINT = Path("checkpoints") / "last.pt"
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; {} when missing or unreadable."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
 
 def records(run_dir: Path) -> list[dict[str, Any]]:
     """Every complete record of the run's final history ([] when it has none or cannot be read)."""
@@ -38,7 +25,7 @@ def records(run_dir: Path) -> list[dict[str, Any]]:
 
 def summary(run_dir: Path) -> dict[str, Any]:
     """``summary.json``, else the last ``summary`` record of the journal."""
-    data = read_json(Path(run_dir) / "summary.json")
+    data = read_json(RunFolder(run_dir).summary)
     if data:
         return data
     for rec in reversed(records(run_dir)):
@@ -54,7 +41,7 @@ def finished(run_dir: Path) -> bool:
 
 def checkpoint_iter(run_dir: Path) -> int | None:
     """The iteration of the run's ``checkpoints/last.pt``, None when there is none or it cannot be read."""
-    path = Path(run_dir) / CHECKPOINT
+    path = RunFolder(run_dir).checkpoint()
     if not path.is_file():
         return None
     try:
@@ -84,7 +71,7 @@ def completed(run_dir: Path, max_iters: int | None) -> bool:
     return bool(data)
 
 
-def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_KEYS) -> list[tuple[int, float]]:
+def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_LOSS_KEYS) -> list[tuple[int, float]]:
     """``(step, value)`` of the first of ``keys`` each ``log`` record has, in file order."""
     points = []
     for rec in records(run_dir):
@@ -104,17 +91,17 @@ def metric_value(run_dir: Path, metric: str) -> float | None:
     if value is not None:
         return value
     if metric == "best_val_loss":
-        losses = [v for _, v in series(run_dir, VAL_KEYS) if not math.isnan(v)]
+        losses = [v for _, v in series(run_dir, VAL_LOSS_KEYS) if not math.isnan(v)]
         return min(losses) if losses else None
     if metric == "final_train_loss":
-        train = series(run_dir, TRAIN_KEYS)
+        train = series(run_dir, TRAIN_LOSS_KEYS)
         return train[-1][1] if train else None
     return None
 
 
 def config(run_dir: Path) -> dict[str, Any]:
     """The run's logged configuration (``config.json``), ``CONFIG_`` keys only when it has any."""
-    data = read_json(Path(run_dir) / "config.json")
+    data = read_json(RunFolder(run_dir).config_json)
     data = data.get("config", data) if isinstance(data.get("config"), dict) else data
     kconfig = {k: v for k, v in data.items() if k.startswith("CONFIG_")}
     return kconfig or data

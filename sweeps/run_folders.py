@@ -16,7 +16,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ktrack.keys import TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import number
+from ktrack.runfolder import RunFolder
 from sweeps import results
 from sweeps.errors import SweepError
 from viewer.compare_render import (MARKERS, RunData, compare_text, diff_lines, differing, overlay_chart,  # noqa: F401
@@ -31,7 +33,7 @@ def find_run(spec: str | os.PathLike[str], runs_dir: str | os.PathLike[str] = "r
     if not str(spec).strip():
         raise SweepError("no run given: name two runs, e.g. make diffconfig A=<run> B=<run>")
     path = Path(spec)
-    if path.is_dir() and ((path / "config.json").is_file() or (path / "metrics.jsonl").is_file()):
+    if path.is_dir() and (RunFolder(path).config_json.is_file() or RunFolder(path).journal.is_file()):
         return path
     base = Path(runs_dir)
     found = sorted(p for p in base.glob(f"*/{spec}") if p.is_dir()) if "/" not in str(spec) else \
@@ -54,7 +56,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     if time_s is None and len(times) > 1:
         time_s = max(times) - min(times)
     return RunData(name=run_dir.name, dir=run_dir, config=results.config(run_dir),
-                   train=results.series(run_dir, results.TRAIN_KEYS), val=results.series(run_dir, results.VAL_KEYS),
+                   train=results.series(run_dir, TRAIN_LOSS_KEYS), val=results.series(run_dir, VAL_LOSS_KEYS),
                    summary=summary, time_s=time_s)
 
 

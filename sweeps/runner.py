@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 
 import kconf
 from kconf.tree import REPO_ROOT
+from ktrack.runfolder import RunFolder
 from sweeps import results
 from sweeps.commands import command_argv, local_threads, point_env, resume_hint
 from sweeps.errors import SweepError
@@ -52,7 +53,7 @@ def safe_print(line: str) -> None:
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    return (run_dir / results.CHECKPOINT).is_file()
+    return RunFolder(run_dir).checkpoint().is_file()
 
 
 class Runner:

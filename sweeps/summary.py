@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ktrack.keys import TRAIN_LOSS_KEYS
 from ktrack.numbers import number
 from sweeps import results
 from sweeps.spec import alias, format_value
@@ -41,7 +42,7 @@ def rows(state: State, metric: str = "best_val_loss", direction: str = "minimize
     for name, rec in state.points.items():
         run_dir = Path(rec.get("run_dir", ""))
         summary = results.summary(run_dir)
-        train = results.series(run_dir, results.TRAIN_KEYS)
+        train = results.series(run_dir, TRAIN_LOSS_KEYS)
         # the time the sweep ran the point, every attempt (resume) summed; else what the trainer says
         time_s = number(rec.get("elapsed_s")) or number(summary.get("total_time_s"))
         varied = dict(rec.get("varied") or {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kconf.trackerspec import TRACKER_SYMBOLS
 from ktrack.messages import fail
 
 PROG = "python -m trackers"
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="re-send a run's journal to a tracker")
     rp.add_argument("run_dir", metavar="RUN_DIR")
-    rp.add_argument("--to", required=True, choices=["trackio", "wandb", "tensorboard"])
+    rp.add_argument("--to", required=True, choices=list(TRACKER_SYMBOLS))
     args = parser.parse_args(argv)
     from trackers.replay import replay
 

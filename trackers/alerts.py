@@ -14,6 +14,7 @@ import math
 import time
 from typing import Any
 
+from ktrack.keys import TRAIN_LOSS, VAL_LOSS
 from ktrack.numbers import number
 from trackers.backends import Alert
 
@@ -25,7 +26,7 @@ class AlertRules:
     """Which rules are on and their thresholds (Kconfig menu "Alerts")."""
 
     enabled: bool = True
-    keys: tuple[str, ...] = ("train/loss", "val/loss")
+    keys: tuple[str, ...] = (TRAIN_LOSS, VAL_LOSS)
     nan: bool = True
     nan_stop: bool = False
     divergence_factor: float = 4.0  # 0 turns the rule off

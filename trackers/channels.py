@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from kconf.trackerspec import TRACKIO
 from ktrack import messages
 from ktrack.numbers import number
 from trackers.alerts import AlertMonitor, make_alert
@@ -83,7 +84,7 @@ class RunChannels:
         """Journal and print once (Trackio prints the alerts it gets itself)."""
         self.journal.write("alert", alert.step, alert.time,
                            {"title": alert.title, "text": alert.text, "level": alert.level})
-        if not any(w.name == "trackio" and w.enabled for w in self.workers):
+        if not any(w.name == TRACKIO and w.enabled for w in self.workers):
             messages.warn("trackers", f"{alert.title}: {alert.text}", key=f"alert-{id(self)}-{alert.title}")
         return ("alert", alert)
 

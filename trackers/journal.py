@@ -27,11 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ktrack.numbers import number
+from ktrack.runfolder import RunFolder
 from trackers.values import MAX_STEP, from_json, shown, to_json
 
-METRICS = "metrics.jsonl"
-CONFIG = "config.json"
-SUMMARY = "summary.json"
 #: Record types whose fields the reader checks; others are passed through as they are.
 ROW_TYPES = ("log", "series")
 
@@ -78,7 +76,7 @@ class Journal:
     def __init__(self, run_dir: Path, flush_interval: float = 1.0,
                  on_error: Callable[[OSError, int | None], None] | None = None) -> None:
         self.dir = Path(run_dir)
-        self.path = self.dir / METRICS
+        self.path = RunFolder(self.dir).journal
         self.flush_interval = flush_interval
         self.rows = 0
         self.lost = 0
@@ -221,7 +219,7 @@ def read_records(run_dir: str | os.PathLike[str], *, strict: bool = False) -> It
     or, with ``strict``, raises :class:`JournalError` naming the file and line.
     Raises OSError when the file exists but cannot be read.
     """
-    path = Path(run_dir) / METRICS
+    path = RunFolder(run_dir).journal
     if not path.is_file():
         return
     with open(path, "rb") as f:
@@ -261,7 +259,7 @@ def logged_keys(run_dir: str | os.PathLike[str]) -> dict[tuple[str, int], set[st
 
 def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Return ``run_dir/config.json`` as a dict ({} if missing); ValueError if it is not a JSON object."""
-    path = Path(run_dir) / CONFIG
+    path = RunFolder(run_dir).config_json
     if not path.exists():
         return {}
     try:

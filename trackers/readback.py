@@ -1,6 +1,6 @@
 """Reading back what the trackers wrote (for replay, the self-test and tests).
 
-* Trackio: ``<TRACKIO_DIR>/<project>.db``, through ``viewer.store`` (the one Trackio reader).
+* Trackio: ``<TRACKIO_DIR>/<project>.db``, through ``rundata.store`` (the one Trackio reader).
 * W&B: a run folder's ``run-<id>.wandb`` transaction log, through
   :mod:`trackers.wandb_file` (the one parser of that format).
 * TensorBoard: event files, via tensorboard's EventAccumulator.
@@ -17,14 +17,14 @@ from trackers import wandb_file
 
 def trackio_rows(db_path: str | Path, run_name: str | None) -> list[tuple[int, dict[str, Any]]]:
     """Every (step, metrics) row of ``run_name`` (None: of every run) in a Trackio database, in insertion order."""
-    from viewer.store import read_rows
+    from rundata.store import read_rows
 
     return [(row.step, row.metrics) for row in read_rows(db_path, run_name)]
 
 
 def _of_run(db_path: str | Path, run_name: str, fn: Any, empty: Any) -> Any:
     """``fn(project, run)`` for the newest run named ``run_name`` in a Trackio database (``empty`` without)."""
-    from viewer.store import read_project
+    from rundata.store import read_project
 
     def read(pr: Any) -> Any:
         run = pr.pick_run(run_name)
@@ -51,7 +51,7 @@ def trackio_config(db_path: str | Path, run_name: str) -> dict[str, Any]:
 def trackio_db(project: str) -> Path:
     """Path of ``project``'s Trackio database: where an imported trackio writes it (trackio
     reads its directory once, at import), else where it would for this environment."""
-    from viewer.store import db_path
+    from rundata.store import db_path
 
     loaded = getattr(sys.modules.get("trackio.utils"), "TRACKIO_DIR", None)
     return db_path(project, Path(loaded) if loaded is not None else None)

@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trackers.journal import CONFIG, SUMMARY, write_json
+from kconf.trackerspec import WANDB
+from ktrack.runfolder import RunFolder, read_json
+from trackers.journal import write_json
 from trackers.values import from_json, to_json
 
 
@@ -37,18 +39,9 @@ def json_safe(value: Any) -> Any:
         return v if isinstance(v, (str, int, float, bool, dict)) else str(value)
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``, or {} when it is missing or unreadable."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def wandb_run_id(meta: dict[str, Any]) -> str:
     """The W&B run id of a run's ``config.json``: its own, else one derived from project, run and start time."""
-    info = (meta.get("backends") or {}).get("wandb") or {}
+    info = (meta.get("backends") or {}).get(WANDB) or {}
     if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"]:
         return info["id"]
     seed = f"{meta.get('project')}\0{meta.get('run')}\0{meta.get('created')}"
@@ -60,10 +53,10 @@ class RunRecord:
 
     def __init__(self, run_dir: Path, *, project: str, run: str, trackers: list[str], config: dict[str, Any],
                  provenance: dict[str, Any], resume: bool) -> None:
-        self.path = Path(run_dir) / CONFIG
+        self.path = RunFolder(run_dir).config_json
         previous = read_json(self.path) if resume else {}
         now = time.time()
-        summary = read_json(Path(run_dir) / SUMMARY) if resume else {}
+        summary = read_json(RunFolder(run_dir).summary) if resume else {}
         self.previous_summary: dict[str, Any] = {k: from_json(v) for k, v in summary.items()}
         self.previous_backends: dict[str, Any] = dict(previous.get("backends") or {})
         self.data: dict[str, Any] = {

@@ -26,11 +26,13 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kconf.trackerspec import TENSORBOARD, TRACKIO, WANDB
 from trackers import backends as _backends
 from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
 from ktrack.names import check_project, check_run
-from trackers.journal import CONFIG, METRICS, ROW_TYPES, history, read_config, read_records
+from ktrack.runfolder import CONFIG_JSON, JOURNAL, RunFolder
+from trackers.journal import ROW_TYPES, history, read_config, read_records
 from trackers.record import wandb_run_id
 from trackers.values import storable
 
@@ -92,7 +94,7 @@ def _tensorboard_plan(run_dir: Path) -> _Plan:
 
 
 def _wandb_folders(run_dir: Path, meta: dict[str, Any], run_id: str) -> list[Path]:
-    info = (meta.get("backends") or {}).get("wandb") or {}
+    info = (meta.get("backends") or {}).get(WANDB) or {}
     roots = {Path(os.environ.get("WANDB_DIR") or run_dir) / "wandb"}
     if isinstance(info, dict) and isinstance(info.get("dir"), str) and info["dir"]:
         roots.add(Path(info["dir"]).parent)
@@ -159,12 +161,12 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     """
     run_dir = Path(run_dir)
     meta = read_config(run_dir)
-    if not meta or not (run_dir / METRICS).is_file():
-        raise ValueError(f"{run_dir} has no config.json/metrics.jsonl; give a run directory runs/<project>/<run>")
+    if not meta or not RunFolder(run_dir).journal.is_file():
+        raise ValueError(f"{run_dir} has no {CONFIG_JSON}/{JOURNAL}; give a run directory runs/<project>/<run>")
     for what in ("project", "run"):
         if not isinstance(meta.get(what), str):
-            raise ValueError(f"{run_dir / CONFIG} has no {what!r} name; restore it from the run's trackers "
-                             f"or add \"{what}\": \"<name>\"")
+            raise ValueError(f"{RunFolder(run_dir).config_json} has no {what!r} name; "
+                             f"restore it from the run's trackers or add \"{what}\": \"<name>\"")
     project, name = check_project(meta["project"], [to]), check_run(meta["run"])
     if to not in _backends.REGISTRY:
         raise ValueError(f"unknown tracker {to!r}; use {', '.join(sorted(_backends.REGISTRY))}")
@@ -175,13 +177,13 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     config: dict[str, Any] = meta["config"] if isinstance(meta.get("config"), dict) else {}
     origin = meta["provenance"] if isinstance(meta.get("provenance"), dict) else {}
     ctx = Context(project=project, name=name, config=config, run_dir=run_dir, resume="allow", provenance=origin)
-    if to == "trackio":
+    if to == TRACKIO:
         plan = _trackio_plan(project, name)
-    elif to == "tensorboard":
+    elif to == TENSORBOARD:
         plan = _tensorboard_plan(run_dir)
-    elif to == "wandb":
+    elif to == WANDB:
         run_id = wandb_run_id(meta)
-        ctx.info["wandb"] = {"id": run_id}
+        ctx.info[WANDB] = {"id": run_id}
         plan = _wandb_plan(run_dir, meta, run_id)
     else:
         plan = _Plan(lambda rec: rec["metrics"], lambda summary: False)

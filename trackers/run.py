@@ -34,7 +34,8 @@ from trackers.backends import Context, Row
 from trackers.backends.worker import Worker
 from trackers.channels import Outgoing, RunChannels
 from trackers.console import Capture
-from trackers.journal import CONFIG, METRICS, ROW_TYPES, SUMMARY, Journal, logged_keys, write_json
+from ktrack.runfolder import JOURNAL, RunFolder
+from trackers.journal import ROW_TYPES, Journal, logged_keys, write_json
 from trackers.noop import NoOpRun
 from trackers.record import RunRecord, json_safe, wandb_run_id
 from trackers.run_lock import RunLock
@@ -110,7 +111,7 @@ class Run(RunChannels):
         self.journal = Journal(self.dir, flush_interval=flush_interval, on_error=self._journal_failed)
         if self.rewound_to is not None:
             self.journal.write_rewind(self.rewound_to, time.time())
-        self._console = Capture(self.dir / "console.log") if capture_console else None
+        self._console = Capture(RunFolder(self.dir).console_log) if capture_console else None
         if self._console:
             self._console.start()
         origin = provenance.collect(self.dir)
@@ -248,9 +249,9 @@ class Run(RunChannels):
                  "it wrote", key=f"writer-stuck-{id(self)}")
         # before waiting on the trackers: a process ended meanwhile (a job's launcher stopping it) keeps its totals
         try:
-            write_json(self.dir / SUMMARY, {k: json_safe(v) for k, v in self._summary.items()})
+            write_json(RunFolder(self.dir).summary, {k: json_safe(v) for k, v in self._summary.items()})
         except OSError as exc:
-            self._storage_warning(self.dir / SUMMARY, exc, "the summary is only in the trackers")
+            self._storage_warning(RunFolder(self.dir).summary, exc, "the summary is only in the trackers")
         missed_by: dict[str, int] = {}
         for w in self.workers:
             if not w.close(max(0.1, deadline - time.monotonic())):
@@ -415,8 +416,8 @@ class Run(RunChannels):
         return fresh
 
     def _journal_failed(self, exc: OSError, lost_from: int | None) -> None:
-        lost = (f"{METRICS} has no rows from step {lost_from} on" if lost_from is not None
-                else f"{METRICS} may miss its last rows")
+        lost = (f"{JOURNAL} has no rows from step {lost_from} on" if lost_from is not None
+                else f"{JOURNAL} may miss its last rows")
         self._storage_warning(self.journal.path, exc, lost)
 
     def _storage_warning(self, path: Path, exc: OSError, lost: str) -> None:
@@ -433,7 +434,8 @@ class Run(RunChannels):
         try:
             self.record.write(dict(self.ctx.info))
         except OSError as exc:
-            self._storage_warning(self.dir / CONFIG, exc, "the run's configuration is only in the trackers")
+            self._storage_warning(RunFolder(self.dir).config_json, exc,
+                                  "the run's configuration is only in the trackers")
 
 
 _live: "weakref.WeakSet[Run]" = weakref.WeakSet()

@@ -25,6 +25,8 @@ import types
 from pathlib import Path
 from typing import Any
 
+from kconf.trackerspec import TRACKIO, WANDB
+from ktrack import keys
 from ktrack.messages import fail, mark_shown, usage
 
 PROG = "python -m trackers.selftest"
@@ -45,11 +47,11 @@ def fake_metrics(steps: int, seed: int = 0) -> tuple[dict[int, dict[str, float]]
         frac = it / steps
         loss = 1.6 + 3.2 * math.exp(-4 * frac) + rng.gauss(0, 0.05)
         sparsity = min(0.5, max(0.0, (frac - 0.2) / 0.6 * 0.5))
-        row = {"train/loss": loss, "lr": lr, "sparsity": sparsity,
-               "iter_time_ms": 95 + rng.gauss(0, 4), "tokens_per_s": 42000 + rng.gauss(0, 900)}
+        row = {keys.TRAIN_LOSS: loss, keys.LR: lr, keys.SPARSITY: sparsity,
+               keys.ITER_TIME_MS: 95 + rng.gauss(0, 4), keys.TOKENS_PER_S: 42000 + rng.gauss(0, 900)}
         if it % eval_every == 0 or it == steps - 1:
-            row["val/loss"] = loss + 0.08 + rng.gauss(0, 0.02)
-            best = min(best, row["val/loss"])
+            row[keys.VAL_LOSS] = loss + 0.08 + rng.gauss(0, 0.02)
+            best = min(best, row[keys.VAL_LOSS])
         rows[it] = row
     return rows, {"best_val_loss": best, "total_time_s": round(steps * 0.095, 3)}
 
@@ -92,7 +94,7 @@ def _read_trackio(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
 def _read_wandb(run: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     from trackers.wandb_file import read_run, wait_finished
 
-    info = run.ctx.info.get("wandb") or {}
+    info = run.ctx.info.get(WANDB) or {}
     wait_finished(info["dir"], timeout=60)  # W&B's helper process may still be writing after finish()
     data = read_run(info["dir"])
     got: dict[int, dict[str, Any]] = {}
@@ -114,7 +116,7 @@ def _scratch_environment(scratch: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the self-test for one tracker; exit status 0 when everything was read back."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[2])
-    parser.add_argument("tracker", choices=["trackio", "wandb"])
+    parser.add_argument("tracker", choices=[TRACKIO, WANDB])
     parser.add_argument("--steps", type=int, default=200, help="fake iterations to log (default 200)")
     parser.add_argument("--project", default=None, help="project (default: CONFIG_TRACKER_PROJECT)")
     parser.add_argument("--keep", metavar="DIR", default=None,
@@ -148,8 +150,8 @@ def _selftest(args: argparse.Namespace, scratch: Path) -> int:
                         trackers=[args.tracker], log_gpu=False, run_dir=run_dir, capture_console=False)
     expected, summary = fake_metrics(args.steps)
     for step, row in expected.items():
-        val = {k: v for k, v in row.items() if k == "val/loss"}
-        run.log({k: v for k, v in row.items() if k != "val/loss"}, step=step)
+        val = {k: v for k, v in row.items() if k == keys.VAL_LOSS}
+        run.log({k: v for k, v in row.items() if k != keys.VAL_LOSS}, step=step)
         if val:
             run.log(val, step=step)
     run.summary(summary)
@@ -160,7 +162,7 @@ def _selftest(args: argparse.Namespace, scratch: Path) -> int:
     worker = next((w for w in run.workers if w.name == args.tracker), None)
     if worker is None or worker.error:
         fail(PROG, f"{args.tracker} could not be used ({worker.error if worker else 'not installed'})")
-    got, final = (_read_trackio if args.tracker == "trackio" else _read_wandb)(run)
+    got, final = (_read_trackio if args.tracker == TRACKIO else _read_wandb)(run)
     problems = _compare(expected, got)
     problems += [f"summary {k} missing" for k, v in summary.items() if not _close(final.get(k), v)]
     problems += [f"summary {k} logged as a metric" for k in summary if any(k in row for row in got.values())]
@@ -174,7 +176,7 @@ def _selftest(args: argparse.Namespace, scratch: Path) -> int:
     if not args.keep:
         print("  nothing kept: the fake run was written to a scratch folder, now removed "
               "(--keep DIR keeps it)")
-    elif args.tracker == "trackio":
+    elif args.tracker == TRACKIO:
         print(f"  view:    TRACKIO_DIR={scratch / 'trackio'} trackio-view --project {run.project}")
     else:
         print(f"  files:   {run.ctx.info['wandb']['dir']} (offline; wandb sync uploads it)")

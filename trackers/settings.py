@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from kconf.trackerspec import TRACKER_SYMBOLS
 from trackers import _config
 from trackers.alerts import AlertRules
 from ktrack.names import check_project, check_run
@@ -87,7 +88,7 @@ def _tracker_list(value: Any) -> list[str]:
         names: Iterable[str] = _config.parse_trackers(value)
     else:
         names = [str(v) for v in value]
-    order = {"trackio": 0, "wandb": 1, "tensorboard": 2}
+    order = {name: i for i, name in enumerate(TRACKER_SYMBOLS)}
     return sorted(set(names), key=lambda n: (order.get(n, 9), n))
 
 

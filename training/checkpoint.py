@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ktrack.messages import warn
+from ktrack.runfolder import RunFolder
 from training.runtime import rng_state, set_rng_state
 from training.settings import SettingsError
 
@@ -44,7 +45,7 @@ def save_training_checkpoint(prog: str, name: str, it: int, *, model: torch.nn.M
              "pruner": pruner.state_dict() if pruner else None,
              "elapsed_s": elapsed_s, "start_val_loss": start_val_loss, **extra}
     try:
-        save_checkpoint(out / "checkpoints" / f"{name}.pt", state)
+        save_checkpoint(RunFolder(out).checkpoint(name), state)
     except (OSError, RuntimeError) as exc:
         warn(prog, f"checkpoint {name} not saved: {exc}; training goes on", key=f"checkpoint-{name}")
 
@@ -55,7 +56,7 @@ def find_checkpoint(spec: str, runs_dir: str, model: str, project: str | None = 
     if spec != "last":
         p = Path(spec)
         if p.is_dir():
-            for cand in (p / "checkpoints" / "last.pt", p / "last.pt"):
+            for cand in (RunFolder(p).checkpoint(), p / "last.pt"):
                 if cand.is_file():
                     return cand
             return None

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import torch
 
+from ktrack import keys
 from training.checkpoint import save_training_checkpoint
 from training.preempt import StopSignal
 from training.job import Job
@@ -127,7 +128,7 @@ class Outcome:
 
 
 def _extras(metrics: dict[str, float]) -> str:
-    return "".join(f", {key.rsplit('/', 1)[-1]} {value:.3f}" for key, value in metrics.items() if key != "val/loss")
+    return "".join(f", {key.rsplit('/', 1)[-1]} {value:.3f}" for key, value in metrics.items() if key != keys.VAL_LOSS)
 
 
 class Loop:
@@ -166,8 +167,8 @@ class Loop:
 
     def _evaluate(self, hooks: Hooks, it: int) -> dict[str, float]:
         metrics = hooks.evaluate()
-        improved = metrics["val/loss"] < self.best_val
-        self.best_val = min(self.best_val, metrics["val/loss"])
+        improved = metrics[keys.VAL_LOSS] < self.best_val
+        self.best_val = min(self.best_val, metrics[keys.VAL_LOSS])
         best = " (best)" if improved else ""
         self._print(f"iter {it}: val loss {metrics['val/loss']:.4f}{_extras(metrics)}{best}")
         if improved:
@@ -205,7 +206,7 @@ class Loop:
                                self.start_iter + 1) as nt:
             final = hooks.evaluate()
             if self.start_val is None:
-                self.start_val = final["val/loss"]
+                self.start_val = final[keys.VAL_LOSS]
             self._print(f"starting validation loss: {final['val/loss']:.4f}{_extras(final)} (iter {self.start_iter})")
             if self.start_iter == 0 and d.main:
                 run.log(dict(final), step=0)
@@ -230,9 +231,9 @@ class Loop:
                     times = gather_across(d, 1000.0 * time_sum / steps)
                     iter_ms = sum(times) / len(times)
                     extra, text = hooks.interval_metrics(iter_ms)
-                    pending.update({"train/loss": train_loss, "lr": lr, "iter_time_ms": iter_ms, **extra})
+                    pending.update({keys.TRAIN_LOSS: train_loss, keys.LR: lr, keys.ITER_TIME_MS: iter_ms, **extra})
                     if self.pruner:
-                        pending["sparsity"] = self.pruner.sparsity()
+                        pending[keys.SPARSITY] = self.pruner.sparsity()
                     if d.enabled:
                         pending.update(straggler_metrics(times))
                         stragglers.add(times)
@@ -258,12 +259,12 @@ class Loop:
                 final = self._evaluate(hooks, it)
                 if d.main:
                     run.log(dict(final), step=it)
-        outcome = Outcome(final_iter=it, final=final, best_val=min(self.best_val, final["val/loss"]),
+        outcome = Outcome(final_iter=it, final=final, best_val=min(self.best_val, final[keys.VAL_LOSS]),
                           start_val=self.start_val, total_time_s=self.elapsed(), stopped=stopped)
         outcome.summary = {"best_val_loss": outcome.best_val, "total_time_s": outcome.total_time_s,
-                           "final_val_loss": final["val/loss"], "start_val_loss": outcome.start_val,
+                           "final_val_loss": final[keys.VAL_LOSS], "start_val_loss": outcome.start_val,
                            "final_iter": it,
-                           **{key.replace("/", "_"): value for key, value in final.items() if key != "val/loss"},
+                           **{key.replace("/", "_"): value for key, value in final.items() if key != keys.VAL_LOSS},
                            **stragglers.summary(self.job.nodes)}
         if d.main:
             run.summary(outcome.summary)

@@ -28,6 +28,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+from ktrack.runfolder import RunFolder
 from training.preempt import ENV as STOP_ENV
 from training.preempt import REQUEUE_EXIT
 from training.settings import SettingsError, repo_root
@@ -165,7 +166,7 @@ def _resume_args(environ: dict[str, str]) -> list[str]:
     """``--resume RUN_DIR`` for a requeued job whose run has a checkpoint, else []."""
     run_dir = environ.get(RUN_DIR_ENV, "")
     restarted = int(environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
-    if restarted and run_dir and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+    if restarted and run_dir and RunFolder(run_dir).checkpoint().is_file():
         return ["--resume", run_dir]
     return []
 

@@ -28,7 +28,7 @@ from typing import Any
 from viewer import keys as key_names
 from viewer.model import Roles, resolve_roles
 from viewer.live_series import LiveSeries
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 VERSION = 3
 

@@ -19,7 +19,7 @@ from typing import Any
 from ktrack.messages import fail, printable, usage, warn
 from viewer import jsondoc
 from viewer.model import NoMetric
-from viewer.store import Project, RunInfo, StoreError, data_dir, file_stem, open_project, project_files
+from rundata.store import Project, RunInfo, StoreError, data_dir, file_stem, open_project, project_files
 
 PROG = "trackio-view"
 ZOOM_HELP = ("Initial zoom level (default: 0): 0 = All data, 1 = Last 500 iterations, "

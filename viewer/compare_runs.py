@@ -19,7 +19,7 @@ from viewer import compare_render
 from viewer.model import NoMetric, resolve_roles
 from viewer.live_series import LiveSeries
 from viewer.series import Series
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 
 # Entries our Trackio backend adds to a run's config that are no Kconfig symbols: the

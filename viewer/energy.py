@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any
 
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 PER_GPU = re.compile(r"(?:^|/)gpu(\d*)/(?:(\d+)/)?energy_wh$")
 NODE_GPU = re.compile(r"(?:^|/)gpu/([^/]*[^/\d][^/]*)/(\d+)/energy_wh$")

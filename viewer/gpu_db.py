@@ -9,7 +9,7 @@ or ``gpu/<metric>`` keys, timestamps, no step; a multi-node job's
 report's fields through ``viewer.keys.GPU_FIELDS``.  Energy per GPU
 (``gpu/energy_wh``, ``gpu<N>/energy_wh``, under any group prefix) is looked
 up in the metrics rows, the run's config and its summary.  All counting and
-min/max/avg happen in SQLite (``viewer.store``).
+min/max/avg happen in SQLite (``rundata.store``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ktrack.numbers import number
 from viewer import keys
 from viewer.energy import energy_data, energy_lines, gpu_label
 from viewer.model import NoMetric
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 RULE = "=" * 80
 REPORT_ORDER = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",

@@ -1,19 +1,4 @@
-"""The one table of metric-key spellings the viewer understands.
-
-A key earlier in a tuple wins when a run logged several spellings.
-
-=============  =====================================================  ================
-role           logged keys (first found wins)                         shown as
-=============  =====================================================  ================
-loss           ``train/loss``, ``train_loss``, ``training_loss``       Latest Loss ...
-               (accelerate), ``loss``; else the validation loss
-validation     ``val/loss``, ``eval/loss`` (Hugging Face Trainer),     (chart fallback)
-               ``eval_loss``, ``val_loss``, ``validation_loss``
-learning rate  ``lr``, ``learning_rate``, ``train/lr``,                Learning Rate
-               ``train/learning_rate`` (Hugging Face Trainer)
-sparsity       ``sparsity``, ``train/sparsity``                        Sparsity (x100 %)
-iteration      ``iteration``, ``iter``, ``train/global_step``          the iterations
-=============  =====================================================  ================
+"""The metric-key roles the viewer reads (their spellings live in :mod:`ktrack.keys`) and GPU spellings.
 
 GPU values (``--gpu-db``): each field of :data:`GPU_FIELDS` is read from the
 first of its spellings that a run logged, so AdamWPrune's averaged keys
@@ -23,14 +8,10 @@ report's ``GPU Utilization``, ``Memory Usage``...
 """
 from __future__ import annotations
 
-LOSS_KEYS: tuple[str, ...] = ("train/loss", "train_loss", "training_loss", "loss")
-VAL_LOSS_KEYS: tuple[str, ...] = ("val/loss", "eval/loss", "eval_loss", "val_loss", "validation_loss")
-LR_KEYS: tuple[str, ...] = ("lr", "learning_rate", "train/lr", "train/learning_rate")
-SPARSITY_KEYS: tuple[str, ...] = ("sparsity", "train/sparsity")
-ITERATION_KEYS: tuple[str, ...] = ("iteration", "iter", "train/global_step")
+from ktrack.keys import ITERATION_KEYS, LR_KEYS, SPARSITY_KEYS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "loss": LOSS_KEYS + VAL_LOSS_KEYS,
+    "loss": TRAIN_LOSS_KEYS + VAL_LOSS_KEYS,
     "val_loss": VAL_LOSS_KEYS,
     "lr": LR_KEYS,
     "sparsity": SPARSITY_KEYS,
@@ -64,7 +45,7 @@ def gpu_field(field: str, prefix: str, present: set[str] | list[str] | dict[str,
 
 
 def json_path(key: str) -> str:
-    """SQLite JSON path for a top-level key (kept for callers; see ``viewer.store_sql``)."""
-    from viewer.store_sql import json_path as path
+    """SQLite JSON path for a top-level key (kept for callers; see ``rundata.store_sql``)."""
+    from rundata.store_sql import json_path as path
 
     return path(key)

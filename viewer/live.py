@@ -24,7 +24,7 @@ from rich.text import Text
 
 from viewer.chart import braille_chart
 from viewer.model import NoMetric
-from viewer.store import Project
+from rundata.store import Project
 
 
 class KeyReader:

@@ -5,7 +5,7 @@ from typing import Any
 
 from viewer.model import Roles
 from viewer.series import SeriesSet
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 
 class LiveSeries(SeriesSet):

@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 from viewer import keys
 from viewer.columns import Column
-from viewer.store import Project, RunInfo, StoreError
+from rundata.store import Project, RunInfo, StoreError
 
 ZOOM_POINTS: tuple[int | None, ...] = (None, 500, 200, 100, 50)
 ZOOM_LABELS: tuple[str, ...] = ("All data", "Last 500", "Last 200", "Last 100", "Last 50")

@@ -7,7 +7,7 @@ from typing import Any
 from ktrack.messages import printable
 from viewer.chart import HEIGHT, chart_labels, label_format, star_lines, star_row
 from viewer.model import ZOOM_LABELS, NoMetric, iteration_of, sparsity_percent
-from viewer.store import Project, RunInfo
+from rundata.store import Project, RunInfo
 
 RULE = "=" * 60
 WIDTH = 50

@@ -5,7 +5,7 @@ A run tracked only to W&B, TensorBoard or nothing still has its journal,
 the one journal reader).  :class:`JournalProject` mirrors a project's
 journals into an in-memory SQLite database with Trackio's tables
 (``metrics``, ``configs``, ``system_metrics``) and the rows Trackio would
-have written, so every query of :class:`viewer.store.Project` -- series,
+have written, so every query of :class:`rundata.store.Project` -- series,
 ``--once``, ``--gpu-db``, compare -- works on it unchanged.
 
 Each snapshot first looks at the journals' sizes: a file that grew is read
@@ -23,9 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from viewer.store import Project, file_stem
+from ktrack.runfolder import RunFolder
+from rundata.store import Project, file_stem
 
-METRICS = "metrics.jsonl"  # trackers.journal.METRICS; trackers itself is imported only when a journal is read
 
 SCHEMA = """
 CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, timestamp TEXT NOT NULL,
@@ -60,7 +60,7 @@ def journal_dirs(runs_dir: Path) -> dict[str, Path]:
         folders = sorted(p for p in runs_dir.iterdir() if p.is_dir())
     except OSError:
         return {}
-    return {p.name: p for p in folders if any((r / METRICS).is_file() for r in _run_dirs(p))}
+    return {p.name: p for p in folders if any(RunFolder(r).journal.is_file() for r in _run_dirs(p))}
 
 
 def _run_dirs(folder: Path) -> list[Path]:
@@ -91,7 +91,7 @@ def journal_twin(runs_dir: Path, project: Project) -> "JournalProject | None":
         return None
     stem = file_stem(project.name)
     folder = next((runs_dir / n for n in names if (n == project.name or file_stem(n) == stem)
-                   and any((r / METRICS).is_file() for r in _run_dirs(runs_dir / n))), None)
+                   and any(RunFolder(r).journal.is_file() for r in _run_dirs(runs_dir / n))), None)
     if folder is None:
         return None
     known = {v for rid, name in project.read(project.run_names).items() for v in (rid, name)}
@@ -133,10 +133,9 @@ class JournalProject(Project):
 
     def summary(self, run_id: str) -> dict[str, Any]:
         """The run's end-of-run values: ``summary.json``, else its journal's summary records."""
-        from trackers.journal import SUMMARY
 
         try:
-            data = json.loads((self.folder / run_id / SUMMARY).read_text(encoding="utf-8"))
+            data = json.loads(RunFolder(self.folder / run_id).summary.read_text(encoding="utf-8"))
             if isinstance(data, dict) and data:
                 return data
         except (OSError, ValueError):
@@ -151,7 +150,7 @@ class JournalProject(Project):
             if r.name in self.skip:
                 continue
             try:
-                st = os.stat(r / METRICS)
+                st = os.stat(RunFolder(r).journal)
             except OSError:
                 continue
             runs.append((st.st_mtime_ns, r.name, r, st))
@@ -211,7 +210,7 @@ class JournalProject(Project):
 
     def _sync_config(self, name: str, folder: Path) -> None:
         try:
-            mtime = os.stat(folder / "config.json").st_mtime_ns
+            mtime = os.stat(RunFolder(folder).config_json).st_mtime_ns
         except OSError:
             return
         if self._configs.get(name) == mtime:

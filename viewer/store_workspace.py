@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from viewer.store import StoreError
-from viewer.store_sql import json_path
+from rundata.store import StoreError, decode
+from rundata.store_sql import json_path
 
 if TYPE_CHECKING:
-    from viewer.store import Project
+    from rundata.store import Project
 
 Raw = tuple[int, int, Any]  # row id, step, metrics (JSON bytes or text) or the values picked from them
 
@@ -36,8 +36,6 @@ def _picking(pr: "Project", make: Callable[[str, list[str]], tuple[str, list[Any
     rows = pr.query(sql, args)
     if not keys:
         return rows
-    from viewer.workspace.trace import decode
-
     out = []
     for r in rows:
         d = decode(r[col]) if r[col] is not None else None

@@ -106,7 +106,7 @@ def _fill(command: str, checkout: Path) -> str:
     runs = sorted((p for p in (checkout / "runs" / project).iterdir() if (p / ".config").is_file()),
                   key=lambda p: p.stat().st_mtime)
     if "runs/<project>/<run>" in command:
-        numerics = [p for p in runs if (p / "numerics.parquet").is_file()]
+        numerics = [p for p in runs if (p / "numerics.parquet").exists()]  # a folder of parquet parts
         assert numerics, f"no run of {project} has numerics.parquet for: {command}"
         command = command.replace("runs/<project>/<run>", str(numerics[-1].relative_to(checkout)))
     command = command.replace("<project>/<run>", f"{project}/{runs[-1].name}")

@@ -1,4 +1,4 @@
-"""TRACKER= values: parse_trackers and scripts/check-tracker-enabled.sh agree."""
+"""TRACKER= values: parse_trackers; the helper scripts."""
 
 from __future__ import annotations
 
@@ -38,32 +38,6 @@ def test_parse_bad_values(value: str) -> None:
         parse_trackers(value)
 
 
-def _script(name: str, value: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REPO_ROOT / "scripts/check-tracker-enabled.sh"), name, value],
-                          capture_output=True, text=True, timeout=30)
-
-
-@pytest.mark.parametrize("value,expected", GOOD.items())
-def test_shell_script_agrees(value: str, expected: set[str]) -> None:
-    for name in ("trackio", "wandb", "tensorboard"):
-        result = _script(name, value)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == ("y" if name in expected else "n")
-
-
-@pytest.mark.parametrize("value", [v for v in BAD if v.strip() and v != "wandb,"])
-def test_shell_script_rejects(value: str) -> None:
-    result = _script("wandb", value)
-    assert result.returncode == 2
-    assert "unknown tracker" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-
-
-def test_shell_script_usage() -> None:
-    assert _script("nosuch", "wandb").returncode == 2
-    result = subprocess.run([str(REPO_ROOT / "scripts/check-tracker-enabled.sh")], capture_output=True, text=True)
-    assert result.returncode == 2 and "usage:" in result.stderr
-
-
 def test_check_cli_set_var() -> None:
     script = str(REPO_ROOT / "scripts/check-cli-set-var.sh")
     env = {**home_env(), "PATH": "/usr/bin:/bin", "TRACKER": "wandb"}
@@ -83,3 +57,11 @@ def test_check_cli_set_var_through_make() -> None:
     absent = subprocess.run(["make", "-f", "-", "probe"], input=makefile, text=True, capture_output=True,
                             cwd=REPO_ROOT, env=env)
     assert absent.stdout.strip() == "n"
+
+
+def test_every_tracker_has_a_backend() -> None:
+    """The one table of trackers names the backends, in their order."""
+    from kconf import TRACKER_SYMBOLS
+    from trackers.backends import REGISTRY
+
+    assert list(REGISTRY)[:len(TRACKER_SYMBOLS)] == list(TRACKER_SYMBOLS)

@@ -14,7 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trackers.journal import METRICS, Journal, JournalError, read_records
+from ktrack.runfolder import JOURNAL
+from trackers.journal import Journal, JournalError, read_records
 
 KEYS = st.text(min_size=1, max_size=12)
 VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**20), 10**20), st.booleans(),
@@ -38,7 +39,7 @@ def _write(folder: Path, rows) -> bytes:
         else:
             journal.write(kind, step, time.time(), values)
     journal.close()
-    return (folder / METRICS).read_bytes()
+    return (folder / JOURNAL).read_bytes()
 
 
 def _check(rec, row) -> None:
@@ -60,7 +61,7 @@ def test_a_journal_cut_anywhere_reads_as_its_complete_lines(rows, cut):
         folder = Path(tmp)
         data = _write(folder, rows)
         keep = data[:int(len(data) * cut)]
-        (folder / METRICS).write_bytes(keep)
+        (folder / JOURNAL).write_bytes(keep)
         got = list(read_records(folder, strict=True))
         assert len(got) == keep.count(b"\n")
         for rec, row in zip(got, rows, strict=False):
@@ -77,7 +78,7 @@ def test_a_journal_cut_anywhere_reads_as_its_complete_lines(rows, cut):
 def test_random_bytes_give_valid_records_or_one_clear_error(data, lines):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / METRICS).write_bytes(data + b"\n" + b"\n".join(lines) + b"\n")
+        (folder / JOURNAL).write_bytes(data + b"\n" + b"\n".join(lines) + b"\n")
         for rec in read_records(folder):  # lenient: never raises, yields only valid records
             assert isinstance(rec["type"], str)
             if rec["type"] in ("log", "series"):
@@ -88,13 +89,13 @@ def test_random_bytes_give_valid_records_or_one_clear_error(data, lines):
             strict = list(read_records(folder, strict=True))
         except JournalError as exc:
             message = str(exc)
-            assert "\n" not in message and f"{folder / METRICS} line " in message and "fix or delete" in message
+            assert "\n" not in message and f"{folder / JOURNAL} line " in message and "fix or delete" in message
         else:
             assert strict == list(read_records(folder))
 
 
 def test_a_resumed_journal_starts_a_new_line_after_a_partial_one(tmp_path):
-    (tmp_path / METRICS).write_bytes(b'{"type":"log","step":0,"time":1,"metrics":{"a":1}}\n{"type":"lo')
+    (tmp_path / JOURNAL).write_bytes(b'{"type":"log","step":0,"time":1,"metrics":{"a":1}}\n{"type":"lo')
     journal = Journal(tmp_path)
     journal.write("log", 1, 2.0, {"a": 2})
     journal.close()

@@ -61,7 +61,7 @@ def run_trainer(script: str, args: list[str], env: dict[str, str], cwd: Path,
 
 
 def trackio_rows(trackio_dir: str, project: str) -> list[tuple[str, int, dict]]:
-    """``(run_name, step, metrics)`` rows from Trackio's SQLite file, in order (via ``viewer.store``)."""
-    from viewer.store import db_path, read_rows
+    """``(run_name, step, metrics)`` rows from Trackio's SQLite file, in order (via ``rundata.store``)."""
+    from rundata.store import db_path, read_rows
 
     return [(r.run_name, r.step, r.metrics) for r in read_rows(db_path(project, Path(trackio_dir)))]

@@ -14,7 +14,7 @@ from tests.viewer import reference
 from viewer import series
 from viewer.cache import load_series
 from viewer.model import resolve_roles
-from viewer.store import open_project
+from rundata.store import open_project
 
 ROWS = """
 import math

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.viewer import reference
-from viewer.store import db_path, read_rows
+from rundata.store import db_path, read_rows
 
 SMALL = ("SET=TRAIN_MAX_ITERS=620 GPT2_N_LAYER=1 GPT2_N_HEAD=2 GPT2_N_EMBD=32 GPT2_BLOCK_SIZE=32 "
          "TRAIN_BATCH_SIZE=4 TRAIN_EVAL_ITERS=2 TRAIN_EVAL_INTERVAL=100 DATASET_MAX_TOKENS=100000 "

@@ -27,7 +27,7 @@ from viewer import keys
 from viewer.chart import label_format
 from viewer.cli import main
 from viewer.series import SeriesSet
-from viewer.store import open_project
+from rundata.store import open_project
 
 _ids = itertools.count()
 KEYS = ("train/loss", "val/loss", "loss", "lr", "sparsity")

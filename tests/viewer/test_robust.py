@@ -158,7 +158,7 @@ def test_unreadable_project_is_one_line_among_good_ones(one_db: Path, tmp_path: 
 
 def test_writer_starting_after_an_immutable_open_is_seen(one_db: Path, tmp_path: Path) -> None:
     from viewer.series import SeriesSet
-    from viewer.store import open_project
+    from rundata.store import open_project
 
     db = _copy_to(one_db, tmp_path)
     pr = open_project("copy", db)

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from tests.viewer import reference
 from tests.viewer.test_properties import values
-from viewer import store_series
+from rundata import store_series
 from viewer.series import SeriesSet
-from viewer.store import Project, open_project
+from rundata.store import Project, open_project
 
 _ids = itertools.count()
 Chunk = tuple[str, list[int], list[dict[str, Any]]]

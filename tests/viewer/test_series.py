@@ -10,7 +10,7 @@ from tests.viewer import reference
 from tests.viewer.conftest import write
 from viewer import live_series, series
 from viewer.model import resolve_roles
-from viewer.store import open_project
+from rundata.store import open_project
 
 
 def test_incremental_matches_full(tmp_path: Path, monkeypatch) -> None:

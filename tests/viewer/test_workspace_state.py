@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.viewer.conftest import write
-from viewer.store import open_project
+from rundata.store import open_project
 from viewer.workspace import Workspace
 from viewer.workspace.layout import layout
 from viewer.workspace.state import State

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
+from kconf.trackerspec import TENSORBOARD, TRACKIO, WANDB
+
 
 class MissingPackage(Exception):
     """Raised by ``start`` when the tracker's package cannot be imported."""
@@ -148,9 +150,9 @@ def _tensorboard() -> Backend:
 
 #: name -> (factory, python package it needs or None)
 REGISTRY: dict[str, tuple[Callable[[], Backend], str | None]] = {
-    "trackio": (_trackio, "trackio"),
-    "wandb": (_wandb, "wandb"),
-    "tensorboard": (_tensorboard, None),
+    TRACKIO: (_trackio, "trackio"),
+    WANDB: (_wandb, "wandb"),
+    TENSORBOARD: (_tensorboard, None),
 }
 
 

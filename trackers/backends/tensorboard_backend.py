@@ -27,18 +27,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kconf.trackerspec import TENSORBOARD
 from ktrack import messages
+from ktrack.runfolder import RunFolder
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.histogram import Histogram
 from trackers.values import FLOAT32_MAX, Limits, is_number, shown
 
-TB_DIR = "tensorboard"
 HPARAM_PROVENANCE = ("git_commit", "git_dirty", "slurm_job_id", "slurm_array_task_id")
 
 
 def log_dir(run_dir: Path) -> Path:
     """Where a run's event files are."""
-    return Path(run_dir) / TB_DIR
+    return RunFolder(run_dir).tensorboard
 
 
 def _writer_class() -> Any:
@@ -112,7 +113,7 @@ def _table(values: dict[str, Any]) -> str:
 class TensorBoardBackend:
     """One ``SummaryWriter`` on ``<run_dir>/tensorboard``."""
 
-    name = "tensorboard"
+    name = TENSORBOARD
     #: TensorBoard keeps every scalar as a float32: larger numbers would become inf.
     limits = Limits(-int(FLOAT32_MAX), int(FLOAT32_MAX), FLOAT32_MAX)
 
@@ -130,7 +131,7 @@ class TensorBoardBackend:
         # purge_step: events after the checkpoint's step, from the trajectory thrown away, are hidden
         purge = {"purge_step": ctx.rewind + 1} if ctx.rewind is not None else {}
         self.writer = _writer_class()(log_dir=str(directory), flush_secs=5, **purge)
-        ctx.info["tensorboard"] = {"dir": str(directory)}
+        ctx.info[TENSORBOARD] = {"dir": str(directory)}
         try:
             self.writer.file_writer.add_summary(hparams_summary(hparam_values(ctx.config, ctx.provenance)))
         except (ImportError, AttributeError) as exc:  # tensorboardX without the tensorboard package
@@ -143,7 +144,7 @@ class TensorBoardBackend:
         self._write_config_text()
 
     def _write_config_text(self) -> None:
-        path = (self.run_dir or Path()) / ".config"
+        path = RunFolder(self.run_dir or Path()).config
         if not self._config_written and path.is_file():
             self.writer.add_text("config", _code(path.read_text(errors="replace")), global_step=0)
             self._config_written = True

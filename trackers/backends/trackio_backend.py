@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kconf.trackerspec import TRACKIO
 from ktrack import messages
 from ktrack.fs import network_fs
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
@@ -117,7 +118,7 @@ def write_summary_config(project: str, run_name: str, run_id: str | None, values
 class TrackioBackend:
     """One ``trackio.Run``; the summary is written into its config at :meth:`finish`."""
 
-    name = "trackio"
+    name = TRACKIO
     #: Trackio writes metrics with orjson, which holds integers from -2**63 to 2**64-1.
     limits = Limits(INT64_MIN, 2**64 - 1)
 
@@ -143,7 +144,7 @@ class TrackioBackend:
                                 resume=ctx.resume or "never", embed=False, webhook_url=ctx.trackio_webhook_url,
                                 auto_log_gpu=False, auto_log_cpu=False)
         self._local = not ctx.trackio_space_id
-        ctx.info["trackio"] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name,
+        ctx.info[TRACKIO] = {"dir": trackio_dir(), "project": ctx.project, "run": ctx.name,
                                **({"filesystem": fs} if fs else {})}
         self._stored_before = self._stored()
 

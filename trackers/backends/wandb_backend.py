@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from kconf.trackerspec import WANDB
 from ktrack import messages
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.backends.system_names import wandb_system_metrics
@@ -68,7 +69,7 @@ def offline_notice_key(run_dir: Path) -> str:
 class WandbBackend:
     """Logs with ``wandb.Run.log``; steps never go backwards for W&B."""
 
-    name = "wandb"
+    name = WANDB
     #: W&B keeps integers as 64-bit; larger ones would come back rounded (or as inf).
     limits = Limits(INT64_MIN, INT64_MAX)
 
@@ -88,7 +89,7 @@ class WandbBackend:
         mode = "offline" if reason else "online"
         directory = os.environ.get("WANDB_DIR") or str(ctx.run_dir)
         Path(directory).mkdir(parents=True, exist_ok=True)
-        planned = ctx.info.get("wandb") or {}  # the id is in config.json before W&B starts (trackers.run)
+        planned = ctx.info.get(WANDB) or {}  # the id is in config.json before W&B starts (trackers.run)
         run_id = planned.get("id")
         previous = planned if ctx.resume else {}
         settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=60)
@@ -102,7 +103,7 @@ class WandbBackend:
         dirs = [d for d in previous.get("dirs") or [previous.get("dir")] if d]
         if self.sync_dir and self.sync_dir not in dirs:
             dirs.append(self.sync_dir)
-        ctx.info["wandb"] = {"mode": mode, "id": self.run.id, "dir": self.sync_dir, "dirs": dirs}
+        ctx.info[WANDB] = {"mode": mode, "id": self.run.id, "dir": self.sync_dir, "dirs": dirs}
         if reason:
             messages.warn("trackers", f"W&B offline ({reason}); upload later with: wandb sync {' '.join(dirs)}",
                           key=offline_notice_key(ctx.run_dir))

@@ -20,13 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from ktrack.keys import ACCELERATE_KEYS, TRAINER_KEYS
 from ktrack.messages import warn
-
-#: Keys both integrations rename.
-COMMON_KEYS = {"loss": "train/loss", "learning_rate": "lr", "eval_loss": "val/loss"}
-#: Spellings accelerate users log by hand.
-ACCELERATE_KEYS = {**COMMON_KEYS, "train_loss": "train/loss", "training_loss": "train/loss",
-                   "val_loss": "val/loss", "validation_loss": "val/loss", "lr": "lr"}
 
 
 def _prefixed(key: str) -> str | None:
@@ -38,8 +33,8 @@ def _prefixed(key: str) -> str | None:
 
 def trainer_key(key: str) -> str:
     """The ktrack key of a Trainer log key (table above)."""
-    if key in COMMON_KEYS:
-        return COMMON_KEYS[key]
+    if key in TRAINER_KEYS:
+        return TRAINER_KEYS[key]
     return _prefixed(key) or (key if "/" in key else "train/" + key)
 
 

@@ -26,12 +26,13 @@ from typing import Any
 from accelerate import tracking
 from accelerate.tracking import GeneralTracker
 
+from ktrack.keys import ACCELERATE_KEYS, VAL_LOSS
 from ktrack.messages import warn
 from trackers import _config
 from trackers.integrations import best, map_metrics
 from trackers.integrations.runconfig import flat, start_run
 
-_VAL_KEYS = ("eval_loss", "val_loss", "validation_loss")
+_VAL_KEYS = tuple(alias for alias, key in ACCELERATE_KEYS.items() if key == VAL_LOSS)
 
 
 def _init_trackers_project() -> str | None:

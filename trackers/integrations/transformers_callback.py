@@ -30,6 +30,8 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainingArguments
 
+from kconf.trackerspec import TRACKER_SYMBOLS
+from ktrack.keys import VAL_LOSS
 from ktrack.messages import warn
 from trackers import _config
 from trackers.integrations import best, map_metrics, to_number, trainer_key
@@ -40,7 +42,7 @@ _END_MARK = "train_runtime"
 #: Keys that are bookkeeping of another log, not a row of their own.
 _BOOKKEEPING = {"epoch", "step", "num_input_tokens_seen"}
 #: ``report_to`` integrations that write to the trackers ktrack writes to.
-_SAME_TRACKERS = {"trackio", "wandb", "tensorboard"}
+_SAME_TRACKERS = set(TRACKER_SYMBOLS)
 _DEFAULT_PROJECT = str(TrainingArguments.__dataclass_fields__["project"].default)
 
 
@@ -162,7 +164,7 @@ class KtrackCallback(TrainerCallback):
         if set(logs) <= _BOOKKEEPING:
             return
         metrics = map_metrics(logs, trainer_key)
-        val = metrics.get("val/loss")
+        val = metrics.get(VAL_LOSS)
         if val is not None:
             self.best_val = best(self.best_val, val)
             self.last_val = to_number(val)

@@ -12,16 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ktrack.keys import LR_KEYS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import as_text
-from viewer import keys as keynames
-from viewer.store import Project
+from rundata.store import Project
 from viewer.workspace.canvas import Canvas
 from viewer.workspace.charts import ChartCache
 from viewer.workspace.render import draw, gpu_lines
 from viewer.workspace.source import JoinedSource, Source
 from viewer.workspace.state import State
 
-FIRST = tuple(keynames.LOSS_KEYS + keynames.VAL_LOSS_KEYS + keynames.LR_KEYS)
+FIRST = TRAIN_LOSS_KEYS + VAL_LOSS_KEYS + LR_KEYS
 SLOW_PANES_S = 5.0  # overview and system panes are read again at most this often
 
 

@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ktrack.runfolder import RunFolder
 from viewer import keys as keynames
 from viewer import store_workspace as sw
-from viewer.store import Project, RunInfo, StoreError, iso_seconds
-from viewer.workspace.trace import RunTrace, decode, extract
+from rundata.store import Project, RunInfo, StoreError, decode, iso_seconds
+from viewer.workspace.trace import RunTrace, extract
 
 # A metric's history is read whole for runs up to FULL_ROWS rows; longer runs are read as
 # every k-th row (about SAMPLE_ROWS) plus their newest TAIL_ROWS rows.  Rows written
@@ -116,7 +117,7 @@ class Source:
         return self.runs_dir / self.project.name / run.name
 
     def _status(self, run: RunRow) -> str:
-        if (self.run_dir(run) / "summary.json").is_file():
+        if RunFolder(self.run_dir(run)).summary.is_file():
             return "finished"
         age = _age_s(run.timestamp)
         return "running" if age is not None and age < RUNNING_S else "stopped"
@@ -274,7 +275,7 @@ class Source:
     # -- panes ---------------------------------------------------------------------------------
     def console_tail(self, run: RunRow, lines: int, limit: int = 65536) -> list[str] | None:
         """The last ``lines`` lines of the run's console.log (None when it has none)."""
-        path = self.run_dir(run) / "console.log"
+        path = RunFolder(self.run_dir(run)).console_log
         try:
             with open(path, "rb") as f:
                 f.seek(0, os.SEEK_END)
@@ -296,7 +297,7 @@ class Source:
             except (OSError, ValueError, StoreError):
                 return {}
         try:
-            data = json.loads((self.run_dir(run) / "summary.json").read_text(encoding="utf-8"))
+            data = json.loads(RunFolder(self.run_dir(run)).summary.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = None
         if isinstance(data, dict):

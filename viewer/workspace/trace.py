@@ -19,31 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from rundata.store import decode, loads
 from viewer.model import ZOOM_POINTS
-
-try:
-    import orjson
-
-    _loads: Any = orjson.loads
-except ImportError:  # pragma: no cover - trackio depends on orjson
-    _loads = json.loads
 
 K = 1024
 TAIL = max(n for n in ZOOM_POINTS if n)
 NAN = float("nan")
 Items = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # steps, mins, maxs, samples
-
-
-def decode(raw: Any) -> dict[str, Any]:
-    """One row's metrics as a dict ({} for anything that is not a JSON object)."""
-    try:
-        obj = _loads(raw)
-    except (TypeError, ValueError):
-        try:
-            obj = json.loads(raw)
-        except (TypeError, ValueError):
-            return {}
-    return obj if isinstance(obj, dict) else {}
 
 
 def _number(v: Any) -> bool:
@@ -59,7 +41,7 @@ def _num(v: Any) -> float:
 
 def _array(raw: Any) -> Any:
     try:
-        return _loads(raw)
+        return loads(raw)
     except (TypeError, ValueError):
         try:
             return json.loads(raw)
@@ -80,7 +62,7 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = Fa
             vals: list[Any] = got[:n] if type(got) is list and len(got) >= n else [None] * n
         else:
             try:
-                d = _loads(raw)
+                d = loads(raw)
             except (TypeError, ValueError):
                 d = decode(raw)
             vals = list(map(d.get, keys)) if type(d) is dict else [None] * n

@@ -106,7 +106,7 @@ def row_ok_sql(run_col: str) -> str:
     Trackio's ``(run_id, step)`` index, so the test costs no table read and
     index-only queries (counts, step ranges) stay index-only.  Metrics that
     are JSON but not an object need no test here: they hold no values for
-    :func:`value_sql` and :func:`viewer.store.decode`.
+    :func:`value_sql` and :func:`rundata.store.decode`.
     """
     return f"(typeof(step) = 'integer' AND typeof({run_col}) = 'text')"
 

@@ -1,7 +1,7 @@
-"""The series queries of :class:`viewer.store.Project`: one metric of one run, aggregated in SQLite.
+"""The series queries of :class:`rundata.store.Project`: one metric of one run, aggregated in SQLite.
 
 Values are numbers only: NaN, infinities, strings and nulls are skipped,
-booleans read as 1.0/0.0 (``viewer.store_sql`` builds the expressions).
+booleans read as 1.0/0.0 (``rundata.store_sql`` builds the expressions).
 Steps order points; among rows of one step, the row id.
 """
 from __future__ import annotations
@@ -13,12 +13,12 @@ from array import array
 from binascii import a2b_base64, b2a_base64
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from viewer import store_sql
+from rundata import store_sql
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from viewer.store_open import Stamp
+    from rundata.store_open import Stamp
 
 FIN = store_sql.FINITE
 T = TypeVar("T")
