@@ -64,6 +64,7 @@ def view_log(tmp_path: Path, text: str, *args: str) -> subprocess.CompletedProce
                           env=env_for(tmp_path), capture_output=True, text=True, timeout=60, cwd=tmp_path)
 
 
+@pytest.mark.e2e  # runs trackio-view in a process per example
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(entry, max_size=8), junk=st.lists(noise, max_size=3))
 def test_once_right_block_or_one_line(tmp_path: Path, entries: list, junk: list[str]) -> None:
