@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from rundata import store_sql
-from rundata.store_open import KNOWN_SCHEMA, Stamp, StoreError, connect, data_dir, db_path, file_stem, project_files
+from rundata.store_open import KNOWN_SCHEMA, Stamp, StoreError, connect, data_dir, db_path, project_files
 from rundata.store_series import Cell, SeriesQueries
 
 try:
@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - trackio depends on orjson
     loads = json.loads
 
 __all__ = ["KNOWN_SCHEMA", "Cell", "MetricRow", "Project", "RunInfo", "StoreError", "data_dir",
-           "db_path", "file_stem", "iso_seconds", "open_project", "project_files", "read_project", "read_rows"]
+           "db_path", "iso_seconds", "open_project", "project_files", "read_project", "read_rows"]
 T = TypeVar("T")
 
 

@@ -15,6 +15,8 @@ import sqlite3
 from pathlib import Path
 from typing import NamedTuple
 
+from ktrack.names import trackio_file_name
+
 KNOWN_SCHEMA = 2  # Trackio 0.43.0 writes PRAGMA user_version = 2
 _HEADER = b"SQLite format 3\x00"
 _WAL_VERSION = 2  # header bytes 18-19 (write/read format version) in WAL mode
@@ -37,14 +39,10 @@ def data_dir(explicit: str | None = None) -> tuple[Path, str]:
     return Path.home() / ".cache" / "huggingface" / "trackio", "default"
 
 
-def file_stem(project: str) -> str:
-    """The file name Trackio gives ``project`` (keeps ``[A-Za-z0-9_-]``; ``default`` if none)."""
-    return "".join(c for c in project if c.isalnum() or c in "-_").rstrip() or "default"
-
 
 def db_path(project: str, root: Path | None = None) -> Path:
     """Path of ``project``'s database in ``root`` (default: :func:`data_dir`)."""
-    return (root or data_dir()[0]) / f"{file_stem(project)}.db"
+    return (root or data_dir()[0]) / f"{trackio_file_name(project)}.db"
 
 
 def project_files(root: Path) -> dict[str, Path]:

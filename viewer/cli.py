@@ -19,7 +19,8 @@ from typing import Any
 from ktrack.messages import fail, printable, usage, warn
 from viewer import jsondoc
 from viewer.model import NoMetric
-from rundata.store import Project, RunInfo, StoreError, data_dir, file_stem, open_project, project_files
+from ktrack.names import trackio_file_name
+from rundata.store import Project, RunInfo, StoreError, data_dir, open_project, project_files
 
 PROG = "trackio-view"
 ZOOM_HELP = ("Initial zoom level (default: 0): 0 = All data, 1 = Last 500 iterations, "
@@ -140,9 +141,9 @@ def find_projects(args: argparse.Namespace) -> list[Project]:
     root, source = data_dir(args.dir)
     files = project_files(root)
     if args.project is not None:
-        path = files.get(args.project) or files.get(file_stem(args.project))
-        found = [_with_twin(args, open_project(args.project if args.project in files else file_stem(args.project),
-                                               path))] \
+        stem = args.project if args.project in files else trackio_file_name(args.project)
+        path = files.get(stem)
+        found = [_with_twin(args, open_project(stem, path))] \
             if path is not None else [pr for pr in _journals(args, set(files)) if pr.name == args.project]
         if found and args.from_config:
             print(printable(f"{PROG}: project '{args.project}', named by ./.config (CONFIG_TRACKER_PROJECT); "

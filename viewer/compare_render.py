@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kconf.diff import changed_symbols, diffconfig, format_value
+from kconf.diff import LEFT_OUT, changed_symbols, diffconfig, format_value
 from ktrack.numbers import as_text, number
 
 
 MARKERS = "*o+x#@%&"
-IGNORED = {"TRACKER_RUN_NAME"}
 
 
 @dataclass
@@ -60,7 +59,7 @@ class RunData:
 
 
 def _strip(config: dict[str, Any]) -> dict[str, Any]:
-    return {k.removeprefix("CONFIG_"): v for k, v in config.items() if k.removeprefix("CONFIG_") not in IGNORED}
+    return {k.removeprefix("CONFIG_"): v for k, v in config.items() if k.removeprefix("CONFIG_") not in LEFT_OUT}
 
 
 def differing(runs: list[RunData]) -> list[str]:

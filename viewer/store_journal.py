@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ktrack.runfolder import RunFolder
-from rundata.store import Project, file_stem
+from ktrack.names import trackio_file_name
+from rundata.store import Project
 
 
 SCHEMA = """
@@ -72,9 +73,9 @@ def _run_dirs(folder: Path) -> list[Path]:
 
 def journal_projects(runs_dir: Path, trackio_names: set[str]) -> list["JournalProject"]:
     """The journal projects of ``runs_dir`` that no Trackio database (``trackio_names``) holds."""
-    taken = {file_stem(n) for n in trackio_names}
+    taken = {trackio_file_name(n) for n in trackio_names}
     return [JournalProject(name, folder) for name, folder in journal_dirs(runs_dir).items()
-            if file_stem(name) not in taken]
+            if trackio_file_name(name) not in taken]
 
 
 def journal_twin(runs_dir: Path, project: Project) -> "JournalProject | None":
@@ -89,8 +90,8 @@ def journal_twin(runs_dir: Path, project: Project) -> "JournalProject | None":
         names = sorted((p.name for p in runs_dir.iterdir() if p.is_dir()), key=lambda n: n != project.name)
     except OSError:
         return None
-    stem = file_stem(project.name)
-    folder = next((runs_dir / n for n in names if (n == project.name or file_stem(n) == stem)
+    stem = trackio_file_name(project.name)
+    folder = next((runs_dir / n for n in names if (n == project.name or trackio_file_name(n) == stem)
                    and any(RunFolder(r).journal.is_file() for r in _run_dirs(runs_dir / n))), None)
     if folder is None:
         return None
