@@ -28,6 +28,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in [key for key in os.environ if key.startswith(_USER_PREFIXES)]:
         os.environ.pop(name, None)
     os.environ.update(_isolate(_SESSION_DIR))
+    # Signals as a terminal leaves them: a test suite started in the background (`make check &`) inherits
+    # SIGINT ignored, and every trainer it starts would then ignore Ctrl+C too.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # The viewer reads ./runs and kconf reads ./.config: a test that forgets a cwd must find an empty
     # folder, not the checkout where `make demo` left its runs and configuration.
     cwd = _SESSION_DIR / "cwd"

@@ -40,8 +40,8 @@ def start(path: Path, env: dict[str, str], *extra: str, quiet: bool = False) -> 
     """``python -m sweeps run PATH --executor slurm EXTRA...``, its output piped as text (or dropped)."""
     cmd = [sys.executable, "-m", "sweeps", "run", str(path), "--executor", "slurm", *extra]
     if quiet:
-        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(cmd, cwd=Path.cwd(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, cwd=Path.cwd(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def job_ids(state_file: Path) -> list[str]:

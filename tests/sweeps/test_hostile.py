@@ -79,7 +79,7 @@ def test_the_command_refuses_a_bomb_in_one_line_within_bounded_memory(tmp_path: 
              "sys.stderr.write(r.stderr)")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env,
-                            timeout=120, cwd=REPO)
+                            timeout=120, cwd=Path.cwd())
     rc, elapsed, peak_kib = result.stdout.split()
     assert rc == "1" and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("ktrack-sweep: error: ") and "aliases expand" in result.stderr

@@ -47,7 +47,7 @@ def test_rerun_after_kill_9_of_the_runner_follows_the_running_point(tmp_path: Pa
     env = {**os.environ, "PYTHONPATH": str(REPO), "STANDIN_HANG": str(hang)}
     state_file = tmp_path / "runs" / "ident" / ".sweeps" / "killed.json"
     argv = [sys.executable, "-m", "sweeps", "run", str(path), "--jobs", "2"]
-    runner = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runner = subprocess.Popen(argv, cwd=Path.cwd(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: (tmp_path / "runs" / "ident" / "lr=1e-3" / "checkpoints" / "last.pt").is_file()
                  and points(state_file).get("lr=1e-2", {}).get("status") == "done", what="the points to run")
@@ -57,7 +57,7 @@ def test_rerun_after_kill_9_of_the_runner_follows_the_running_point(tmp_path: Pa
     trainer = points(state_file)["lr=1e-3"]["pid"]
     log = tmp_path / "rerun.txt"
     with open(log, "w") as out_file:
-        rerun = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out_file, stderr=subprocess.STDOUT)
+        rerun = subprocess.Popen(argv, cwd=Path.cwd(), env=env, stdout=out_file, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: "follow" in log.read_text(), what="the rerun to follow the running point")
         assert points(state_file)["lr=1e-3"]["status"] == "running"  # followed, not failed, not started again
@@ -91,14 +91,14 @@ def test_a_point_started_through_training_launch_outlives_the_runner_and_is_foll
     env = {**os.environ, "PYTHONPATH": str(REPO), "MAKELEVEL": "1", "OMP_NUM_THREADS": "1"}
     run = tmp_path / "runs" / "ident" / "lr=1e-3"
     argv = [sys.executable, "-m", "sweeps", "run", str(path)]
-    runner = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runner = subprocess.Popen(argv, cwd=Path.cwd(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: (run / "metrics.jsonl").is_file() and '"train/loss"' in (run / "metrics.jsonl").read_text(),
                  timeout=240, what="the point to train")
     finally:
         runner.send_signal(signal.SIGKILL)
         runner.wait(30)
-    rerun = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(argv, cwd=Path.cwd(), env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0 and "follow" in rerun.stdout, rerun.stdout + rerun.stderr
     assert "1 done, 0 skipped, 0 failed" in rerun.stdout, rerun.stdout
     assert json.loads((run / "summary.json").read_text())["final_iter"] == 1500

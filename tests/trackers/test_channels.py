@@ -196,7 +196,7 @@ def test_journal_holds_every_channel(full_run):
 def test_trackio_view_gpu_db_reads_system_metrics(full_run):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "viewer", "--project", full_run["project"], "--gpu-db", "--once"],
-                         capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+                         capture_output=True, text=True, timeout=120, env=env, cwd=Path.cwd())
     assert out.returncode == 0, out.stderr
     assert "Trackio System Metrics" in out.stdout and "GPU 0 latest: util 100.0%" in out.stdout
 

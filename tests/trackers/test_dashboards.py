@@ -15,7 +15,7 @@ def cli(*args: str, env: dict[str, str | None] | None = None) -> subprocess.Comp
     full = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
     full["PYTHONPATH"] = os.pathsep.join([str(REPO), full.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "trackers.dashboards", *args], capture_output=True, text=True,
-                          env=full, timeout=120, cwd=REPO)
+                          env=full, timeout=120, cwd=Path.cwd())
 
 
 def _config(tmp_path: Path, project: str) -> Path:

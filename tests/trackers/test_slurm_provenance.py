@@ -66,7 +66,7 @@ def test_slurm_in_config_json_and_every_tracker(tmp_path: Path, slurm_job: None,
     assert {k: origin.get(k) for k in want} == want
     trackio = readback.trackio_config(readback.trackio_db(project), "s")
     assert trackio["provenance/slurm_job_id"] == "4242" and trackio["provenance/slurm_script"] == SCRIPT
-    logs = list(Path(os.environ["WANDB_DIR"]).rglob("run-*.wandb")) + list(run.dir.rglob("run-*.wandb"))
+    logs = list(Path(run.ctx.info["wandb"]["dir"]).rglob("run-*.wandb"))  # this run's, not an earlier test's
     wb = readback.wandb_run(logs[0].parent)["config"]["provenance"]
     assert wb["slurm_array_task_id"] == "2" and wb["slurm_partition"] == "gpu"
     tb = readback.tensorboard_data(log_dir(run.dir))

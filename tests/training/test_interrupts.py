@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from trackers.journal import read_records
-from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows
+from rundata.store import db_path
+from trackers.readback import tensorboard_scalars, trackio_rows
 from trackers.wandb_file import read_run, wait_finished
 
 TRACKERS = "trackio,wandb,tensorboard"
@@ -77,8 +78,14 @@ def _wandb_steps(meta: dict) -> list[int]:
     return sorted(steps)
 
 
+def _trackio_db(meta: dict) -> Path:
+    """The database the run's Trackio wrote (its folder is in config.json; an earlier test of this process
+    may have imported trackio with another TRACKIO_DIR, so trackio_db() of this process would look there)."""
+    return db_path(meta["project"], Path(meta["backends"]["trackio"]["dir"]))
+
+
 def _held(project: str, run_dir: Path, meta: dict) -> dict[str, list[int]]:
-    return {"trackio": sorted(s for s, m in trackio_rows(trackio_db(project), "sig") if "train/loss" in m),
+    return {"trackio": sorted(s for s, m in trackio_rows(_trackio_db(meta), "sig") if "train/loss" in m),
             "wandb": _wandb_steps(meta),
             "tensorboard": sorted(s for s, _ in tensorboard_scalars(run_dir / "tensorboard").get("train/loss", []))}
 
@@ -218,7 +225,8 @@ def test_resume_after_a_stop_between_checkpoints_rewinds_every_tracker(tmp_path:
         r for r in records if r["type"] == "rewind"))] if r["type"] == "log" and "train/loss" in r["metrics"]}
     # the new trajectory differs from the first update on (step S+1's loss is taken before it)
     assert all(old[s] != final[s] for s in range(ckpt + 2, stop + 1))
-    trackio = [(s, m["train/loss"]) for s, m in trackio_rows(trackio_db("rewind"), "rw") if "train/loss" in m]
+    meta = json.loads((run_dir / "config.json").read_text())
+    trackio = [(s, m["train/loss"]) for s, m in trackio_rows(_trackio_db(meta), "rw") if "train/loss" in m]
     assert sorted(trackio) == sorted(final.items())  # one row a step, the final one
     tensorboard = tensorboard_scalars(run_dir / "tensorboard")["train/loss"]
     assert [s for s, _ in tensorboard] == sorted(final)

@@ -27,7 +27,7 @@ from trackers.backends.tensorboard_backend import log_dir
 from trackers.journal import read_records
 from trackers.nodes import node_file
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # 2 launchers x 2 trainers on 2 cores
 
 REPO = Path(__file__).resolve().parents[2]
 MIXED = REPO / "tests" / "gpu" / "fixtures" / "mixed"  # two cards each: Intel (0) and AMD W7900 (1)
