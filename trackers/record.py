@@ -52,7 +52,8 @@ class RunRecord:
     """Builds and writes ``config.json``; on resume starts from the one already there."""
 
     def __init__(self, run_dir: Path, *, project: str, run: str, trackers: list[str], config: dict[str, Any],
-                 provenance: dict[str, Any], resume: bool) -> None:
+                 provenance: dict[str, Any], resume: bool, rewound_to: int | None = None) -> None:
+        """``rewound_to``: the checkpoint step a resume went back to, dropping the later rows logged before."""
         self.path = RunFolder(run_dir).config_json
         previous = read_json(self.path) if resume else {}
         now = time.time()
@@ -67,7 +68,8 @@ class RunRecord:
         }
         resumes = list(previous.get("resumes") or [])
         if previous:
-            resumes.append({"time": now, "provenance": provenance})
+            resumes.append({"time": now, "provenance": provenance,
+                            **({"rewound_to": rewound_to} if rewound_to is not None else {})})
         if resumes:
             self.data["resumes"] = resumes
 

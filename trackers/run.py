@@ -120,7 +120,8 @@ class Run(RunChannels):
                  "(the journal: rank 0; nodes/<node>/gpu.jsonl: that node), rank 0 reads the nodes' files by polling, "
                  "and no SQLite database is kept there", key="run-dir-network-fs")
         self.record = RunRecord(self.dir, project=self.project, run=self.name, trackers=list(settings.trackers),
-                                config=self.config, provenance=origin, resume=bool(settings.resume))
+                                config=self.config, provenance=origin, resume=bool(settings.resume),
+                                rewound_to=self.rewound_to)
         self.previous_summary = self.record.previous_summary  # end-of-run values of the parts before a resume
         self.ctx = Context(project=self.project, name=self.name, config=self.config, run_dir=self.dir,
                            resume=settings.resume, wandb_entity=settings.wandb_entity,

@@ -259,6 +259,15 @@ def list_text(projects: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def rewinds(run_dir: Path) -> list[int]:
+    """The checkpoint steps the run's resumes went back to (``config.json``'s ``resumes``), [] when none."""
+    from ktrack.runfolder import RunFolder, read_json
+
+    resumes = read_json(RunFolder(run_dir).config_json).get("resumes")
+    return [r["rewound_to"] for r in resumes if isinstance(r, dict) and isinstance(r.get("rewound_to"), int)] \
+        if isinstance(resumes, list) else []
+
+
 def once_data(args: argparse.Namespace, pr: Project) -> dict[str, Any]:
     """One project's ``--once`` (or ``--gpu-db --once``) data, read from the project that
     holds the run (``pr`` or its journal twin); rows skipped are counted in ``pr``'s file,
@@ -273,6 +282,7 @@ def once_data(args: argparse.Namespace, pr: Project) -> dict[str, Any]:
         from viewer import once
 
         d = once.data(holder, run, args.zoom, args.metric, not args.no_cache)
+        d["rewound_to"] = rewinds(Path(args.runs).expanduser() / pr.name / run.name)
     d["skipped_rows"] = skipped
     return d
 

@@ -97,6 +97,9 @@ def render(d: dict[str, Any]) -> str:
             a = d["alert"]
             at = f", step {a['step']}" if a["step"] is not None else ""
             lines.append(printable(f"Alert ({a['level']}{at}): {a['title']}"))
+    if d.get("rewound_to"):
+        steps = ", ".join(str(step) for step in d["rewound_to"])
+        lines.append(f"Rewound at iteration {steps} (resumed from a checkpoint; the later rows are the resumed run's)")
     change = d["change"]
     lines += [f"{label} Change: {'+' if change >= 0 else ''}{num.format(change)} (from {num.format(d['first_value'])})",
               f"Min {label}: {num.format(d['min'])}",

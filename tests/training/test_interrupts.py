@@ -230,6 +230,13 @@ def test_resume_after_a_stop_between_checkpoints_rewinds_every_tracker(tmp_path:
     assert sorted(trackio) == sorted(final.items())  # one row a step, the final one
     tensorboard = tensorboard_scalars(run_dir / "tensorboard")["train/loss"]
     assert [s for s, _ in tensorboard] == sorted(final)
+    # trackio-view: one curve (the final history), the rewind said once
+    shown = subprocess.run([sys.executable, "-m", "viewer", "--once", "-p", "rewind", "--runs",
+                            str(run_dir.parents[1])], env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert f"Rewound at iteration {ckpt} (resumed from a checkpoint" in shown.stdout
+    assert f"Latest Iteration: {end}\n" in shown.stdout
     assert all(abs(v - final[s]) < 1e-6 for s, v in tensorboard)
     meta = json.loads((run_dir / "config.json").read_text())
     folders = meta["backends"]["wandb"]["dirs"]
