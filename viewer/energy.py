@@ -15,6 +15,7 @@ import math
 import re
 from typing import Any
 
+from gpu.energy import J_PER_WH
 from rundata.store import Project, RunInfo
 
 PER_GPU = re.compile(r"(?:^|/)gpu(\d*)/(?:(\d+)/)?energy_wh$")
@@ -22,7 +23,6 @@ NODE_GPU = re.compile(r"(?:^|/)gpu/([^/]*[^/\d][^/]*)/(\d+)/energy_wh$")
 NODE_SUM = re.compile(r"(?:^|/)node/[^/]+/energy_wh$")  # recomputed from the GPUs: never the job's total
 TOTAL = re.compile(r"(?:^|/)(?:gpu/)?(?:energy_wh|total_energy_wh|energy_wh_total|energy_total_wh)$")
 TRACKIO_JOULES = re.compile(r"^gpu/(\d+)/energy_consumed$")
-J_PER_WH = 3600.0
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
