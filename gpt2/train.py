@@ -185,4 +185,4 @@ def train(job: Job, spec: gdata.DataSpec) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rt.exit_trainer(main())

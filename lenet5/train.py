@@ -127,4 +127,4 @@ def train(job: Job) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rt.exit_trainer(main())

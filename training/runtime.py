@@ -13,7 +13,7 @@ import random
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -112,6 +112,21 @@ def share_from_main(d: Dist, value: Any) -> Any:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def exit_trainer(code: int) -> NoReturn:
+    """End a trainer with ``code``. A rank other than 0 of a distributed job leaves at once (``os._exit``
+    after flushing its output): it tracks nothing, and the C++ teardown of torch's process-group threads at
+    interpreter exit can abort it ("terminate called without an active exception") after it finished
+    training, which turns a finished srun or torchrun task into a failed one."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed, or a broken pipe: nothing left to say
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 def cleanup(d: Dist) -> None:
