@@ -111,6 +111,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in [key for key in os.environ if key.startswith(_USER_PREFIXES)]:
         os.environ.pop(name, None)
     os.environ.update(_isolate(_SESSION_DIR))
+    # Programs the tests start keep their scratch under TMPDIR, and some never remove it (each torchrun
+    # leaves a torchelastic_* folder): they get the session's folder, removed at the end.
+    (_SESSION_DIR / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(_SESSION_DIR / "tmp")
     # Signals as a terminal leaves them: a test suite started in the background (`make check &`) inherits
     # SIGINT ignored, and every trainer it starts would then ignore Ctrl+C too.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:

@@ -7,8 +7,10 @@ file; never another exception, never a warning printed by kconfiglib.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from kconf.configure import defconfig
 from tests.harness.conftest import REPO_ROOT
 
 FOLDER = Path(tempfile.mkdtemp(prefix="ktrack-config-reader-"))
+# The strategies below need the text at import time, before any fixture runs.
+atexit.register(shutil.rmtree, FOLDER, True)
 CONFIG = FOLDER / ".config"
 defconfig(REPO_ROOT, "default", CONFIG)
 TEXT = CONFIG.read_bytes()
