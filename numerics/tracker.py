@@ -314,7 +314,7 @@ def track(
 
     Every setting left as None comes from ``cfg`` (anything :func:`kconf.load`
     takes: ``kconf.load()``, ``config.config``, a dict; without one, the
-    Kconfig tree's defaults): NUMERICS (enabled; True when cfg is None),
+    Kconfig tree's defaults, but no histogram modules): NUMERICS (enabled; True when cfg is None),
     NUMERICS_INTERVAL, NUMERICS_INCLUDE / NUMERICS_EXCLUDE (comma-separated
     fnmatch patterns, also tried as regex searches), NUMERICS_ACTIVATIONS /
     _GRADIENTS / _WEIGHTS / _OPTIMIZER_STATE (kinds), NUMERICS_HISTOGRAM,
@@ -346,6 +346,8 @@ def track(
     config = kconf.load({} if cfg is None else cfg)
     if enabled is None:
         enabled = cfg is None or bool(config.NUMERICS)  # track() called without a configuration asks for tracking
+    if cfg is None and hist_modules is None:
+        hist_modules = ""  # the API alone sends no histograms to the run; Kconfig's default picks a few of our models
 
     def pick(value: Any, symbol: str) -> Any:
         return value if value is not None else getattr(config, symbol)
