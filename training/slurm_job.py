@@ -24,10 +24,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
+import kconf
 from ktrack.runfolder import RunFolder
 from training.preempt import ENV as STOP_ENV
 from training.preempt import REQUEUE_EXIT
@@ -44,17 +44,18 @@ RDZV_TIMEOUT_ENV = "KTRACK_SLURM_RDZV_TIMEOUT"
 REQUEUE_MARK = "requeue"
 
 
-def request(cfg: types.SimpleNamespace) -> dict[str, Any]:
-    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options."""
+def request(cfg: kconf.Source) -> dict[str, Any]:
+    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options of ``cfg`` (see :func:`kconf.load`)."""
+    cfg = kconf.load(cfg)
     return {"nodes": cfg.DIST_NNODES, "ntasks_per_node": cfg.DIST_NPROC_PER_NODE,
-            "rdzv_timeout": vars(cfg).get("DIST_RDZV_TIMEOUT"),  # None: one node, no rendezvous to wait for
+            "rdzv_timeout": cfg.DIST_RDZV_TIMEOUT,  # used with more than one node only
             "cpus_per_task": cfg.SLURM_CPUS_PER_TASK, "gpus_per_node": cfg.SLURM_GPUS_PER_NODE,
             "mem_gb": cfg.SLURM_MEM_GB, "time_min": cfg.SLURM_TIME_MIN, "partition": cfg.SLURM_PARTITION,
             "account": cfg.SLURM_ACCOUNT, "qos": cfg.SLURM_QOS,
             "requeue": bool(cfg.SLURM_REQUEUE and cfg.TRAIN_CHECKPOINT), "signal_s": cfg.SLURM_SIGNAL_S}
 
 
-def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path]:
+def _names(cfg: kconf.Config, extra: list[str]) -> tuple[str, str, Path]:
     """Project, run name and run folder, as the trainer will resolve them (the name is pinned here)."""
     from ktrack.names import BadName, check_project, check_run
     from trackers.settings import run_settings
@@ -64,7 +65,7 @@ def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path
         parser.add_argument(flag)
     args, _ = parser.parse_known_args(extra)
     if args.out_dir:
-        cfg = types.SimpleNamespace(**{**vars(cfg), "RUNS_DIR": args.out_dir})
+        cfg = cfg.replace(RUNS_DIR=args.out_dir)
     try:
         settings = run_settings(None, cfg=cfg, args=args)
         check_project(settings.project, settings.trackers)
@@ -110,7 +111,7 @@ def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str]
     return "\n".join(lines)
 
 
-def submit(cfg: types.SimpleNamespace, model: str, extra: list[str], dry_run: bool = False) -> int:
+def submit(cfg: kconf.Config, model: str, extra: list[str], dry_run: bool = False) -> int:
     """Write the job script for the configured training and ``sbatch`` it; print job id, log and viewer."""
     if not dry_run and shutil.which("sbatch") is None:
         raise SettingsError("SLURM=1 needs Slurm's sbatch on PATH; on one machine: sudo scripts/slurm-local.sh up "

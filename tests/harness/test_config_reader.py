@@ -28,7 +28,7 @@ atexit.register(shutil.rmtree, FOLDER, True)
 CONFIG = FOLDER / ".config"
 defconfig(REPO_ROOT, "default", CONFIG)
 TEXT = CONFIG.read_bytes()
-VALUES = vars(load(CONFIG))
+VALUES = load(CONFIG).recorded()
 
 
 def _read(data: bytes) -> dict[str, object] | str:
@@ -38,7 +38,7 @@ def _read(data: bytes) -> dict[str, object] | str:
     said = io.StringIO()
     with contextlib.redirect_stderr(said):
         try:
-            result: dict[str, object] | str = vars(load(path))
+            result: dict[str, object] | str = load(path).recorded()
         except ConfigError as exc:
             result = str(exc)
     assert said.getvalue() == "", said.getvalue()
