@@ -42,7 +42,7 @@ def test_two_nodes_under_slurm_are_one_run_with_both_nodes_gpus(tree: Path, make
     nodes = cluster_nodes()
     if len(nodes) < 2:
         pytest.skip(f"the Slurm cluster has {len(nodes)} node(s), this job needs 2 "
-                    "(scripts/slurm-local.sh down; KTRACK_SLURM_NODES=2 scripts/slurm-local.sh up)")
+                    "(scripts/slurm-local.sh up starts two unless KTRACK_SLURM_NODES says otherwise)")
     for node in nodes:  # the job may land on any two; each gets its own copy of the two-card tree
         shutil.copytree(MIXED, tmp_path / f"sysfs-{node}")
     configured = make("defconfig", "TRACKER=trackio,wandb,tensorboard", f"SET={TINY}", env={"OMP_NUM_THREADS": "1"})
