@@ -39,6 +39,7 @@ CONFIG = "job.config"
 RUN_DIR_ENV = "KTRACK_SLURM_RUN_DIR"
 NPROC_ENV = "KTRACK_SLURM_NPROC_PER_NODE"
 RDZV_TIMEOUT_ENV = "KTRACK_SLURM_RDZV_TIMEOUT"
+SYSFS_ENV = "KTRACK_SYSFS_ROOT"  # read by gpu.sysfs; may hold %n (see node_env)
 #: Left in the run folder by rank 0 when it stops for a requeue: torchrun reports any worker's
 #: exit as a failure, so a node's torchrun learns "requeue me" from this file.
 REQUEUE_MARK = "requeue"
@@ -100,8 +101,11 @@ def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str]
              *(f"#SBATCH {opt}" for opt in opts), "set -uo pipefail", f"cd {shlex.quote(os.getcwd())}",
              *(f"export {k}={shlex.quote(v)}" for k, v in exports.items()),
              'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
-             'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-             'export MASTER_ADDR MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
+             'MASTER_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+             # the first node's address, not its name: several nodes on one machine share 127.0.0.1
+             # under names that do not resolve (scripts/slurm-local.sh); elsewhere it is the name
+             'MASTER_ADDR=$(scontrol show node -o "$MASTER_NODE" | grep -o "NodeAddr=[^ ]*" | cut -d= -f2)',
+             'export MASTER_ADDR="${MASTER_ADDR:-$MASTER_NODE}" MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
              'echo "ktrack: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST,'
              ' rendezvous $MASTER_ADDR:$MASTER_PORT"',
              f"srun {shlex.join(argv)}", "rc=$?",
@@ -151,9 +155,18 @@ def submit(cfg: kconf.Config, model: str, extra: list[str], dry_run: bool = Fals
     return 0
 
 
+def node_env(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with ``%n`` in ``KTRACK_SYSFS_ROOT`` replaced by the node's name (``SLURMD_NODENAME``),
+    as in Slurm's own file names: one job script gives each node its own (fake) GPU tree."""
+    env = dict(environ)
+    if "%n" in env.get(SYSFS_ENV, "") and env.get("SLURMD_NODENAME"):
+        env[SYSFS_ENV] = env[SYSFS_ENV].replace("%n", env["SLURMD_NODENAME"])
+    return env
+
+
 def task_env(environ: dict[str, str]) -> dict[str, str]:
     """torch.distributed's variables for one ``srun`` task, from Slurm's."""
-    env = dict(environ)
+    env = node_env(environ)
     env.update(RANK=environ.get("SLURM_PROCID", "0"), WORLD_SIZE=environ.get("SLURM_NTASKS", "1"),
                LOCAL_RANK=environ.get("SLURM_LOCALID", "0"), LOCAL_WORLD_SIZE=environ.get("SLURM_NTASKS_PER_NODE",
                                                                                           "1").split("(")[0],
@@ -187,7 +200,7 @@ def node_command(model: str, extra: list[str], environ: dict[str, str]) -> list[
 
 def run_node(model: str, extra: list[str]) -> int:
     """One node of a multi-node job: its torchrun; :data:`REQUEUE_EXIT` when rank 0 stopped for a requeue."""
-    env = dict(os.environ)
+    env = node_env(dict(os.environ))
     env.pop("KTRACK_NODE_NAME", None)  # each node is named by Slurm (SLURMD_NODENAME)
     run_dir = env.get(RUN_DIR_ENV, "")
     mark = Path(run_dir) / SLURM_DIR / f"{REQUEUE_MARK}-{env.get('SLURM_JOB_ID', '')}" if run_dir else None
