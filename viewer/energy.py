@@ -12,17 +12,13 @@ system metric (joules).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from gpu.energy import J_PER_WH
+from gpu.fields import ENERGY_WH, GpuKey, parse_key
 from rundata.store import Project, RunInfo
 
-PER_GPU = re.compile(r"(?:^|/)gpu(\d*)/(?:(\d+)/)?energy_wh$")
-NODE_GPU = re.compile(r"(?:^|/)gpu/([^/]*[^/\d][^/]*)/(\d+)/energy_wh$")
-NODE_SUM = re.compile(r"(?:^|/)node/[^/]+/energy_wh$")  # recomputed from the GPUs: never the job's total
-TOTAL = re.compile(r"(?:^|/)(?:gpu/)?(?:energy_wh|total_energy_wh|energy_wh_total|energy_total_wh)$")
-TRACKIO_JOULES = re.compile(r"^gpu/(\d+)/energy_consumed$")
+TOTALS = (ENERGY_WH, "total_energy_wh", "energy_wh_total", "energy_total_wh")
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -45,19 +41,34 @@ def _number(v: Any) -> float | None:
     return float(v) if math.isfinite(v) and v >= 0 else None
 
 
+def _gpu_key(key: str) -> GpuKey | None:
+    """The GPU key at the end of ``key``, after any group prefix (``summary/gpu1/energy_wh``)."""
+    parts = key.split("/")
+    for i in range(len(parts)):
+        k = parse_key("/".join(parts[i:]))
+        if k is not None:
+            return k
+    return None
+
+
+def _label(k: GpuKey) -> str:
+    """``"0"``, or ``"<node>/0"`` in a multi-node job."""
+    return f"{k.node}/{k.gpu or 0}" if k.node else str(k.gpu or 0)
+
+
 def split(values: dict[str, Any]) -> tuple[dict[str, float], float | None]:
     """Wh per GPU (labelled ``"0"``, or ``"<node>/0"`` in a multi-node job) and the total, from one flat dict."""
     per: dict[str, float] = {}
     total = None
     for key, raw in values.items():
         v = _number(raw)
-        if v is None or NODE_SUM.search(key):
+        parts = key.split("/")
+        if v is None or (parts[-3:-2] == ["node"] and parts[-1] == ENERGY_WH):  # a node's sum: recomputed
             continue
-        if (m := NODE_GPU.search(key)) is not None:
-            per.setdefault(f"{m.group(1)}/{int(m.group(2))}", v)
-        elif (m := PER_GPU.search(key)) is not None:
-            per.setdefault(str(int(m.group(1) or m.group(2) or 0)), v)
-        elif TOTAL.search(key):
+        k = _gpu_key(key)
+        if k is not None and k.field == ENERGY_WH:
+            per.setdefault(_label(k), v)
+        elif parts[-1] in TOTALS:
             total = v if total is None else total
     return per, total
 
@@ -78,12 +89,12 @@ def find(project: Project, run: RunInfo) -> tuple[dict[str, float], float | None
             return per, total, where
     joules = {}
     for key in project.system_keys(run):
-        m = TRACKIO_JOULES.match(key)
-        if m:
+        k = parse_key(key)
+        if k is not None and k.field == "energy_j" and k.gpu is not None:
             rows = project.system_rows(run, last=1)
             v = _number(rows[-1][1].get(key)) if rows else None
             if v is not None:
-                joules[m.group(1)] = v / J_PER_WH
+                joules[_label(k)] = v / J_PER_WH
     return joules, None, "Trackio system metrics"
 
 
