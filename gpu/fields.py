@@ -87,32 +87,33 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("utilization", "util", "%", 1, PERCENT, True, trackio=("utilization", 1.0), wandb=("gpu", 1.0),
+    Field("utilization", "utilization", "%", 1, PERCENT, True, trackio=("utilization", 1.0), wandb=("gpu", 1.0),
           legacy=(("compute_util_avg", AVG), ("utilization_avg", AVG), ("gpu_util", None)), chart=(0, 100)),
-    Field("memory_used_gb", "mem", " GB", 1, MEMORY_GB, True, trackio=("allocated_memory", 1.0),
+    Field("memory_used_gb", "memory", " GB", 1, MEMORY_GB, True, trackio=("allocated_memory", 1.0),
           wandb=("memoryAllocatedBytes", GIB), legacy=(("memory_used_avg_gb", AVG), ("memory_used_avg", AVG))),
-    Field("memory_percent", "mem", "%", 1, PERCENT, True, trackio=("memory_usage", 0.01),  # Trackio: a fraction
+    Field("memory_percent", "memory", "%", 1, PERCENT, True, trackio=("memory_usage", 0.01),  # Trackio: a fraction
           wandb=("memoryAllocated", 1.0), chart=(0, 100)),
-    Field("temperature_c", "temp", "\u00b0C", 0, TEMPERATURE_C, True, trackio=("temp", 1.0), wandb=("temp", 1.0),
+    Field("temperature_c", "temperature", "\u00b0C", 0, TEMPERATURE_C, True, trackio=("temp", 1.0), wandb=("temp", 1.0),
           legacy=(("temperature_avg", AVG), ("temperature", None)), chart=(20, 100)),
     Field("power_w", "power", "W", 0, POWER_W, True, trackio=("power", 1.0), wandb=("powerWatts", 1.0),
           legacy=(("power_avg_w", AVG), ("power_avg", AVG)), chart=(None, None)),
-    Field("clock_graphics_mhz", "clock", " MHz", 0, CLOCK_MHZ, True, trackio=("sm_clock", 1.0),
+    Field("clock_graphics_mhz", "graphics clock", " MHz", 0, CLOCK_MHZ, True, trackio=("sm_clock", 1.0),
           wandb=("graphicsClock", 1.0), chart=(None, None)),
-    Field("clock_memory_mhz", "mem clock", " MHz", 0, CLOCK_MHZ, True, trackio=("memory_clock", 1.0),
+    Field("clock_memory_mhz", "memory clock", " MHz", 0, CLOCK_MHZ, True, trackio=("memory_clock", 1.0),
           wandb=("memoryClock", 1.0)),
     Field("clock_fclk_mhz", "fclk", " MHz", 0, CLOCK_MHZ, True),
     Field("clock_socclk_mhz", "socclk", " MHz", 0, CLOCK_MHZ, True),
     Field("fan_percent", "fan", "%", 1, PERCENT, True, key="fan_speed", trackio=("fan_speed", 1.0),
           wandb=("fanSpeed", 1.0), legacy=(("fan_percent", None),), chart=(0, 100)),
-    Field("fan_rpm", "fan", " RPM", 0, FAN_RPM, True),
-    Field("perf_state", "perf", "", 0, None),
-    Field("memory_total_gb", "mem total", " GB", 1, MEMORY_GB, trackio=("total_memory", 1.0)),
+    Field("fan_rpm", "fan speed", " RPM", 0, FAN_RPM, True),
+    Field("perf_state", "perf state", "", 0, None),
+    Field("memory_total_gb", "memory total", " GB", 1, MEMORY_GB, trackio=("total_memory", 1.0)),
     Field("temperature_hotspot_c", "hotspot", "\u00b0C", 0, TEMPERATURE_C),
-    Field("temperature_memory_c", "mem temp", "\u00b0C", 0, TEMPERATURE_C),
+    Field("temperature_memory_c", "memory temperature", "\u00b0C", 0, TEMPERATURE_C),
     Field("power_limit_w", "power limit", "W", 0, POWER_W, trackio=("power_limit", 1.0),
           wandb=("enforcedPowerLimitWatts", 1.0)),
-    Field("energy_j", "energy", " J", 0, ENERGY_J, trackio=("energy_consumed", 1.0), wandb=("energyJoules", 1.0)),
+    Field("energy_j", "energy counter", " J", 0, ENERGY_J, trackio=("energy_consumed", 1.0),
+          wandb=("energyJoules", 1.0)),
     Field("throttle", "throttle", "", 0, None),
 )
 
@@ -246,6 +247,17 @@ def parse_key(key: str) -> GpuKey | None:
         return _known(parts[2], None, i, "indexed", _SLASH)
     if len(parts) == 4 and parts[1] and _index(parts[1]) is None and (i := _index(parts[2])) is not None:
         return _known(parts[3], parts[1], i, "node", _SLASH)
+    return None
+
+
+def find_key(key: str) -> GpuKey | None:
+    """:func:`parse_key` of the GPU key at the end of ``key``, after any group prefix
+    (``summary/gpu1/energy_wh``, ``final/gpu/a/0/energy_wh``); ``None`` when there is none."""
+    parts = key.split("/")
+    for i in range(len(parts)):
+        k = parse_key("/".join(parts[i:]))
+        if k is not None:
+            return k
     return None
 
 

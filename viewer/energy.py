@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from gpu.energy import J_PER_WH
-from gpu.fields import ENERGY_WH, GpuKey, parse_key
+from gpu.fields import ENERGY_WH, GpuKey, find_key, parse_key
 from rundata.store import Project, RunInfo
 
 TOTALS = (ENERGY_WH, "total_energy_wh", "energy_wh_total", "energy_total_wh")
@@ -41,16 +41,6 @@ def _number(v: Any) -> float | None:
     return float(v) if math.isfinite(v) and v >= 0 else None
 
 
-def _gpu_key(key: str) -> GpuKey | None:
-    """The GPU key at the end of ``key``, after any group prefix (``summary/gpu1/energy_wh``)."""
-    parts = key.split("/")
-    for i in range(len(parts)):
-        k = parse_key("/".join(parts[i:]))
-        if k is not None:
-            return k
-    return None
-
-
 def _label(k: GpuKey) -> str:
     """``"0"``, or ``"<node>/0"`` in a multi-node job."""
     return f"{k.node}/{k.gpu or 0}" if k.node else str(k.gpu or 0)
@@ -65,7 +55,7 @@ def split(values: dict[str, Any]) -> tuple[dict[str, float], float | None]:
         parts = key.split("/")
         if v is None or (parts[-3:-2] == ["node"] and parts[-1] == ENERGY_WH):  # a node's sum: recomputed
             continue
-        k = _gpu_key(key)
+        k = find_key(key)
         if k is not None and k.field == ENERGY_WH:
             per.setdefault(_label(k), v)
         elif parts[-1] in TOTALS:
@@ -103,10 +93,6 @@ def _label_order(label: str) -> tuple[str, int]:
     return node, int(index)
 
 
-def _wh(v: float) -> str:
-    return f"{v:.3f} Wh" if v < 1000 else f"{v:.0f} Wh"
-
-
 def energy_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     """The run's GPU energy (None when it holds none): where it came from, Wh per GPU
     (``node`` null outside a multi-node job), per node, and the total (the per-GPU sum
@@ -124,20 +110,3 @@ def energy_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     if total is None and len(per) > 1:
         total = sum(per.values())
     return {"source": where, "gpus": gpus, "nodes": dict(sorted(nodes.items())), "total_wh": total}
-
-
-def energy_lines(d: dict[str, Any] | None) -> list[str]:
-    """The ``--gpu-db`` energy section of :func:`energy_data` ([] when None)."""
-    if d is None:
-        return []
-    out = ["", f"GPU Energy (from the {d['source']}):"]
-    out += [f"  GPU {gpu_label(g)}: {_wh(g['wh'])}" for g in d["gpus"]]
-    out += [f"  Node {node}: {_wh(v)}" for node, v in d["nodes"].items()]
-    if d["total_wh"] is not None:
-        out.append(f"  Total: {_wh(d['total_wh'])}")
-    return out
-
-
-def gpu_label(g: dict[str, Any]) -> str:
-    """How the ``--gpu-db`` report names one GPU of a data dict: ``0``, or ``<node>/0``."""
-    return f"{g['node']}/{g['gpu']}" if g.get("node") else str(g["gpu"])

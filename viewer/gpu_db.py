@@ -17,14 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from gpu.fields import FIELDS, by_gpu, parse_key, value
+from gpu.render import SYSTEM_FIELDS, db_report
 from ktrack.numbers import number
-from viewer.energy import energy_data, energy_lines, gpu_label
+from viewer.energy import energy_data
 from viewer.model import NoMetric
 from rundata.store import Project, RunInfo
 
-RULE = "=" * 80
 REPORT_ORDER = {f.key: i for i, f in enumerate(FIELDS)}  # the metrics list: ktrack's keys in the table's order
-DEG = "\u00b0C"
 
 
 def _order(key: str) -> tuple:
@@ -40,10 +39,6 @@ def _number(v: Any) -> float | None:
 
 STATUS_FIELDS = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
                  "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz")
-HISTORY = (("utilization", "Utilization", "{:.1f}%"), ("temperature_c", "Temperature", "{:.0f}" + DEG),
-           ("power_w", "Power", "{:.0f}W"))
-SYSTEM_FIELDS = (("utilization", "util {:.1f}%"), ("memory_used_gb", "mem {:.1f} GB"),
-                 ("temperature_c", "temp {:.0f}" + DEG), ("power_w", "power {:.0f}W"))
 
 
 def _fields(latest: dict, gpu: tuple[str, int]) -> dict[str, float | None]:
@@ -56,30 +51,6 @@ def _step_key(key: str) -> bool:
     """A GPU key logged with steps (``gpu/<field>``, ``gpu<N>/<field>``), not an energy."""
     k = parse_key(key)
     return k is not None and k.form == "step" and "energy" not in key
-
-
-def _status(title: str, v: dict[str, float | None], util_label: str) -> list[str]:
-    """The latest-status lines of one GPU.
-
-    The first GPU keeps the documented labels; further GPUs say ``Utilization:``
-    so that a script's ``grep "GPU Utilization:"`` still finds one line.
-    """
-    out = [title]
-    util, used, pct = v["utilization"], v["memory_used_gb"], v["memory_percent"]
-    if util is not None:
-        out.append(f"  {util_label}: {util:.1f}%")
-    if used is not None:
-        out.append(f"  Memory Usage: {used:.1f} GB" + (f" ({pct:.1f}%)" if pct is not None else ""))
-    if (temp := v["temperature_c"]) is not None:
-        out.append(f"  Temperature: {temp:.0f}{DEG}")
-    if (power := v["power_w"]) is not None:
-        out.append(f"  Power: {power:.0f}W")
-    clocks = [(lbl, v[f"clock_{k}_mhz"]) for lbl, k in
-              (("Graphics", "graphics"), ("Memory", "memory"), ("Fclk", "fclk"), ("Socclk", "socclk"))]
-    if any(c is not None for _, c in clocks):
-        out.append("  Clock Frequencies:")
-        out += [f"    {lbl}: {c:.0f} MHz" for lbl, c in clocks if c is not None]
-    return out
 
 
 def _step_data(project: Project, run: RunInfo, gkeys: list[str]) -> dict[str, Any] | None:
@@ -108,23 +79,6 @@ def _step_data(project: Project, run: RunInfo, gkeys: list[str]) -> dict[str, An
             "metrics": {(k[4:] if k.startswith("gpu/") else k): stats[k][0] for k in gkeys}}
 
 
-def _step_lines(d: dict[str, Any] | None) -> list[str]:
-    if d is None:
-        return ["No gpu/* values logged with steps in the metrics table."]
-    first, *others = d["latest"]
-    out = _status(f"Latest GPU Status (Step {first['step']}):", first, "GPU Utilization")
-    for g in others:
-        out += [""] + _status(f"Latest GPU {g['gpu']} Status (Step {g['step']}):", g, "Utilization")
-    out += ["", f"Historical Data ({d['entries']} logged entries):"]
-    for field, label, f in HISTORY:
-        if field in d["history"]:
-            h = d["history"][field]
-            out.append(f"  {label}: {f.format(h['min'])} - {f.format(h['max'])} (avg: {f.format(h['avg'])})")
-    out += ["", f"Data Range: Steps {d['first_step']} - {d['last_step']}", "", "Available GPU Metrics:"]
-    out += [f"  - {k} ({n} data points)" for k, n in d["metrics"].items()]
-    return out
-
-
 def _system_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     """Key counts and latest values from Trackio's ``system_metrics`` table."""
     gpu_of = {k: (p.node or "", p.gpu or 0) for k in project.system_keys(run)
@@ -149,23 +103,6 @@ def _system_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     nodes = {node: sum(1 for n, _ in ids if n == node) for node, _ in ids if node}
     return {"entries": n, "first_time": t0, "last_time": t1, "nodes": nodes, "latest": gpus,
             "metrics": {k: stats[k][0] for k in skeys}}
-
-
-def _system_lines(d: dict[str, Any] | None) -> list[str]:
-    if d is None:
-        return []
-    out = ["", f"Trackio System Metrics (system_metrics table, {d['entries']} logged entries):",
-           f"  Time Range: {(d['first_time'] or '')[:19].replace('T', ' ')} - "
-           f"{(d['last_time'] or '')[:19].replace('T', ' ')}"]
-    if nodes := d["nodes"]:
-        out.append(f"  Nodes ({len(nodes)}, {sum(nodes.values())} GPUs): "
-                   + ", ".join(f"{node} ({count} GPU{'s' if count > 1 else ''})" for node, count in nodes.items()))
-    for g in d["latest"]:
-        parts = [f.format(g[field]) for field, f in SYSTEM_FIELDS if g[field] is not None]
-        out.append(f"  GPU {gpu_label(g)} latest: " + (", ".join(parts) or "no numeric values"))
-    out.append("  Available System Metrics:")
-    out += [f"  - {k} ({n} data points)" for k, n in d["metrics"].items()]
-    return out
 
 
 def _why_none(project: Project, run: RunInfo) -> str:
@@ -193,16 +130,6 @@ def data(project: Project, run: RunInfo) -> dict[str, Any]:
             "steps": _step_data(project, run, gkeys) if gkeys else None, "system": system, "energy": energy}
 
 
-def render(d: dict[str, Any]) -> str:
-    """The ``--gpu-db`` report of :func:`data`'s dict."""
-    lines = [RULE, f"GPU Metrics from Database - Project: {d['project']}", RULE, ""]
-    if d["has_step_keys"]:
-        lines += _step_lines(d["steps"])
-    else:
-        lines.append("No gpu/* keys logged with steps in the metrics table.")
-    return "\n".join(lines + _system_lines(d["system"]) + energy_lines(d["energy"]))
-
-
 def report(project: Project, run: RunInfo) -> str:
-    """The full ``--gpu-db`` report; raises NoMetric when no source has GPU data."""
-    return render(data(project, run))
+    """The full ``--gpu-db`` report (:func:`gpu.render.db_report`); raises NoMetric when no source has GPU data."""
+    return db_report(data(project, run))

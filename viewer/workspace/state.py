@@ -24,7 +24,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("l", "console pane: tail of the run's console.log"),
     ("o", "overview pane: Kconfig symbols and summary; with 2+ runs, the symbols that differ"),
     ("g", "system pane: the run's GPU values"),
-    ("0-9", "GPU shown in the system pane"),
+    ("0-9", "first node shown in the system pane (a multi-node job)"),
     ("p", "next project"),
     ("?", "this help (any key closes it)"),
     ("q / Ctrl+C", "quit"),
