@@ -130,6 +130,7 @@ def data(project: Project, run: RunInfo) -> dict[str, Any]:
             "steps": _step_data(project, run, gkeys) if gkeys else None, "system": system, "energy": energy}
 
 
-def report(project: Project, run: RunInfo) -> str:
-    """The full ``--gpu-db`` report (:func:`gpu.render.db_report`); raises NoMetric when no source has GPU data."""
-    return db_report(data(project, run))
+def report(project: Project, run: RunInfo, first_node: int = 0) -> str:
+    """The full ``--gpu-db`` report (:func:`gpu.render.db_report`, its grid from node ``first_node`` on);
+    raises NoMetric when no source has GPU data."""
+    return db_report(data(project, run), first_node)

@@ -79,3 +79,15 @@ def test_the_workspace_system_pane_shows_the_grid(job_root: Path) -> None:
     text = ws.frame(160, 48).text()
     assert re.search(r"node a \(2 GPUs\)", text) and re.search(r"node b \(2 GPUs\)", text), text
     assert re.search(r"job: 2 nodes +1008W +10\.500 Wh", text), text
+
+
+def test_the_live_gpu_db_screen_shows_the_grid_and_digits_pick_the_first_node(job_root: Path) -> None:
+    from viewer.live import GpuDbState
+
+    pr = open_project("job", job_root / "trackio" / "job.db")
+    state = GpuDbState([pr], argparse.Namespace(run=None))
+    text = state.frame(120, 60).text()
+    assert "node a (2 GPUs)" in text and "node b (2 GPUs)" in text and text.rstrip().endswith("q: quit")
+    assert state.key("1") and not state.key("q")
+    text = state.frame(120, 60).text()
+    assert "node a (2 GPUs)" not in text and "node b (2 GPUs)" in text

@@ -183,22 +183,7 @@ class Workspace:
 
 def run_workspace(projects: list[Project], args: argparse.Namespace) -> int:
     """The live workspace until q or Ctrl+C; the terminal is restored whatever happens."""
-    from viewer.workspace.term import Terminal
+    from viewer.workspace.term import drive
 
     ws = Workspace(projects, args)
-    with Terminal() as term:
-        ws.prepare(*term.size())
-        ws.tick()
-        term.show(ws.frame(*term.size()))
-        while True:
-            deadline = time.monotonic() + args.interval
-            while (left := deadline - time.monotonic()) > 0:
-                keys = term.keys(min(left, 0.25))
-                for k in keys:
-                    if not ws.key(k):
-                        return 0
-                if keys or term.resized():
-                    term.show(ws.frame(*term.size()))
-            if ws.tick() or ws.state.console:
-                term.show(ws.frame(*term.size()))
-    return 0
+    return drive(ws.frame, ws.key, lambda: ws.tick() or ws.state.console, args.interval, ws.prepare)
