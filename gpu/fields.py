@@ -2,8 +2,9 @@
 
 Layout: the range constants, the :class:`Field` record, the table
 :data:`FIELDS` (in the order ktrack logs and reports them), the lists
-derived from it, :func:`plausible`, then the one parser of GPU keys
-(:func:`parse_key`) and its inverse (:func:`format_key`).
+derived from it, :func:`plausible`; then the one parser of GPU keys
+(:func:`parse_key`, :func:`find_key` after a group prefix), its inverse
+(:func:`format_key`), and the readers' helpers (:func:`by_gpu`, :func:`value`).
 
 Every other place that needs a GPU field's name, range or spelling derives
 it from this table: the sample record (:mod:`gpu.sample`), the trackers'
@@ -28,10 +29,12 @@ GPU keys in use, all read by :func:`parse_key`:
 sample field names its unit, as ``memory_percent`` does) and the key ktrack
 logs stays ``fan_speed``: it is the key the seed's ``--gpu-db`` report lists,
 Trackio's own name for it, and what every run so far holds; a
-``gpu/fan_percent`` key is read too.  Decided here, in the table, once.
+``gpu/fan_percent`` key (the field's name) is read too.  Decided here, in the
+table, once.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, NamedTuple
@@ -104,7 +107,7 @@ FIELDS: tuple[Field, ...] = (
     Field("clock_fclk_mhz", "fclk", " MHz", 0, CLOCK_MHZ, True),
     Field("clock_socclk_mhz", "socclk", " MHz", 0, CLOCK_MHZ, True),
     Field("fan_percent", "fan", "%", 1, PERCENT, True, key="fan_speed", trackio=("fan_speed", 1.0),
-          wandb=("fanSpeed", 1.0), legacy=(("fan_percent", None),), chart=(0, 100)),
+          wandb=("fanSpeed", 1.0), chart=(0, 100)),
     Field("fan_rpm", "fan speed", " RPM", 0, FAN_RPM, True),
     Field("perf_state", "perf state", "", 0, None),
     Field("memory_total_gb", "memory total", " GB", 1, MEMORY_GB, trackio=("total_memory", 1.0)),
@@ -204,7 +207,7 @@ def _index(text: str) -> int | None:
     return int(text) if text.isdigit() and text.isascii() else None
 
 
-def _known(spelling: str, node: str | None, index: int | None, form: str,
+def _key(spelling: str, node: str | None, index: int | None, form: str,
            table: dict[str, tuple[str, str | None, float]]) -> GpuKey | None:
     if not spelling:
         return None
@@ -214,6 +217,7 @@ def _known(spelling: str, node: str | None, index: int | None, form: str,
     return GpuKey(node, index, field, agg, spelling, scale, form)
 
 
+@functools.lru_cache(maxsize=4096)  # the same keys come every sampling interval
 def parse_key(key: str) -> GpuKey | None:
     """What GPU, node and field ``key`` names, in any spelling in use (module docstring); ``None``
     for a key that is not a GPU key.
@@ -226,11 +230,11 @@ def parse_key(key: str) -> GpuKey | None:
     if key.startswith("gpu."):
         parts = key.split(".")
         if len(parts) == 3 and (i := _index(parts[1])) is not None:
-            return _known(parts[2], None, i, "wandb", _DOT)
+            return _key(parts[2], None, i, "wandb", _DOT)
         if len(parts) >= 4 and (i := _index(parts[-2])) is not None:
             node = ".".join(parts[1:-2])
             if node and _index(node) is None:
-                return _known(parts[-1], node, i, "wandb", _DOT)
+                return _key(parts[-1], node, i, "wandb", _DOT)
         return None
     parts = key.split("/")
     head = parts[0]
@@ -238,15 +242,15 @@ def parse_key(key: str) -> GpuKey | None:
         return None
     if len(parts) == 2:
         if head == "gpu":
-            return _known(parts[1], None, 0, "step", _SLASH)
+            return _key(parts[1], None, 0, "step", _SLASH)
         i = _index(head[3:])
-        return _known(parts[1], None, i, "step", _SLASH) if i is not None else None
+        return _key(parts[1], None, i, "step", _SLASH) if i is not None else None
     if head != "gpu":
         return None
     if len(parts) == 3 and (i := _index(parts[1])) is not None:
-        return _known(parts[2], None, i, "indexed", _SLASH)
+        return _key(parts[2], None, i, "indexed", _SLASH)
     if len(parts) == 4 and parts[1] and _index(parts[1]) is None and (i := _index(parts[2])) is not None:
-        return _known(parts[3], parts[1], i, "node", _SLASH)
+        return _key(parts[3], parts[1], i, "node", _SLASH)
     return None
 
 
@@ -272,16 +276,20 @@ def format_key(field: str, index: int = 0, node: str | None = None, tracker: str
     """
     f = BY_NAME.get(field)
     if tracker == "ktrack":
-        name = f.key if f else field
-        if node is None:
-            return f"gpu/{name}" if index == 0 else f"gpu{index}/{name}"
-        return f"gpu/{node}/{index}/{name}"
+        return prefix(index, node) + (f.key if f else field)
     if tracker not in ("trackio", "wandb"):
         raise ValueError(f"unknown tracker {tracker!r}")
     named = None if f is None else f.trackio if tracker == "trackio" else f.wandb
     name = named[0] if named else f.key if f else field
     sep = "/" if tracker == "trackio" else "."
     return sep.join(["gpu", *([node] if node is not None else []), str(index), name])
+
+
+def prefix(index: int = 0, node: str | None = None) -> str:
+    """The start of ktrack's keys of GPU ``index`` (of ``node``): ``gpu/``, ``gpu<N>/``, ``gpu/<node>/<N>/``."""
+    if node is None:
+        return "gpu/" if index == 0 else f"gpu{index}/"
+    return f"gpu/{node}/{index}/"
 
 
 def tracker_scale(field: str, tracker: str) -> float:

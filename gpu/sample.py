@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .fields import RANGES, SERIES, STRING_FIELDS, VALUE_FIELDS, format_key, plausible
+from .fields import RANGES, SERIES, STRING_FIELDS, VALUE_FIELDS, format_key, plausible, prefix
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def to_metrics(samples: Iterable[GpuSample]) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for s in samples:
-        out.update({format_key(field, s.index): v for field, v in series(s).items()})
+        start = prefix(s.index)
+        out.update({start + f.key: float(v) for f in SERIES if (v := getattr(s, f.name)) is not None})
     return out
 
 

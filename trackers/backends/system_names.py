@@ -14,18 +14,25 @@ names, scales and the key parser are the GPU field table's
 
 from __future__ import annotations
 
+import functools
+
 from gpu.fields import format_key, parse_key, tracker_scale
+
+
+@functools.lru_cache(maxsize=4096)  # the same keys come every sampling interval
+def _name(key: str, tracker: str) -> tuple[str, float]:
+    """``key`` as ``tracker`` names it, and the factor its value is multiplied by."""
+    k = parse_key(key)
+    if k is None or k.gpu is None:
+        return (key if tracker == "trackio" else key.replace("/", ".")), 1.0
+    return format_key(k.field, k.gpu, k.node, tracker), tracker_scale(k.field, tracker) / k.scale
 
 
 def _rename(metrics: dict[str, float], tracker: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in metrics.items():
-        k = parse_key(key)
-        if k is None or k.gpu is None:
-            out[key if tracker == "trackio" else key.replace("/", ".")] = value
-            continue
-        factor = tracker_scale(k.field, tracker) / k.scale
-        out[format_key(k.field, k.gpu, k.node, tracker)] = value if factor == 1.0 else value * factor
+        name, factor = _name(key, tracker)
+        out[name] = value if factor == 1.0 else value * factor
     return out
 
 
