@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gpu.render import grid_lines, readings_from_keys
+from gpu.render import grid_lines, readings_from_keys, wh
 from rundata.store import open_project
 from tests.viewer.conftest import view, write
 from viewer.workspace import Workspace
@@ -91,3 +93,21 @@ def test_the_live_gpu_db_screen_shows_the_grid_and_digits_pick_the_first_node(jo
     assert state.key("1") and not state.key("q")
     text = state.frame(120, 60).text()
     assert "node a (2 GPUs)" not in text and "node b (2 GPUs)" in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from(["a", "b", "node-3", "gpu7"]), st.integers(0, 7)),
+                       st.tuples(st.integers(0, 700), st.integers(0, 5000)), min_size=1, max_size=12))
+def test_grid_rows_and_job_totals(gpus: dict[tuple[str, int], tuple[int, int]]) -> None:
+    """Any nodes x GPUs: a group per node, a row per GPU, and the job's power and energy are the sums."""
+    values: dict[str, float] = {}
+    for (node, i), (power, mwh) in gpus.items():
+        values[f"gpu/{node}/{i}/power_w"] = float(power)
+        values[f"gpu/{node}/{i}/energy_wh"] = mwh / 1000
+    lines = grid_lines(readings_from_keys(values))
+    nodes = sorted({n for n, _ in gpus})
+    assert [x for x in lines if x.startswith("node ")] == [
+        f"node {n} ({k} GPU{'s' if k != 1 else ''})" for n in nodes if (k := sum(m == n for m, _ in gpus))]
+    assert len(lines) == 1 + 2 * len(nodes) + len(gpus) + 1
+    power, energy = sum(p for p, _ in gpus.values()), sum(e for _, e in gpus.values()) / 1000
+    assert _row(lines, f"job: {len(nodes)} nodes") == [f"{power}W", *wh(energy).split()]
