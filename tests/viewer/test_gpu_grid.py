@@ -81,6 +81,9 @@ def test_the_workspace_system_pane_shows_the_grid(job_root: Path) -> None:
     text = ws.frame(160, 48).text()
     assert re.search(r"node a \(2 GPUs\)", text) and re.search(r"node b \(2 GPUs\)", text), text
     assert re.search(r"job: 2 nodes +1008W +10\.500 Wh", text), text
+    ws.key("1")  # the pane starts with the second node
+    text = ws.frame(160, 48).text()
+    assert "node a (2 GPUs)" not in text and "node b (2 GPUs)" in text
 
 
 def test_the_live_gpu_db_screen_shows_the_grid_and_digits_pick_the_first_node(job_root: Path) -> None:

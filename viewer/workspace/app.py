@@ -137,7 +137,7 @@ class Workspace:
                                            lambda: self._overview(run))
         if st.system:
             values = self._slowly("system", (run.run_id, run.rows), lambda: self._gpu_values(run))
-            out["system"] = grid_lines(readings_from_keys(values), st.gpu)
+            out["system"] = grid_lines(readings_from_keys(values), st.first_node)
         return out
 
     def _gpu_values(self, run: Any) -> dict[str, Any]:
