@@ -2,8 +2,7 @@
 
 Layout: the ``--gpu --once`` block of live samples (:func:`render_once`,
 :func:`gpu_lines`); the nodes x GPUs grid (:class:`Reading`,
-:func:`readings_from_samples`, :func:`readings_from_keys`,
-:func:`grid_lines`), which the workspace's system pane, ``--gpu-db`` and its
+:func:`readings_from_keys`, :func:`grid_lines`), which the workspace's system pane, ``--gpu-db`` and its
 live screen show; the ``--gpu-db`` report of a run's database
 (:func:`db_report`, its data is ``viewer.gpu_db.data``'s dict).  Labels,
 units and digits of the grid come from the field table (:mod:`gpu.fields`);
@@ -15,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable, NamedTuple
 
 from .fields import BY_NAME, ENERGY_WH, by_gpu, value
-from .sample import GpuSample, fmt, series
+from .sample import GpuSample, fmt
 
 RULE = "=" * 60
 DB_RULE = "=" * 80
@@ -77,6 +76,8 @@ def render_once(samples: Iterable[GpuSample]) -> str:
 
 #: The grid's columns: fields of the table, then the energy used.
 GRID = ("utilization", "memory_used_gb", "temperature_c", "power_w")
+#: The columns a node's and the job's total row add up (with the energy).
+SUMMED = ("power_w",)
 
 
 class Reading(NamedTuple):
@@ -87,12 +88,6 @@ class Reading(NamedTuple):
     gpu: int
     values: dict[str, float]
     energy_wh: float | None = None
-
-
-def readings_from_samples(samples: Iterable[GpuSample], energy_wh: dict[int, float] | None = None
-                          ) -> list[Reading]:
-    """This machine's samples (and the Wh per GPU index its sampler counted)."""
-    return [Reading(None, s.index, series(s), (energy_wh or {}).get(s.index)) for s in samples]
 
 
 def readings_from_keys(values: dict[str, Any]) -> list[Reading]:
@@ -142,13 +137,13 @@ def grid_lines(readings: Iterable[Reading], first_node: int = 0) -> list[str]:
         cells = [label]
         for f in GRID:
             field = BY_NAME[f]
-            if total and f != "power_w":
-                cells.append("")
+            if not total:
+                cells.append(fmt(group[0].values.get(f), field.unit, field.digits))
                 continue
-            v = _total(group, f) if total else group[0].values.get(f)
-            cells.append(fmt(v, field.unit, field.digits) if v is not None or not total else "")
-        energy = _energy(group)
+            v = _total(group, f) if f in SUMMED else None
+            cells.append(fmt(v, field.unit, field.digits) if v is not None else "")
         if has_energy:
+            energy = _energy(group)
             cells.append(wh(energy) if energy is not None else "" if total else "N/A")
         return cells
 
