@@ -1,10 +1,12 @@
-"""Network filesystems: named from statfs's real f_type numbers; under one, Trackio's database uses a
-rollback journal instead of WAL (said once) and the run records where it is."""
+"""Network filesystems: named from statfs's real f_type numbers; under one, Trackio writes JSONL fragments
+that rank 0 imports at finish into a database with a rollback journal instead of WAL (said once), and the
+run records where it is."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import types
 from pathlib import Path
 
@@ -49,29 +51,69 @@ def _journal_mode(db: Path) -> str:
         return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
 
-def test_on_nfs_trackio_keeps_no_wal_and_says_so_once(tmp_path: Path, project: str, capfd,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACKIO_SQLITE_JOURNAL_MODE", "")  # unset for the run; restored after the test
+def _fragments(trackio_dir: Path) -> list[Path]:
+    return sorted((trackio_dir / "inbox").rglob("*.jsonl"))
+
+
+@pytest.mark.e2e  # real trackio
+def test_on_nfs_trackio_writes_fragments_imports_them_and_says_so_once(
+        tmp_path: Path, project: str, capfd, monkeypatch: pytest.MonkeyPatch) -> None:
+    for env in ("TRACKIO_SQLITE_JOURNAL_MODE", "TRACKIO_STORAGE_MODE"):
+        monkeypatch.delenv(env, raising=False)  # unset for the run; restored after the test
     monkeypatch.setattr(fs, "statfs_type", lambda path: 0x6969)  # everything is on NFS
     cfg = types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw")
+    db = readback.trackio_db(project)
+    inbox = db.parent / "inbox"
     for name in ("n1", "n2"):
         run = trackers.init({"lr": 0.1}, cfg=cfg, project=project, run_name=name, run_dir=tmp_path / name,
                             trackers="trackio", log_gpu=False)
         run.log({"train/loss": 1.0}, step=1)
+        run.summary({"best": 0.5})
+        if name == "n2":  # while the run goes on its rows are fragments, not database rows
+            deadline = time.time() + 30
+            while not _fragments(db.parent) and time.time() < deadline:
+                time.sleep(0.05)
+            assert _fragments(db.parent)
+            assert not readback.trackio_rows(db, "n2")
         run.finish()
     err = capfd.readouterr().err
-    assert err.count("is on nfs: Trackio's database there uses a rollback journal") == 1
+    assert err.count("is on nfs: Trackio writes the run as JSONL fragments (TRACKIO_STORAGE_MODE=jsonl)") == 1
     assert err.count(f"the run folder {tmp_path / 'n1'} is on nfs") == 1
-    db = readback.trackio_db(project)
+    assert "missed" not in err
     assert _journal_mode(db) == "delete" and not Path(f"{db}-wal").exists()
-    assert [s for s, _ in readback.trackio_rows(db, "n2")] == [1]
+    assert [s for s, _ in readback.trackio_rows(db, "n2")] == [1]  # imported at finish, once
+    assert not _fragments(db.parent) and not any(inbox.iterdir())
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        config = json.loads(conn.execute("SELECT config FROM configs WHERE run_name='n2'").fetchone()[0])
+    assert config["lr"] == 0.1 and config["summary/best"] == 0.5
     meta = json.loads((tmp_path / "n1" / "config.json").read_text())
     assert meta["provenance"]["run_dir_filesystem"] == "nfs"
     assert meta["backends"]["trackio"]["filesystem"] == "nfs"
 
 
+@pytest.mark.e2e  # real trackio
+def test_fragments_a_killed_run_left_are_imported_when_it_resumes(tmp_path: Path, project: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fragment on its own (what a SIGKILL leaves in the inbox) reaches the database before the resume."""
+    from trackio.fragments import FragmentWriter, metric_record
+
+    monkeypatch.setenv("TRACKIO_STORAGE_MODE", "jsonl")
+    db = readback.trackio_db(project)
+    FragmentWriter().write_local([metric_record({"project": project, "run": "k", "run_id": "killed-id",
+                                                 "metrics": {"train/loss": 2.0}, "step": 0,
+                                                 "timestamp": "2026-01-01T00:00:00+00:00"})],
+                                 db.parent / "inbox")
+    run = trackers.init({}, cfg=types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw"), project=project,
+                        run_name="k", run_dir=tmp_path / "k", trackers="trackio", log_gpu=False, resume="allow")
+    run.log({"train/loss": 1.0}, step=1)
+    run.finish()
+    assert [s for s, _ in readback.trackio_rows(db, "k")] == [0, 1]
+    assert not _fragments(db.parent)
+
+
 def test_locally_nothing_changes(tmp_path: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACKIO_SQLITE_JOURNAL_MODE", "")
+    for env in ("TRACKIO_SQLITE_JOURNAL_MODE", "TRACKIO_STORAGE_MODE"):
+        monkeypatch.delenv(env, raising=False)
     run = trackers.init({}, cfg=types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw"), project=project,
                         run_name="l", run_dir=tmp_path / "l", trackers="trackio", log_gpu=False)
     run.log({"train/loss": 1.0}, step=1)
