@@ -51,6 +51,14 @@ def _journal_mode(db: Path) -> str:
         return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
 
+def _unset_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trackio's storage and journal modes unset for the test, and after it as they were (the backend sets them
+    in os.environ; a delenv of an unset name alone would not restore that)."""
+    for env in ("TRACKIO_SQLITE_JOURNAL_MODE", "TRACKIO_STORAGE_MODE"):
+        monkeypatch.setenv(env, "")
+        monkeypatch.delenv(env)
+
+
 def _fragments(trackio_dir: Path) -> list[Path]:
     return sorted((trackio_dir / "inbox").rglob("*.jsonl"))
 
@@ -58,8 +66,7 @@ def _fragments(trackio_dir: Path) -> list[Path]:
 @pytest.mark.e2e  # real trackio
 def test_on_nfs_trackio_writes_fragments_imports_them_and_says_so_once(
         tmp_path: Path, project: str, capfd, monkeypatch: pytest.MonkeyPatch) -> None:
-    for env in ("TRACKIO_SQLITE_JOURNAL_MODE", "TRACKIO_STORAGE_MODE"):
-        monkeypatch.delenv(env, raising=False)  # unset for the run; restored after the test
+    _unset_modes(monkeypatch)
     monkeypatch.setattr(fs, "statfs_type", lambda path: 0x6969)  # everything is on NFS
     cfg = types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw")
     db = readback.trackio_db(project)
@@ -112,8 +119,7 @@ def test_fragments_a_killed_run_left_are_imported_when_it_resumes(tmp_path: Path
 
 
 def test_locally_nothing_changes(tmp_path: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for env in ("TRACKIO_SQLITE_JOURNAL_MODE", "TRACKIO_STORAGE_MODE"):
-        monkeypatch.delenv(env, raising=False)
+    _unset_modes(monkeypatch)
     run = trackers.init({}, cfg=types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw"), project=project,
                         run_name="l", run_dir=tmp_path / "l", trackers="trackio", log_gpu=False)
     run.log({"train/loss": 1.0}, step=1)

@@ -66,7 +66,7 @@ def network_safe(folder: str) -> str | None:
     return fs
 
 
-def import_fragments(writer: str | None = None) -> int:
+def import_fragments(writer: str | None = None) -> None:
     """Import Trackio's pending JSONL fragments into the project databases: one writer's (``writer``), else all.
 
     What ``trackio show`` does for the whole inbox; importing deletes each
@@ -76,13 +76,12 @@ def import_fragments(writer: str | None = None) -> int:
 
     inbox = fragments.local_inbox_dir()
     folder = inbox / writer if writer else inbox
-    imported = int(fragments.import_inbox_dir(folder))
+    fragments.import_inbox_dir(folder)
     if writer:
         try:
             folder.rmdir()  # empty now; the whole-inbox import removes the writers' folders itself
         except OSError:
             pass
-    return imported
 
 
 def trackio_dir() -> str:
