@@ -4,6 +4,8 @@ run records where it is."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sqlite3
 import time
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 import trackers
 from ktrack import fs
 from trackers import readback
+from viewer import cli as viewer_cli
 
 # (f_type as statfs gives it, name): linux/magic.h and the filesystems' own headers
 NETWORK = [(0x6969, "nfs"), (0x0BD00BD0, "lustre"), (0x47504653, "gpfs"), (0xFF534D42, "cifs"),
@@ -71,8 +74,9 @@ def test_on_nfs_trackio_writes_fragments_imports_them_and_says_so_once(
     cfg = types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw")
     db = readback.trackio_db(project)
     inbox = db.parent / "inbox"
+    runs = tmp_path / "runs"
     for name in ("n1", "n2"):
-        run = trackers.init({"lr": 0.1}, cfg=cfg, project=project, run_name=name, run_dir=tmp_path / name,
+        run = trackers.init({"lr": 0.1}, cfg=cfg, project=project, run_name=name, run_dir=runs / project / name,
                             trackers="trackio", log_gpu=False)
         run.log({"train/loss": 1.0}, step=1)
         run.summary({"best": 0.5})
@@ -82,10 +86,16 @@ def test_on_nfs_trackio_writes_fragments_imports_them_and_says_so_once(
                 time.sleep(0.05)
             assert _fragments(db.parent)
             assert not readback.trackio_rows(db, "n2")
+            # trackio-view --runs follows it from its journal meanwhile (docs/viewer.md)
+            out = io.StringIO()
+            with contextlib.chdir(tmp_path), contextlib.redirect_stdout(out):
+                code = viewer_cli.main(["--dir", str(db.parent), "--runs", str(runs), "--project", project,
+                                        "--run", "n2", "--once", "--no-cache"])
+            assert code == 0 and "Latest Iteration: 1\n" in out.getvalue()
         run.finish()
     err = capfd.readouterr().err
     assert err.count("is on nfs: Trackio writes the run as JSONL fragments (TRACKIO_STORAGE_MODE=jsonl)") == 1
-    assert err.count(f"the run folder {tmp_path / 'n1'} is on nfs") == 1
+    assert err.count(f"the run folder {runs / project / 'n1'} is on nfs") == 1
     assert "missed" not in err
     assert _journal_mode(db) == "delete" and not Path(f"{db}-wal").exists()
     assert [s for s, _ in readback.trackio_rows(db, "n2")] == [1]  # imported at finish, once
@@ -93,7 +103,7 @@ def test_on_nfs_trackio_writes_fragments_imports_them_and_says_so_once(
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         config = json.loads(conn.execute("SELECT config FROM configs WHERE run_name='n2'").fetchone()[0])
     assert config["lr"] == 0.1 and config["summary/best"] == 0.5
-    meta = json.loads((tmp_path / "n1" / "config.json").read_text())
+    meta = json.loads((runs / project / "n1" / "config.json").read_text())
     assert meta["provenance"]["run_dir_filesystem"] == "nfs"
     assert meta["backends"]["trackio"]["filesystem"] == "nfs"
 
