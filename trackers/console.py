@@ -34,8 +34,14 @@ def tracker_thread() -> None:
 
 
 def strip_ansi(text: str) -> str:
-    """``text`` without ANSI escape sequences."""
-    return ANSI.sub("", text) if "\x1b" in text else text
+    """``text`` without ANSI escape sequences, also those that removing others brings together
+    (``ESC [ ESC \\ [`` leaves ``ESC [ [``), so a second strip changes nothing."""
+    while "\x1b" in text:
+        stripped = ANSI.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
 
 
 def _kept(text: str) -> str:
