@@ -54,6 +54,17 @@ def _journal_mode(db: Path) -> str:
         return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
 
+def _fragment_steps(trackio_dir: Path) -> int:
+    """The largest step Trackio's fragments in ``trackio_dir`` hold (-1: none)."""
+    steps = [-1]
+    for path in _fragments(trackio_dir):
+        try:
+            steps += [json.loads(line).get("step") or 0 for line in path.read_text().splitlines()]
+        except (OSError, ValueError):  # imported (removed) meanwhile
+            pass
+    return max(steps)
+
+
 def _unset_modes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Trackio's storage and journal modes unset for the test, and after it as they were (the backend sets them
     in os.environ; a delenv of an unset name alone would not restore that)."""
@@ -136,3 +147,49 @@ def test_locally_nothing_changes(tmp_path: Path, project: str, monkeypatch: pyte
     run.finish()
     assert _journal_mode(readback.trackio_db(project)) == "wal"
     assert "run_dir_filesystem" not in json.loads((tmp_path / "l" / "config.json").read_text())["provenance"]
+
+
+KILLED = """
+import sys, time, types, trackers
+run = trackers.init(cfg=types.SimpleNamespace(), project=sys.argv[1], run_name="r", run_dir=sys.argv[2],
+                    trackers="trackio", flush_interval=0.05, log_gpu=False)
+for i in range(100000):
+    run.log({"train/loss": 1.0 / (i + 1)}, step=i)
+    time.sleep(0.005)
+"""
+
+
+@pytest.mark.e2e  # a real trackio in a process killed with SIGKILL
+def test_a_killed_job_resumed_from_its_checkpoint_holds_each_step_once(tmp_path: Path, project: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 while Trackio writes fragments, then the resume from the checkpoint at step 10 (what the
+    trainers' --resume passes): the killed part's fragments are imported, the steps after 10 replaced."""
+    import signal
+    import subprocess
+    import sys
+
+    from trackers.journal import read_records
+
+    from .conftest import subprocess_env
+
+    monkeypatch.setenv("TRACKIO_STORAGE_MODE", "jsonl")
+    db, run_dir = readback.trackio_db(project), tmp_path / "runs" / project / "r"
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    proc = subprocess.Popen([sys.executable, str(script), project, str(run_dir)],
+                            env=subprocess_env(TRACKIO_STORAGE_MODE="jsonl"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and _fragment_steps(db.parent) <= 12:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert _fragment_steps(db.parent) > 12  # the killed part's steps after the checkpoint are fragments
+    assert max(r["step"] for r in read_records(run_dir)) > 12
+    run = trackers.init(cfg=types.SimpleNamespace(), project=project, run_name="r", run_dir=run_dir,
+                        trackers="trackio", log_gpu=False, resume="allow", rewind_to=10)
+    for i in range(11, 15):
+        run.log({"train/loss": 0.5}, step=i)
+    run.finish()
+    steps = [s for s, _ in readback.trackio_rows(db, "r")]
+    assert sorted(steps) == list(range(15)) and not _fragments(db.parent)
