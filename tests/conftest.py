@@ -202,8 +202,11 @@ def _reaches_e2e(function: object) -> bool:
 def _is_e2e(item: pytest.Item) -> bool:
     if item.get_closest_marker("tmux") or E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
         return True
-    if isinstance(item, pytest.Function) and _reaches_e2e(item.function):
-        return True
+    if isinstance(item, pytest.Function):
+        # a hypothesis test's function is hypothesis's wrapper: the test's own code is its inner_test
+        inner = getattr(getattr(item.function, "hypothesis", None), "inner_test", item.function)
+        if _reaches_e2e(inner):
+            return True
     fixtures = item._fixtureinfo.name2fixturedefs if isinstance(item, pytest.Function) else {}
     return any(_reaches_e2e(d.func) for defs in fixtures.values() for d in defs
                if getattr(d.func, "__module__", "").startswith("tests."))
