@@ -221,7 +221,7 @@ def list_data(projects: list[Project]) -> list[dict[str, Any]]:
             continue
         finally:
             pr.close()
-        entry["runs"] = [{"run": r.name, "run_id": r.run_id, "steps": r.steps, "last_step": r.last_step,
+        entry["runs"] = [{"run": r.name, "run_id": r.run_id, "steps": r.rows, "last_step": r.last_step,
                           "last_update": r.last_update} for r in runs]
     return out
 

@@ -43,9 +43,3 @@ def gpu_field(field: str, prefix: str, present: set[str] | list[str] | dict[str,
     have = set(present)
     return next((prefix + name for name in GPU_FIELDS.get(field, (field,)) if prefix + name in have), None)
 
-
-def json_path(key: str) -> str:
-    """SQLite JSON path for a top-level key (kept for callers; see ``rundata.store_sql``)."""
-    from rundata.store_sql import json_path as path
-
-    return path(key)

@@ -29,8 +29,7 @@ from typing import Any
 
 from viewer.columns import Column, bucket_points, column_ranges
 from viewer.model import ZOOM_POINTS, View
-from rundata.store import Cell, Project, RunInfo
-from rundata.store_series import pack_cells, unpack_cells
+from rundata.store import Cell, Project, RunInfo, pack_cells, unpack_cells
 
 K = 4096
 TAIL = max(n for n in ZOOM_POINTS if n)

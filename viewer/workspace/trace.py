@@ -13,13 +13,12 @@ same points in the same columns), else one item per bucket.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 
-from rundata.store import decode, loads
+from rundata.store import decode, parse_json
 from viewer.model import ZOOM_POINTS
 
 K = 1024
@@ -39,16 +38,6 @@ def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN
 
 
-def _array(raw: Any) -> Any:
-    try:
-        return loads(raw)
-    except (TypeError, ValueError):
-        try:
-            return json.loads(raw)
-        except (TypeError, ValueError):
-            return None
-
-
 def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Steps and a matrix of the numbers under ``keys`` (NaN where absent or not a number)
     of (id, step, metrics) rows.  Each row is decoded once (orjson: several times faster
@@ -58,14 +47,11 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = Fa
     n = len(keys)
     for _, _, raw in raws:
         if picked:
-            got = raw if type(raw) is list or raw is None else _array(raw)
+            got = raw if type(raw) is list or raw is None else parse_json(raw)
             vals: list[Any] = got[:n] if type(got) is list and len(got) >= n else [None] * n
         else:
-            try:
-                d = loads(raw)
-            except (TypeError, ValueError):
-                d = decode(raw)
-            vals = list(map(d.get, keys)) if type(d) is dict else [None] * n
+            d = decode(raw)
+            vals = list(map(d.get, keys))
         if set(map(type, vals)) != _FLOAT:
             vals = [_num(v) for v in vals]
         out.append(vals)
