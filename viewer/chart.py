@@ -4,14 +4,14 @@ and the braille charts of the live screens (the workspace's chart cells, ``--gpu
 Layout: row placement and labels of the ``--once`` chart (``star_row``,
 ``label_format``, ``chart_labels``, ``star_lines``, ``star_chart``), then the
 braille charts (``braille_bits``, ``braille_chart``).  Columns come from
-:mod:`viewer.columns`.
+:mod:`viewer.buckets`.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from viewer.columns import Column
+from viewer.buckets import Column
 
 
 def star_row(v: float, vmin: float, vmax: float, rows: int) -> int:

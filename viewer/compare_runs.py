@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from viewer.model import NoMetric, resolve_roles
-from viewer.live_series import LiveSeries
+from viewer.series import LiveSeries
 from viewer.series import Series
 from rundata.store import Project, RunInfo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from viewer import keys
-from viewer.columns import Column
+from viewer.buckets import Column
 from rundata.store import Project, RunInfo, StoreError
 
 ZOOM_POINTS: tuple[int | None, ...] = (None, 500, 200, 100, 50)

@@ -14,7 +14,8 @@ import numpy as np
 from viewer.chart import BRAILLE, braille_bits
 from viewer.model import ZOOM_LABELS
 from viewer.workspace.canvas import BOX, fit
-from viewer.workspace.trace import RunTrace, columns
+from viewer.buckets import columns
+from viewer.workspace.trace import RunTrace
 
 COLOURS = ("32", "36", "35", "33", "31", "34", "97", "92")
 Rows = list[tuple[str, list[str]]]
