@@ -60,7 +60,8 @@ _MIN_SPAN = 8  # steps per bucket from which a bucket is worth a scan by row id
 Raw = tuple[int, int, Any]  # row id, step, metrics (JSON bytes or text) or the values picked from them
 
 
-@dataclass(eq=False)
+# No generated __repr__/__eq__: building them costs every trackio-view start about a millisecond.
+@dataclass(eq=False, repr=False)
 class RunInfo:
     """One run, with what its reader found out: Trackio keys runs by ``run_id``; names may repeat.
 

@@ -29,11 +29,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from viewer.buckets import Column, StepBuckets, bucket_points, column_ranges
-from viewer.model import ZOOM_POINTS, Roles, View
+from viewer.model import TAIL, ZOOM_POINTS, Roles, View
 from rundata.store import Cell, Project, RunInfo, pack_cells, unpack_cells
 
 K = 4096
-TAIL = max(n for n in ZOOM_POINTS if n)
 Point = tuple[int, float, int]  # step, value, row id
 
 

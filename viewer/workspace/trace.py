@@ -20,10 +20,9 @@ import numpy as np
 
 from rundata.store import decode, parse_json
 from viewer.buckets import StepBuckets
-from viewer.model import ZOOM_POINTS
+from viewer.model import TAIL, ZOOM_POINTS
 
 K = 1024
-TAIL = max(n for n in ZOOM_POINTS if n)
 NAN = float("nan")
 Items = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # steps, mins, maxs, samples
 
