@@ -2,7 +2,8 @@
 
 A :class:`RunTrace` keeps, for all of a run's metrics at once, ``K`` step
 buckets (min, max and first value of each metric in each bucket; a bucket
-span doubles when the steps outgrow them) and the newest ``TAIL`` points of
+span doubles when the steps outgrow them: :class:`viewer.buckets.StepBuckets`,
+as for the exact series of ``viewer.series``) and the newest ``TAIL`` points of
 each metric.  :func:`extract` reads the numbers of the metrics shown from
 each row (decoded once, by orjson), and :meth:`RunTrace.fold` folds them in
 with numpy; :meth:`RunTrace.add_rows` folds in every metric of whole rows.
