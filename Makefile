@@ -28,6 +28,8 @@ GENERATED   := config.py config.json include/generated/autoconf.h
 STAMP_RUN   := $(VENV)/.ktrack-installed
 STAMP_TEST  := $(VENV)/.ktrack-test-installed
 PYTEST_ARGS ?=
+# make check's pytest workers (pytest-xdist): most end-to-end tests wait on processes, two overlap well
+TEST_JOBS ?= 2
 BENCH_ARGS  ?=
 
 export KCONFIG_CONFIG
@@ -210,7 +212,7 @@ demo: $(STAMP_RUN)
 # e2e: make, the command-line tools, trainers, real trackers, tmux, Slurm) too.
 check: $(STAMP_TEST) lint
 	$(call quiet_msg,TEST,tests/ (all))
-	$(Q)$(PY) -m pytest $(if $(filter 1,$(V)),-v,-q) $(PYTEST_ARGS)
+	$(Q)$(PY) -m pytest $(if $(filter 1,$(V)),-v,-q) -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 test: $(STAMP_TEST)
 	$(call quiet_msg,TEST,tests/ (in-process: not e2e))

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import hwmon, pciids, sysfs
 from .device import BaseDevice
-from .sample import GIB
+from .fields import GIB
 
 VENDOR_ID = 0x1002
 UW_PER_W = 1e6

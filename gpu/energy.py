@@ -11,7 +11,7 @@ sample is a few float operations.
 """
 from __future__ import annotations
 
-from .ranges import POWER_W
+from .fields import POWER_W
 from .sample import GpuSample
 
 J_PER_WH = 3600.0

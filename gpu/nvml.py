@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from . import throttle
 from .device import BaseDevice
-from .sample import GIB
+from .fields import GIB
 
 log = logging.getLogger(__name__)
 

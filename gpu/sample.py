@@ -6,9 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .ranges import RANGES, plausible
-
-GIB = 1024.0 ** 3
+from .fields import RANGES, SERIES, STRING_FIELDS, VALUE_FIELDS, format_key, plausible, prefix
 
 
 @dataclass(frozen=True)
@@ -52,10 +50,6 @@ class GpuSample:
         return dataclasses.asdict(self)
 
 
-IDENTITY_FIELDS = ("index", "vendor", "name", "timestamp")
-VALUE_FIELDS = tuple(f.name for f in dataclasses.fields(GpuSample) if f.name not in IDENTITY_FIELDS)
-STRING_FIELDS = tuple(f for f in VALUE_FIELDS if f not in RANGES)
-
 
 def _text(value: Any) -> str | None:
     """A string field's value: printable text, else ``None``."""
@@ -68,7 +62,7 @@ def make_sample(index: int, vendor: str, name: str, timestamp: float,
                 **values: Any) -> GpuSample:
     """Build a sample from a backend's readings, keeping only plausible values.
 
-    Each number passes :func:`gpu.ranges.plausible` (else ``None``); string
+    Each number passes :func:`gpu.fields.plausible` (else ``None``); string
     fields keep printable text only.  ``memory_percent`` is derived from
     used/total when absent.  Raises ``TypeError`` naming any key that is not
     a sample field, so a misspelt backend field fails its test instead of
@@ -113,28 +107,8 @@ def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
     return text + unit
 
 
-# GpuSample field -> metric name (trackio's gpu/* names), in that order.
-METRIC_FIELDS: tuple[tuple[str, str], ...] = (
-    ("utilization", "utilization"),
-    ("memory_used_gb", "memory_used_gb"),
-    ("memory_percent", "memory_percent"),
-    ("temperature_c", "temperature_c"),
-    ("power_w", "power_w"),
-    ("clock_graphics_mhz", "clock_graphics_mhz"),
-    ("clock_memory_mhz", "clock_memory_mhz"),
-    ("clock_fclk_mhz", "clock_fclk_mhz"),
-    ("clock_socclk_mhz", "clock_socclk_mhz"),
-    ("fan_percent", "fan_speed"),
-    ("fan_rpm", "fan_rpm"),
-)
-
-# String fields for a run's config or summary.
-INFO_FIELDS = ("name", "vendor", "perf_state", "throttle")
-
-
-def metric_prefix(index: int) -> str:
-    """``"gpu/"`` for GPU 0, ``"gpu<N>/"`` for the others."""
-    return "gpu/" if index == 0 else f"gpu{index}/"
+# String fields for a run's config or summary: the GPU's identity, then the table's text fields.
+INFO_FIELDS = ("name", "vendor") + STRING_FIELDS
 
 
 def to_metrics(samples: Iterable[GpuSample]) -> dict[str, float]:
@@ -146,12 +120,14 @@ def to_metrics(samples: Iterable[GpuSample]) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for s in samples:
-        prefix = metric_prefix(s.index)
-        for field, key in METRIC_FIELDS:
-            v = getattr(s, field)
-            if v is not None:
-                out[prefix + key] = float(v)
+        start = prefix(s.index)
+        out.update({start + f.key: float(v) for f in SERIES if (v := getattr(s, f.name)) is not None})
     return out
+
+
+def series(s: GpuSample) -> dict[str, float]:
+    """The numeric fields of ``s`` that are logged as series, by field name; ``None`` values left out."""
+    return {f.name: float(v) for f in SERIES if (v := getattr(s, f.name)) is not None}
 
 
 def to_info(samples: Iterable[GpuSample]) -> dict[str, str]:
@@ -162,9 +138,8 @@ def to_info(samples: Iterable[GpuSample]) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for s in samples:
-        prefix = metric_prefix(s.index)
         for field in INFO_FIELDS:
             v = getattr(s, field)
             if v is not None:
-                out[prefix + field] = str(v)
+                out[format_key(field, s.index)] = str(v)
     return out

@@ -31,11 +31,11 @@ from kconf.diff import diffconfig
 from kconf.errors import ConfigError
 from kconf.files import config_lock
 from kconf.generate import generate
+from kconf.load import load
 from kconf.projectname import project_name
 from kconf.runs import config_values, find_run, restore, runs_dir, tree_changes
 from kconf.trackerspec import TRACKER_SYMBOLS, parse_trackers
 from kconf.tree import open_tree, read_config
-from kconf.values import typed_values
 from ktrack.messages import fail, printable
 
 PROG = "ktrack-config"
@@ -66,10 +66,10 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("KCONFIG_CONFIG") or ".config")
 
 
-def _summary(values: dict[str, object]) -> str:
-    trackers = [name for name, sym in TRACKER_SYMBOLS.items() if values.get(sym)]
-    return (f"  model {values.get('MODEL', '?')}, trackers: {', '.join(trackers) or 'none'}, "
-            f"project: {values.get('TRACKER_PROJECT', '?')}")
+def _summary(tree: kconfiglib.Kconfig) -> str:
+    cfg = load(tree)
+    trackers = [name for name, sym in TRACKER_SYMBOLS.items() if getattr(cfg, sym)]
+    return f"  model {cfg.MODEL}, trackers: {', '.join(trackers) or 'none'}, project: {cfg.TRACKER_PROJECT}"
 
 
 def _generate(tree: kconfiglib.Kconfig, args: argparse.Namespace) -> None:
@@ -91,7 +91,7 @@ def _cmd_defconfig(args: argparse.Namespace) -> None:
     tree = defconfig(args.root, args.name, config, tracker=tracker, assignments=assignments)
     _generate(tree, args)
     print(f"# configuration written to {config} (defconfig {args.name})")
-    print(_summary(typed_values(tree)))
+    print(_summary(tree))
 
 
 def _cmd_restore(args: argparse.Namespace) -> None:
@@ -108,7 +108,7 @@ def _cmd_restore(args: argparse.Namespace) -> None:
     _generate(tree, args)
     how = f"FORCE: {len(changed)} symbol(s) as the tree allows" if changed else "byte for byte"
     print(f"# configuration of run {run} restored to {config} ({how})")
-    print(_summary(typed_values(tree)))
+    print(_summary(tree))
 
 
 def _cmd_olddefconfig(args: argparse.Namespace) -> None:
@@ -127,7 +127,7 @@ def _cmd_check(args: argparse.Namespace) -> None:
     tree = open_tree(args.root)
     read_config(tree, _config_path(args))
     print(f"{_config_path(args)}: OK")
-    print(_summary(typed_values(tree)))
+    print(_summary(tree))
 
 
 def _cmd_savedefconfig(args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ local interfaces (``hostname -I``, then ``ip -4 addr``); no socket is opened.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import os
@@ -47,11 +48,14 @@ def _is_ipv4(token: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
 def first_ipv4() -> str:
     """Return the first IPv4 address of this host's interfaces, or ``0.0.0.0``.
 
     Same order as the shell script: the first IPv4 of ``hostname -I``, else the
-    first global address of ``ip -4 -o addr show scope global``.
+    first global address of ``ip -4 -o addr show scope global``. Read once per
+    process: each parse of the Kconfig tree asks once per model, and a
+    subprocess each time would make loading a configuration slow.
     """
     for token in _run(["hostname", "-I"]).split():
         if _is_ipv4(token):

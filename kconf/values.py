@@ -6,7 +6,7 @@ import kconfiglib
 
 from kconf.floats import is_float_symbol
 
-__all__ = ["is_float_symbol", "typed_value", "typed_values"]
+__all__ = ["every_value", "is_float_symbol", "tree_default", "typed_value", "typed_values"]
 
 
 def typed_value(sym: kconfiglib.Symbol) -> object:
@@ -19,7 +19,11 @@ def typed_value(sym: kconfiglib.Symbol) -> object:
     """
     if sym.orig_type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
         return sym.tri_value == 2
-    text = sym.str_value
+    return _typed_text(sym, sym.str_value)
+
+
+def _typed_text(sym: kconfiglib.Symbol, text: str) -> object:
+    """``text`` as the Python value of the int, hex or string symbol ``sym`` (see :func:`typed_value`)."""
     if sym.orig_type == kconfiglib.INT:
         return int(text, 10) if text else 0
     if sym.orig_type == kconfiglib.HEX:
@@ -43,3 +47,29 @@ def typed_values(tree: kconfiglib.Kconfig) -> dict[str, object]:
         if sym.config_string:
             values[sym.name] = typed_value(sym)
     return values
+
+
+def tree_default(sym: kconfiglib.Symbol) -> object:
+    """The typed value the tree's ``default`` lines give ``sym`` as if its dependencies were met.
+
+    The first default whose own ``if`` holds wins (kconfiglib's rule); none:
+    n, 0 or "". This is the value ``sym`` takes once its dependencies are
+    switched on, so code that uses it anyway (a GPU interval when a caller
+    turns GPU logging on) gets what the tree says.
+    """
+    for default, cond in sym.orig_defaults:
+        cond_value = kconfiglib.expr_value(cond)
+        if not cond_value:
+            continue
+        if sym.orig_type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
+            return min(kconfiglib.expr_value(default), cond_value) == 2
+        return _typed_text(sym, default.str_value)
+    if sym.orig_type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
+        return False
+    return _typed_text(sym, "")
+
+
+def every_value(tree: kconfiglib.Kconfig) -> dict[str, object]:
+    """Every symbol of the tree, by name without ``CONFIG_``: what ``.config`` records, else :func:`tree_default`."""
+    return {sym.name: typed_value(sym) if sym.config_string else tree_default(sym)
+            for sym in tree.unique_defined_syms}

@@ -12,6 +12,8 @@ import fnmatch
 import re
 from typing import Any, Iterable
 
+import kconf
+
 KINDS_BY_ALIAS = {
     "activation": "activation", "activations": "activation",
     "gradient": "gradient", "gradients": "gradient",
@@ -64,7 +66,7 @@ class Selector:
         return not any(matches(n, p) for n in names for p in self.exclude)
 
 
-def kinds_from(kinds: Iterable[str] | str | None, cfg: Any) -> set[str]:
+def kinds_from(kinds: Iterable[str] | str | None, cfg: kconf.Config) -> set[str]:
     """Tensor kinds to record: explicit ``kinds`` or the cfg NUMERICS_* flags.
 
     Raises ``ValueError`` naming an unknown kind and the known ones.
@@ -77,12 +79,12 @@ def kinds_from(kinds: Iterable[str] | str | None, cfg: Any) -> set[str]:
             out.add(KINDS_BY_ALIAS[k.lower()])
         return out
     out = set()
-    if getattr(cfg, "NUMERICS_ACTIVATIONS", True):
+    if cfg.NUMERICS_ACTIVATIONS:
         out.add("activation")
-    if getattr(cfg, "NUMERICS_GRADIENTS", True):
+    if cfg.NUMERICS_GRADIENTS:
         out.add("gradient")
-    if getattr(cfg, "NUMERICS_WEIGHTS", True):
+    if cfg.NUMERICS_WEIGHTS:
         out |= {"weight", "weight_grad"}
-    if getattr(cfg, "NUMERICS_OPTIMIZER_STATE", False):
+    if cfg.NUMERICS_OPTIMIZER_STATE:
         out.add("optimizer_state")
     return out

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+import kconf
 from ktrack import messages
 from ktrack.runfolder import RunFolder
 from numerics.histograms import histograms
@@ -295,7 +296,7 @@ def track(
     optimizer: torch.optim.Optimizer | None = None,
     *,
     run: Any = None,
-    cfg: Any = None,
+    cfg: kconf.Source | None = None,
     interval: int | None = None,
     include: Iterable[str] | str | None = None,
     exclude: Iterable[str] | str | None = None,
@@ -311,14 +312,15 @@ def track(
 ) -> Tracker:
     """Track numerics of ``model`` (and ``optimizer``); use as a context manager.
 
-    Every setting left as None comes from ``cfg`` (``kconf.load()`` or
-    ``config.config``): NUMERICS (enabled; True when cfg is None),
-    NUMERICS_INTERVAL (100), NUMERICS_INCLUDE / NUMERICS_EXCLUDE
-    (comma-separated fnmatch patterns, also tried as regex searches),
-    NUMERICS_ACTIVATIONS / _GRADIENTS / _WEIGHTS / _OPTIMIZER_STATE (kinds),
-    NUMERICS_HISTOGRAM, NUMERICS_HIST_MODULES (module patterns whose exponent
-    histograms go to ``run.log``; "" = none), NUMERICS_MAX_ELEMENTS (1048576,
-    0 = no subsampling), NUMERICS_LOG_STATS ("rms,max_abs").
+    Every setting left as None comes from ``cfg`` (anything :func:`kconf.load`
+    takes: ``kconf.load()``, ``config.config``, a dict; without one, the
+    Kconfig tree's defaults, but no histogram modules): NUMERICS (enabled; True when cfg is None),
+    NUMERICS_INTERVAL, NUMERICS_INCLUDE / NUMERICS_EXCLUDE (comma-separated
+    fnmatch patterns, also tried as regex searches), NUMERICS_ACTIVATIONS /
+    _GRADIENTS / _WEIGHTS / _OPTIMIZER_STATE (kinds), NUMERICS_HISTOGRAM,
+    NUMERICS_HIST_MODULES (module patterns whose exponent histograms go to
+    ``run.log``; "" = none), NUMERICS_MAX_ELEMENTS (0 = no subsampling),
+    NUMERICS_LOG_STATS. Their defaults are in ``kconfig/numerics.kconfig``.
 
     Args:
         model: the module whose submodules and parameters are tracked.
@@ -341,11 +343,15 @@ def track(
     Raises:
         ValueError: an unknown tensor kind.
     """
-    def pick(value: Any, symbol: str, default: Any) -> Any:
-        return value if value is not None else getattr(cfg, symbol, default)
-
+    config = kconf.load({} if cfg is None else cfg)
     if enabled is None:
-        enabled = bool(getattr(cfg, "NUMERICS", True)) if cfg is not None else True
+        enabled = cfg is None or bool(config.NUMERICS)  # track() called without a configuration asks for tracking
+    if cfg is None and hist_modules is None:
+        hist_modules = ""  # the API alone sends no histograms to the run; Kconfig's default picks a few of our models
+
+    def pick(value: Any, symbol: str) -> Any:
+        return value if value is not None else getattr(config, symbol)
+
     if out_dir is None and run is not None and getattr(run, "dir", None) is not None:
         out_dir = run.dir
     return Tracker(
@@ -353,14 +359,14 @@ def track(
         optimizer,
         run=run,
         enabled=enabled,
-        interval=int(pick(interval, "NUMERICS_INTERVAL", 100)),
-        include=split_list(pick(include, "NUMERICS_INCLUDE", "")),
-        exclude=split_list(pick(exclude, "NUMERICS_EXCLUDE", "")),
-        kinds=kinds_from(kinds, cfg),
-        histogram=bool(pick(histogram, "NUMERICS_HISTOGRAM", True)),
-        hist_modules=split_list(pick(hist_modules, "NUMERICS_HIST_MODULES", "")),
-        max_elements=int(pick(max_elements, "NUMERICS_MAX_ELEMENTS", 1 << 20)),
-        log_stats=split_list(pick(log_stats, "NUMERICS_LOG_STATS", "rms,max_abs")),
+        interval=int(pick(interval, "NUMERICS_INTERVAL")),
+        include=split_list(pick(include, "NUMERICS_INCLUDE")),
+        exclude=split_list(pick(exclude, "NUMERICS_EXCLUDE")),
+        kinds=kinds_from(kinds, config),
+        histogram=bool(pick(histogram, "NUMERICS_HISTOGRAM")),
+        hist_modules=split_list(pick(hist_modules, "NUMERICS_HIST_MODULES")),
+        max_elements=int(pick(max_elements, "NUMERICS_MAX_ELEMENTS")),
+        log_stats=split_list(pick(log_stats, "NUMERICS_LOG_STATS")),
         out_dir=out_dir,
         flush_every=flush_every,
         start_step=start_step,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from ktrack.names import trackio_file_name
 
-KNOWN_SCHEMA = 2  # Trackio 0.43.0 writes PRAGMA user_version = 2
+KNOWN_SCHEMA = 2  # Trackio 0.43.0 to 0.45.1 write PRAGMA user_version = 2 (the same tables)
 _HEADER = b"SQLite format 3\x00"
 _WAL_VERSION = 2  # header bytes 18-19 (write/read format version) in WAL mode
 
@@ -123,5 +123,5 @@ def _open(path: Path, immutable: bool) -> sqlite3.Connection:
     if version > KNOWN_SCHEMA:
         conn.close()
         raise StoreError(f"{path} has Trackio schema version {version}; this viewer reads "
-                         f"versions 0-{KNOWN_SCHEMA} (Trackio 0.43), upgrade ktrack")
+                         f"versions 0-{KNOWN_SCHEMA} (Trackio 0.43 to 0.45), upgrade ktrack")
     return conn

@@ -1,6 +1,6 @@
 """SQL expressions for reading one metric out of Trackio's JSON rows.
 
-Trackio 0.43 stores each row's metrics as ``orjson.dumps(...)`` bytes (a
+Trackio (0.43 to 0.45) stores each row's metrics as ``orjson.dumps(...)`` bytes (a
 BLOB): ``{"key":value,...}`` with no spaces and keys in logging order.  For
 such rows :func:`value_sql` finds ``"key":`` with a byte compare at the
 offset the run's newest row had (``instr()`` where it differs) and reads the

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on 127.0.0.1, for trying and testing ktrack's Slurm path.
+# A Slurm cluster of KTRACK_SLURM_NODES nodes (default 2) on 127.0.0.1, for trying and testing
+# ktrack's Slurm path, multi-node jobs included.
 #
 #   scripts/slurm-local.sh up       install Slurm and munge when missing (root, apt-get),
-#                                   start munged, slurmctld and slurmd; wait until the node is idle
+#                                   start munged, slurmctld and one slurmd per node; wait until
+#                                   every node is idle
 #   scripts/slurm-local.sh status   say what runs; exit 0 when the cluster takes jobs
 #   scripts/slurm-local.sh down     stop what `up` started, by PID
 #
-# Everything lives in a scratch folder (KTRACK_SLURM_DIR, default /tmp/ktrack-slurm):
-# slurm.conf, state, spool, PID and log files. When /etc/slurm/slurm.conf does not
+# The nodes node1, node2, ... are one slurmd each on this machine (`slurmd -N <node>`, a Port= per
+# node in slurm.conf, %n in the spool, PID and log file names), all sharing its CPUs; a job sees
+# its node's name in SLURMD_NODENAME. Everything lives in a scratch folder (KTRACK_SLURM_DIR,
+# default /tmp/ktrack-slurm): slurm.conf, state, spool, PID and log files. When /etc/slurm/slurm.conf does not
 # exist it is linked to the scratch one, so plain sbatch/srun/squeue find the
 # cluster; otherwise export SLURM_CONF=<scratch>/slurm.conf (status prints it).
 set -euo pipefail
@@ -16,6 +20,8 @@ DIR="${KTRACK_SLURM_DIR:-/tmp/ktrack-slurm}"
 CONF="$DIR/slurm.conf"
 ETC_CONF=/etc/slurm/slurm.conf
 PARTITION="${KTRACK_SLURM_PARTITION:-debug}"
+NODES="${KTRACK_SLURM_NODES:-2}"
+SLURMD_PORT=6818  # node i listens on SLURMD_PORT + i - 1 (6818 is Slurm's default slurmd port)
 PROG="slurm-local.sh"
 
 say() { printf '  %-7s %s\n' "$1" "$2"; }
@@ -52,6 +58,12 @@ install_slurm() {
 	have_slurm || die "Slurm was installed but slurmctld/slurmd/munged are still missing (see $DIR/apt.log)"
 }
 
+node_names() { seq -f 'node%g' 1 "$NODES"; }  # the nodes `up` configures
+
+conf_nodes() {  # the nodes the written slurm.conf has (`status` and `down` go by these)
+	sed -n 's/^NodeName=\([^ ]*\) .*/\1/p' "$CONF" 2>/dev/null || true
+}
+
 munge_works() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
 start_munge() {
@@ -84,13 +96,15 @@ start_munge() {
 }
 
 write_conf() {
-	local host cpus mem_mb
+	local host cpus mem_mb i
 	host=$(hostname -s)
 	cpus=$(nproc)
-	mem_mb=$(awk '/^MemAvailable:/ { printf "%d", $2 * 0.9 / 1024 }' /proc/meminfo)
+	# the nodes share this machine's memory: each is given its share, so no job is promised more than there is
+	mem_mb=$(awk -v n="$NODES" '/^MemAvailable:/ { printf "%d", $2 * 0.9 / 1024 / n }' /proc/meminfo)
 	mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log"
-	cat >"$CONF.tmp" <<EOF
-# One-node cluster written by scripts/slurm-local.sh (ktrack); see docs/sweeps.md.
+	{
+		cat <<EOF
+# A $NODES-node cluster on one machine, written by scripts/slurm-local.sh (ktrack); see docs/sweeps.md.
 ClusterName=ktrack
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
@@ -114,14 +128,19 @@ MinJobAge=300
 SlurmctldTimeout=30
 SlurmdTimeout=60
 StateSaveLocation=$DIR/state
+# %n: the node's name, so that the slurmd of each node has its own files
 SlurmdSpoolDir=$DIR/spool/%n
 SlurmctldPidFile=$DIR/slurmctld.pid
-SlurmdPidFile=$DIR/slurmd.pid
+SlurmdPidFile=$DIR/slurmd-%n.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
-SlurmdLogFile=$DIR/log/slurmd.log
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
-PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+SlurmdLogFile=$DIR/log/slurmd-%n.log
 EOF
+		for i in $(seq "$NODES"); do
+			echo "NodeName=node$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$((SLURMD_PORT + i - 1))" \
+				"CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN"
+		done
+		echo "PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
+	} >"$CONF.tmp"
 	mv "$CONF.tmp" "$CONF"
 	if [[ ! -e "$ETC_CONF" && ! -L "$ETC_CONF" ]]; then
 		mkdir -p "$(dirname "$ETC_CONF")"
@@ -130,40 +149,69 @@ EOF
 	fi
 }
 
-node_state() { SLURM_CONF="$CONF" sinfo -h -o %T 2>/dev/null | head -n 1 || true; }
+node_states() {  # "node state" per line, for every node slurmctld knows
+	SLURM_CONF="$CONF" sinfo -h -N -o '%N %T' 2>/dev/null || true
+}
+
+all_take_jobs() {  # all_take_jobs STATES: every node of slurm.conf is idle, mixed, allocated or completing
+	local node state n=0 want
+	want=$(conf_nodes | wc -l)
+	while read -r node state; do
+		[[ -n "$node" ]] || continue
+		[[ "$state" =~ ^(idle|mixed|allocated|completing)$ ]] || return 1
+		n=$((n + 1))
+	done <<<"$1"
+	[[ $n -gt 0 && $n -eq $want ]]
+}
 
 wait_idle() {
-	local state="" _
+	local states="" node state _
 	for _ in $(seq 120); do
-		state=$(node_state)
-		case "$state" in
-			idle | mixed | allocated) return 0 ;;
-			down* | drain*)
-				SLURM_CONF="$CONF" scontrol update nodename="$(hostname -s)" state=resume >/dev/null 2>&1 || true ;;
-		esac
+		states=$(node_states)
+		all_take_jobs "$states" && return 0
+		while read -r node state; do
+			case "$state" in
+				down* | drain*)
+					SLURM_CONF="$CONF" scontrol update nodename="$node" state=resume >/dev/null 2>&1 || true ;;
+			esac
+		done <<<"$states"
 		sleep 0.5
 	done
-	die "the node is '${state:-unknown}' after 60 s, not idle (see $DIR/log/slurmctld.log and $DIR/log/slurmd.log)"
+	die "not every node is idle after 60 s (${states//$'\n'/, }; see $DIR/log/slurmctld.log and $DIR/log/slurmd-*.log)"
+}
+
+daemons_alive() {  # slurmctld and the slurmd of every node of slurm.conf run
+	local node
+	pid_alive "$DIR/slurmctld.pid" || return 1
+	[[ -n "$(conf_nodes)" ]] || return 1
+	for node in $(conf_nodes); do
+		pid_alive "$DIR/slurmd-$node.pid" || return 1
+	done
 }
 
 up() {
 	mkdir -p "$DIR"
-	if pid_alive "$DIR/slurmctld.pid" && pid_alive "$DIR/slurmd.pid"; then
+	[[ "$NODES" =~ ^[1-9][0-9]?$ ]] || die "KTRACK_SLURM_NODES=$NODES: give a number of nodes from 1 to 99"
+	if daemons_alive && [[ "$(conf_nodes)" == "$(node_names)" ]]; then
 		wait_idle
-		say UP "already running (SLURM_CONF=$CONF)"
+		say UP "already running, $NODES node(s) (SLURM_CONF=$CONF)"
 		return 0
 	fi
 	install_slurm
 	[[ $(id -u) -eq 0 ]] || die "starting munged, slurmctld and slurmd needs root"
+	stop_slurm  # a half-started cluster, or one of another size, is started afresh
 	start_munge
 	write_conf
 	rm -rf "$DIR/state" && mkdir -p "$DIR/state"  # a fresh cluster: no jobs left from an earlier one
-	say START "slurmctld, slurmd ($(hostname -s), 127.0.0.1, $(nproc) CPUs)"
+	say START "slurmctld, slurmd x $NODES ($(node_names | paste -sd ' ') on $(hostname -s), 127.0.0.1, $(nproc) CPUs each)"
 	slurmctld -f "$CONF" -c
-	slurmd -f "$CONF"
+	local node
+	for node in $(node_names); do
+		slurmd -f "$CONF" -N "$node" || die "slurmd -N $node did not start (see $DIR/log/slurmd-$node.log)"
+	done
 	wait_idle
-	say UP "partition $PARTITION is idle (SLURM_CONF=$CONF)"
-	echo "up: partition $PARTITION on $(hostname -s)" >>"$DIR/up.log"
+	say UP "partition $PARTITION: $(node_names | paste -sd ' ') idle (SLURM_CONF=$CONF)"
+	echo "up: partition $PARTITION, $NODES node(s) on $(hostname -s)" >>"$DIR/up.log"
 }
 
 stop_pid() {  # stop_pid NAME FILE
@@ -180,12 +228,20 @@ stop_pid() {  # stop_pid NAME FILE
 	rm -f "$2"
 }
 
+stop_slurm() {  # every slurmd (whatever nodes it ran for) and slurmctld
+	local file
+	for file in "$DIR"/slurmd*.pid; do
+		[[ -e "$file" ]] || continue
+		stop_pid "$(basename "$file" .pid)" "$file"
+	done
+	stop_pid slurmctld "$DIR/slurmctld.pid"
+}
+
 down() {
 	if pid_alive "$DIR/slurmctld.pid"; then
 		SLURM_CONF="$CONF" scancel --full --quiet --partition="$PARTITION" 2>/dev/null || true
 	fi
-	stop_pid slurmd "$DIR/slurmd.pid"
-	stop_pid slurmctld "$DIR/slurmctld.pid"
+	stop_slurm
 	stop_pid munged "$DIR/munged.pid"
 	if [[ -s "$DIR/etc-link" && -L "$ETC_CONF" && "$(readlink "$ETC_CONF")" == "$CONF" ]]; then
 		rm -f "$ETC_CONF" "$DIR/etc-link"
@@ -194,22 +250,36 @@ down() {
 }
 
 status() {
-	local name up=0
-	for name in slurmctld slurmd munged; do
-		if pid_alive "$DIR/$name.pid"; then
-			say RUNNING "$name (pid $(<"$DIR/$name.pid"))"
+	local node state file
+	if pid_alive "$DIR/slurmctld.pid"; then
+		say RUNNING "slurmctld (pid $(<"$DIR/slurmctld.pid"))"
+	else
+		say STOPPED slurmctld
+	fi
+	for node in $(conf_nodes); do
+		file="$DIR/slurmd-$node.pid"
+		if pid_alive "$file"; then
+			say RUNNING "slurmd -N $node (pid $(<"$file"))"
 		else
-			say STOPPED "$name"
+			say STOPPED "slurmd -N $node"
 		fi
 	done
-	if pid_alive "$DIR/slurmctld.pid" && pid_alive "$DIR/slurmd.pid"; then
-		local state
-		state=$(node_state)
-		say NODE "$(hostname -s): ${state:-unknown}"
-		[[ "$state" =~ ^(idle|mixed|allocated|completing)$ ]] && up=1
+	if pid_alive "$DIR/munged.pid"; then
+		say RUNNING "munged (pid $(<"$DIR/munged.pid"))"
+	elif munge_works; then
+		say RUNNING "munged (not started here)"
+	else
+		say STOPPED munged
+	fi
+	local states=""
+	if daemons_alive; then
+		states=$(node_states)
+		while read -r node state; do
+			[[ -n "$node" ]] && say NODE "$node: $state"
+		done <<<"$states"
 	fi
 	echo "SLURM_CONF=$CONF"
-	[[ $up -eq 1 ]]
+	daemons_alive && all_take_jobs "$states"
 }
 
 case "${1:-}" in

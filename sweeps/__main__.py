@@ -17,8 +17,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
+import kconf
 from kconf.configure import parse_assignments
 from kconf.errors import ConfigError
 from ktrack.messages import fail
@@ -40,12 +40,6 @@ def _env_int(name: str) -> int | None:
 def _extra(args: argparse.Namespace) -> list[tuple[str, str]]:
     text = args.set if args.set is not None else os.environ.get("SET", "")
     return parse_assignments(text) if text.strip() else []
-
-
-def _cfg() -> Any:
-    import kconf
-
-    return kconf.load()
 
 
 def _sweep_file(args: argparse.Namespace) -> str:
@@ -83,7 +77,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _runs_dir(args: argparse.Namespace) -> str:
-    return args.runs_dir or str(getattr(_cfg(), "RUNS_DIR", "") or "runs")
+    return args.runs_dir or str(kconf.load().RUNS_DIR)
 
 
 def cmd_diffconfig(args: argparse.Namespace) -> int:

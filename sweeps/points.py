@@ -28,7 +28,7 @@ from kconf.configure import apply_trackers, defconfig_path, set_symbol, write_co
 from kconf.errors import ConfigError
 from kconf.files import read_text
 from kconf.trackerspec import TRACKER_SYMBOLS
-from kconf.tree import config_text, open_tree, read_config
+from kconf.tree import assignments, config_text, open_tree, read_config
 from kconf.values import is_float_symbol, typed_value
 from ktrack.runfolder import DEFCONFIG, PARAMS, RunFolder
 from sweeps.errors import SweepError
@@ -132,7 +132,7 @@ class Configurator:
 
     def runs_dir(self, cwd: Path) -> Path:
         """``RUNS_DIR`` of the configured tree, relative paths taken from ``cwd``."""
-        path = Path(str(self.value("RUNS_DIR") or "runs"))
+        path = Path(str(self.value("RUNS_DIR")))
         return path if path.is_absolute() else cwd / path
 
     def params(self, varied: dict[str, Any], name: str) -> dict[str, Any]:
@@ -148,20 +148,14 @@ class Configurator:
 
 
 def config_symbols(text: str) -> dict[str, str]:
-    """``CONFIG_X`` -> value of a ``.config`` text (``n`` for ``# CONFIG_X is not set``)."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("CONFIG_") and "=" in line:
-            key, value = line.split("=", 1)
-            out[key] = value
-        elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
-            out[line[2:-len(" is not set")]] = "n"
-    return out
+    """Symbol (without ``CONFIG_``) -> value of a ``.config`` text, as kconf reads it (``n`` for
+    ``# CONFIG_X is not set``); lines that are no assignment are left out."""
+    return {name: value for _, name, value in assignments(text) if name}
 
 
 #: Symbols that say where and how a point is run, not what it computes: a sweep run again on another
 #: partition, with more CPUs or more points at a time is the same experiment.
-EXECUTION_PREFIXES = ("CONFIG_SLURM_", "CONFIG_SWEEP_")
+EXECUTION_PREFIXES = ("SLURM_", "SWEEP_")
 
 
 def check_same_config(configurator: Configurator, point: Point) -> None:
@@ -174,7 +168,7 @@ def check_same_config(configurator: Configurator, point: Point) -> None:
                     if old.get(k) != new.get(k) and not k.startswith(EXECUTION_PREFIXES))
     if not differ:
         return
-    shown = ", ".join(f"{k.removeprefix('CONFIG_')} {old.get(k, 'unset')} there, {new.get(k, 'unset')} here"
+    shown = ", ".join(f"{k} {old.get(k, 'unset')} there, {new.get(k, 'unset')} here"
                       for k in differ[:3]) + (f" and {len(differ) - 3} more" if len(differ) > 3 else "")
     raise SweepError(f"{configurator.sweep.path}: point {point.name} is already a run of another configuration "
                      f"in {point.run_dir} ({shown}); give this sweep a project of its own (project: in the "

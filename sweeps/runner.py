@@ -289,12 +289,12 @@ def configured_trackers() -> tuple[str, str] | None:
     """``(TRACKER value, where from)`` of the current ``.config``, or None without one: a sweep file that
     names no ``tracker:`` tracks its points where the user's own experiment is tracked."""
     try:
-        values = vars(kconf.load())
+        cfg = kconf.load()
     except kconf.ConfigError as exc:
         raise SweepError(f"{exc} (a sweep without tracker: uses the trackers of the current .config)") from None
-    if not values:
+    if not cfg.recorded():
         return None
-    names = [name for name, symbol in kconf.TRACKER_SYMBOLS.items() if values.get(symbol) is True]
+    names = [name for name, symbol in kconf.TRACKER_SYMBOLS.items() if getattr(cfg, symbol)]
     return ",".join(names) or "none", ".config"
 
 

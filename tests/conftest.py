@@ -111,15 +111,14 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in [key for key in os.environ if key.startswith(_USER_PREFIXES)]:
         os.environ.pop(name, None)
     os.environ.update(_isolate(_SESSION_DIR))
+    # Programs the tests start keep their scratch under TMPDIR, and some never remove it (each torchrun
+    # leaves a torchelastic_* folder): they get the session's folder, removed at the end.
+    (_SESSION_DIR / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(_SESSION_DIR / "tmp")
     # Signals as a terminal leaves them: a test suite started in the background (`make check &`) inherits
     # SIGINT ignored, and every trainer it starts would then ignore Ctrl+C too.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    # The viewer reads ./runs and kconf reads ./.config: a test that forgets a cwd must find an empty
-    # folder, not the checkout where `make demo` left its runs and configuration.
-    cwd = _SESSION_DIR / "cwd"
-    cwd.mkdir()
-    os.chdir(cwd)
     # make exports its user variables (empty when not given) to the recipes, make check's pytest included
     for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY", "RUN", "FORCE", "A", "B",
                  "SWEEP", "JOBS", "SWEEP_EXECUTOR", "TRAIN_ARGS"):
@@ -229,11 +228,23 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The viewer reads ./runs and kconf reads ./.config: a test that forgets a cwd must find an empty
+    folder, not the checkout where `make demo` left its runs and configuration. (After collection: the
+    workers of ``pytest -n`` find the test paths from the folder they were started in.)"""
+    cwd = _SESSION_DIR / "cwd"
+    cwd.mkdir(exist_ok=True)
+    os.chdir(cwd)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``e2e`` the tests that start processes or import real trackers, as the module docstring says."""
+    """Mark ``e2e`` the tests that start processes or import real trackers, as the module docstring says;
+    put the tests of the one Slurm cluster on one worker of ``pytest -n`` (they count its jobs)."""
     for item in items:
         if not item.get_closest_marker("e2e") and _is_e2e(item):
             item.add_marker(pytest.mark.e2e)
+        if item.nodeid.startswith("tests/slurm/"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
 
 
 class _NotInProcess(importlib.abc.MetaPathFinder):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import kconf
 from trackers import params
-from trackers._config import load_cfg
 from trackers.histogram import Histogram
 from trackers.run import NoOpRun, Run, Series
 from trackers.settings import add_arguments, detect_rank, run_settings
@@ -32,7 +32,9 @@ def init(config: dict[str, Any] | None = None, *, args: Any = None, project: str
          group: str | None = None, **options: Any) -> Run | NoOpRun:
     """Start a run and make it the current one.
 
-    Settings come from ``cfg`` (default ``kconf.load()``), overridden by the
+    Settings come from ``cfg`` (default ``kconf.load()``; values given
+    another way, such as a namespace, get the Kconfig tree's defaults for
+    every symbol they lack, see :func:`kconf.load`), overridden by the
     ``--tracker*`` values in ``args`` (see :func:`add_arguments`), overridden
     by the keyword arguments. ``trackers`` is a string (``"trackio,wandb"``)
     or a list of backend names; ``resume`` ("never"/"allow"/"must") is passed
@@ -41,11 +43,11 @@ def init(config: dict[str, Any] | None = None, *, args: Any = None, project: str
     :class:`NoOpRun`. ``options`` tune the :class:`Run` (queue_size,
     put_timeout, flush_interval, finish_timeout, retries, capture_console, ...).
 
-    Raises ValueError for a bad tracker list or project/run name.
+    Raises ValueError for a bad tracker list or project/run name, or a
+    corrupt ``.config`` (:class:`kconf.ConfigError`, one line).
     """
     global _current
-    if cfg is None:
-        cfg = load_cfg()
+    cfg = kconf.load(cfg)
     settings = run_settings(config, cfg=cfg, args=args, project=project, run_name=run_name, trackers=trackers,
                              log_gpu=log_gpu, resume=resume, run_dir=run_dir, group=group)
     if detect_rank(rank) != 0:

@@ -1,8 +1,8 @@
-"""Where the trackers read the experiment configuration: through kconf only.
+"""The names the trackers give a project and a run when the configuration gives none.
 
-Everything in ``trackers`` that needs ``.config`` values calls :func:`load_cfg`;
-tracker lists are parsed by kconf's parser, project names by kconf's
-algorithm, so there is one implementation of each.
+Everything in ``trackers`` that needs ``.config`` values calls
+:func:`kconf.load`; tracker lists are parsed by kconf's parser, project names
+by kconf's algorithm, so there is one implementation of each.
 """
 
 from __future__ import annotations
@@ -11,15 +11,6 @@ import secrets
 import time
 
 import kconf
-
-parse_trackers = kconf.parse_trackers
-TRACKER_SYMBOLS = kconf.TRACKER_SYMBOLS
-
-
-#: The one configuration loader (kconf's): an empty namespace when there is no
-#: ``.config``; a corrupt one raises ``kconf.ConfigError``, a ValueError with a
-#: one-line message, like every other bad setting ``trackers.init`` refuses.
-load_cfg = kconf.load_cfg
 
 
 def default_project(model: str) -> str:

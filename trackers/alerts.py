@@ -14,7 +14,7 @@ import math
 import time
 from typing import Any
 
-from ktrack.keys import TRAIN_LOSS, VAL_LOSS
+import kconf
 from ktrack.numbers import number
 from trackers.backends import Alert
 
@@ -23,36 +23,27 @@ TITLE_MAX = 63  # W&B refuses titles of 64 characters or more
 
 @dataclasses.dataclass(frozen=True)
 class AlertRules:
-    """Which rules are on and their thresholds (Kconfig menu "Alerts")."""
+    """Which rules are on and their thresholds (Kconfig menu "Alerts", where their defaults live)."""
 
-    enabled: bool = True
-    keys: tuple[str, ...] = (TRAIN_LOSS, VAL_LOSS)
-    nan: bool = True
-    nan_stop: bool = False
-    divergence_factor: float = 4.0  # 0 turns the rule off
-    divergence_warmup: int = 10  # values of a key seen before the rule applies to it
-    divergence_stop: bool = False
-    gpu_throttle: bool = True
+    enabled: bool
+    keys: tuple[str, ...]
+    nan: bool
+    nan_stop: bool
+    divergence_factor: float  # 0 turns the rule off
+    divergence_warmup: int  # values of a key seen before the rule applies to it
+    divergence_stop: bool
+    gpu_throttle: bool
 
     @classmethod
-    def from_config(cls, cfg: Any) -> AlertRules:
-        """Rules from the ``ALERT_*`` symbols of ``cfg`` (missing ones keep their defaults)."""
-        d = cls()
-
-        def g(name: str, default: Any) -> Any:
-            return getattr(cfg, name, default)
-
-        try:
-            factor = float(g("ALERT_DIVERGENCE_FACTOR", d.divergence_factor) or 0.0)
-        except ValueError:
-            factor = d.divergence_factor
-        keys = tuple(str(g("ALERT_KEYS", " ".join(d.keys))).replace(",", " ").split())
-        return cls(enabled=bool(g("TRACKER_ALERTS", d.enabled)), keys=keys,
-                   nan=bool(g("ALERT_NAN", d.nan)), nan_stop=bool(g("ALERT_NAN_STOP", d.nan_stop)),
-                   divergence_factor=max(0.0, factor),
-                   divergence_warmup=int(g("ALERT_DIVERGENCE_WARMUP", d.divergence_warmup) or 0),
-                   divergence_stop=bool(g("ALERT_DIVERGENCE_STOP", d.divergence_stop)),
-                   gpu_throttle=bool(g("ALERT_GPU_THROTTLE", d.gpu_throttle)))
+    def from_config(cls, cfg: kconf.Source) -> AlertRules:
+        """Rules from ``TRACKER_ALERTS`` and the ``ALERT_*`` symbols of ``cfg`` (anything :func:`kconf.load` takes)."""
+        cfg = kconf.load(cfg)
+        return cls(enabled=bool(cfg.TRACKER_ALERTS), keys=tuple(str(cfg.ALERT_KEYS).replace(",", " ").split()),
+                   nan=bool(cfg.ALERT_NAN), nan_stop=bool(cfg.ALERT_NAN_STOP),
+                   divergence_factor=max(0.0, float(cfg.ALERT_DIVERGENCE_FACTOR)),
+                   divergence_warmup=int(cfg.ALERT_DIVERGENCE_WARMUP),
+                   divergence_stop=bool(cfg.ALERT_DIVERGENCE_STOP),
+                   gpu_throttle=bool(cfg.ALERT_GPU_THROTTLE))
 
 
 def make_alert(title: str, text: str, level: str = "WARN", step: int | None = None,

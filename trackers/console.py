@@ -34,8 +34,9 @@ def tracker_thread() -> None:
 
 
 def strip_ansi(text: str) -> str:
-    """``text`` without ANSI escape sequences."""
-    return ANSI.sub("", text) if "\x1b" in text else text
+    """``text`` without ANSI escape sequences, nor a stray ESC that begins none (removing one sequence
+    could otherwise join an ESC left before it with the text after it into a new one)."""
+    return ANSI.sub("", text).replace("\x1b", "") if "\x1b" in text else text
 
 
 def _kept(text: str) -> str:

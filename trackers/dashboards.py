@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
+import kconf
 from ktrack.messages import fail
 from trackers.backends.wandb_backend import logged_in
 from trackers.readback import wandb_records
@@ -128,14 +128,12 @@ def failure_text(output: str, run_dir: Path) -> str:
     return " ".join(lines[-2:]) or "no output"
 
 
-def _config() -> Any:
-    import kconf
-
+def _config() -> kconf.Config:
     return kconf.load()
 
 
-def _project(args: argparse.Namespace, cfg: Any) -> str:
-    project = args.project or getattr(cfg, "TRACKER_PROJECT", "")
+def _project(args: argparse.Namespace, cfg: kconf.Config) -> str:
+    project = args.project or cfg.recorded().get("TRACKER_PROJECT")  # the configuration's own, not a default
     if not project:
         fail(PROG, "no project: run 'make defconfig' first or pass --project NAME")
     return str(project)
@@ -145,8 +143,8 @@ def cmd_wandb_sync(args: argparse.Namespace) -> int:
     """Sync (or with ``--dry-run`` list) every offline W&B run of the project."""
     cfg = _config()
     project = _project(args, cfg)
-    roots = sync_roots(Path(str(getattr(cfg, "RUNS_DIR", "") or "runs")), project)
-    commands, skipped = sync_commands(project, roots, str(getattr(cfg, "WANDB_ENTITY", "") or ""), args.all)
+    roots = sync_roots(Path(cfg.RUNS_DIR), project)
+    commands, skipped = sync_commands(project, roots, cfg.WANDB_ENTITY, args.all)
     for run_dir in skipped:
         print(f"  skip    {run_dir} (already synced; --all syncs it again)")
     if not commands:
@@ -179,7 +177,7 @@ def cmd_wandb_sync(args: argparse.Namespace) -> int:
 def cmd_trackio_show(args: argparse.Namespace) -> int:
     """Open (or with ``--dry-run`` print) ``trackio show`` for the project."""
     cfg = _config()
-    port = args.port or int(getattr(cfg, "TRACKIO_PORT", 7860) or 7860)
+    port = args.port or cfg.TRACKIO_PORT
     cmd, env = trackio_show_command(_project(args, cfg), port)
     print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + shlex.join(cmd), flush=True)
     if args.dry_run:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import gpu
-from gpu.sample import metric_prefix
+from gpu.fields import ENERGY_WH, format_key
 from ktrack import messages
 from trackers.values import is_number
 
@@ -31,7 +31,7 @@ def info(samples: list[Any]) -> dict[str, str]:
 
 def energy_summary(energy_wh: dict[int, float]) -> dict[str, float]:
     """``{index: Wh}`` as ``gpu/energy_wh``, ``gpu<N>/energy_wh`` and the total."""
-    out = {f"{metric_prefix(i)}energy_wh": float(wh) for i, wh in sorted(energy_wh.items())}
+    out = {format_key(ENERGY_WH, i): float(wh) for i, wh in sorted(energy_wh.items())}
     if out:
         out[TOTAL_ENERGY_KEY] = sum(out.values())
     return out

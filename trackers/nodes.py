@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import gpu
+from gpu.fields import BY_NAME, ENERGY_WH, format_key
+from gpu.sample import series
 from ktrack import messages
 from ktrack.fs import network_fs
 from trackers.gpu_metrics import TOTAL_ENERGY_KEY
@@ -48,16 +50,11 @@ def node_file(run_dir: Path, node: str) -> Path:
     return Path(run_dir) / NODES_DIR / node / FILE
 
 
-def gpu_key(node: str, index: int, field: str) -> str:
-    """``gpu/<node>/<index>/<field>``: one GPU of one node."""
-    return f"gpu/{node}/{index}/{field}"
-
-
 def sample_line(node: str, samples: list[Any], energy_wh: dict[int, float], end: bool = False,
                 t: float | None = None) -> str:
     """One line of a node's file (see the module docstring), newline included."""
     gpus = [{"index": s.index, "name": s.name, "vendor": s.vendor,
-             "metrics": {k.split("/", 1)[1]: v for k, v in gpu.to_metrics([s]).items()}} for s in samples]
+             "metrics": {BY_NAME[f].key: v for f, v in series(s).items()}} for s in samples]
     stamp = max((s.timestamp for s in samples), default=time.time()) if t is None else t
     return json.dumps({"node": node, "t": stamp, "gpus": gpus,
                        "energy_wh": {str(i): wh for i, wh in sorted(energy_wh.items())}, "end": end}) + "\n"
@@ -219,9 +216,9 @@ class NodeTail:
             total, gpus = 0.0, 0
             for node in sorted(self.nodes.values(), key=lambda n: n.name):
                 for i, wh in sorted(node.energy.items()):
-                    out[gpu_key(node.name, i, "energy_wh")] = wh
+                    out[format_key(ENERGY_WH, i, node.name)] = wh
                 for i, name in sorted(node.gpu_names.items()):
-                    out[gpu_key(node.name, i, "name")] = name
+                    out[format_key("name", i, node.name)] = name
                 out[f"node/{node.name}/energy_wh"] = sum(node.energy.values())
                 out[f"node/{node.name}/gpus"] = len(node.gpu_names)
                 if node.quiet_since is not None:
@@ -269,7 +266,7 @@ class NodeTail:
             node.gpu_names[index] = str(g.get("name", ""))
             for field, value in (g.get("metrics") or {}).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    metrics[gpu_key(node.name, index, field)] = float(value)
+                    metrics[format_key(field, index, node.name)] = float(value)
         return (t, metrics) if metrics else None
 
     def close(self) -> None:

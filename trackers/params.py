@@ -1,14 +1,17 @@
 """MLSteam-style hyperparameter lookup: ``trackers.params.get_value(name, default)``.
 
 Looks in the YAML file named by env ``KTRACK_PARAMS`` (written by a sweep),
-then the generated config (``name``, ``NAME``, with or without ``CONFIG_``),
-then returns ``default``.
+then the configuration (:func:`kconf.load`: ``name``, ``NAME``, with or
+without ``CONFIG_``; a Kconfig symbol always has a value there, the tree's
+default where ``.config`` lacks it), then returns ``default``.
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+import kconf
 
 _cache: dict[str, Any] = {}
 
@@ -36,16 +39,14 @@ def _yaml_params() -> dict[str, Any]:
     return _cache[key]
 
 
-def _cfg() -> Any:
+def _cfg() -> kconf.Config:
     if "cfg" not in _cache:
-        from trackers._config import load_cfg
-
-        _cache["cfg"] = load_cfg()
+        _cache["cfg"] = kconf.load()
     return _cache["cfg"]
 
 
 def get_value(name: str, default: Any = None) -> Any:
-    """Return hyperparameter ``name`` from the sweep file or the config, else ``default``."""
+    """Return hyperparameter ``name`` from the sweep file or the configuration, else ``default`` (not a symbol)."""
     params = _yaml_params()
     if name in params:
         return params[name]

@@ -143,10 +143,15 @@ def slurm(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return out
 
 
+def launch_command() -> str:
+    """This process's command line, as typed (``sys.orig_argv``: ``python -u train.py ...``)."""
+    return shlex.join(getattr(sys, "orig_argv", sys.argv))
+
+
 def collect(run_dir: Path, *, world: int | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """Provenance of this process for a run in ``run_dir`` (which must exist)."""
     out: dict[str, Any] = git_state(Path(run_dir), cwd)
-    out.update(command=shlex.join(getattr(sys, "orig_argv", sys.argv)), host=socket.gethostname(), node=node_name(),
+    out.update(command=launch_command(), host=socket.gethostname(), node=node_name(),
                world_size=world_size(world), python=platform.python_version())
     for name in PACKAGES + tuple(n for n in WHEN_IMPORTED if n in sys.modules):
         version = _version(name)

@@ -51,8 +51,19 @@ class _Plan:
 
 
 def _trackio_plan(project: str, name: str) -> _Plan:
-    from trackers import readback
+    from trackio.fragments import local_inbox_dir
+    from trackio.utils import get_storage_mode
 
+    from trackers import readback
+    from trackers.backends.trackio_backend import import_fragments, network_safe, trackio_dir
+
+    network_safe(trackio_dir())
+    if get_storage_mode() == "jsonl":  # rows a killed run left as fragments are held: not sent again
+        try:
+            import_fragments()
+        except Exception as exc:  # noqa: BLE001 - one line for the caller; nothing was sent
+            raise RuntimeError(f"trackio cannot be used: its fragments in {local_inbox_dir()} could not be "
+                               f"imported ({exc})") from None
     db = readback.trackio_db(project)
     rows = readback.trackio_rows(db, name) if db.exists() else []
     have = {(s, frozenset(k for k in m if not k.startswith("_"))) for s, m in rows}

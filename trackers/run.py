@@ -53,7 +53,7 @@ from trackers.noop import NoOpRun
 from trackers.record import RunRecord, json_safe, wandb_run_id
 from trackers.run_lock import RunLock
 from trackers.series import Series
-from trackers.settings import Settings
+from trackers.settings import RunSettings
 from trackers.signals import FinishOnSignal
 from trackers.values import check_key, check_metrics, check_step, next_step, plain
 
@@ -76,7 +76,7 @@ class Run:
     live process is logging to the same run folder.
     """
 
-    def __init__(self, settings: Settings, *, queue_size: int = 10000, put_timeout: float = 10.0,
+    def __init__(self, settings: RunSettings, *, queue_size: int = 10000, put_timeout: float = 10.0,
                  flush_interval: float = 1.0, poll: float = 0.02, finish_timeout: float = 60.0,
                  backend_queue_size: int = 10000, backend_put_timeout: float = 5.0, retries: int = 2,
                  capture_console: bool = True, handle_signals: bool = True, gpu_sampler: Any = None,

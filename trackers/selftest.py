@@ -21,10 +21,10 @@ import random
 import shutil
 import sys
 import tempfile
-import types
 from pathlib import Path
 from typing import Any
 
+import kconf
 from kconf.trackerspec import TRACKIO, WANDB
 from ktrack import keys
 from ktrack.messages import fail, mark_shown, usage
@@ -139,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
 def _selftest(args: argparse.Namespace, scratch: Path) -> int:
     _scratch_environment(scratch)
     import trackers
-    from trackers._config import default_run_name, load_cfg
+    from trackers._config import default_run_name
     from trackers.backends.wandb_backend import offline_notice_key
 
-    cfg = types.SimpleNamespace(**vars(load_cfg()))
+    cfg = kconf.load()
     name = default_run_name("selftest", args.tracker)
     run_dir = scratch / "runs" / name
     mark_shown("trackers", offline_notice_key(run_dir))  # the result below says where the offline run is

@@ -1,7 +1,9 @@
 """Turning config + command-line arguments + keyword arguments into run settings.
 
 Precedence, highest first: keyword arguments to ``trackers.init``, the
-``--tracker*`` arguments (``args``), the generated config (``cfg``), defaults.
+``--tracker*`` arguments (``args``), the configuration (``cfg``, a
+:class:`kconf.Config`: every symbol, the Kconfig tree's default where the
+configuration lacks it).
 """
 
 from __future__ import annotations
@@ -13,39 +15,40 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from kconf.trackerspec import TRACKER_SYMBOLS
+import kconf
+from kconf.trackerspec import TRACKER_SYMBOLS, parse_trackers
 from trackers import _config
 from trackers.alerts import AlertRules
 from ktrack.names import check_project, check_run
 
 
 @dataclasses.dataclass
-class Settings:
-    """Everything a :class:`trackers.Run` needs to start."""
+class RunSettings:
+    """Everything a :class:`trackers.Run` needs to start (made by :func:`run_settings`)."""
 
     project: str
     name: str
     trackers: list[str]
     run_dir: Path
     config: dict[str, Any]
-    resume: str | None = None
-    log_gpu: bool = False
-    gpu_interval: float = 1.0
-    gpu_history: int = 600
-    wandb_entity: str | None = None
-    wandb_offline: bool = False
-    group: str | None = None
-    gpu_backends: list[str] | None = None
-    trackio_space_id: str | None = None
-    trackio_dataset_id: str | None = None
-    trackio_webhook_url: str | None = None
-    gpu_step_keys: bool = False  # also add numeric gpu/* keys to every logged step
-    alerts: AlertRules = dataclasses.field(default_factory=AlertRules)
+    resume: str | None
+    log_gpu: bool
+    gpu_interval: float
+    gpu_history: int
+    wandb_entity: str | None
+    wandb_offline: bool
+    group: str | None
+    gpu_backends: list[str]
+    trackio_space_id: str | None
+    trackio_dataset_id: str | None
+    trackio_webhook_url: str | None
+    gpu_step_keys: bool  # also add numeric gpu/* keys to every logged step
+    alerts: AlertRules
 
 
 def _tracker_type(value: str) -> str:
     try:
-        _config.parse_trackers(value)
+        parse_trackers(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
@@ -85,37 +88,40 @@ def detect_rank(rank: int | None = None) -> int:
 
 def _tracker_list(value: Any) -> list[str]:
     if isinstance(value, str):
-        names: Iterable[str] = _config.parse_trackers(value)
+        names: Iterable[str] = parse_trackers(value)
     else:
         names = [str(v) for v in value]
     order = {name: i for i, name in enumerate(TRACKER_SYMBOLS)}
     return sorted(set(names), key=lambda n: (order.get(n, 9), n))
 
 
-def gpu_interval(cfg: Any) -> float:
-    """Seconds between GPU samples (``TRACKER_GPU_INTERVAL``; 1 s where the symbol is invisible)."""
-    return float(getattr(cfg, "TRACKER_GPU_INTERVAL", 1.0) or 1.0)
+def gpu_interval(cfg: kconf.Config) -> float:
+    """Seconds between GPU samples (``TRACKER_GPU_INTERVAL``; its default also where GPU logging is off)."""
+    return float(cfg.TRACKER_GPU_INTERVAL)
 
 
-def gpu_backends(cfg: Any) -> list[str]:
-    """The GPU vendors to sample (``GPU_NVML``, ``GPU_AMD``, ...; each on where the symbol is invisible)."""
-    return [name for name in ("nvml", "amd", "intel", "jetson") if getattr(cfg, f"GPU_{name.upper()}", True)]
+def gpu_backends(cfg: kconf.Config) -> list[str]:
+    """The GPU vendors to sample (``GPU_NVML``, ``GPU_AMD``, ...)."""
+    return [name for name in ("nvml", "amd", "intel", "jetson") if getattr(cfg, f"GPU_{name.upper()}")]
 
 
-def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, project: str | None = None,
-                 run_name: str | None = None, trackers: Any = None, log_gpu: bool | None = None,
-                 resume: str | None = None, run_dir: str | os.PathLike[str] | None = None,
-                 group: str | None = None) -> Settings:
-    """The :class:`Settings` of a run: keyword arguments over ``args`` over ``cfg`` over defaults.
+def run_settings(config: dict[str, Any] | None, *, cfg: kconf.Source, args: Any = None,
+                 project: str | None = None, run_name: str | None = None, trackers: Any = None,
+                 log_gpu: bool | None = None, resume: str | None = None,
+                 run_dir: str | os.PathLike[str] | None = None, group: str | None = None) -> RunSettings:
+    """The :class:`RunSettings` of a run: keyword arguments over ``args`` over ``cfg``.
 
     ``config`` is the run's configuration exactly as every tracker will store it
-    (a flat dict; nothing from ``cfg`` is added to it). Raises ValueError
+    (a flat dict; nothing from ``cfg`` is added to it). ``cfg`` is anything
+    :func:`kconf.load` takes. The model, optimizer, project and run names come
+    from ``cfg`` only where it gives them itself: without a ``.config`` the
+    trackers are a library and name a run after its ``config`` (``model``,
+    ``optimizer``) and the current folder. Raises ValueError
     (:class:`ktrack.names.BadName`) for a bad project or run name.
     """
     hparams = dict(config or {})
-
-    def g(name: str, default: Any = None) -> Any:
-        return getattr(cfg, name, default)
+    cfg = kconf.load(cfg)
+    own = cfg.recorded()
 
     def a(name: str) -> Any:
         return getattr(args, name, None) if args is not None else None
@@ -123,29 +129,29 @@ def run_settings(config: dict[str, Any] | None, *, cfg: Any, args: Any = None, p
     if trackers is None:
         trackers = a("tracker")
     if trackers is None:
-        trackers = [name for name, sym in _config.TRACKER_SYMBOLS.items() if g(sym, False)]
+        trackers = [name for name, sym in TRACKER_SYMBOLS.items() if getattr(cfg, sym)]
     names = _tracker_list(trackers)
 
-    model = str(g("MODEL", "") or hparams.get("model") or hparams.get("MODEL") or "model")
-    optimizer = str(g("OPTIMIZER", "") or hparams.get("optimizer") or hparams.get("OPTIMIZER") or "opt")
-    project = check_project(project or a("tracker_project") or g("TRACKER_PROJECT", "")
+    model = str(own.get("MODEL") or hparams.get("model") or hparams.get("MODEL") or "model")
+    optimizer = str(own.get("OPTIMIZER") or hparams.get("optimizer") or hparams.get("OPTIMIZER") or "opt")
+    project = check_project(project or a("tracker_project") or own.get("TRACKER_PROJECT")
                             or _config.default_project(model), names)
-    name = check_run(run_name or a("tracker_run_name") or g("TRACKER_RUN_NAME", "")
+    name = check_run(run_name or a("tracker_run_name") or own.get("TRACKER_RUN_NAME")
                      or _config.default_run_name(model, optimizer))
 
-    base = Path(run_dir) if run_dir is not None else Path(g("RUNS_DIR", "") or "runs") / project / name
-    return Settings(
+    base = Path(run_dir) if run_dir is not None else Path(cfg.RUNS_DIR) / project / name
+    return RunSettings(
         project=project, name=name, trackers=names, run_dir=base, config=hparams, resume=resume,
-        log_gpu=bool(g("TRACKER_LOG_GPU", False) if log_gpu is None else log_gpu),
+        log_gpu=bool(cfg.TRACKER_LOG_GPU if log_gpu is None else log_gpu),
         gpu_interval=gpu_interval(cfg),
-        gpu_history=int(g("GPU_HISTORY", 600) or 600),
-        wandb_entity=g("WANDB_ENTITY", "") or None,
-        wandb_offline=bool(g("WANDB_OFFLINE", False)),
+        gpu_history=cfg.GPU_HISTORY,
+        wandb_entity=cfg.WANDB_ENTITY or None,  # "": the user's default entity
+        wandb_offline=cfg.WANDB_OFFLINE,
         group=group or os.environ.get("KTRACK_GROUP") or None,
         gpu_backends=gpu_backends(cfg),
-        trackio_space_id=g("TRACKIO_SPACE_ID", "") or None,
-        trackio_dataset_id=g("TRACKIO_DATASET_ID", "") or None,
-        trackio_webhook_url=g("TRACKIO_WEBHOOK_URL", "") or None,
-        gpu_step_keys=bool(g("TRACKER_GPU_STEP_KEYS", False)),
+        trackio_space_id=cfg.TRACKIO_SPACE_ID or None,  # "": none (Trackio takes None)
+        trackio_dataset_id=cfg.TRACKIO_DATASET_ID or None,
+        trackio_webhook_url=cfg.TRACKIO_WEBHOOK_URL or None,
+        gpu_step_keys=cfg.TRACKER_GPU_STEP_KEYS,
         alerts=AlertRules.from_config(cfg),
     )

@@ -148,7 +148,7 @@ def start_tracking(job: Job, d: Dist, extra: dict[str, Any]) -> tuple[Any, Path]
     job.nodes = gather_objects(d, node_name())
     config = {**job.settings.symbols, **extra}
     kwargs: dict[str, Any] = {"config": config, "args": job.args, "cfg": job.settings.cfg, "rank": d.rank}
-    log_gpu = bool(getattr(job.settings.cfg, "TRACKER_LOG_GPU", False))
+    log_gpu = job.settings.cfg.TRACKER_LOG_GPU
     if job.multi_node:  # every node's local rank 0 samples its own GPUs; rank 0's run reads them all
         config["nodes"] = ",".join(dict.fromkeys(job.nodes))
         kwargs["log_gpu"] = False

@@ -27,15 +27,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import types
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import kconf
 from kconf.errors import ConfigError
 from ktrack.messages import fail, usage
 from ktrack.process import die_with_parent, forward_stops
-from training.settings import Settings, SettingsError, base_tree, repo_root
+from training.settings import SettingsError, base_tree, repo_root
 
 PROG = "training.launch"
 MODELS = ("gpt2", "lenet5")
@@ -50,9 +50,10 @@ def torchrun() -> list[str]:
     return [found] if found else [sys.executable, "-m", "torch.distributed.run"]
 
 
-def build_command(cfg: types.SimpleNamespace, model: str | None = None,
+def build_command(cfg: kconf.Source, model: str | None = None,
                   extra: list[str] | None = None) -> list[str]:
-    """The argv that trains ``model`` (default ``cfg.MODEL``) as the config asks."""
+    """The argv that trains ``model`` (default ``cfg.MODEL``) as the configuration (see :func:`kconf.load`) asks."""
+    cfg = kconf.load(cfg)
     model = model or cfg.MODEL
     if model not in MODELS:
         raise SettingsError(f"unknown model {model!r}: use {' or '.join(MODELS)}")
@@ -72,10 +73,10 @@ def build_command(cfg: types.SimpleNamespace, model: str | None = None,
     return [*torchrun(), *head, script, *(extra or [])]
 
 
-def launch_config() -> types.SimpleNamespace:
+def launch_config() -> kconf.Config:
     """The configuration in use, or ``defconfigs/default``'s when there is none."""
-    tree, source, _ = base_tree(None, "default")
-    return Settings(tree, source).cfg
+    tree, _, _ = base_tree(None, "default")
+    return kconf.load(tree)
 
 
 def main(argv: list[str] | None = None) -> int:

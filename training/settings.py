@@ -17,13 +17,14 @@ tree.
 from __future__ import annotations
 
 import argparse
-import types
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import kconfiglib
 
+import kconf
 import trackers
 from kconf.configure import apply_overrides, configured, load_minimal
 from kconf.load import find_config, tree_root
@@ -96,10 +97,11 @@ class Settings(Mapping[str, Any]):
             raise KeyError(f"{name} is not a Kconfig symbol")
         return None
 
-    @property
-    def cfg(self) -> types.SimpleNamespace:
-        """The same values as a namespace, the shape ``kconf.load()`` gives (for trackers and numerics)."""
-        return types.SimpleNamespace(**self.symbols)
+    @functools.cached_property
+    def cfg(self) -> kconf.Config:
+        """The same configuration as :class:`kconf.Config` (for trackers and numerics): every symbol an
+        attribute, the tree's default for those whose dependencies are off."""
+        return kconf.load(self.tree)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

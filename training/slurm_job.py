@@ -24,10 +24,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
+import kconf
 from ktrack.runfolder import RunFolder
 from training.preempt import ENV as STOP_ENV
 from training.preempt import REQUEUE_EXIT
@@ -39,22 +39,24 @@ CONFIG = "job.config"
 RUN_DIR_ENV = "KTRACK_SLURM_RUN_DIR"
 NPROC_ENV = "KTRACK_SLURM_NPROC_PER_NODE"
 RDZV_TIMEOUT_ENV = "KTRACK_SLURM_RDZV_TIMEOUT"
+SYSFS_ENV = "KTRACK_SYSFS_ROOT"  # read by gpu.sysfs; may hold %n (see node_env)
 #: Left in the run folder by rank 0 when it stops for a requeue: torchrun reports any worker's
 #: exit as a failure, so a node's torchrun learns "requeue me" from this file.
 REQUEUE_MARK = "requeue"
 
 
-def request(cfg: types.SimpleNamespace) -> dict[str, Any]:
-    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options."""
+def request(cfg: kconf.Source) -> dict[str, Any]:
+    """What the job asks Slurm for, from the ``DIST_*`` and ``SLURM_*`` options of ``cfg`` (see :func:`kconf.load`)."""
+    cfg = kconf.load(cfg)
     return {"nodes": cfg.DIST_NNODES, "ntasks_per_node": cfg.DIST_NPROC_PER_NODE,
-            "rdzv_timeout": vars(cfg).get("DIST_RDZV_TIMEOUT"),  # None: one node, no rendezvous to wait for
+            "rdzv_timeout": cfg.DIST_RDZV_TIMEOUT,  # used with more than one node only
             "cpus_per_task": cfg.SLURM_CPUS_PER_TASK, "gpus_per_node": cfg.SLURM_GPUS_PER_NODE,
             "mem_gb": cfg.SLURM_MEM_GB, "time_min": cfg.SLURM_TIME_MIN, "partition": cfg.SLURM_PARTITION,
             "account": cfg.SLURM_ACCOUNT, "qos": cfg.SLURM_QOS,
             "requeue": bool(cfg.SLURM_REQUEUE and cfg.TRAIN_CHECKPOINT), "signal_s": cfg.SLURM_SIGNAL_S}
 
 
-def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path]:
+def _names(cfg: kconf.Config, extra: list[str]) -> tuple[str, str, Path]:
     """Project, run name and run folder, as the trainer will resolve them (the name is pinned here)."""
     from ktrack.names import BadName, check_project, check_run
     from trackers.settings import run_settings
@@ -64,7 +66,7 @@ def _names(cfg: types.SimpleNamespace, extra: list[str]) -> tuple[str, str, Path
         parser.add_argument(flag)
     args, _ = parser.parse_known_args(extra)
     if args.out_dir:
-        cfg = types.SimpleNamespace(**{**vars(cfg), "RUNS_DIR": args.out_dir})
+        cfg = cfg.replace(RUNS_DIR=args.out_dir)
     try:
         settings = run_settings(None, cfg=cfg, args=args)
         check_project(settings.project, settings.trackers)
@@ -99,8 +101,11 @@ def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str]
              *(f"#SBATCH {opt}" for opt in opts), "set -uo pipefail", f"cd {shlex.quote(os.getcwd())}",
              *(f"export {k}={shlex.quote(v)}" for k, v in exports.items()),
              'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
-             'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-             'export MASTER_ADDR MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
+             'MASTER_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+             # the first node's address, not its name: several nodes on one machine share 127.0.0.1
+             # under names that do not resolve (scripts/slurm-local.sh); elsewhere it is the name
+             'MASTER_ADDR=$(scontrol show node -o "$MASTER_NODE" | grep -o "NodeAddr=[^ ]*" | cut -d= -f2)',
+             'export MASTER_ADDR="${MASTER_ADDR:-$MASTER_NODE}" MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
              'echo "ktrack: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST,'
              ' rendezvous $MASTER_ADDR:$MASTER_PORT"',
              f"srun {shlex.join(argv)}", "rc=$?",
@@ -110,7 +115,7 @@ def job_script(req: dict[str, Any], run_dir: Path, config: Path, argv: list[str]
     return "\n".join(lines)
 
 
-def submit(cfg: types.SimpleNamespace, model: str, extra: list[str], dry_run: bool = False) -> int:
+def submit(cfg: kconf.Config, model: str, extra: list[str], dry_run: bool = False) -> int:
     """Write the job script for the configured training and ``sbatch`` it; print job id, log and viewer."""
     if not dry_run and shutil.which("sbatch") is None:
         raise SettingsError("SLURM=1 needs Slurm's sbatch on PATH; on one machine: sudo scripts/slurm-local.sh up "
@@ -150,9 +155,18 @@ def submit(cfg: types.SimpleNamespace, model: str, extra: list[str], dry_run: bo
     return 0
 
 
+def node_env(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with ``%n`` in ``KTRACK_SYSFS_ROOT`` replaced by the node's name (``SLURMD_NODENAME``),
+    as in Slurm's own file names: one job script gives each node its own (fake) GPU tree."""
+    env = dict(environ)
+    if "%n" in env.get(SYSFS_ENV, "") and env.get("SLURMD_NODENAME"):
+        env[SYSFS_ENV] = env[SYSFS_ENV].replace("%n", env["SLURMD_NODENAME"])
+    return env
+
+
 def task_env(environ: dict[str, str]) -> dict[str, str]:
     """torch.distributed's variables for one ``srun`` task, from Slurm's."""
-    env = dict(environ)
+    env = node_env(environ)
     env.update(RANK=environ.get("SLURM_PROCID", "0"), WORLD_SIZE=environ.get("SLURM_NTASKS", "1"),
                LOCAL_RANK=environ.get("SLURM_LOCALID", "0"), LOCAL_WORLD_SIZE=environ.get("SLURM_NTASKS_PER_NODE",
                                                                                           "1").split("(")[0],
@@ -186,7 +200,7 @@ def node_command(model: str, extra: list[str], environ: dict[str, str]) -> list[
 
 def run_node(model: str, extra: list[str]) -> int:
     """One node of a multi-node job: its torchrun; :data:`REQUEUE_EXIT` when rank 0 stopped for a requeue."""
-    env = dict(os.environ)
+    env = node_env(dict(os.environ))
     env.pop("KTRACK_NODE_NAME", None)  # each node is named by Slurm (SLURMD_NODENAME)
     run_dir = env.get(RUN_DIR_ENV, "")
     mark = Path(run_dir) / SLURM_DIR / f"{REQUEUE_MARK}-{env.get('SLURM_JOB_ID', '')}" if run_dir else None

@@ -294,7 +294,8 @@ def once_output(args: argparse.Namespace, projects: list[Project]) -> tuple[str,
     With several projects, each that cannot be shown gets its header and one
     line (in JSON its name and ``error``), and the others are shown as usual.
     """
-    from viewer import gpu_db, once
+    from gpu.render import db_report
+    from viewer import once
 
     entries: list[dict[str, Any]] = []
     blocks, bad = [], 0
@@ -302,7 +303,7 @@ def once_output(args: argparse.Namespace, projects: list[Project]) -> tuple[str,
         try:
             d = once_data(args, pr)
             entries.append(d)
-            blocks.append(gpu_db.render(d) if args.gpu_db else once.render(d))
+            blocks.append(db_report(d) if args.gpu_db else once.render(d))
         except (NoMetric, StoreError) as exc:
             if len(projects) == 1:
                 raise

@@ -12,17 +12,13 @@ system metric (joules).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from gpu.energy import J_PER_WH
+from gpu.fields import ENERGY_WH, GpuKey, find_key, parse_key
 from rundata.store import Project, RunInfo
 
-PER_GPU = re.compile(r"(?:^|/)gpu(\d*)/(?:(\d+)/)?energy_wh$")
-NODE_GPU = re.compile(r"(?:^|/)gpu/([^/]*[^/\d][^/]*)/(\d+)/energy_wh$")
-NODE_SUM = re.compile(r"(?:^|/)node/[^/]+/energy_wh$")  # recomputed from the GPUs: never the job's total
-TOTAL = re.compile(r"(?:^|/)(?:gpu/)?(?:energy_wh|total_energy_wh|energy_wh_total|energy_total_wh)$")
-TRACKIO_JOULES = re.compile(r"^gpu/(\d+)/energy_consumed$")
+TOTALS = (ENERGY_WH, "total_energy_wh", "energy_wh_total", "energy_total_wh")
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -45,19 +41,24 @@ def _number(v: Any) -> float | None:
     return float(v) if math.isfinite(v) and v >= 0 else None
 
 
+def _label(k: GpuKey) -> str:
+    """``"0"``, or ``"<node>/0"`` in a multi-node job."""
+    return f"{k.node}/{k.gpu or 0}" if k.node else str(k.gpu or 0)
+
+
 def split(values: dict[str, Any]) -> tuple[dict[str, float], float | None]:
     """Wh per GPU (labelled ``"0"``, or ``"<node>/0"`` in a multi-node job) and the total, from one flat dict."""
     per: dict[str, float] = {}
     total = None
     for key, raw in values.items():
         v = _number(raw)
-        if v is None or NODE_SUM.search(key):
+        parts = key.split("/")
+        if v is None or (parts[-3:-2] == ["node"] and parts[-1] == ENERGY_WH):  # a node's sum: recomputed
             continue
-        if (m := NODE_GPU.search(key)) is not None:
-            per.setdefault(f"{m.group(1)}/{int(m.group(2))}", v)
-        elif (m := PER_GPU.search(key)) is not None:
-            per.setdefault(str(int(m.group(1) or m.group(2) or 0)), v)
-        elif TOTAL.search(key):
+        k = find_key(key)
+        if k is not None and k.field == ENERGY_WH:
+            per.setdefault(_label(k), v)
+        elif parts[-1] in TOTALS:
             total = v if total is None else total
     return per, total
 
@@ -78,22 +79,18 @@ def find(project: Project, run: RunInfo) -> tuple[dict[str, float], float | None
             return per, total, where
     joules = {}
     for key in project.system_keys(run):
-        m = TRACKIO_JOULES.match(key)
-        if m:
+        k = parse_key(key)
+        if k is not None and k.field == "energy_j" and k.gpu is not None:
             rows = project.system_rows(run, last=1)
             v = _number(rows[-1][1].get(key)) if rows else None
             if v is not None:
-                joules[m.group(1)] = v / J_PER_WH
+                joules[_label(k)] = v / J_PER_WH
     return joules, None, "Trackio system metrics"
 
 
 def _label_order(label: str) -> tuple[str, int]:
     node, _, index = label.rpartition("/")
     return node, int(index)
-
-
-def _wh(v: float) -> str:
-    return f"{v:.3f} Wh" if v < 1000 else f"{v:.0f} Wh"
 
 
 def energy_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
@@ -113,20 +110,3 @@ def energy_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     if total is None and len(per) > 1:
         total = sum(per.values())
     return {"source": where, "gpus": gpus, "nodes": dict(sorted(nodes.items())), "total_wh": total}
-
-
-def energy_lines(d: dict[str, Any] | None) -> list[str]:
-    """The ``--gpu-db`` energy section of :func:`energy_data` ([] when None)."""
-    if d is None:
-        return []
-    out = ["", f"GPU Energy (from the {d['source']}):"]
-    out += [f"  GPU {gpu_label(g)}: {_wh(g['wh'])}" for g in d["gpus"]]
-    out += [f"  Node {node}: {_wh(v)}" for node, v in d["nodes"].items()]
-    if d["total_wh"] is not None:
-        out.append(f"  Total: {_wh(d['total_wh'])}")
-    return out
-
-
-def gpu_label(g: dict[str, Any]) -> str:
-    """How the ``--gpu-db`` report names one GPU of a data dict: ``0``, or ``<node>/0``."""
-    return f"{g['node']}/{g['gpu']}" if g.get("node") else str(g["gpu"])

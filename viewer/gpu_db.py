@@ -5,36 +5,30 @@ keys logged with each step in ``metrics`` (the report documented in
 docs/viewer.md, line for line), and Trackio's ``system_metrics`` table (what ``Run.log_system`` and
 Trackio's own GPU logging write: ``gpu/<i>/<metric>``, ``gpu<N>/<metric>``
 or ``gpu/<metric>`` keys, timestamps, no step; a multi-node job's
-``gpu/<node>/<i>/<metric>``, shown per node).  Logged spellings map to the
-report's fields through ``viewer.keys.GPU_FIELDS``.  Energy per GPU
+``gpu/<node>/<i>/<metric>``, shown per node).  Every key is read through
+the GPU field table's parser (:func:`gpu.fields.parse_key`), so that other
+tools' spellings show as the report's fields.  Energy per GPU
 (``gpu/energy_wh``, ``gpu<N>/energy_wh``, under any group prefix) is looked
 up in the metrics rows, the run's config and its summary.  All counting and
 min/max/avg happen in SQLite (``rundata.store``).
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from gpu.fields import FIELDS, by_gpu, parse_key, value
+from gpu.render import SYSTEM_FIELDS, db_report
 from ktrack.numbers import number
-from viewer import keys
-from viewer.energy import energy_data, energy_lines, gpu_label
+from viewer.energy import energy_data
 from viewer.model import NoMetric
 from rundata.store import Project, RunInfo
 
-RULE = "=" * 80
-REPORT_ORDER = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
-              "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz",
-              "fan_speed", "fan_rpm", "perf_state")
-STEP_KEY = re.compile(r"^gpu\d*/[^/]+$")
-NODE_SYS_KEY = re.compile(r"^gpu/([^/]*[^/\d][^/]*)/(\d+)/([^/]+)$")  # a node name is never all digits
-SYS_KEYS = (re.compile(r"^gpu/(\d+)/(.+)$"), re.compile(r"^gpu(\d+)/(.+)$"), re.compile(r"^gpu/()([^/]+)$"))
-DEG = "\u00b0C"
+REPORT_ORDER = {f.key: i for i, f in enumerate(FIELDS)}  # the metrics list: ktrack's keys in the table's order
 
 
 def _order(key: str) -> tuple:
     prefix, _, name = key.partition("/")
-    return (prefix != "gpu", prefix, REPORT_ORDER.index(name) if name in REPORT_ORDER else 99, name)
+    return (prefix != "gpu", prefix, REPORT_ORDER.get(name, 99), name)
 
 
 def _number(v: Any) -> float | None:
@@ -45,59 +39,39 @@ def _number(v: Any) -> float | None:
 
 STATUS_FIELDS = ("utilization", "memory_used_gb", "memory_percent", "temperature_c", "power_w",
                  "clock_graphics_mhz", "clock_memory_mhz", "clock_fclk_mhz", "clock_socclk_mhz")
-HISTORY = (("utilization", "Utilization", "{:.1f}%"), ("temperature_c", "Temperature", "{:.0f}" + DEG),
-           ("power_w", "Power", "{:.0f}W"))
-SYSTEM_FIELDS = (("utilization", "util {:.1f}%"), ("memory_used_gb", "mem {:.1f} GB"),
-                 ("temperature_c", "temp {:.0f}" + DEG), ("power_w", "power {:.0f}W"))
 
 
-def _fields(latest: dict, prefix: str) -> dict[str, float | None]:
-    """The status fields of one GPU (keys ``<prefix><spelling>``) in a row."""
-    def g(field: str) -> float | None:
-        key = keys.gpu_field(field, prefix, latest)
-        return _number(latest.get(key)) if key else None
-
-    return {f: g(f) for f in STATUS_FIELDS}
+def _fields(latest: dict, gpu: tuple[str, int]) -> dict[str, float | None]:
+    """The status fields of one GPU in a row."""
+    mine = by_gpu(latest).get(gpu, {})
+    return {f: _number(value(mine[f], latest[mine[f]])) if f in mine else None for f in STATUS_FIELDS}
 
 
-def _status(title: str, v: dict[str, float | None], util_label: str) -> list[str]:
-    """The latest-status lines of one GPU.
-
-    The first GPU keeps the documented labels; further GPUs say ``Utilization:``
-    so that a script's ``grep "GPU Utilization:"`` still finds one line.
-    """
-    out = [title]
-    util, used, pct = v["utilization"], v["memory_used_gb"], v["memory_percent"]
-    if util is not None:
-        out.append(f"  {util_label}: {util:.1f}%")
-    if used is not None:
-        out.append(f"  Memory Usage: {used:.1f} GB" + (f" ({pct:.1f}%)" if pct is not None else ""))
-    if (temp := v["temperature_c"]) is not None:
-        out.append(f"  Temperature: {temp:.0f}{DEG}")
-    if (power := v["power_w"]) is not None:
-        out.append(f"  Power: {power:.0f}W")
-    clocks = [(lbl, v[f"clock_{k}_mhz"]) for lbl, k in
-              (("Graphics", "graphics"), ("Memory", "memory"), ("Fclk", "fclk"), ("Socclk", "socclk"))]
-    if any(c is not None for _, c in clocks):
-        out.append("  Clock Frequencies:")
-        out += [f"    {lbl}: {c:.0f} MHz" for lbl, c in clocks if c is not None]
-    return out
+def _step_key(key: str) -> bool:
+    """A GPU key logged with steps (``gpu/<field>``, ``gpu<N>/<field>``), not an energy."""
+    k = parse_key(key)
+    return k is not None and k.form == "step" and "energy" not in key
 
 
 def _step_data(project: Project, run: RunInfo, gkeys: list[str]) -> dict[str, Any] | None:
     """Latest status per GPU, history, data range and key counts from ``metrics``."""
-    hist = {f: keys.gpu_field(f, "gpu/", gkeys) for f in ("utilization", "temperature_c", "power_w")}
+    first = by_gpu(gkeys).get(("", 0), {})
+    hist = {f: first.get(f) for f in ("utilization", "temperature_c", "power_w")}
     wanted = gkeys + [k for k in hist.values() if k and k not in gkeys]
     stats, lo_step, hi_step, last_id = project.key_stats(run.run_id, wanted)
     latest = project.row(last_id) if last_id is not None else None
     if latest is None:
         return None
-    gpus = [{"gpu": 0, "step": latest.step, **_fields(latest.metrics, "gpu/")}]
-    for prefix in dict.fromkeys(k.split("/")[0] + "/" for k in gkeys if not k.startswith("gpu/")):
-        mine = [k for k in gkeys if k.startswith(prefix)]
+    gpus = [{"gpu": 0, "step": latest.step, **_fields(latest.metrics, ("", 0))}]
+    groups: dict[int, list[str]] = {}
+    for k in gkeys:
+        index = parse_key(k).gpu  # type: ignore[union-attr]  # gkeys are GPU keys
+        if index:
+            groups.setdefault(index, []).append(k)
+    for index, mine in groups.items():
         row = project.latest_row_with(run.run_id, mine)
         if row is not None:
-            gpus.append({"gpu": int(prefix[3:-1]), "step": row.step, **_fields(row.metrics, prefix)})
+            gpus.append({"gpu": index, "step": row.step, **_fields(row.metrics, ("", index))})
     history = {f: {"min": stats[k][1], "max": stats[k][2], "avg": stats[k][3]}
                for f, k in hist.items() if k and stats[k][1] is not None}
     return {"latest": gpus, "entries": max(stats[k][0] for k in gkeys), "history": history,
@@ -105,76 +79,30 @@ def _step_data(project: Project, run: RunInfo, gkeys: list[str]) -> dict[str, An
             "metrics": {(k[4:] if k.startswith("gpu/") else k): stats[k][0] for k in gkeys}}
 
 
-def _step_lines(d: dict[str, Any] | None) -> list[str]:
-    if d is None:
-        return ["No gpu/* values logged with steps in the metrics table."]
-    first, *others = d["latest"]
-    out = _status(f"Latest GPU Status (Step {first['step']}):", first, "GPU Utilization")
-    for g in others:
-        out += [""] + _status(f"Latest GPU {g['gpu']} Status (Step {g['step']}):", g, "Utilization")
-    out += ["", f"Historical Data ({d['entries']} logged entries):"]
-    for field, label, f in HISTORY:
-        if field in d["history"]:
-            h = d["history"][field]
-            out.append(f"  {label}: {f.format(h['min'])} - {f.format(h['max'])} (avg: {f.format(h['avg'])})")
-    out += ["", f"Data Range: Steps {d['first_step']} - {d['last_step']}", "", "Available GPU Metrics:"]
-    out += [f"  - {k} ({n} data points)" for k, n in d["metrics"].items()]
-    return out
-
-
-def _sys_key(key: str) -> tuple[tuple[str, int], str] | None:
-    """``((node, GPU index), field)`` of a system-metrics key (node ``""`` outside a multi-node job)."""
-    m = NODE_SYS_KEY.match(key)
-    if m:
-        return (m.group(1), int(m.group(2))), m.group(3)
-    for pattern in SYS_KEYS:
-        m = pattern.match(key)
-        if m:
-            return ("", int(m.group(1) or 0)), m.group(2)
-    return None
-
-
 def _system_data(project: Project, run: RunInfo) -> dict[str, Any] | None:
     """Key counts and latest values from Trackio's ``system_metrics`` table."""
-    parsed = {k: p for k in project.system_keys(run) if (p := _sys_key(k)) is not None}
-    skeys = sorted(parsed, key=lambda k: (parsed[k][0], k))
+    gpu_of = {k: (p.node or "", p.gpu or 0) for k in project.system_keys(run)
+              if (p := parse_key(k)) is not None and p.form != "wandb"}
+    groups = by_gpu(gpu_of)
+    skeys = sorted(gpu_of, key=lambda k: (gpu_of[k], k))
     if not skeys:
         return None
     n, t0, t1, stats = project.system_stats(run, skeys)
-    nodes_seen = {parsed[k][0][0] for k in skeys}
+    nodes_seen = {gpu_of[k][0] for k in skeys}
     last: dict[str, Any] = {}
     for _, values in project.system_rows(run, last=4 * len(nodes_seen)):  # each node's rows come on their own
         last.update(values)
-    ids = sorted({parsed[k][0] for k in skeys})
+    ids = sorted(groups)
     gpus = []
     for idx in ids:
-        mine = {parsed[k][1]: last.get(k) for k in skeys if parsed[k][0] == idx}
-        values = {}
-        for field, _ in SYSTEM_FIELDS:
-            name = keys.gpu_field(field, "", mine)
-            values[field] = _number(mine.get(name)) if name else None
-        if any(v is not None for v in values.values()) or any(keys.gpu_field(f, "", mine) for f in keys.GPU_FIELDS):
+        mine = groups[idx]
+        values = {field: _number(value(mine[field], last.get(mine[field]))) if field in mine else None
+                  for field, _ in SYSTEM_FIELDS}
+        if any(v is not None for v in values.values()) or any(f in mine for f in STATUS_FIELDS):
             gpus.append({"gpu": idx[1], "node": idx[0] or None, **values})
     nodes = {node: sum(1 for n, _ in ids if n == node) for node, _ in ids if node}
     return {"entries": n, "first_time": t0, "last_time": t1, "nodes": nodes, "latest": gpus,
             "metrics": {k: stats[k][0] for k in skeys}}
-
-
-def _system_lines(d: dict[str, Any] | None) -> list[str]:
-    if d is None:
-        return []
-    out = ["", f"Trackio System Metrics (system_metrics table, {d['entries']} logged entries):",
-           f"  Time Range: {(d['first_time'] or '')[:19].replace('T', ' ')} - "
-           f"{(d['last_time'] or '')[:19].replace('T', ' ')}"]
-    if nodes := d["nodes"]:
-        out.append(f"  Nodes ({len(nodes)}, {sum(nodes.values())} GPUs): "
-                   + ", ".join(f"{node} ({count} GPU{'s' if count > 1 else ''})" for node, count in nodes.items()))
-    for g in d["latest"]:
-        parts = [f.format(g[field]) for field, f in SYSTEM_FIELDS if g[field] is not None]
-        out.append(f"  GPU {gpu_label(g)} latest: " + (", ".join(parts) or "no numeric values"))
-    out.append("  Available System Metrics:")
-    out += [f"  - {k} ({n} data points)" for k, n in d["metrics"].items()]
-    return out
 
 
 def _why_none(project: Project, run: RunInfo) -> str:
@@ -191,7 +119,7 @@ def _why_none(project: Project, run: RunInfo) -> str:
 def data(project: Project, run: RunInfo) -> dict[str, Any]:
     """What the ``--gpu-db`` report shows, as the ``--gpu-db --once --json`` project entry
     (keys in docs/viewer.md); raises NoMetric when no source has GPU data."""
-    gkeys = sorted((k for k in project.metric_keys(run.run_id) if STEP_KEY.match(k) and "energy" not in k),
+    gkeys = sorted((k for k in project.metric_keys(run.run_id) if _step_key(k)),
                    key=_order)
     system = _system_data(project, run)
     energy = energy_data(project, run)
@@ -202,16 +130,7 @@ def data(project: Project, run: RunInfo) -> dict[str, Any]:
             "steps": _step_data(project, run, gkeys) if gkeys else None, "system": system, "energy": energy}
 
 
-def render(d: dict[str, Any]) -> str:
-    """The ``--gpu-db`` report of :func:`data`'s dict."""
-    lines = [RULE, f"GPU Metrics from Database - Project: {d['project']}", RULE, ""]
-    if d["has_step_keys"]:
-        lines += _step_lines(d["steps"])
-    else:
-        lines.append("No gpu/* keys logged with steps in the metrics table.")
-    return "\n".join(lines + _system_lines(d["system"]) + energy_lines(d["energy"]))
-
-
-def report(project: Project, run: RunInfo) -> str:
-    """The full ``--gpu-db`` report; raises NoMetric when no source has GPU data."""
-    return render(data(project, run))
+def report(project: Project, run: RunInfo, first_node: int = 0) -> str:
+    """The full ``--gpu-db`` report (:func:`gpu.render.db_report`, its grid from node ``first_node`` on);
+    raises NoMetric when no source has GPU data."""
+    return db_report(data(project, run), first_node)

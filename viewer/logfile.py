@@ -159,29 +159,32 @@ class Tail:
 def follow(path: Path, args: argparse.Namespace, name: str) -> int:
     """The live ``--log`` view: the ``--once`` block redrawn every ``--interval`` seconds
     from the lines appended since; ``+``/``-`` zoom, ``q`` or Ctrl+C quit."""
-    from rich.live import Live
-    from rich.text import Text
-
     from viewer import once
-    from viewer.live import KeyReader
+    from viewer.workspace.canvas import Canvas
+    from viewer.workspace.term import drive, text_frame
 
-    tail, zoom = Tail(path), args.zoom
-    try:
-        with KeyReader() as keys, Live(screen=True, auto_refresh=False) as live:
-            while True:
-                try:
-                    body = once.render(data(tail.poll(), name, path, zoom))
-                except NoMetric as exc:
-                    body = f"{exc}\nwaiting for training lines..."
-                except OSError as exc:
-                    body = f"cannot read {path}: {exc.strerror or exc}; retrying..."
-                live.update(Text(body + "\n\n[+/-] zoom  [q] quit"), refresh=True)
-                k = keys.read(args.interval)
-                if k == "q":
-                    return 0
-                if k in ("+", "="):
-                    zoom = min(len(ZOOM_LABELS) - 1, zoom + 1)
-                elif k == "-":
-                    zoom = max(0, zoom - 1)
-    except KeyboardInterrupt:
-        return 0
+    tail, zoom, error = Tail(path), [args.zoom], [""]
+
+    def frame(width: int, height: int) -> Canvas:
+        try:
+            body = error[0] or once.render(data(tail.log, name, path, zoom[0]))
+        except NoMetric as exc:
+            body = f"{exc}\nwaiting for training lines..."
+        return text_frame([(line, "") for line in (body + "\n\n[+/-] zoom  [q] quit").splitlines()], width, height)
+
+    def key(k: str) -> bool:
+        if k in ("+", "="):
+            zoom[0] = min(len(ZOOM_LABELS) - 1, zoom[0] + 1)
+        elif k == "-":
+            zoom[0] = max(0, zoom[0] - 1)
+        return k != "q"
+
+    def tick() -> bool:
+        try:
+            tail.poll()
+            error[0] = ""
+        except OSError as exc:
+            error[0] = f"cannot read {path}: {exc.strerror or exc}; retrying..."
+        return True
+
+    return drive(frame, key, tick, args.interval)

@@ -10,7 +10,7 @@ from gpu.amd import AmdDevice
 from gpu.intel import IntelDevice
 from gpu.jetson import JetsonDevice
 from gpu.nvml import NvmlDevice
-from gpu.sample import VALUE_FIELDS
+from gpu.fields import VALUE_FIELDS
 
 BACKENDS = (NvmlDevice, AmdDevice, IntelDevice, JetsonDevice)
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import gpu
 from gpu.__main__ import main as gpu_main
-from gpu.ranges import RANGES, plausible
+from gpu.fields import RANGES, plausible
 from gpu.sample import make_sample
 from tests.gpu import fake_pynvml
 
@@ -63,7 +63,7 @@ def test_plausible(field, value, expected):
 
 
 def test_range_table_covers_every_numeric_field():
-    from gpu.sample import STRING_FIELDS, VALUE_FIELDS
+    from gpu.fields import STRING_FIELDS, VALUE_FIELDS
     assert set(RANGES) | set(STRING_FIELDS) == set(VALUE_FIELDS)
     assert set(STRING_FIELDS) == {"perf_state", "throttle"}
     with pytest.raises(KeyError):

@@ -7,8 +7,10 @@ file; never another exception, never a warning printed by kconfiglib.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,10 +23,12 @@ from kconf.configure import defconfig
 from tests.harness.conftest import REPO_ROOT
 
 FOLDER = Path(tempfile.mkdtemp(prefix="ktrack-config-reader-"))
+# The strategies below need the text at import time, before any fixture runs.
+atexit.register(shutil.rmtree, FOLDER, True)
 CONFIG = FOLDER / ".config"
 defconfig(REPO_ROOT, "default", CONFIG)
 TEXT = CONFIG.read_bytes()
-VALUES = vars(load(CONFIG))
+VALUES = load(CONFIG).recorded()
 
 
 def _read(data: bytes) -> dict[str, object] | str:
@@ -34,7 +38,7 @@ def _read(data: bytes) -> dict[str, object] | str:
     said = io.StringIO()
     with contextlib.redirect_stderr(said):
         try:
-            result: dict[str, object] | str = vars(load(path))
+            result: dict[str, object] | str = load(path).recorded()
         except ConfigError as exc:
             result = str(exc)
     assert said.getvalue() == "", said.getvalue()

@@ -52,7 +52,7 @@ def test_quotes_and_backslashes_cannot_break_config_py(tree: Path, kconf_cli) ->
 
 def test_load_matches_config_py(tree: Path, kconf_cli) -> None:
     assert kconf_cli("defconfig", "lenet5-cpu", "--tracker", "both").returncode == 0
-    assert vars(load(tree / ".config")) == read_py_config(tree)
+    assert load(tree / ".config").recorded() == read_py_config(tree)
 
 
 def test_generated_only_rewritten_on_change(tree: Path, kconf_cli) -> None:
@@ -91,7 +91,7 @@ def test_missing_config_says_what_to_do(tree: Path, kconf_cli) -> None:
 def test_load_without_config(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KCONFIG_CONFIG", str(tmp_path / "absent"))
-    assert vars(load()) == {}
+    assert load().recorded() == {}
     with pytest.raises(ConfigError, match="make defconfig"):
         load(tmp_path / "absent")
 

@@ -1,4 +1,4 @@
-"""The real one-node Slurm cluster of ``scripts/slurm-local.sh`` (``.ci/run`` brings it up).
+"""The real Slurm cluster of ``scripts/slurm-local.sh``: two nodes on this machine (``.ci/run`` brings it up).
 
 Every test here needs it; where it is not up they skip with the reason
 (``slurm-local.sh up`` writes why it could not start the cluster to
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,27 @@ def squeue(job_ids: list[str]) -> dict[str, str]:
 def wait_for(predicate, timeout: float = 240.0, what: str = "condition") -> None:
     """:func:`tests.sweeps.conftest.wait_for` with time for jobs on a busy 2-core machine."""
     sweeps_wait_for(predicate, timeout, what, poll=0.2)
+
+
+def nodes() -> list[str]:
+    """The cluster's node names, sorted."""
+    out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, timeout=60)
+    return sorted(set(out.stdout.split()))
+
+
+@contextmanager
+def one_node_free() -> Iterator[None]:
+    """Every node but the first held by a job that takes all its CPUs, as if the cluster had one node
+    (for tests of a job that waits for resources); the holding jobs are cancelled after."""
+    held: list[str] = []
+    try:
+        for node in nodes()[1:]:
+            out = subprocess.run(["sbatch", "--parsable", f"--nodelist={node}", "--job-name=hold",
+                                  f"--cpus-per-task={os.cpu_count() or 1}", "--output=/dev/null", "--wrap=sleep 900"],
+                                 capture_output=True, text=True, timeout=60, check=True)
+            held.append(out.stdout.strip().split(";")[0])
+        wait_for(lambda: list(squeue(held).values()) == ["RUNNING"] * len(held), what="the other nodes held")
+        yield
+    finally:
+        if held:
+            subprocess.run(["scancel", *held], timeout=60)

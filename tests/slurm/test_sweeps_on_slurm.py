@@ -1,6 +1,6 @@
-"""Sweeps against the real one-node Slurm cluster: sbatch with nothing but SWEEP_EXECUTOR=slurm,
-scancel then rerun, Ctrl+C into a closed pipe, requests that can never start, jobs cancelled while
-pending, OMP_NUM_THREADS from the CPUs asked for."""
+"""Sweeps against the real Slurm cluster (two nodes on this machine): sbatch with nothing but
+SWEEP_EXECUTOR=slurm, scancel then rerun, Ctrl+C into a closed pipe, requests that can never start,
+jobs cancelled while pending, OMP_NUM_THREADS from the CPUs asked for."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slurm.conftest import squeue, wait_for
+from tests.slurm.conftest import one_node_free, squeue, wait_for
 from tests.sweeps.conftest import REPO, cli, ctrl_c_into_a_closed_pipe, points, real_lenet, two_points, write_sweep
 from trackers.journal import read_records
 
@@ -139,30 +139,32 @@ def test_a_request_that_can_never_start_stops_with_one_line(tmp_path: Path, isol
 
 def test_a_job_cancelled_while_pending_ends_its_point(tmp_path: Path, isolated_env: dict[str, str],
                                                       slurm: dict[str, str]) -> None:
-    """Each point asks for every CPU: the second waits (its reason is shown); cancelled there, it is failed."""
+    """Each point asks for every CPU of a node and one node is free: the second waits (its reason is
+    shown); cancelled there, it is failed."""
     path, hang, runs, state_file, env = hanging_sweep(tmp_path, "pending", "lr=1e-3")
     cpus = str(os.cpu_count() or 1)
-    proc = start(path, env, "--set", f"SLURM_CPUS_PER_TASK={cpus}")
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
-    reader.start()
-    try:
-        wait_for(lambda: (runs / "lr=1e-3" / "checkpoints" / "last.pt").is_file() and len(job_ids(state_file)) == 2,
-                 what="the first point running")
-        first, second = (str(points(state_file)[n]["job_id"]) for n in NAMES)
-        # Slurm gives a new job the reason "None" until its scheduler has looked at it; the
-        # sweep shows the reason once there is one, so cancel only after it was shown.
-        wait_for(lambda: any("pending [2/2] lr=1e-2: Resources" in line for line in lines),
-                 what="the second job shown pending for Resources")
-        subprocess.run(["scancel", second], check=True, timeout=60)
-        wait_for(lambda: points(state_file).get("lr=1e-2", {}).get("status") == "failed", timeout=120,
-                 what="the cancelled point to be failed")
-        subprocess.run(["scancel", first], check=True, timeout=60)
-        proc.wait(timeout=300)
-        reader.join(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with one_node_free():
+        proc = start(path, env, "--set", f"SLURM_CPUS_PER_TASK={cpus}")
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: (runs / "lr=1e-3" / "checkpoints" / "last.pt").is_file()
+                     and len(job_ids(state_file)) == 2, what="the first point running")
+            first, second = (str(points(state_file)[n]["job_id"]) for n in NAMES)
+            # Slurm gives a new job the reason "None" until its scheduler has looked at it; the
+            # sweep shows the reason once there is one, so cancel only after it was shown.
+            wait_for(lambda: any("pending [2/2] lr=1e-2: Resources" in line for line in lines),
+                     what="the second job shown pending for Resources")
+            subprocess.run(["scancel", second], check=True, timeout=60)
+            wait_for(lambda: points(state_file).get("lr=1e-2", {}).get("status") == "failed", timeout=120,
+                     what="the cancelled point to be failed")
+            subprocess.run(["scancel", first], check=True, timeout=60)
+            proc.wait(timeout=300)
+            reader.join(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     out = "".join(lines)
     assert proc.returncode == 1, out
     assert "pending [2/2] lr=1e-2: Resources" in out, out

@@ -1,4 +1,4 @@
-"""``make train SLURM=1`` against the real one-node cluster: 2 processes under srun are one tracked
+"""``make train SLURM=1`` against the real local cluster: 2 processes on one node under srun are one tracked
 run with no step twice; SIGUSR1 before the limit checkpoints, requeues and resumes the same run;
 trackio-view follows it; a request no node can meet is one line."""
 

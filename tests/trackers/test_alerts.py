@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import types
@@ -15,6 +16,14 @@ from trackers import readback
 from trackers.alerts import TITLE_MAX, AlertMonitor, AlertRules
 from trackers.journal import read_records
 
+#: The rules of the Kconfig tree's defaults (menu "Alerts").
+RULES = AlertRules.from_config({})
+
+
+def _rules(**symbols: object) -> AlertRules:
+    """The rules of a configuration giving ``symbols`` (every other one at its default)."""
+    return AlertRules.from_config(symbols)
+
 
 def _wait(predicate, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
@@ -26,7 +35,7 @@ def _wait(predicate, timeout: float = 30.0) -> bool:
 
 
 def test_nan_inf_fire_once_per_key():
-    mon = AlertMonitor(AlertRules())
+    mon = AlertMonitor(RULES)
     fired = []
     for step, value in enumerate([1.0, float("nan"), float("inf"), float("nan")]):
         fired += mon.check_row(step, {"train/loss": value, "val/loss": -math.inf if step == 3 else 1.0})
@@ -36,12 +45,12 @@ def test_nan_inf_fire_once_per_key():
 
 
 def test_divergence_after_warmup_above_k_times_minimum():
-    mon = AlertMonitor(AlertRules(divergence_factor=3.0, divergence_warmup=3))
+    mon = AlertMonitor(_rules(ALERT_DIVERGENCE_FACTOR=3.0, ALERT_DIVERGENCE_WARMUP=3))
     losses = [9.0, 4.0, 2.0, 5.9, 6.1, 7.0, 50.0]
     fired = [a for i, v in enumerate(losses) for a in mon.check_row(i, {"train/loss": v})]
     assert [(a.title, a.step) for a in fired] == [("train/loss diverged", 4)]
     assert "above 3 x its minimum 2" in fired[0].text
-    assert AlertMonitor(AlertRules(divergence_factor=0)).check_row(0, {"train/loss": 1.0}) == []
+    assert AlertMonitor(_rules(ALERT_DIVERGENCE_FACTOR=0.0)).check_row(0, {"train/loss": 1.0}) == []
 
 
 def test_rules_from_config_and_stop():
@@ -58,7 +67,7 @@ def test_rules_from_config_and_stop():
 
 
 def test_throttle_once_per_gpu_and_reason():
-    mon = AlertMonitor(AlertRules())
+    mon = AlertMonitor(RULES)
     s0 = types.SimpleNamespace(index=0, name="GPU A", throttle="thermal,power")
     s1 = types.SimpleNamespace(index=1, name="GPU B", throttle="")
     s2 = types.SimpleNamespace(index=2, name="GPU C", throttle=None)
@@ -72,7 +81,7 @@ def test_throttle_once_per_gpu_and_reason():
                           st.integers(-10**6, 10**6), st.none()), max_size=60),
        st.floats(0, 100, allow_nan=False), st.integers(0, 10))
 def test_monitor_never_raises_and_fires_each_rule_once(values, factor, warmup):
-    mon = AlertMonitor(AlertRules(divergence_factor=factor, divergence_warmup=warmup))
+    mon = AlertMonitor(dataclasses.replace(RULES, divergence_factor=factor, divergence_warmup=warmup))
     fired = [a for i, v in enumerate(values) for a in mon.check_row(i, {"train/loss": v})]
     titles = [a.title for a in fired]
     assert len(titles) == len(set(titles)) <= 2
@@ -81,7 +90,7 @@ def test_monitor_never_raises_and_fires_each_rule_once(values, factor, warmup):
 
 def test_long_titles_are_shortened():
     key = "numerics/" + "x" * 80
-    (alert,) = AlertMonitor(AlertRules(keys=(key,))).check_row(0, {key: math.inf})
+    (alert,) = AlertMonitor(_rules(ALERT_KEYS=key)).check_row(0, {key: math.inf})
     assert len(alert.title) == TITLE_MAX
 
 

@@ -7,7 +7,7 @@ import threading
 import types
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import trackers
@@ -54,6 +54,7 @@ def test_a_tracker_thread_keeps_ktrack_messages_however_print_splits_them() -> N
 
 @given(st.text(alphabet=st.sampled_from(["a", " ", "\n", "\x1b", "[", "1", ";", "m", "]", "\x07", "\\"]),
                max_size=40))
+@example("\x1b\x1b\\\\")  # removing "ESC \\" once left "ESC \\" again
 def test_strip_ansi_leaves_plain_text_alone_and_is_idempotent(text: str) -> None:
     stripped = console.strip_ansi(text)
     if "\x1b" not in text:

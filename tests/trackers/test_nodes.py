@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trackers
-from trackers.backends.system_names import split_node_gpu_key, trackio_system_metrics, wandb_system_metrics
+from gpu.fields import parse_key
+from trackers.backends.system_names import trackio_system_metrics, wandb_system_metrics
 from trackers.journal import read_records
 from trackers.nodes import NodeTail, NodeWriter, node_file
 
@@ -47,7 +48,7 @@ def test_two_nodes_each_gpu_once_and_the_job_energy_is_their_sum(tmp_path: Path,
     assert not events  # both closed their files
     keys = {k for _, m in rows for k in m}
     assert {"gpu/a/0/clock_graphics_mhz", "gpu/a/1/power_w", "gpu/b/1/power_w"} <= keys
-    assert all(split_node_gpu_key(k) is not None for k in keys)
+    assert all((p := parse_key(k)) is not None and p.node for k in keys)
     total = tail.summary()
     per_gpu = [total[f"gpu/{n}/{i}/energy_wh"] for n in "ab" for i in (0, 1)]
     assert total["gpu_total/count"] == 4 and total["nodes/count"] == 2 and total["nodes/quiet"] == 0
@@ -102,7 +103,7 @@ def test_node_keys_in_each_trackers_system_names() -> None:
     assert trackio_system_metrics(metrics) == {"gpu/a/1/power": 200.0, "gpu/a/1/allocated_memory": 1.0,
                                                "gpu/0/power": 3.0}
     assert wandb_system_metrics(metrics)["gpu.a.1.powerWatts"] == 200.0
-    assert split_node_gpu_key("gpu/0/1/power_w") is None  # digits are a GPU index, never a node
+    assert parse_key("gpu/0/1/power_w") is None  # digits are a GPU index, never a node
 
 
 def test_the_run_forwards_every_node_and_sums_the_job(tmp_path: Path, mixed: None, project: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import socket
@@ -29,11 +30,11 @@ for i in range(100000):
 """
 
 
-def _start_child(tmp_path, project):
+def _start_child(tmp_path, project, **env):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([PY, str(script), project, str(run_dir)], env=subprocess_env(),
+    proc = subprocess.Popen([PY, str(script), project, str(run_dir)], env=subprocess_env(**env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -44,14 +45,23 @@ def _start_child(tmp_path, project):
     raise AssertionError(f"child did not log: {proc.stderr.read().decode()[-2000:]}")
 
 
-def test_sigterm_finishes_the_run(tmp_path, project):
-    proc, run_dir = _start_child(tmp_path, project)
+@pytest.mark.parametrize("trackio_handles", ["", "1"])
+def test_sigterm_finishes_the_run(tmp_path, project, trackio_handles):
+    """Also with Trackio's own SIGTERM handling on (TRACKIO_HANDLE_SIGTERM=1): trackio.init runs in the
+    backend's thread, where Trackio installs no handler, so ktrack's finishes the run and marks it stopped."""
+    proc, run_dir = _start_child(tmp_path, project, TRACKIO_HANDLE_SIGTERM=trackio_handles)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == -signal.SIGTERM
     assert (run_dir / "summary.json").exists()
+    assert json.loads((run_dir / "config.json").read_text())["end"]["state"] == "stopped"
     steps = [r["step"] for r in read_records(run_dir)]
     assert steps == list(range(len(steps)))
-    assert [s for s, _ in trackio_rows(trackio_db(project), "r")] == steps
+    db = trackio_db(project)
+    assert [s for s, _ in trackio_rows(db, "r")] == steps
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        config = json.loads(con.execute("SELECT config FROM configs WHERE run_name='r'").fetchone()[0])
+    # the launch command once: Trackio's own _Command, not again as provenance/command
+    assert config["_Command"].endswith(f"child.py {project} {run_dir}") and "provenance/command" not in config
 
 
 def test_kill_9_keeps_journal_and_database(tmp_path, project):

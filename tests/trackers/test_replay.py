@@ -61,6 +61,24 @@ def test_replay_twice_adds_nothing_to_any_tracker(cfg, project, tmp_path, monkey
     assert data["summary"]["best_val_loss"] == 2.0
 
 
+def test_replay_to_trackio_counts_the_fragments_a_killed_run_left(cfg, project, tmp_path, monkeypatch):
+    """With fragment storage (a network filesystem), rows a SIGKILL left in Trackio's inbox are imported first
+    and not sent again."""
+    from trackio.fragments import FragmentWriter, metric_record
+
+    monkeypatch.setenv("TRACKIO_STORAGE_MODE", "jsonl")
+    run_dir = tmp_path / "run"
+    _journal_only_run(cfg, project, run_dir)
+    db = trackio_db(project)
+    FragmentWriter().write_local([metric_record({"project": project, "run": "rp", "run_id": "killed-id",
+                                                 "metrics": {"train/loss": i * 0.1}, "step": i,
+                                                 "timestamp": "2026-01-01T00:00:00+00:00"}) for i in range(4)],
+                                 db.parent / "inbox")
+    assert replay(run_dir, "trackio") == {"sent": 8, "skipped": 4, "unstorable": 0}
+    assert sorted(s for s, m in trackio_rows(db, "rp") if "train/loss" in m) == list(range(10))
+    assert not list((db.parent / "inbox").rglob("*.jsonl"))
+
+
 def test_replay_to_the_runs_own_wandb_run_sends_only_what_is_missing(cfg, project, tmp_path, monkeypatch):
     wandb_dir = tmp_path / "wandb-home"
     monkeypatch.setenv("WANDB_DIR", str(wandb_dir))

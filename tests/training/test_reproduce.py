@@ -107,7 +107,7 @@ def test_every_symbol_a_trainer_reads_comes_from_the_configuration(tmp_path: Pat
             "--tracker-run-name", "reads", *extra]
     reads = _recorded(script, args, train_env, tmp_path)
     run = next((tmp_path / "runs").glob("*/reads"))
-    recorded = vars(load(run / ".config"))
+    recorded = load(run / ".config").recorded()
     assert {"TRAIN_MAX_ITERS", "TRAIN_LEARNING_RATE", "OPTIMIZER", "TRAIN_SEED", "TRAIN_DEVICE"} <= reads.keys()
     for name, value in reads.items():
         assert name in recorded or value is None, f"{name} read but not in the run's configuration"

@@ -1,5 +1,5 @@
 """``make train SLURM=1`` with DIST_NNODES > 1: one torchrun per node under srun (the script and each
-node's command; a real two-node cluster is not available on one machine, see docs/training.md)."""
+node's command; tests/slurm/test_multinode_on_slurm.py runs such a job on the local two-node cluster)."""
 
 from __future__ import annotations
 
@@ -47,3 +47,16 @@ def test_requeue_mark(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SLURM_JOB_ID", "77")
     slurm_job.requeue_mark(tmp_path)
     assert (tmp_path / "slurm" / "requeue-77").is_file()
+
+
+def test_the_rendezvous_host_is_the_first_nodes_address(tmp_path: Path) -> None:
+    script = slurm_job.job_script(slurm_job.request(_cfg()), tmp_path, tmp_path / "c", ["python"], "n")
+    assert 'scontrol show node -o "$MASTER_NODE"' in script and 'MASTER_ADDR="${MASTER_ADDR:-$MASTER_NODE}"' in script
+
+
+def test_each_node_reads_its_own_gpu_tree() -> None:
+    env = slurm_job.node_env({"KTRACK_SYSFS_ROOT": "/trees/%n", "SLURMD_NODENAME": "node2"})
+    assert env["KTRACK_SYSFS_ROOT"] == "/trees/node2"
+    task = slurm_job.task_env({"KTRACK_SYSFS_ROOT": "/trees/%n", "SLURMD_NODENAME": "b"})
+    assert task["KTRACK_SYSFS_ROOT"] == "/trees/b"
+    assert slurm_job.node_env({"KTRACK_SYSFS_ROOT": "/trees/%n"})["KTRACK_SYSFS_ROOT"] == "/trees/%n"  # not under Slurm

@@ -243,13 +243,3 @@ def test_the_runs_pane_names_a_runs_slurm_job(tmp_path: Path) -> None:
     text = ws.frame(160, 48).text()
     assert "3 steps, Slurm 424" in text  # the pane is narrow: the rest is cut with an ellipsis
     assert "1 steps, Slurm" not in text and "1 steps" in text
-
-
-def test_the_system_pane_shows_a_multi_node_jobs_gpus_by_node() -> None:
-    from viewer.workspace.render import gpu_lines
-
-    values = {"gpu/a/0/power": 100.0, "gpu/a/1/power": 200.0, "gpu/b/0/power": 300.0, "gpu/b/1/temp": 70.0}
-    assert gpu_lines(values, 0) == ["GPU a/0 of a/0, a/1, b/0, b/1 (0-9: pick)", "power: 100"]
-    assert gpu_lines(values, 3) == ["GPU b/1 of a/0, a/1, b/0, b/1 (0-9: pick)", "temp: 70"]
-    assert gpu_lines(values, 7)[0].startswith("GPU a/0 of")  # no 8th GPU: the first
-    assert gpu_lines({"gpu/0/power": 5.0, "gpu1/power_w": 6.0}, 1) == ["GPU 1 of 0, 1 (0-9: pick)", "power_w: 6"]

@@ -29,6 +29,7 @@ from ktrack.fs import network_fs
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
 from trackers.backends.system_names import trackio_system_metrics
 from trackers.histogram import Histogram
+from trackers.provenance import launch_command
 from trackers.values import INT64_MIN, Limits
 
 SUMMARY_PREFIX = "summary/"
@@ -36,26 +37,51 @@ PROVENANCE_PREFIX = "provenance/"
 
 
 JOURNAL_ENV = "TRACKIO_SQLITE_JOURNAL_MODE"
+STORAGE_ENV = "TRACKIO_STORAGE_MODE"
 
 
 def network_safe(folder: str) -> str | None:
-    """On a network filesystem, Trackio's SQLite uses a rollback journal instead of WAL (said once); its name.
+    """On a network filesystem, Trackio writes fragments and SQLite a rollback journal (said once); its name.
 
-    WAL's shared-memory index is what NFS, Lustre, GPFS... break (SIGBUS,
-    corruption: trackio #555, #133); a rollback journal needs only the file
-    locks those filesystems have, and only rank 0 ever writes the database.
-    A journal mode the user set (``TRACKIO_SQLITE_JOURNAL_MODE``) is kept.
+    SQLite's WAL keeps a shared-memory index that NFS, Lustre, GPFS... break
+    (SIGBUS, corruption: trackio #555, #133). There Trackio's own fragment
+    storage (``TRACKIO_STORAGE_MODE=jsonl``) writes each batch as a new JSONL
+    file under ``<TRACKIO_DIR>/inbox/`` (a rename, no SQLite during training),
+    and :meth:`TrackioBackend.finish` imports this run's fragments into
+    ``<project>.db`` once, from rank 0, with a rollback journal
+    (``TRACKIO_SQLITE_JOURNAL_MODE=delete``), which needs only the file locks
+    those filesystems have. A mode the user set is kept.
     """
     fs = network_fs(folder)
     if fs is None:
         return None
-    if os.environ.get(JOURNAL_ENV):
-        return fs
-    os.environ[JOURNAL_ENV] = "delete"  # trackio reads it for every connection it opens
-    messages.warn("trackers", f"TRACKIO_DIR {folder} is on {fs}: Trackio's database there uses a rollback journal "
-                  f"({JOURNAL_ENV}=delete), not WAL, which network filesystems break; only rank 0 writes it",
+    for env, value in ((STORAGE_ENV, "jsonl"), (JOURNAL_ENV, "delete")):
+        if not os.environ.get(env):
+            os.environ[env] = value  # trackio reads both for every run and connection
+    messages.warn("trackers", f"TRACKIO_DIR {folder} is on {fs}: Trackio writes the run as JSONL fragments "
+                  f"({STORAGE_ENV}={os.environ[STORAGE_ENV]}) that rank 0 imports into the database when the "
+                  f"run finishes, with a rollback journal ({JOURNAL_ENV}={os.environ[JOURNAL_ENV]}), not WAL, "
+                  "which network filesystems break; trackio-view --runs follows the run from its journal meanwhile",
                   key="trackio-network-fs")
     return fs
+
+
+def import_fragments(writer: str | None = None) -> None:
+    """Import Trackio's pending JSONL fragments into the project databases: one writer's (``writer``), else all.
+
+    What ``trackio show`` does for the whole inbox; importing deletes each
+    fragment, so every one is imported once.
+    """
+    from trackio import fragments
+
+    inbox = fragments.local_inbox_dir()
+    folder = inbox / writer if writer else inbox
+    fragments.import_inbox_dir(folder)
+    if writer:
+        try:
+            folder.rmdir()  # empty now; the whole-inbox import removes the writers' folders itself
+        except OSError:
+            pass
 
 
 def trackio_dir() -> str:
@@ -82,8 +108,13 @@ def trackio_keys(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def tracker_config(ctx: Context) -> dict[str, Any]:
-    """The run's config as Trackio stores it: the values given (:func:`trackio_keys`), then ``provenance/<key>``."""
-    return trackio_keys({**ctx.config, **{PROVENANCE_PREFIX + k: v for k, v in ctx.provenance.items()}})
+    """The run's config as Trackio stores it: the values given (:func:`trackio_keys`), then ``provenance/<key>``.
+
+    The command is left out when it is this process's: Trackio records that
+    itself (``_Command``, with secrets redacted); a replay keeps the original.
+    """
+    origin = {k: v for k, v in ctx.provenance.items() if not (k == "command" and v == launch_command())}
+    return trackio_keys({**ctx.config, **{PROVENANCE_PREFIX + k: v for k, v in origin.items()}})
 
 
 def write_summary_config(project: str, run_name: str, run_id: str | None, values: dict[str, Any]) -> None:
@@ -129,6 +160,7 @@ class TrackioBackend:
         self._local = True
         self.given = 0  # rows handed to trackio (log and summary rows)
         self._stored_before = 0
+        self._fragments = False  # trackio writes JSONL fragments, imported at finish (TRACKIO_STORAGE_MODE=jsonl)
 
     def start(self, ctx: Context) -> None:
         """``trackio.init`` with the run's project, name, config and resume mode."""
@@ -137,6 +169,11 @@ class TrackioBackend:
         except ImportError as exc:
             raise MissingPackage(f"pip install trackio: {exc}") from exc
         fs = None if ctx.trackio_space_id else network_safe(trackio_dir())
+        from trackio.utils import get_storage_mode
+
+        self._fragments = not ctx.trackio_space_id and get_storage_mode() == "jsonl"
+        if self._fragments and (ctx.resume not in (None, "never") or ctx.rewind is not None):
+            self._import_fragments(None)  # what a killed earlier part left: resume and rewind read the database
         if ctx.rewind is not None:
             self._rewind(ctx)
         self.run = trackio.init(project=ctx.project, name=ctx.name, config=tracker_config(ctx), group=ctx.group,
@@ -201,6 +238,8 @@ class TrackioBackend:
             self.run.log({SUMMARY_PREFIX + k: v for k, v in self._summary.items()}, step=self.last_step)
             self.given += 1
         self.run.finish()
+        if self._fragments:
+            self._import_fragments(self.run._fragment_writer.writer_id)  # trackio names a run's writer nowhere else
         if self._summary and self._local:
             try:
                 write_summary_config(self.run.project, self.run.name, getattr(self.run, "id", None),
@@ -208,6 +247,16 @@ class TrackioBackend:
             except Exception as exc:  # noqa: BLE001 - the run is finished; the journal keeps the summary
                 messages.warn("trackers", f"could not add the summary to Trackio's run config ({exc}); "
                               "it is in summary.json")
+
+    def _import_fragments(self, writer: str | None) -> None:
+        try:
+            import_fragments(writer)
+        except Exception as exc:  # noqa: BLE001 - the fragments stay; lost_rows() counts what the database lacks
+            from trackio.fragments import local_inbox_dir
+
+            messages.warn("trackers", f"could not import Trackio's fragments in {local_inbox_dir()} into its "
+                          f"database ({exc}); they stay there (`trackio show` imports them)",
+                          key="trackio-fragments")
 
     def _stored(self) -> int:
         from trackio.sqlite_storage import SQLiteStorage

@@ -22,8 +22,8 @@ import enum
 import os
 from typing import Any, Mapping
 
+import kconf
 import trackers
-from trackers import _config
 from ktrack.names import check_project, check_run
 
 #: Set by ``make`` and by sweep jobs: the harness configured this process.
@@ -78,15 +78,11 @@ def start_run(config: dict[str, Any], *, given_project: str | None, fallback_pro
     configuration). Raises :class:`ktrack.names.BadName` for a bad name.
     """
     kwargs = dict(init_kwargs)
-    cfg = kwargs.pop("cfg", None)
-    if cfg is None:
-        cfg = _config.load_cfg()
+    cfg = kconf.load(kwargs.pop("cfg", None))
     include = harness_configured() if kconfig is None else kconfig
-    kconf_project = str(getattr(cfg, "TRACKER_PROJECT", "") or "") if include else ""
-    kconf_run = str(getattr(cfg, "TRACKER_RUN_NAME", "") or "") if include else ""
-    project = check_project(kwargs.pop("project", None) or given_project or kconf_project or fallback_project)
-    run_name = check_run(kwargs.pop("run_name", None) or given_run or kconf_run or default_run)
-    values = dict(config)
-    if include:
-        values.update(vars(cfg))
+    own = cfg.recorded() if include else {}  # the configuration's own values, not the tree's defaults
+    project = check_project(kwargs.pop("project", None) or given_project or own.get("TRACKER_PROJECT")
+                            or fallback_project)
+    run_name = check_run(kwargs.pop("run_name", None) or given_run or own.get("TRACKER_RUN_NAME") or default_run)
+    values = {**config, **own}
     return trackers.init(config=values, project=project, run_name=run_name, cfg=cfg, **kwargs)

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gpu.fields import ENERGY_WH, find_key, format_key
+from gpu.render import grid_lines, readings_from_keys
 from ktrack.keys import LR_KEYS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import as_text
 from rundata.store import Project, RunInfo
 from viewer.workspace.canvas import Canvas
 from viewer.workspace.charts import ChartCache
-from viewer.workspace.render import draw, gpu_lines
+from viewer.workspace.render import draw
 from viewer.workspace.source import JoinedSource, Source
 from viewer.workspace.state import State
 
@@ -134,9 +136,16 @@ class Workspace:
             out["overview"] = self._slowly("overview", (tuple(st.selected), run.run_id, run.rows),
                                            lambda: self._overview(run))
         if st.system:
-            values = self._slowly("system", (run.run_id, run.rows), lambda: src.system(run))
-            out["system"] = gpu_lines(values, st.gpu)  # type: ignore[arg-type]
+            values = self._slowly("system", (run.run_id, run.rows), lambda: self._gpu_values(run))
+            out["system"] = grid_lines(readings_from_keys(values), st.first_node)
         return out
+
+    def _gpu_values(self, run: Any) -> dict[str, Any]:
+        """The run's newest GPU values and the energy each GPU used, once its summary or config has it."""
+        src = self.source
+        energy = {format_key(ENERGY_WH, p.gpu or 0, p.node): v for d in (src.config(run), src.summary(run))
+                  for k, v in d.items() if (p := find_key(k)) is not None and p.field == ENERGY_WH}
+        return {**energy, **src.system(run)}
 
     def _slowly(self, name: str, sig: tuple, make: Any) -> Any:
         now = time.monotonic()
@@ -174,22 +183,7 @@ class Workspace:
 
 def run_workspace(projects: list[Project], args: argparse.Namespace) -> int:
     """The live workspace until q or Ctrl+C; the terminal is restored whatever happens."""
-    from viewer.workspace.term import Terminal
+    from viewer.workspace.term import drive
 
     ws = Workspace(projects, args)
-    with Terminal() as term:
-        ws.prepare(*term.size())
-        ws.tick()
-        term.show(ws.frame(*term.size()))
-        while True:
-            deadline = time.monotonic() + args.interval
-            while (left := deadline - time.monotonic()) > 0:
-                keys = term.keys(min(left, 0.25))
-                for k in keys:
-                    if not ws.key(k):
-                        return 0
-                if keys or term.resized():
-                    term.show(ws.frame(*term.size()))
-            if ws.tick() or ws.state.console:
-                term.show(ws.frame(*term.size()))
-    return 0
+    return drive(ws.frame, ws.key, lambda: ws.tick() or ws.state.console, args.interval, ws.prepare)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from viewer.model import ZOOM_LABELS
@@ -15,8 +14,6 @@ if TYPE_CHECKING:
     from rundata.store import RunInfo
     from viewer.workspace.source import JoinedSource, Source
 
-GPU_INDEX = (re.compile(r"^gpu/(\d+)/"), re.compile(r"^gpu(\d+)/"))
-NODE_GPU = re.compile(r"^gpu/([^/]*[^/\d][^/]*)/(\d+)/([^/]+)$")  # a multi-node job's gpu/<node>/<i>/<field>
 HINT = "?: help  /: filter  arrows: focus  Enter: full screen  Tab: runs  space: select  l o g: panes  q: quit"
 
 
@@ -57,7 +54,7 @@ def draw(state: State, src: "Source | JoinedSource", width: int, height: int, ca
             if name == "overview" and compared >= 2:  # the overview compares the selected runs
                 _text_pane(cv, rect, f"{title}: {compared} selected runs", lines, top=True)
             else:
-                _text_pane(cv, rect, title + _run_label(state, runs), lines, top=name == "overview")
+                _text_pane(cv, rect, title + _run_label(state, runs), lines, top=name != "console")
     _status(cv, state, width, height)
     cache.end_frame()
     return cv
@@ -162,37 +159,3 @@ def _status(cv: Canvas, state: State, width: int, height: int) -> None:
     page = f"  page {state.page + 1}/{state.pages()}" if state.pages() > 1 else ""
     text = fit(page.strip() + ("  " if page else "") + HINT, width)
     cv.put(0, y, text, "2")
-
-
-def gpu_lines(values: dict[str, float], gpu: int) -> list[str]:
-    """The system pane: the values of GPU ``gpu`` (keys without an index are GPU 0).
-
-    A multi-node job's GPUs (``gpu/<node>/<i>/<field>``) are ``<node>/<i>``;
-    ``gpu`` then picks the n-th of them in node order.
-    """
-    found: dict[str, dict[str, float]] = {}
-    for k, v in sorted(values.items()):
-        node = NODE_GPU.match(k)
-        if node:
-            found.setdefault(f"{node.group(1)}/{node.group(2)}", {})[node.group(3)] = v
-            continue
-        idx, name = 0, k
-        for rx in GPU_INDEX:
-            m = rx.match(k)
-            if m:
-                idx, name = int(m.group(1)), k[m.end():]
-                break
-        else:
-            if not k.startswith("gpu/"):
-                continue
-            name = k[4:]
-        found.setdefault(str(idx), {})[name] = v
-    if not found:
-        return ["no GPU values logged for this run (Trackio system metrics or gpu/* keys)"]
-    labels = sorted(found, key=lambda label: (label.rpartition("/")[0], int(label.rpartition("/")[2])))
-    if any("/" in label for label in labels):
-        pick = labels[gpu] if 0 <= gpu < len(labels) else labels[0]
-    else:
-        pick = str(gpu) if str(gpu) in found else labels[0]
-    head = f"GPU {pick} of {', '.join(labels)} (0-9: pick)"
-    return [head] + [f"{name}: {short(v, 10)}" for name, v in found[pick].items()]

@@ -24,7 +24,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("l", "console pane: tail of the run's console.log"),
     ("o", "overview pane: Kconfig symbols and summary; with 2+ runs, the symbols that differ"),
     ("g", "system pane: the run's GPU values"),
-    ("0-9", "GPU shown in the system pane"),
+    ("0-9", "first node shown in the system pane (a multi-node job)"),
     ("p", "next project"),
     ("?", "this help (any key closes it)"),
     ("q / Ctrl+C", "quit"),
@@ -52,7 +52,7 @@ class State:
     overview: bool = False
     system: bool = False
     help: bool = False
-    gpu: int = 0
+    first_node: int = 0  # the node the system pane starts with (0-9)
     _regex: re.Pattern[str] | None = None
 
     # -- derived -------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ class State:
         elif k == "c":
             self.selected = list(self.runs) if len(self.selected) < len(self.runs) else self.runs[:1]
         elif k.isdigit() and len(k) == 1:
-            self.gpu = int(k)
+            self.first_node = int(k)
         elif k == "enter" and self.pane == "grid" and self.focused_metric is not None:
             self.full = True
         elif k in ("up", "down") and (self.pane == "runs" and not self.full):

@@ -1,4 +1,4 @@
-"""The terminal side of the workspace: keys in, changed screen rows out.
+"""The terminal side of every live screen: keys in, changed screen rows out, and the one loop (:func:`drive`).
 
 :class:`Terminal` puts stdin in cbreak mode (Ctrl+C still interrupts) and
 switches to the alternate screen with the cursor hidden and line wrapping
@@ -15,9 +15,9 @@ import sys
 import termios
 import time
 import tty
-from typing import Any
+from typing import Any, Callable
 
-from viewer.workspace.canvas import Canvas
+from viewer.workspace.canvas import Canvas, fit
 
 ENTER, LEAVE = "\x1b[?1049h\x1b[?25l\x1b[?7l\x1b[2J", "\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l"
 SEQUENCES = {"[A": "up", "[B": "down", "[C": "right", "[D": "left", "OA": "up", "OB": "down", "OC": "right",
@@ -129,3 +129,41 @@ class Terminal:
         if data.endswith(b"\x1b") and select.select([self.fd], [], [], 0.03)[0]:
             data += os.read(self.fd, 1024)
         return parse(data.decode("utf-8", errors="ignore"))
+
+
+def drive(frame: Callable[[int, int], Canvas], key: Callable[[str], bool], tick: Callable[[], bool],
+          interval: float, start: Callable[[int, int], None] | None = None) -> int:
+    """The one loop of every live screen (the workspace, ``--gpu``, ``--gpu-db``, ``--log``).
+
+    ``frame(width, height)`` draws the screen; ``key(name)`` applies a key and
+    returns False to quit; ``tick()`` reads new data every ``interval``
+    seconds and returns True when the screen may have changed; ``start``
+    sizes the screen before the first tick.  Returns 0 on quit and on
+    Ctrl+C or SIGTERM, the terminal restored (:class:`Terminal`).
+    """
+    with Terminal() as term:
+        if start is not None:
+            start(*term.size())
+        tick()
+        term.show(frame(*term.size()))
+        while True:
+            deadline = time.monotonic() + interval
+            while (left := deadline - time.monotonic()) > 0:
+                keys = term.keys(min(left, 0.25))
+                for k in keys:
+                    if not key(k):
+                        return 0
+                if keys or term.resized():
+                    term.show(frame(*term.size()))
+            if tick():
+                term.show(frame(*term.size()))
+    return 0
+
+
+def text_frame(lines: list[tuple[str, str]], width: int, height: int) -> Canvas:
+    """A screen of text lines, each ``(text, style)``, cut to the screen (the ``--gpu-db`` and
+    ``--log`` screens)."""
+    cv = Canvas(width, height)
+    for y, (text, style) in enumerate(lines[:height]):
+        cv.put(0, y, fit(text, width), style)
+    return cv
