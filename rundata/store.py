@@ -206,7 +206,7 @@ class Project:
     """A read-only handle on one ``<project>.db`` (connected on first use)."""
 
     cacheable = True  # run summaries may be kept in the viewer's cache (viewer/cache.py)
-    # The project's runs that only their journals hold (viewer.store_journal.journal_twin):
+    # The project's runs that only their journals hold (rundata.journal_project.journal_twin):
     # shown with this project's own runs by every view (all_runs).
     twin: "Project | None" = None
 

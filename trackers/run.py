@@ -48,7 +48,8 @@ from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.worker import Worker
 from trackers.console import Capture
 from ktrack.runfolder import JOURNAL, RunFolder
-from trackers.journal import ROW_TYPES, Journal, logged_keys, write_json
+from rundata.journal import ALERT, ROW_TYPES, SYSTEM, logged_keys
+from trackers.journal import Journal, write_json
 from trackers.noop import NoOpRun
 from trackers.record import RunRecord, json_safe, wandb_run_id
 from trackers.run_lock import RunLock
@@ -459,12 +460,12 @@ class Run:
         numbers = {k: n for k, v in values.items() if (n := number(v)) is not None}
         if not numbers:
             return []
-        self.journal.write("system", step, t, numbers)
+        self.journal.write(SYSTEM, step, t, numbers)
         return [("log_system", SystemRow(t, step, numbers))]
 
     def _emit_alert(self, alert: Alert) -> Outgoing:
         """Journal and print once (Trackio prints the alerts it gets itself)."""
-        self.journal.write("alert", alert.step, alert.time,
+        self.journal.write(ALERT, alert.step, alert.time,
                            {"title": alert.title, "text": alert.text, "level": alert.level})
         if not any(w.name == TRACKIO and w.enabled for w in self.workers):
             messages.warn("trackers", f"{alert.title}: {alert.text}", key=f"alert-{id(self)}-{alert.title}")
