@@ -36,7 +36,7 @@ import statistics  # noqa: E402
 import types  # noqa: E402
 
 import trackers  # noqa: E402
-from trackers.journal import read_records  # noqa: E402
+from rundata.journal import read_records  # noqa: E402
 from trackers.readback import trackio_db, trackio_rows, wandb_run  # noqa: E402
 
 CFG = types.SimpleNamespace(MODEL="gpt2", OPTIMIZER="adamw")
@@ -122,7 +122,7 @@ def bench_volume(n: int) -> None:
 
 def _channels_once(n: int, on: bool, tag: str) -> tuple[list[int], float]:
     """n logs in one run; returns (per-call ns in this thread, writer CPU us per row)."""
-    from trackers.histogram import Histogram
+    from rundata.histogram import Histogram
 
     cfg = types.SimpleNamespace(**vars(CFG), TRACKER_ALERTS=on, TRACKER_GPU_INTERVAL=0.05)
     hist = Histogram([float(i % 7) for i in range(64)], [float(e) for e in range(-40, 25)])

@@ -8,14 +8,15 @@
 Libraries raise exceptions with plain messages (no program prefix); the thin
 command-line entry points turn them into one line with :func:`fail`. Messages
 are made printable first (:func:`printable`), so a run name holding escape
-sequences cannot drive the terminal.
+sequences cannot drive the terminal; a value quoted in one is cut short
+(:func:`shown`).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -30,6 +31,16 @@ def printable(text: object) -> str:
     if s.isprintable():
         return s
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+
+
+def shown(value: Any, width: int = 40) -> str:
+    """``repr(value)`` cut to ``width`` characters (a value quoted in a message); an integer too long
+    for ``repr`` by its size."""
+    try:
+        text = repr(value)
+    except ValueError:  # more digits than Python converts to text (sys.get_int_max_str_digits)
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def error_line(prog: str, message: object) -> str:

@@ -44,7 +44,7 @@ def histograms(metas: list[tuple], rows: np.ndarray, selected: Callable[[str], b
     ``metas`` are the table's meta tuples (step, module, kind, state, type,
     dtype) and ``rows`` the matching statistics rows with histogram columns.
     """
-    from trackers.histogram import Histogram  # only runs that send histograms pay for the import
+    from rundata.histogram import Histogram  # only runs that send histograms pay for the import
 
     out: dict[str, Any] = {}
     for meta, row in zip(metas, rows, strict=True):

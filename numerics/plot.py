@@ -189,12 +189,12 @@ def plot_exp_hist(sub, step: int, fmt: str, kind: str, path: Path) -> Path:
 
 
 def read_loss(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
-    """Loss curves from the log rows of the run's journal ``metrics.jsonl`` (``trackers.journal``)."""
-    from trackers.journal import read_records
+    """Loss curves from the log rows of the run's journal ``metrics.jsonl`` (``rundata.journal``)."""
+    from rundata.journal import LOG, read_records
 
     curves: dict[str, tuple[list[int], list[float]]] = {}
     for rec in read_records(run_dir):
-        if rec["type"] != "log":
+        if rec["type"] != LOG:
             continue
         for key in (*TRAIN_LOSS_KEYS, VAL_LOSS):
             v = rec["metrics"].get(key)

@@ -5,12 +5,10 @@ Interface (the viewer, ``trackers.readback`` and the tests use only this):
 * ``data_dir()``, ``db_path(project)``, ``project_files(root)``: where Trackio keeps
   ``<project>.db``; ``open_project(name, path)`` -> :class:`Project`;
   ``read_rows(db, run_name=None)``: every row as :class:`MetricRow` (no file, no rows).
-* :class:`Project` -- runs: ``runs()``, ``pick_run()``, ``run_ids()``, ``last_update()``;
-  rows: ``rows()``, ``run_config()``, ``system_rows()``; keys: ``metric_keys()``,
-  ``has_key()``; series (numbers only, NaN/inf/strings skipped, booleans 1.0/0.0):
-  ``latest()``, ``tail()``, ``value_at()``, ``step_range()``, ``cell()``,
-  ``cells()``, ``new_rows()``, ``max_id()``, ``key_stats()``; consistency:
-  ``snapshot()``, ``read()``, ``generation``, ``identity()``, ``anchor()``.
+* :class:`RunInfo` -- one run, the one record of a run whoever reads it (the
+  runs of a project, the workspace's runs pane, a comparison from Trackio or
+  from a run folder).
+* :class:`Project` -- one Trackio project, every query of it written once here.
 * :class:`Cell` -- one bucket's (count, vmin, vmax, first step, last step), the
   one bucket tuple order everywhere.
 
@@ -18,6 +16,13 @@ Every aggregate runs inside SQLite (``rundata.store_sql`` builds the value
 expressions), so a million-step run never crosses into Python row by row.
 The connection is opened lazily and :meth:`Project.close` releases the file
 until the next query, so thousands of projects never hold thousands of files.
+
+File layout: records (``RunInfo``, ``MetricRow``, ``Cell``) and the JSON helpers
+(``decode``, ``iso_seconds``, ``nonfinite_name``); ``pack_cells`` /
+``unpack_cells``; :class:`Project`, its sections in this order: connection and
+snapshots, schema, runs, rows, keys, series (one metric of one run, aggregated
+in SQLite), whole rows (every metric of a run at once, the live workspace);
+then ``open_project``, ``read_project``, ``read_rows``.
 """
 from __future__ import annotations
 
@@ -25,15 +30,19 @@ import json
 import math
 import os
 import sqlite3
+import sys
+from array import array
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from ktrack.numbers import number
 from rundata import store_sql
 from rundata.store_open import KNOWN_SCHEMA, Stamp, StoreError, connect, data_dir, db_path, project_files
-from rundata.store_series import Cell, SeriesQueries
 
 try:
     import orjson
@@ -45,16 +54,62 @@ except ImportError:  # pragma: no cover - trackio depends on orjson
 __all__ = ["KNOWN_SCHEMA", "Cell", "MetricRow", "Project", "RunInfo", "StoreError", "data_dir",
            "db_path", "iso_seconds", "open_project", "project_files", "read_project", "read_rows"]
 T = TypeVar("T")
+R = TypeVar("R")
+FIN = store_sql.FINITE
+_MIN_SPAN = 8  # steps per bucket from which a bucket is worth a scan by row id
+Raw = tuple[int, int, Any]  # row id, step, metrics (JSON bytes or text) or the values picked from them
 
 
-class RunInfo(NamedTuple):
-    """One run of a project: Trackio keys runs by ``run_id``; names may repeat."""
+# No generated __repr__/__eq__: building them costs every trackio-view start about a millisecond.
+@dataclass(eq=False, repr=False)
+class RunInfo:
+    """One run, with what its reader found out: Trackio keys runs by ``run_id``; names may repeat.
+
+    The first fields say where the run's rows end; the workspace's runs pane adds
+    its newest loss, status and labels, a comparison its configuration, loss
+    curves, summary and duration (from Trackio or from a run folder).
+    """
 
     run_id: str
     name: str
-    steps: int
-    last_step: int | None
-    last_update: str
+    rows: int = 0  # metrics rows (0 where not counted)
+    last_step: int | None = None
+    last_update: str = ""  # timestamp of the newest row
+    last_id: int = 0  # the newest row's id (0 where not read)
+    loss: float | None = None  # the newest loss value (runs pane)
+    status: str = ""  # finished, running or stopped (runs pane)
+    extra: dict[str, Any] = field(default_factory=dict)  # labels the runs pane shows (its Slurm job)
+    dir: Path | None = None  # the run's database or run folder (comparison)
+    config: dict[str, Any] = field(default_factory=dict)  # its Kconfig symbols (comparison)
+    train: list[tuple[int, float]] = field(default_factory=list)  # (step, train loss) (comparison)
+    val: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss) (comparison)
+    summary: dict[str, Any] = field(default_factory=dict)  # end-of-run values (comparison)
+    time_s: float | None = None  # seconds from the first to the last row (comparison)
+
+    @property
+    def curve(self) -> list[tuple[int, float]]:
+        """The loss curve a comparison draws: train loss, else validation loss."""
+        return self.train or self.val
+
+    @property
+    def curve_last_step(self) -> int | None:
+        """The last step of the loss curves."""
+        last = [s for s, _ in self.train[-1:] + self.val[-1:]]
+        return max(last) if last else None
+
+    @property
+    def latest(self) -> float | None:
+        """The last value of the drawn loss curve."""
+        return self.curve[-1][1] if self.curve else None
+
+    @property
+    def best(self) -> float | None:
+        """``best_val_loss`` of the summary, else the lowest validation (or train) loss."""
+        value = number(self.summary.get("best_val_loss"), finite=True)
+        if value is not None:
+            return value
+        finite = [v for _, v in (self.val or self.train) if math.isfinite(v)]
+        return min(finite) if finite else None
 
 
 class MetricRow(NamedTuple):
@@ -68,18 +123,23 @@ class MetricRow(NamedTuple):
     metrics: dict[str, Any]
 
 
-def decode(raw: Any) -> dict[str, Any]:
-    """A JSON object column as a dict; {} for anything else (corrupt rows included).
+def parse_json(raw: Any) -> Any:
+    """A JSON column (text or bytes) as Python values; None when it is not JSON.
 
     orjson first (several times faster on Trackio's BLOBs), json for what orjson
     refuses (``NaN`` literals, integers beyond 64 bits)."""
     try:
-        obj = loads(raw)
+        return loads(raw)
     except (TypeError, ValueError):
         try:
-            obj = json.loads(raw)
+            return json.loads(raw)
         except (TypeError, ValueError):
-            return {}
+            return None
+
+
+def decode(raw: Any) -> dict[str, Any]:
+    """A JSON object column as a dict; {} for anything else (corrupt rows included)."""
+    obj = parse_json(raw)
     return obj if isinstance(obj, dict) else {}
 
 
@@ -100,17 +160,60 @@ def nonfinite_name(v: Any) -> str | None:
     return {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(v) if isinstance(v, str) else None
 
 
-class Project(SeriesQueries):
+class Cell(NamedTuple):
+    """Numeric points of one metric in a step range: how many, min, max, first and last step."""
+
+    n: int
+    vmin: float
+    vmax: float
+    first: int
+    last: int
+
+
+def pack_cells(cells: list[Cell | None]) -> str:
+    """Buckets as one base64 string (counts, first and last steps as int64, min and
+    max as float64; an empty bucket has count 0): exact and quick to load."""
+    ints, reals = array("q"), array("d")
+    for c in cells:
+        if c is None:
+            ints.extend((0, 0, 0))
+            reals.extend((0.0, 0.0))
+        else:
+            ints.extend((c[0], c[3], c[4]))
+            reals.extend((c[1], c[2]))
+    if sys.byteorder != "little":
+        ints.byteswap()
+        reals.byteswap()
+    return b2a_base64(ints.tobytes() + reals.tobytes(), newline=False).decode("ascii")
+
+
+def unpack_cells(text: str, k: int) -> list[Cell | None]:
+    """The buckets :func:`pack_cells` wrote; ValueError when they are not ``k`` of them."""
+    raw = a2b_base64(text)
+    if len(raw) != 40 * k:
+        raise ValueError("packed buckets of another size")
+    ints, reals = array("q"), array("d")
+    ints.frombytes(raw[:24 * k])
+    reals.frombytes(raw[24 * k:])
+    if sys.byteorder != "little":
+        ints.byteswap()
+        reals.byteswap()
+    return [Cell(ints[3 * i], reals[2 * i], reals[2 * i + 1], ints[3 * i + 1], ints[3 * i + 2])
+            if ints[3 * i] > 0 else None for i in range(k)]
+
+
+class Project:
     """A read-only handle on one ``<project>.db`` (connected on first use)."""
 
     cacheable = True  # run summaries may be kept in the viewer's cache (viewer/cache.py)
-    # The project's runs that only their journals hold (viewer.store_journal.journal_twin):
+    # The project's runs that only their journals hold (rundata.journal_project.journal_twin):
     # shown with this project's own runs by every view (all_runs).
     twin: "Project | None" = None
 
     def __init__(self, name: str, path: Path, conn: sqlite3.Connection | None = None) -> None:
         self.name, self.path = name, path
-        self._conn, self._stamp, self.immutable = conn, None, False
+        self._conn, self.immutable = conn, False
+        self._stamp: Stamp | None = None  # the file as the connection saw it (None: a connection handed in)
         self.generation = 0  # goes up when the rows may have been rewritten (file replaced)
         self._exprs: dict[tuple[str, str, str], str] = {}
         self.has_run_id, self.run_col = True, "run_id"
@@ -236,18 +339,19 @@ class Project(SeriesQueries):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read {self.path}: {exc}") from None
 
-    query = _q
-
     # -- schema ---------------------------------------------------------------
     def columns(self, table: str) -> set[str]:
         """Column names of ``table`` (empty when it does not exist)."""
         return {r[1] for r in self._q(f"PRAGMA table_info({table})")}
 
-    _columns = columns
-
     def has_table(self, table: str) -> bool:
         """True if ``table`` exists in this database."""
         return bool(self.columns(table))
+
+    def _index_starts(self, *cols: str) -> bool:
+        """True when an index of ``metrics`` starts with ``cols`` (Trackio's is (run_id, step))."""
+        return any([r[2] for r in self._q(f"PRAGMA main.index_info({name})")][:len(cols)] == list(cols)
+                   for name in [r[1] for r in self._q("PRAGMA main.index_list(metrics)")])
 
     def _run_key(self, table: str, run: RunInfo) -> tuple[str, str]:
         col = "run_id" if "run_id" in self.columns(table) else "run_name"
@@ -267,15 +371,18 @@ class Project(SeriesQueries):
              f"SELECT x FROM r WHERE x IS NOT NULL")
         return [row[0] for row in self._q(q)]
 
-    def runs(self, counts: bool = False) -> list[RunInfo]:
-        """Every run, most recently updated first; step counts only if ``counts``."""
+    def runs(self, counts: bool = False, newest: str = "id") -> list[RunInfo]:
+        """Every run with its newest row's id, step, name and timestamp, most recently updated
+        first; row counts only if ``counts``.  ``newest="step"``: the row of the highest step
+        stands for the newest (an index seek, where the highest id may need a scan)."""
+        order = "id DESC" if newest == "id" else "step DESC, id DESC"
         out = []
         for rid in self.run_ids():
             last = self._q(f"SELECT id, run_name, step, timestamp FROM metrics WHERE {self.run_col}=? "
-                           f"ORDER BY id DESC LIMIT 1", (rid,))[0]
+                           f"ORDER BY {order} LIMIT 1", (rid,))[0]
             n = self._q(f"SELECT count(*) FROM metrics WHERE {self.run_col}=?", (rid,))[0][0] if counts else 0
-            out.append((last[0], RunInfo(rid, last[1], n, last[2], last[3])))
-        return [r for _, r in sorted(out, key=lambda t: t[0], reverse=True)]
+            out.append(RunInfo(rid, last[1], n, last[2], last[3], last[0]))
+        return sorted(out, key=lambda r: r.last_id, reverse=True)
 
     def run_names(self) -> dict[str, str]:
         """Run id -> run name, by index seeks only (:meth:`runs` sorts each run's rows)."""
@@ -395,8 +502,6 @@ class Project(SeriesQueries):
              f"END) AS j")
         return sorted(r[0] for r in self._q(q, (run_id, rows, run_id)))
 
-    sample_keys = metric_keys
-
     def has_key(self, run_id: str, key: str) -> bool:
         """True if any row of the run holds a number under ``key`` (one scan at worst)."""
         return self.latest(run_id, key) is not None
@@ -434,7 +539,333 @@ class Project(SeriesQueries):
         i, r, n, s, t, m = rows[0]
         return MetricRow(i, r, n, s, t, decode(m))
 
-    # -- workspace queries
+    # -- series: one metric of one run, aggregated in SQLite ---------------------------
+    def value_expr(self, run_id: str, key: str, col: str = "metrics") -> str:
+        """The SQL value of ``key`` in column ``col`` for this run's rows (REAL or NULL)."""
+        memo = (run_id, key, col)
+        if memo not in self._exprs:
+            kinds = {r[0] for r in self._q(
+                f"SELECT typeof(metrics) FROM (SELECT metrics FROM metrics WHERE {self.run_col}=? ORDER BY step "
+                f"LIMIT 1) UNION SELECT typeof(metrics) FROM (SELECT metrics FROM metrics WHERE {self.run_col}=? "
+                f"ORDER BY step DESC LIMIT 1)", (run_id, run_id))}
+            kind = kinds.pop() if len(kinds) == 1 and kinds <= {"blob", "text"} else "any"
+            row = self._q(f"SELECT {store_sql.offset_sql(key)} FROM metrics WHERE {self.run_col}=? "
+                          f"ORDER BY step DESC LIMIT 1", (run_id,)) if kind != "text" else []
+            self._exprs[memo] = store_sql.value_sql(key, col, row[0][0] if row and row[0][0] else None, kind)
+        return self._exprs[memo]
+
+    def _points(self, run_id: str, key: str, order: str, n: int, extra: str = "", args: tuple = ()) -> list[tuple]:
+        """(step, exact value, id) of the first ``n`` numbers in ``order``: found with the
+        cheap expression, then read exactly."""
+        found = (f"SELECT id FROM (SELECT step, id, {self.value_expr(run_id, key)} AS v FROM metrics "
+                 f"WHERE {self.run_col}=?{extra} ORDER BY {order}) WHERE v {FIN} LIMIT ?")
+        q = (f"SELECT step, v, id FROM (SELECT step, id, {self._shown(run_id, key)} AS v FROM metrics "
+             f"WHERE id IN ({found})) WHERE v {FIN} ORDER BY {order}")
+        return self._q(q, (run_id, *args, n))
+
+    def _shown(self, run_id: str, key: str) -> str:
+        # the exact number; the cheap reading where the row is not valid JSON (a torn row)
+        return f"coalesce({store_sql.exact_sql(key)}, {self.value_expr(run_id, key)})"
+
+    def exact_value(self, run_id: str, key: str, lo: int, hi: int, approx: float) -> float:
+        """The exact number whose cheap reading is ``approx``, among steps ``lo..hi`` (for
+        the min and max shown); ``approx`` when none matches."""
+        q = (f"SELECT {store_sql.exact_sql(key)} FROM metrics WHERE id = (SELECT id FROM (SELECT id, "
+             f"{self.value_expr(run_id, key)} AS v FROM metrics WHERE {self.run_col}=? AND step BETWEEN ? AND ? "
+             f"LIMIT -1) WHERE v = ? LIMIT 1)")
+        rows = self._q(q, (run_id, lo, hi, approx))
+        return rows[0][0] if rows and rows[0][0] is not None else approx
+
+    def latest(self, run_id: str, key: str) -> tuple[int, float, int] | None:
+        """(step, value, id) of the newest number under ``key`` (highest step, then id)."""
+        rows = self._points(run_id, key, "step DESC, id DESC", 1)
+        return rows[0] if rows else None
+
+    def tail(self, run_id: str, key: str, n: int, ids: bool = False) -> list[tuple]:
+        """The last ``n`` numeric points (step, value[, id]), oldest first."""
+        rows = self._points(run_id, key, "step DESC, id DESC", n)[::-1]
+        return rows if ids else [r[:2] for r in rows]
+
+    def value_at(self, run_id: str, key: str, step: int, last: bool = False) -> float | None:
+        """The first (or last) numeric value of ``key`` logged at ``step``."""
+        rows = self._points(run_id, key, "id DESC" if last else "id", 1, " AND step=?", (step,))
+        return rows[0][1] if rows else None
+
+    def step_range(self, run_id: str) -> tuple[int | None, int | None, int]:
+        """(first step, last step) of any row of the run and the highest row id: index seeks only."""
+        hi = self._q(f"SELECT max(step) FROM metrics WHERE {self.run_col}=?", (run_id,))[0][0]
+        return self.first_step(run_id), hi, self.max_id()
+
+    def first_step(self, run_id: str) -> int | None:
+        """The run's lowest step (an index seek)."""
+        return self._q(f"SELECT min(step) FROM metrics WHERE {self.run_col}=?", (run_id,))[0][0]
+
+    def max_id(self) -> int:
+        """Highest metrics row id (0 when empty)."""
+        return int(self._q("SELECT coalesce(max(id), 0) FROM metrics")[0][0])
+
+    def cell(self, run_id: str, key: str, lo: int, hi: int, max_id: int | None = None,
+             expr: str | None = None) -> Cell | None:
+        """The numbers under ``key`` with ``lo <= step <= hi`` (and ``id <= max_id``) as one
+        :class:`Cell`, or None: one pass over those rows (index range on (run, step))."""
+        cap, args = ("", (run_id, lo, hi)) if max_id is None else (" AND id <= ?", (run_id, lo, hi, max_id))
+        inner = (f"SELECT step, {expr or self.value_expr(run_id, key)} AS v FROM metrics WHERE {self.run_col}=? "
+                 f"AND step BETWEEN ? AND ?{cap} LIMIT -1")
+        row = self._q(f"SELECT count(*), min(v), max(v), min(step), max(step) FROM ({inner}) WHERE v NOT NULL",
+                      args)[0]
+        if row[0] and not (math.isfinite(row[1]) and math.isfinite(row[2])):  # an 1e999 in hand-written JSON
+            row = self._q(f"SELECT count(*), min(v), max(v), min(step), max(step) FROM ({inner}) WHERE v {FIN}",
+                          args)[0]
+        return Cell(*row) if row[0] else None
+
+    def cells(self, run_id: str, key: str, lo: int, span: int, count: int,
+              max_id: int | None = None) -> list[tuple[int, Cell]]:
+        """(bucket, Cell) of the buckets ``[lo + b*span, lo + (b+1)*span)`` for ``b < count``
+        that hold numbers; several read-only connections scan disjoint ranges in parallel.
+
+        When the run's rows are stored in step order (the usual case) each bucket is read
+        as a range of row ids (a plain table scan, cheaper than following the step index
+        row by row).  Each range reports the lowest and highest step holding a number, so
+        a number out of step order marks the buckets it touches, and those are read
+        through the index; rows without a number cannot change a bucket.
+        """
+        expr = self.value_expr(run_id, key)
+        top = self.max_id() if max_id is None else max_id
+        ranges = self._id_ranges(run_id, lo, span, count, top) if span >= _MIN_SPAN else None
+        if ranges is None:
+            def by_steps(pr: "Project", b: int) -> tuple[int, Cell | None]:
+                return b, pr.cell(run_id, key, lo + b * span, lo + (b + 1) * span - 1, max_id, expr)
+
+            return [(b, c) for b, c in self._parallel(list(range(count)), by_steps) if c is not None]
+        q = (f"SELECT count(*), min(v), max(v), min(step), max(step) FROM (SELECT step, {expr} AS v "
+             f"FROM metrics WHERE id >= ? AND id < ? AND +{self.run_col}=? LIMIT -1) WHERE v NOT NULL")
+
+        def by_ids(pr: "Project", r: tuple[int, int, int]) -> tuple:
+            return pr._q(q, (r[1], r[2], run_id))[0]
+
+        rows = self._parallel(ranges, by_ids)
+        dirty: set[int] = set()
+        found: dict[int, Cell] = {}
+        for (b, _, _), (n, vmin, vmax, first, last) in zip(ranges, rows, strict=True):
+            if n and (first < lo + b * span or last >= lo + (b + 1) * span):
+                dirty.add(b)
+                dirty.update(range(max(0, (first - lo) // span), min(count - 1, (last - lo) // span) + 1))
+            elif n and math.isfinite(vmin) and math.isfinite(vmax):
+                found[b] = Cell(n, vmin, vmax, first, last)
+            elif n:
+                dirty.add(b)  # an 1e999 in hand-written JSON: read with the finite filter
+        for b in dirty:
+            c = self.cell(run_id, key, lo + b * span, lo + (b + 1) * span - 1, top, expr)
+            if c is None:
+                found.pop(b, None)
+            else:
+                found[b] = c
+        return sorted(found.items())
+
+    def _id_ranges(self, run_id: str, lo: int, span: int, count: int, top: int) -> list[tuple[int, int, int]] | None:
+        """(bucket, first id, id past the end) per bucket when the rows of the run with
+        ``id <= top`` look stored in step order, densely enough that a scan by id pays;
+        None: read by the step index."""
+        c = self.run_col
+        if not self._index_starts(c, "step"):
+            return None
+        starts = [r[0] for r in self._q(
+            f"WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < ?4) "
+            f"SELECT (SELECT id FROM metrics WHERE {c}=?1 AND step >= ?2 + i * ?3 AND id <= ?5 "
+            f"ORDER BY step, id LIMIT 1) FROM b", (run_id, lo, span, count, top))]
+        if not starts or starts[0] is None:
+            return None
+        bounds = [top + 1 if s is None else s for s in starts] + [top + 1]
+        if any(a > z for a, z in zip(bounds, bounds[1:], strict=False)):
+            return None  # steps out of id order across buckets
+        first = bounds[0]
+        if first - 1 > top - first + 1:
+            return None  # more rows before the run than in it: finding its first row costs too much
+        before = self._q(f"SELECT id FROM metrics WHERE id < ? AND +{c}=? ORDER BY id LIMIT 1", (first, run_id))
+        bounds[0] = before[0][0] if before else first
+        sample = sorted({i * (count - 1) // 15 for i in range(16)})
+        own = sum(self._q(f"SELECT count(*) FROM metrics WHERE {c}=? AND step BETWEEN ? AND ? AND id <= ?",
+                          (run_id, lo + b * span, lo + (b + 1) * span - 1, top))[0][0] for b in sample)
+        if sum(bounds[b + 1] - bounds[b] for b in sample) > 2 * own + 64:
+            return None  # other runs' rows in between: the index reads fewer rows
+        return [(b, bounds[b], bounds[b + 1]) for b in range(count) if bounds[b] < bounds[b + 1]]
+
+    def _parallel(self, items: list[T], fn: Callable[["Project", T], R]) -> list[R]:
+        """``[fn(connection, item) for item in items]``, on up to 8 read-only connections
+        (one thread each) working through contiguous slices."""
+        workers = max(1, min(8, os.cpu_count() or 1, len(items) // 64))
+        peers: list["Project"] = [self]
+        while len(peers) < workers and (peer := self._peer()) is not None:
+            peers.append(peer)
+        if len(peers) == 1:
+            return [fn(self, item) for item in items]
+        import threading
+
+        size = -(-len(items) // len(peers))
+        parts: list[list[R]] = [[] for _ in peers]
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                parts[i] = [fn(peers[i], item) for item in items[i * size:(i + 1) * size]]
+            except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(1, len(peers))]
+        try:
+            for t in threads:
+                t.start()
+            work(0)
+            for t in threads:
+                t.join()
+        finally:
+            for peer in peers[1:]:
+                peer.close()
+        if errors:
+            raise errors[0]
+        return [x for p in parts for x in p]
+
+    def new_rows(self, run_id: str, after_id: int, keys: list[str]) -> list[tuple]:
+        """Rows with id > ``after_id``: (id, step, number under each key or None...), exact."""
+        cols = ", ".join(self._shown(run_id, k) for k in keys) or "NULL"
+        q = f"SELECT id, step, {cols} FROM metrics WHERE id > ? AND +{self.run_col}=? ORDER BY id"
+        return [r[:2] + tuple(v if v is not None and -store_sql.MAX_REAL <= v <= store_sql.MAX_REAL else None
+                              for v in r[2:]) for r in self._q(q, (after_id, run_id))]
+
+    def key_stats(self, run_id: str, keys: list[str]) -> tuple[dict[str, tuple[int, Any, Any, Any]],
+                                                               int | None, int | None, int | None]:
+        """Per key (rows holding it, min, max, avg of its numbers) over the run's rows
+        holding any of ``keys``, with those rows' first and last step and newest id: one pass."""
+        vals = ", ".join(f"{self.value_expr(run_id, k)} AS v{i}, {store_sql.present_sql(k)} AS p{i}"
+                         for i, k in enumerate(keys))
+        fin = [f"CASE WHEN v{i} {FIN} THEN v{i} END" for i in range(len(keys))]
+        aggs = ", ".join(f"count(p{i}), min({f}), max({f}), avg({f})" for i, f in enumerate(fin))
+        anyv = " OR ".join(f"p{i} IS NOT NULL" for i in range(len(keys)))
+        row = self._q(f"SELECT {aggs}, min(step), max(step), max(id) FROM (SELECT step, id, {vals} FROM metrics "
+                      f"WHERE {self.run_col}=? LIMIT -1) WHERE {anyv}", (run_id,))[0]
+        stats = {k: tuple(row[4 * i:4 * i + 4]) for i, k in enumerate(keys)}
+        return stats, row[-3], row[-2], row[-1]
+
+    # -- whole rows: every metric of a run at once (the live workspace) ------------------
+    def _picking(self, make: Callable[[str, list[str]], tuple[str, list[Any]]],
+                 keys: list[str] | None, col: int = 2) -> list[tuple]:
+        """Rows of the query ``make(values, args)`` builds around the SQL ``values`` (column
+        ``col``) of each row: without ``keys`` the row's metrics; with ``keys`` the values of
+        those keys, as a JSON array (SQLite parses each row once, about a third cheaper than
+        decoding whole rows in Python) or, where a row is not valid JSON, a list from Python."""
+        if keys:
+            paths = [store_sql.json_path(k) for k in keys] * (2 if len(keys) == 1 else 1)  # one path: a scalar
+            sql, args = make(f"json_extract(CAST(metrics AS TEXT), {', '.join('?' * len(paths))})", paths)
+            try:
+                return self._q(sql, args)
+            except StoreError as exc:
+                if "malformed JSON" not in str(exc):
+                    raise
+        sql, args = make("metrics", [])
+        rows = self._q(sql, args)
+        if not keys:
+            return rows
+        out = []
+        for r in rows:
+            d = decode(r[col]) if r[col] is not None else None
+            out.append((*r[:col], None if d is None else [d.get(k) for k in keys], *r[col + 1:]))
+        return out
+
+    def run_counts(self, after_id: int = 0) -> dict[str, RunInfo]:
+        """Per run, what rows with id > ``after_id`` add: rows, last step, newest row id, and
+        that row's name and timestamp (all runs: :meth:`runs` by step, index seeks only)."""
+        c = self.run_col
+        if not after_id and self._index_starts(c):
+            out = {r.run_id: r for r in self.runs(counts=True, newest="step")}
+            for info in out.values():
+                info.last_update = info.last_update or ""
+            return out
+        if after_id:  # a rowid range: the planner would otherwise scan the whole (run, step) index
+            sql = (f"SELECT {c}, count(*), max(step), max(id) FROM (SELECT {c}, step, id FROM metrics "
+                   f"WHERE id > ? ORDER BY id) GROUP BY {c}")
+            args: tuple = (after_id,)
+        else:
+            sql, args = f"SELECT {c}, count(*), max(step), max(id) FROM metrics GROUP BY {c}", ()
+        out = {}
+        for rid, n, last_step, last_id in self._q(sql, args):
+            out[rid] = RunInfo(rid, "", n, last_step, "", last_id)
+        for info in out.values():
+            row = self._q("SELECT run_name, timestamp FROM metrics WHERE id=?", (info.last_id,))
+            if row:
+                info.name, info.last_update = row[0][0], row[0][1] or ""
+        return out
+
+    def rows_since(self, after_id: int, runs: list[str], into: dict[str, list[Raw]],
+                   keys: list[str] | None = None) -> dict[str, RunInfo]:
+        """What rows with id > ``after_id`` add per run (as :meth:`run_counts`), in one id range
+        scan that also appends the (id, step, values) rows of ``runs`` to ``into``, oldest first
+        (values: as :meth:`_picking` gives them)."""
+        c = self.run_col
+        marks = ",".join("?" * len(runs)) or "NULL"
+
+        def make(values: str, vargs: list[Any]) -> tuple[str, list[Any]]:
+            return (f"SELECT id, {c}, step, run_name, timestamp, CASE WHEN {c} IN ({marks}) THEN {values} END, "
+                    f"{c} IN ({marks}) FROM metrics WHERE id > ? ORDER BY id", [*runs, *vargs, *runs, after_id])
+
+        out: dict[str, RunInfo] = {}
+        for row_id, rid, step, name, stamp, values, shown in self._picking(make, keys if runs else None, 5):
+            info = out.get(rid)
+            if info is None:
+                out[rid] = RunInfo(rid, name, 1, step, stamp or "", row_id)
+            else:
+                info.rows += 1
+                info.last_step = step if info.last_step is None else max(info.last_step, step)
+                info.last_id, info.name, info.last_update = row_id, name, stamp or ""
+            if shown:
+                into.setdefault(rid, []).append((row_id, step, values))
+        return out
+
+    def rows_after(self, run_id: str, after_id: int, limit: int = -1, keys: list[str] | None = None) -> list[Raw]:
+        """(id, step, values) of the run's first ``limit`` rows (all: -1) with id > ``after_id``,
+        oldest first (an id range scan; values as :meth:`_picking` gives them)."""
+        def make(values: str, vargs: list[Any]) -> tuple[str, list[Any]]:
+            return (f"SELECT id, step, {values} FROM metrics WHERE id > ? AND +{self.run_col}=? ORDER BY id LIMIT ?",
+                    [*vargs, after_id, run_id, limit])
+
+        return self._picking(make, keys)
+
+    def run_rows(self, run_id: str, stride: int = 1, tail_step: int | None = None,
+                 upto_id: int | None = None, keys: list[str] | None = None) -> list[Raw]:
+        """(id, step, values) of the run's rows with id <= ``upto_id``, by step: with
+        ``stride`` > 1 only every ``stride``-th row (by id) below step ``tail_step``
+        (the (run, step) index reads no other row; values as :meth:`_picking` gives them)."""
+        where: list[str] = [f"{self.run_col}=?"]
+        args: list[Any] = [run_id]
+        if upto_id is not None:
+            where.append("id <= ?")
+            args.append(upto_id)
+        if stride > 1:
+            where.append("(id % ? = 0 OR step >= ?)")
+            args += [stride, tail_step if tail_step is not None else 0]
+
+        def make(values: str, vargs: list[Any]) -> tuple[str, list[Any]]:
+            return f"SELECT id, step, {values} FROM metrics WHERE {' AND '.join(where)} ORDER BY step, id", vargs + args
+
+        return self._picking(make, keys)
+
+    def tail_start_step(self, run_id: str, rows: int) -> int | None:
+        """The step of the run's ``rows``-th newest row by step (None when it has fewer)."""
+        got = self._q(f"SELECT step FROM metrics WHERE {self.run_col}=? ORDER BY step DESC LIMIT 1 OFFSET ?",
+                      (run_id, rows - 1))
+        return int(got[0][0]) if got else None
+
+    def sample(self, run_id: str, n: int = 20) -> list[Any]:
+        """The metrics of the run's first and last ``n`` rows by step (to learn its keys)."""
+        c = self.run_col
+        return [r[0] for r in self._q(
+            f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY step LIMIT ?) UNION ALL "
+            f"SELECT metrics FROM (SELECT metrics FROM metrics WHERE {c}=? ORDER BY step DESC LIMIT ?)",
+            (run_id, n, run_id, n))]
+
+    def newest(self, run_id: str, n: int) -> list[Any]:
+        """The metrics of the run's newest ``n`` rows (by step: the (run, step) index), newest first."""
+        return [r[0] for r in self._q(f"SELECT metrics FROM metrics WHERE {self.run_col}=? ORDER BY step DESC "
+                                      f"LIMIT ?", (run_id, n))]
 
 
 def open_project(name: str, path: Path) -> Project:

@@ -1,6 +1,6 @@
 """Reading results back from run directories (``summary.json``, the journal, ``config.json``, checkpoints).
 
-The journal is read with :func:`trackers.journal.read_records`, the one
+The journal is read with :func:`rundata.journal.read_records`, the one
 reader of ``metrics.jsonl``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from ktrack.keys import TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import number
 from ktrack.runfolder import RunFolder, read_json
-from trackers.journal import history, read_records
+from rundata.journal import LOG, SUMMARY, history, read_records
 
 def records(run_dir: Path) -> list[dict[str, Any]]:
     """Every complete record of the run's final history ([] when it has none or cannot be read)."""
@@ -29,7 +29,7 @@ def summary(run_dir: Path) -> dict[str, Any]:
     if data:
         return data
     for rec in reversed(records(run_dir)):
-        if rec.get("type") == "summary" and isinstance(rec.get("summary"), dict):
+        if rec.get("type") == SUMMARY and isinstance(rec.get("summary"), dict):
             return rec["summary"]
     return {}
 
@@ -75,7 +75,7 @@ def series(run_dir: Path, keys: tuple[str, ...] = TRAIN_LOSS_KEYS) -> list[tuple
     """``(step, value)`` of the first of ``keys`` each ``log`` record has, in file order."""
     points = []
     for rec in records(run_dir):
-        if rec["type"] != "log":
+        if rec["type"] != LOG:
             continue
         for key in keys:
             value = number(rec["metrics"].get(key))

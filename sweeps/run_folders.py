@@ -21,7 +21,8 @@ from ktrack.numbers import number
 from ktrack.runfolder import RunFolder
 from sweeps import results
 from sweeps.errors import SweepError
-from viewer.compare_render import (MARKERS, RunData, compare_text, diff_lines, differing, overlay_chart,  # noqa: F401
+from rundata.store import RunInfo
+from viewer.compare_render import (MARKERS, compare_text, diff_lines, differing, overlay_chart,  # noqa: F401
                                run_table, symbol_table)
 
 
@@ -46,7 +47,7 @@ def find_run(spec: str | os.PathLike[str], runs_dir: str | os.PathLike[str] = "r
     return found[0]
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> RunData:
+def load_run(run_dir: str | os.PathLike[str]) -> RunInfo:
     """Config, loss series, summary and duration of one run directory."""
     run_dir = Path(run_dir)
     recs = results.records(run_dir)
@@ -55,12 +56,12 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     time_s = number(summary.get("total_time_s"))
     if time_s is None and len(times) > 1:
         time_s = max(times) - min(times)
-    return RunData(name=run_dir.name, dir=run_dir, config=results.config(run_dir),
+    return RunInfo(run_dir.name, run_dir.name, dir=run_dir, config=results.config(run_dir),
                    train=results.series(run_dir, TRAIN_LOSS_KEYS), val=results.series(run_dir, VAL_LOSS_KEYS),
                    summary=summary, time_s=time_s)
 
 
-def load_runs(specs: list[str], runs_dir: str | os.PathLike[str] = "runs") -> list[RunData]:
+def load_runs(specs: list[str], runs_dir: str | os.PathLike[str] = "runs") -> list[RunInfo]:
     """:func:`load_run` for each of ``specs`` (see :func:`find_run`)."""
     return [load_run(find_run(spec, runs_dir)) for spec in specs]
 

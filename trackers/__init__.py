@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import kconf
+from rundata.histogram import Histogram
 from trackers import params
-from trackers.histogram import Histogram
 from trackers.run import NoOpRun, Run, Series
 from trackers.settings import add_arguments, detect_rank, run_settings
 

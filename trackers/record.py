@@ -25,8 +25,8 @@ from typing import Any
 
 from kconf.trackerspec import WANDB
 from ktrack.runfolder import RunFolder, read_json
+from rundata.journal import from_json, to_json
 from trackers.journal import write_json
-from trackers.values import from_json, to_json
 
 
 def json_safe(value: Any) -> Any:

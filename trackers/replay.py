@@ -32,12 +32,12 @@ from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.tensorboard_backend import log_dir
 from ktrack.names import check_project, check_run
 from ktrack.runfolder import CONFIG_JSON, JOURNAL, RunFolder
-from trackers.journal import ROW_TYPES, history, read_config, read_records
+from rundata.journal import ALERT, LOG, ROW_TYPES, SERIES, SUMMARY, SYSTEM, history, read_config, read_records
 from trackers.record import wandb_run_id
 from trackers.values import storable
 
 _HIDDEN = ("_step", "_runtime", "_timestamp", "trackers/step")
-_EXTRAS = ("system", "alert")
+_EXTRAS = (SYSTEM, ALERT)
 
 
 @dataclass
@@ -138,7 +138,7 @@ def _wandb_plan(run_dir: Path, meta: dict[str, Any], run_id: str) -> _Plan:
                 steps.add(row.get("trackers/step", row.get("_step")))
 
     def missing(rec: dict) -> dict:
-        if rec["type"] == "series":
+        if rec["type"] == SERIES:
             return {k: v for k, v in rec["metrics"].items() if (k, rec["step"]) not in series}
         return {} if rec["step"] in steps else rec["metrics"]
 
@@ -147,7 +147,7 @@ def _wandb_plan(run_dir: Path, meta: dict[str, Any], run_id: str) -> _Plan:
 
 def _extra(rec: dict[str, Any]) -> tuple[str, Any]:
     """A journaled system row or alert as the backend operation that sends it."""
-    if rec["type"] == "system":
+    if rec["type"] == SYSTEM:
         return "log_system", SystemRow(rec["time"], rec["step"] or 0, rec["metrics"])
     m = rec["metrics"]
     return "alert", Alert(m["title"], m.get("text", ""), m.get("level", "WARN"), rec["step"], rec["time"])
@@ -206,12 +206,12 @@ def replay(run_dir: str | Path, to: str) -> dict[str, int]:
     summary: dict[str, Any] = {}
     skipped = last_step = unstorable = 0
     for rec in records:
-        if rec["type"] == "summary":
+        if rec["type"] == SUMMARY:
             kept, left = storable(rec["summary"], limits)
             summary.update(kept)
             unstorable += len(left)
         elif rec["type"] in ROW_TYPES:
-            last_step = max(last_step, rec["step"]) if rec["type"] == "log" else last_step
+            last_step = max(last_step, rec["step"]) if rec["type"] == LOG else last_step
             kept, left = storable(rec["metrics"], limits)
             unstorable += len(left)
             if not kept:

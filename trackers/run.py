@@ -13,6 +13,17 @@ room; if there is still none, it writes the row straight to the journal
 Storage trouble in the run folder (a full disk) never stops the trackers:
 one warning says what is missing from the folder, and :meth:`Run.finish`
 never raises.
+
+Besides metric rows a run carries system metrics (GPU samples, its own or
+every node's in a multi-node job) and alerts (rules checked on each row and
+sample; journaled, printed once, sent to each tracker with an alert channel).
+
+File layout: :class:`Run` -- its public API (``log``, ``summary``,
+``log_system``, ``alert``, ``follow_nodes``, ``stop_requested``, ``finish``),
+internals (finishing, the hand-off queue, the writer thread's loop), then the
+writer thread's steps, each of which journals and returns what the backends
+get (rows, system rows, alerts, the nodes' samples, summary); then the
+process-exit hook that finishes every live run.
 """
 
 from __future__ import annotations
@@ -24,18 +35,21 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kconf.trackerspec import TRACKIO
+from ktrack import messages
+from ktrack.numbers import number
 from trackers import backends as _backends
 from trackers import provenance
 from trackers._warn import warn
-from trackers.alerts import AlertMonitor
-from trackers.backends import Context, Row
+from trackers.alerts import AlertMonitor, make_alert
+from trackers.backends import Alert, Context, Row, SystemRow
 from trackers.backends.worker import Worker
-from trackers.channels import Outgoing, RunChannels
 from trackers.console import Capture
 from ktrack.runfolder import JOURNAL, RunFolder
-from trackers.journal import ROW_TYPES, Journal, logged_keys, write_json
+from rundata.journal import ALERT, ROW_TYPES, SYSTEM, logged_keys
+from trackers.journal import Journal, write_json
 from trackers.noop import NoOpRun
 from trackers.record import RunRecord, json_safe, wandb_run_id
 from trackers.run_lock import RunLock
@@ -44,14 +58,19 @@ from trackers.settings import RunSettings
 from trackers.signals import FinishOnSignal
 from trackers.values import check_key, check_metrics, check_step, next_step, plain
 
+if TYPE_CHECKING:
+    from trackers.gpu_metrics import GpuMetrics
+    from trackers.nodes import NodeTail, NodeWriter
 
 __all__ = ["NoOpRun", "Run", "Series"]
 
 #: Longest sleep of an idle writer: a row that slipped past the wake-up waits at most this long.
 _IDLE_WAIT = 1.0
+#: What the writer hands to the backends once the journal has it: (operation, payload).
+Outgoing = tuple[str, Any]
 
 
-class Run(RunChannels):
+class Run:
     """One experiment run; create it with :func:`trackers.init`.
 
     Raises :class:`trackers.run_lock.RunInUse` (a ValueError) when another
@@ -133,9 +152,9 @@ class Run(RunChannels):
         self._plan_backend_ids()
         self._write_config()
         self.alerts = AlertMonitor(settings.alerts)
-        self.gpu = None
-        self.nodes = None
-        self.node_writer = None
+        self.gpu: GpuMetrics | None = None
+        self.nodes: NodeTail | None = None  # every node's GPU samples (a multi-node job's rank 0)
+        self.node_writer: NodeWriter | None = None
         if settings.log_gpu or gpu_sampler is not None:
             from trackers.gpu_metrics import GpuMetrics
 
@@ -188,6 +207,31 @@ class Run(RunChannels):
         """Record final single values (best_val_loss, total_time_s, ...); written to summary.json."""
         values = check_metrics(values)
         self._put(("summary", None, time.time(), values))
+
+    def log_system(self, metrics: dict[str, Any], timestamp: float | None = None) -> None:
+        """Record hardware metrics (numbers; ``gpu/<field>``, ``gpu<N>/<field>``) in each tracker's
+        system-metrics place, sampled at ``timestamp`` (default now)."""
+        self._put(("system", max(self.step, 0), time.time() if timestamp is None else float(timestamp),
+                   check_metrics(metrics)))
+
+    def alert(self, title: str, text: str, level: str = "WARN") -> None:
+        """Send an alert (printed once, journaled, to each tracker's alerts); ``level`` INFO/WARN/ERROR."""
+        self._put(("alert", None, time.time(), make_alert(title, text, level, max(self.step, 0))))
+
+    def follow_nodes(self, tail: NodeTail, local: NodeWriter | None = None) -> None:
+        """Take every node's GPU samples from ``tail`` (a multi-node job's rank 0; see :mod:`trackers.nodes`).
+
+        ``local`` is this node's own writer: :meth:`finish` closes it before the
+        tail's last read, so this node's record ends cleanly even when the run
+        finishes on a signal.
+        """
+        self.node_writer = local
+        self.nodes = tail
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once an alert rule configured to stop training has fired; check it each iteration."""
+        return self.alerts.stop_reason is not None
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.summary({check_key(key): value})
@@ -405,6 +449,77 @@ class Run(RunChannels):
         self._summary.update(values)
         self.journal.write_summary(values, t)
         return [("summary", values)]
+
+    # -- writer thread: each method journals, then returns what the backends get ----------
+    def _fan_out(self, op: str, payload: Any) -> None:
+        for w in self.workers:
+            if op in ("log", "summary") or hasattr(w.backend, op):
+                w.put(op, payload)
+
+    def _system_row(self, step: int, t: float, values: dict[str, Any]) -> list[Outgoing]:
+        numbers = {k: n for k, v in values.items() if (n := number(v)) is not None}
+        if not numbers:
+            return []
+        self.journal.write(SYSTEM, step, t, numbers)
+        return [("log_system", SystemRow(t, step, numbers))]
+
+    def _emit_alert(self, alert: Alert) -> Outgoing:
+        """Journal and print once (Trackio prints the alerts it gets itself)."""
+        self.journal.write(ALERT, alert.step, alert.time,
+                           {"title": alert.title, "text": alert.text, "level": alert.level})
+        if not any(w.name == TRACKIO and w.enabled for w in self.workers):
+            messages.warn("trackers", f"{alert.title}: {alert.text}", key=f"alert-{id(self)}-{alert.title}")
+        return ("alert", alert)
+
+    def _check_row(self, step: int, values: dict[str, Any]) -> list[Outgoing]:
+        return [self._emit_alert(alert) for alert in self.alerts.check_row(step, values)]
+
+    def _poll_nodes(self, final: bool = False) -> list[Outgoing]:
+        """System rows of every node's new GPU samples, and an alert for each node gone quiet (or back)."""
+        if self.nodes is None:
+            return []
+        try:
+            rows, events = self.nodes.poll(final=final)
+        except Exception as exc:  # noqa: BLE001 - a bad node file must not stop the writer
+            messages.warn("trackers", f"could not read the nodes' GPU files ({type(exc).__name__}: {exc})",
+                          key=f"nodes-{id(self)}")
+            return []
+        out: list[Outgoing] = []
+        for t, metrics in rows:
+            out += self._system_row(max(self.step, 0), t, metrics)
+        step = max(self.step, 0)
+        return out + [self._emit_alert(make_alert(title, text, "WARN" if title == "node quiet" else "INFO", step))
+                      for title, text in events]
+
+    def _last_of_nodes(self, t: float) -> list[Outgoing]:
+        """The nodes' last rows, the quiet ones, and the job's totals in the summary; the tail is then closed."""
+        out = self._poll_nodes(final=True)
+        if self.nodes is None:
+            return out
+        totals = self.nodes.summary()
+        self.nodes.close()
+        self.nodes = None
+        return out + self._summary_item(totals, t)
+
+    def _poll_gpu(self) -> list[Outgoing]:
+        """A system row (and throttle alerts) when the GPU sampler has new samples; every node's rows."""
+        if self.nodes is not None:
+            return self._poll_nodes()
+        if self.gpu is None:
+            return []
+        from trackers.gpu_metrics import numeric_metrics
+
+        try:
+            samples = self.gpu.new_samples()
+            if not samples:
+                return []
+            t = max(s.timestamp for s in samples)
+            out = self._system_row(max(self.step, 0), t, numeric_metrics(samples))
+            return out + [self._emit_alert(alert) for alert in self.alerts.check_gpus(samples, self.step)]
+        except Exception as exc:  # noqa: BLE001 - a bad GPU reading must not stop the writer
+            messages.warn("trackers", f"could not record GPU metrics ({type(exc).__name__}: {exc})",
+                          key=f"gpu-{id(self)}")
+            return []
 
     def _not_journaled(self, kind: str, step: int, values: dict[str, Any]) -> dict[str, Any]:
         """A resumed run: drop the keys the journal already has at this step (sent before the restart)."""

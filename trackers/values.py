@@ -18,10 +18,10 @@ import numbers
 import sys
 from typing import Any, NamedTuple
 
-from trackers.histogram import Histogram
+from ktrack.messages import shown
+from rundata.histogram import Histogram
+from rundata.journal import MAX_STEP
 
-#: The largest step: SQLite's INTEGER (Trackio), W&B's and TensorBoard's step fields are signed 64-bit.
-MAX_STEP = 2**63 - 1
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 #: The largest finite float32: TensorBoard keeps every scalar as one.
 FLOAT32_MAX = 3.4028234663852886e38
@@ -34,15 +34,6 @@ class Limits(NamedTuple):
     int_min: int
     int_max: int
     float_max: float = math.inf
-
-
-def shown(value: Any, width: int = 40) -> str:
-    """``repr(value)`` cut to ``width`` characters; an integer too long for ``repr`` by its size."""
-    try:
-        text = repr(value)
-    except ValueError:  # more digits than Python converts to text (sys.get_int_max_str_digits)
-        return f"an integer of {value.bit_length()} bits"
-    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def check_key(key: Any) -> str:
@@ -195,25 +186,6 @@ def storable(metrics: dict[str, Any], limits: Limits | None) -> tuple[dict[str, 
     if not left:
         return metrics, left
     return {k: v for k, v in metrics.items() if k not in left}, left
-
-
-def to_json(value: Any) -> Any:
-    """Non-finite floats as the strings ``NaN``/``Infinity``/``-Infinity`` (what float() reads back);
-    a :class:`Histogram` as its ``as_json()`` dict."""
-    if isinstance(value, Histogram):
-        return value.as_json()
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return value
-
-
-def from_json(value: Any) -> Any:
-    """Inverse of :func:`to_json`."""
-    if isinstance(value, dict):
-        return Histogram.from_json(value) or value
-    if value in ("NaN", "Infinity", "-Infinity"):
-        return float(value)
-    return value
 
 
 def is_number(value: Any) -> bool:

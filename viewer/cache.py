@@ -2,7 +2,7 @@
 
 Per (database path, run id, chart metric) one JSON file under
 ``$XDG_CACHE_HOME/ktrack/viewer/`` (default ``~/.cache/ktrack/viewer``) holds
-the state of a :class:`viewer.live_series.LiveSeries` (step buckets, raw tail for
+the state of a :class:`viewer.series.LiveSeries` (step buckets, raw tail for
 the zoom levels, latest lr/sparsity, exact views already drawn) plus the
 highest row id folded in, and the roles (which key is the loss, lr...) found
 for that state.  The next call restores it and reads only rows with a larger
@@ -27,7 +27,7 @@ from typing import Any
 
 from viewer import keys as key_names
 from viewer.model import Roles, resolve_roles
-from viewer.live_series import LiveSeries
+from viewer.series import LiveSeries
 from rundata.store import Project, RunInfo
 
 VERSION = 3

@@ -1,18 +1,17 @@
-"""Text charts: the 10x50 ``*`` chart of ``--once`` and braille charts for live mode."""
+"""Text charts, the viewer's one renderer of them: the 10x50 ``*`` chart of ``--once``
+and the braille charts of the live screens (the workspace's chart cells, ``--gpu``).
+
+Layout: row placement and labels of the ``--once`` chart (``star_row``,
+``label_format``, ``chart_labels``, ``star_lines``, ``star_chart``), then the
+braille charts (``braille_bits``, ``braille_chart``).  Columns come from
+:mod:`viewer.buckets`.
+"""
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from viewer.columns import Column, bucket_points  # noqa: F401 - the names callers import from here
-
-
-def _row(v: float, vmin: float, vmax: float, rows: int) -> int:
-    """Row index from the top (0) for value ``v`` (halves keep +-1e308 ranges finite)."""
-    span = vmax / 2 - vmin / 2
-    if not span > 0:
-        return rows - 1
-    r = int(round((vmax / 2 - v / 2) / span * (rows - 1)))
-    return min(rows - 1, max(0, r))
+from viewer.buckets import Column
 
 
 def star_row(v: float, vmin: float, vmax: float, rows: int) -> int:
@@ -74,55 +73,57 @@ def star_chart(cols: list[Column | None], vmin: float, vmax: float,
     return star_lines(rows, chart_labels(vmin, vmax, height), fmt, width)
 
 
-_DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+# One braille character per 2x4 dots: the bit of each dot, by dot row (0..3) and column (0..1).
+_DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+BRAILLE = [chr(0x2800 + b) if b else " " for b in range(256)]  # dot bits -> character (none: a space)
+
+
+def braille_bits(cols: list[Column | None], vmin: float, vmax: float, width: int, height: int) -> Any:
+    """The dot bits (0..255 per character cell) of a ``width`` x ``height`` braille chart
+    of ``2 * width`` columns, as an ``height`` x ``width`` numpy array.
+
+    Each column is drawn as a vertical stroke from its min to its max, joined to
+    the previous column so the trace is a line; empty columns between two drawn
+    ones are interpolated from their samples, so sparse points join.  Several
+    runs' bits can be OR-ed into one overlaid chart.  numpy is imported here, not
+    with the module: ``--once`` draws star charts only.
+    """
+    import numpy as np
+
+    n = 2 * width
+    lo, hi, sample = (np.full(n, np.nan) for _ in range(3))
+    for x, c in enumerate(cols[:n]):
+        if c is not None:
+            lo[x], hi[x], sample[x] = c
+    known = np.flatnonzero(~np.isnan(lo))
+    if known.size >= 2:
+        inner = np.arange(known[0], known[-1] + 1)
+        gap = inner[np.isnan(lo[inner])]
+        v = np.interp(gap, known, sample[known])
+        lo[gap] = hi[gap] = sample[gap] = v
+    dots = height * 4
+    span = vmax / 2 - vmin / 2  # halves keep +-1e308 ranges finite
+
+    def row(v: Any) -> Any:  # dot row from the top (0) of each value
+        if not span > 0:
+            return np.full(v.shape, dots - 1)
+        with np.errstate(invalid="ignore"):
+            r = np.round((vmax / 2 - v / 2) / span * (dots - 1))
+        return np.clip(np.nan_to_num(r, nan=dots - 1), 0, dots - 1).astype(np.int64)
+
+    have = ~np.isnan(lo)
+    top, bot, last = row(hi), row(lo), row(sample)
+    prev = np.r_[-1, last[:-1]]
+    joined = have & np.r_[False, have[:-1]]
+    top = np.where(joined, np.minimum(top, prev), top)
+    bot = np.where(joined, np.maximum(bot, prev), bot)
+    ys = np.arange(dots)[:, None]
+    mask = (ys >= top) & (ys <= bot) & have
+    return (mask.reshape(height, 4, width, 2) * np.array(_DOT_BITS)[None, :, None, :]).sum(axis=(1, 3))
 
 
 def braille_chart(cols: list[Column | None], vmin: float, vmax: float,
                   width: int, height: int) -> list[str]:
-    """A ``width`` x ``height`` character braille chart (2x4 dots per cell).
-
-    ``cols`` has ``2 * width`` entries; each is drawn as a vertical stroke from
-    its min to its max, joined to the previous column so the trace is a line.
-    """
-    cells = braille_cells(cols, vmin, vmax, width, height)
-    return ["".join(chr(0x2800 + c) if c else " " for c in row) for row in cells]
-
-
-def braille_cells(cols: list[Column | None], vmin: float, vmax: float,
-                  width: int, height: int) -> list[list[int]]:
-    """The dot bits (0..255 per character cell) of :func:`braille_chart`, row by row;
-    several runs' cells can be OR-ed into one overlaid chart."""
-    dots_h = height * 4
-    cells = [[0] * width for _ in range(height)]
-    prev: int | None = None
-    cols = _fill_gaps(cols[: 2 * width])
-    for x, col in enumerate(cols):
-        if col is None:
-            prev = None
-            continue
-        top = _row(col[1], vmin, vmax, dots_h)
-        bot = _row(col[0], vmin, vmax, dots_h)
-        last = _row(col[2], vmin, vmax, dots_h)
-        if prev is not None:
-            top, bot = min(top, prev), max(bot, prev)
-        row_bits = _DOTS
-        half = x % 2
-        cx = x // 2
-        for y in range(top, bot + 1):
-            cells[y >> 2][cx] |= row_bits[y & 3][half]
-        prev = last
-    return cells
-
-
-def _fill_gaps(cols: list[Column | None]) -> list[Column | None]:
-    """Interpolate empty columns between two drawn ones, so sparse points join."""
-    known = [i for i, c in enumerate(cols) if c is not None]
-    out = list(cols)
-    for a, b in zip(known, known[1:], strict=False):
-        ca, cb = cols[a], cols[b]
-        assert ca is not None and cb is not None
-        va, vb = ca[2], cb[2]
-        for i in range(a + 1, b):
-            v = va + (vb - va) * (i - a) / (b - a)
-            out[i] = (v, v, v)
-    return out
+    """A ``width`` x ``height`` character braille chart (2x4 dots per cell) of ``2 * width``
+    columns, one string per row (:func:`braille_bits` draws it)."""
+    return ["".join(map(BRAILLE.__getitem__, r)) for r in braille_bits(cols, vmin, vmax, width, height).tolist()]

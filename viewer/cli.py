@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _journals(args: argparse.Namespace, names: set[str]) -> list[Project]:
-    from viewer.store_journal import journal_projects
+    from rundata.journal_project import journal_projects
 
     return list(journal_projects(Path(args.runs).expanduser(), names))
 
@@ -108,7 +108,7 @@ def _journals(args: argparse.Namespace, names: set[str]) -> list[Project]:
 def _with_twin(args: argparse.Namespace, pr: Project) -> Project:
     """``pr`` with its journal-only runs attached (``Project.twin``), so that every view shows
     a project's runs together whatever they were tracked to."""
-    from viewer.store_journal import journal_twin
+    from rundata.journal_project import journal_twin
 
     pr.twin = journal_twin(Path(args.runs).expanduser(), pr)
     return pr
@@ -221,7 +221,7 @@ def list_data(projects: list[Project]) -> list[dict[str, Any]]:
             continue
         finally:
             pr.close()
-        entry["runs"] = [{"run": r.name, "run_id": r.run_id, "steps": r.steps, "last_step": r.last_step,
+        entry["runs"] = [{"run": r.name, "run_id": r.run_id, "steps": r.rows, "last_step": r.last_step,
                           "last_update": r.last_update} for r in runs]
     return out
 

@@ -1,6 +1,6 @@
 """Runs side by side: which Kconfig symbols differ, a table, overlaid loss curves.
 
-Pure rendering over :class:`RunData`, shared by ``trackio-view --compare``
+Pure rendering over :class:`RunInfo`, shared by ``trackio-view --compare``
 (runs read from Trackio) and ``python -m sweeps compare`` (runs read from run
 directories). The symbol diff comes first because it is what explains the
 curves; ``TRACKER_RUN_NAME`` always differs and is left out.
@@ -9,60 +9,21 @@ curves; ``TRACKER_RUN_NAME`` always differs and is left out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kconf.diff import LEFT_OUT, changed_symbols, diffconfig, format_value
-from ktrack.numbers import as_text, number
+from ktrack.numbers import as_text
+from rundata.store import RunInfo
 
 
 MARKERS = "*o+x#@%&"
-
-
-@dataclass
-class RunData:
-    """What the comparison needs from one run directory."""
-
-    name: str
-    dir: Path
-    config: dict[str, Any]
-    train: list[tuple[int, float]] = field(default_factory=list)
-    val: list[tuple[int, float]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    time_s: float | None = None
-
-    @property
-    def loss(self) -> list[tuple[int, float]]:
-        """The curve drawn: train loss, else validation loss."""
-        return self.train or self.val
-
-    @property
-    def steps(self) -> int | None:
-        """The last logged step."""
-        last = [s for s, _ in self.train[-1:] + self.val[-1:]]
-        return max(last) if last else None
-
-    @property
-    def latest(self) -> float | None:
-        """The last value of the drawn loss."""
-        return self.loss[-1][1] if self.loss else None
-
-    @property
-    def best(self) -> float | None:
-        """``best_val_loss`` of the summary, else the lowest validation (or train) loss."""
-        value = number(self.summary.get("best_val_loss"), finite=True)
-        if value is not None:
-            return value
-        finite = [v for _, v in (self.val or self.train) if math.isfinite(v)]
-        return min(finite) if finite else None
 
 
 def _strip(config: dict[str, Any]) -> dict[str, Any]:
     return {k.removeprefix("CONFIG_"): v for k, v in config.items() if k.removeprefix("CONFIG_") not in LEFT_OUT}
 
 
-def differing(runs: list[RunData]) -> list[str]:
+def differing(runs: list[RunInfo]) -> list[str]:
     """Kconfig symbols (no ``CONFIG_``) whose values are not the same in every run."""
     names: set[str] = set()
     configs = [_strip(r.config) for r in runs]
@@ -93,7 +54,7 @@ def _value(value: Any) -> str:
     return as_text(value) if isinstance(value, float) else format_value(value)
 
 
-def symbol_table(runs: list[RunData]) -> list[str]:
+def symbol_table(runs: list[RunInfo]) -> list[str]:
     """The 'Kconfig symbols that differ' section: one row per symbol, one column per run."""
     names = differing(runs)
     if not names:
@@ -104,7 +65,7 @@ def symbol_table(runs: list[RunData]) -> list[str]:
     return [f"Kconfig symbols that differ ({len(names)}):", *("  " + line for line in table)]
 
 
-def summary_table(runs: list[RunData]) -> list[str]:
+def summary_table(runs: list[RunInfo]) -> list[str]:
     """The runs' end-of-run values, counted apart from the Kconfig symbols: one row per key,
     one column per run, numbers in 6 significant digits."""
     names = sorted({k for r in runs for k in r.summary})
@@ -115,22 +76,23 @@ def summary_table(runs: list[RunData]) -> list[str]:
     return [f"Summary values ({len(names)}):", *("  " + line for line in table)]
 
 
-def run_table(runs: list[RunData]) -> list[str]:
+def run_table(runs: list[RunInfo]) -> list[str]:
     """One row per run: marker, steps, latest loss, best loss, time."""
-    rows = [[f"{MARKERS[i % len(MARKERS)]} {r.name}", str(r.steps) if r.steps is not None else "N/A",
+    rows = [[f"{MARKERS[i % len(MARKERS)]} {r.name}",
+             str(r.curve_last_step) if r.curve_last_step is not None else "N/A",
              _fmt(r.latest), _fmt(r.best), "N/A" if r.time_s is None else f"{r.time_s:.1f}s"]
             for i, r in enumerate(runs)]
     return ["  " + line for line in _table(["run", "steps", "latest loss", "best loss", "time"], rows)]
 
 
-def overlay_chart(runs: list[RunData], width: int = 60, height: int = 12) -> list[str]:
+def overlay_chart(runs: list[RunInfo], width: int = 60, height: int = 12) -> list[str]:
     """Loss curves of ``runs`` on shared axes, one marker per run (``*``, ``o``, ``+``, ...).
 
     Steps map to columns over the union of step ranges; each run's value in a
     column is its last point there. The layout follows ``trackio-view
     --once``: 7-wide y labels, ``|``, and a ``+---`` base; step range below.
     """
-    curves = [[(s, v) for s, v in r.loss if math.isfinite(v)] for r in runs]
+    curves = [[(s, v) for s, v in r.curve if math.isfinite(v)] for r in runs]
     values = [v for c in curves for _, v in c]
     if not values:
         return ["(no loss values logged yet)"]
@@ -155,16 +117,16 @@ def overlay_chart(runs: list[RunData], width: int = 60, height: int = 12) -> lis
     return lines
 
 
-def compare_data(runs: list[RunData]) -> dict[str, Any]:
+def compare_data(runs: list[RunInfo]) -> dict[str, Any]:
     """The ``--compare --json`` document's numbers: the differing symbols (one value per run,
     None where unset) and per run the table's steps, latest and best loss and time."""
     configs = [_strip(r.config) for r in runs]
     return {"differing": {n: [c.get(n) for c in configs] for n in differing(runs)},
-            "runs": [{"run": r.name, "steps": r.steps, "latest_loss": r.latest, "best_loss": r.best,
+            "runs": [{"run": r.name, "steps": r.curve_last_step, "latest_loss": r.latest, "best_loss": r.best,
                       "time_s": r.time_s} for r in runs]}
 
 
-def compare_text(runs: list[RunData], width: int = 60, height: int = 12) -> str:
+def compare_text(runs: list[RunInfo], width: int = 60, height: int = 12) -> str:
     """The whole comparison: symbol diff first, then the run table, then the overlaid loss chart."""
     if not runs:
         raise ValueError("compare needs at least one run")

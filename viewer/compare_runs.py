@@ -3,7 +3,8 @@
 The text itself (the Kconfig symbols that differ -- first --, the run table,
 the overlaid loss chart with one marker per run and a legend line) comes from
 :mod:`viewer.compare_render`, which ``python -m sweeps compare`` shares for
-run directories; this module only turns a project's runs into its ``RunData``: the logged config from Trackio's
+run directories; this module only reads a project's runs into
+:class:`rundata.store.RunInfo` records: the logged config from Trackio's
 ``configs`` table, and a loss curve from each run's summary (the persistent
 cache, so a million-step run costs a few index seeks).  The curve is each
 summary bucket's minimum at its first step followed by the exact raw tail,
@@ -15,9 +16,8 @@ from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
-from viewer import compare_render
 from viewer.model import NoMetric, resolve_roles
-from viewer.live_series import LiveSeries
+from viewer.series import LiveSeries
 from viewer.series import Series
 from rundata.store import Project, RunInfo
 
@@ -77,8 +77,8 @@ def pick_runs(project: Project, wanted: list[str]) -> list[tuple[Project, RunInf
 
 
 def run_data(runs: list[tuple[Project, RunInfo]], metric: str | None = None,
-             use_cache: bool = True) -> list[compare_render.RunData]:
-    """One :class:`viewer.compare_render.RunData` per (project, run) (duplicate names get their id);
+             use_cache: bool = True) -> list[RunInfo]:
+    """One :class:`rundata.store.RunInfo` to compare per (project, run) (duplicate names get their id);
     call inside the projects' ``snapshot()``."""
     from viewer.cache import load_series
 
@@ -90,14 +90,13 @@ def run_data(runs: list[tuple[Project, RunInfo]], metric: str | None = None,
         except NoMetric:
             s = None
         label = r.name if names.count(r.name) == 1 else f"{r.name} ({r.run_id})"
-        out.append(compare_render.RunData(name=label, dir=pr.path, config=run_config(pr, r),
-                                          train=curve(s.metric) if s is not None else [],
-                                          time_s=duration_s(pr, r)))
+        out.append(RunInfo(r.run_id, label, dir=pr.path, config=run_config(pr, r),
+                           train=curve(s.metric) if s is not None else [], time_s=duration_s(pr, r)))
     return out
 
 
 def compare_runs(project: Project, wanted: list[str], metric: str | None = None,
-                 use_cache: bool = True) -> list[compare_render.RunData]:
+                 use_cache: bool = True) -> list[RunInfo]:
     """The runs of ``trackio-view --compare RUN... --once`` (and its ``--json``), read in one
     snapshot of the project (and one of its journal twin)."""
     with ExitStack() as stack:

@@ -21,8 +21,3 @@ def pick(role: str, present: set[str] | list[str]) -> str | None:
     return next((key for key in ALIASES[role] if key in have), None)
 
 
-def json_path(key: str) -> str:
-    """SQLite JSON path for a top-level key (kept for callers; see ``rundata.store_sql``)."""
-    from rundata.store_sql import json_path as path
-
-    return path(key)

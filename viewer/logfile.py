@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from viewer.chart import HEIGHT, chart_labels, star_row
-from viewer.columns import bucket_points
+from viewer.buckets import bucket_points
 from viewer.model import ZOOM_LABELS, ZOOM_POINTS, NoMetric
 
 WIDTH = 50

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from viewer import keys
-from viewer.columns import Column
+from viewer.buckets import Column
 from rundata.store import Project, RunInfo, StoreError
 
 ZOOM_POINTS: tuple[int | None, ...] = (None, 500, 200, 100, 50)
 ZOOM_LABELS: tuple[str, ...] = ("All data", "Last 500", "Last 200", "Last 100", "Last 50")
+TAIL = max(n for n in ZOOM_POINTS if n)  # newest points every series keeps: the longest zoom window
 
 
 class NoMetric(StoreError):

@@ -121,5 +121,3 @@ def message_block(project: Project, zoom: int, message: str) -> str:
     """A block for a project without a chart (all-projects mode): the header and one line."""
     return "\n".join(header(project.name, zoom) + [printable(message)])
 
-
-no_metric_block = message_block

@@ -11,12 +11,13 @@ The series interface of ``--once``, ``--compare`` and the persistent cache
   ``state()`` / ``SeriesSet(..., state=...)`` (de)serialise it.
 * :class:`Series` -- one key: ``latest``, ``first``, ``count``, ``tail_points(n)``,
   ``step_range()``, ``view(zoom, width)`` (exact, the ``--once`` numbers).
-* :class:`viewer.live_series.LiveSeries` -- a SeriesSet of a run's loss
-  (``Roles.metric``), lr and sparsity.
+* :class:`LiveSeries` -- a SeriesSet of a run's loss (``Roles.metric``), lr and
+  sparsity.
 
-A series keeps at most ``K`` fixed-span step buckets (:class:`Cell`) and the
-newest ``TAIL`` points; new points fold into the buckets, halving the
-resolution when the steps outgrow them, so memory stays bounded whatever
+A series keeps at most ``K`` fixed-span step buckets (:class:`Cell` each;
+:class:`viewer.buckets.StepBuckets` places the steps) and the newest ``TAIL``
+points; new points fold into the buckets, halving the resolution when the
+steps outgrow them, so memory stays bounded whatever
 the run length.  A point before the first bucket, or a replaced file,
 rebuilds the series from SQL.
 """
@@ -27,13 +28,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from viewer.columns import Column, bucket_points, column_ranges
-from viewer.model import ZOOM_POINTS, View
-from rundata.store import Cell, Project, RunInfo
-from rundata.store_series import pack_cells, unpack_cells
+from viewer.buckets import Column, StepBuckets, bucket_points, column_ranges
+from viewer.model import TAIL, ZOOM_POINTS, Roles, View
+from rundata.store import Cell, Project, RunInfo, pack_cells, unpack_cells
 
 K = 4096
-TAIL = max(n for n in ZOOM_POINTS if n)
 Point = tuple[int, float, int]  # step, value, row id
 
 
@@ -45,17 +44,16 @@ def merge(a: Cell | None, c: Cell | None) -> Cell | None:
                 max(a.last, c.last))
 
 
-class Series:
-    """One numeric metric of one run: step buckets and the newest points."""
+class Series(StepBuckets):
+    """One numeric metric of one run: step buckets (of :class:`Cell`) and the newest points."""
 
     def __init__(self, owner: "SeriesSet", key: str, light: bool = False) -> None:
+        super().__init__(0 if light else owner.k)
         self.owner, self.key, self.light = owner, key, light
-        self.k = 0 if light else owner.k
         self._reset()
 
     def _reset(self) -> None:
-        self.lo: int | None = None
-        self.span = 1
+        self.lo, self.span = None, 1
         self._b: list[Cell | None] | None = [None] * self.k
         self._packed: str | None = None  # buckets restored but not decoded yet
         self.tail: deque[Point] = deque(maxlen=1 if self.light else TAIL)
@@ -89,9 +87,9 @@ class Series:
         lo, hi, top = pr.step_range(rid)
         if lo is None or hi is None:
             return
-        self.lo, self.span = lo, max(1, -(-(hi - lo + 1) // self.k))
+        count = self.fit(lo, hi)
         # the parallel connections see no row this snapshot does not (id <= top)
-        for b, cell in pr.cells(rid, self.key, lo, self.span, -(-(hi - lo + 1) // self.span), max_id=top):
+        for b, cell in pr.cells(rid, self.key, lo, self.span, count, max_id=top):
             self.b[b] = cell
             self.count += cell.n
         used = [c for c in self.b if c is not None]
@@ -147,18 +145,15 @@ class Series:
         self._add_tail((step, v, rid))
         if self.light:
             return True
-        if self.lo is None:
-            self.lo = step
-        if step < self.lo:
+        if not self.make_room(step, step):
             return False
-        idx = (step - self.lo) // self.span
-        b = self.b
-        while idx >= self.k:  # grow: merge neighbouring buckets, double the span
-            b = self.b = [merge(b[i], b[i + 1]) for i in range(0, self.k, 2)] + [None] * (self.k // 2)
-            self.span *= 2
-            idx = (step - self.lo) // self.span
-        b[idx] = merge(b[idx], Cell(1, v, v, step, step))
+        idx = self.bucket(step)
+        self.b[idx] = merge(self.b[idx], Cell(1, v, v, step, step))
         return True
+
+    def _halve(self) -> None:
+        b = self.b
+        self.b = [merge(b[i], b[i + 1]) for i in range(0, self.k, 2)] + [None] * (self.k // 2)
 
     def _add_tail(self, pt: Point) -> None:
         tail = self.tail
@@ -201,12 +196,12 @@ class Series:
             acc: Cell | None = None
             if self.lo is None:
                 continue
-            for f in range(max(0, (a - self.lo) // self.span), min(self.k - 1, (z - self.lo) // self.span) + 1):
+            for f in self.covering(a, z):
                 cell = b[f]
                 if cell is None:
                     continue
                 if not (a <= cell.first and cell.last <= z):
-                    bs = self.lo + f * self.span
+                    bs = self.start(f)
                     expr = expr or pr.value_expr(rid, self.key)
                     cell = pr.cell(rid, self.key, max(a, bs), min(z, bs + self.span - 1), expr=expr)
                 acc = merge(acc, cell)
@@ -258,8 +253,7 @@ class Series:
         """The narrowest step range inside ``where`` whose bucket has ``value`` as its min
         (``field`` 1) or max (2): where to read that number exactly."""
         if self.lo is not None:
-            for f in range(max(0, (where.first - self.lo) // self.span),
-                           min(self.k - 1, (where.last - self.lo) // self.span) + 1):
+            for f in self.covering(where.first, where.last):
                 cell = self.b[f]
                 if cell is not None and cell[field] == value:
                     return max(where.first, cell.first), min(where.last, cell.last)
@@ -350,3 +344,38 @@ class SeriesSet:
         for s in which:
             s.build()
             self.rebuilds += 1
+
+
+class LiveSeries(SeriesSet):
+    """A run's chart metric (bucketed) with its latest lr and sparsity."""
+
+    def __init__(self, project: Project, run: RunInfo, roles: Roles, k: int | None = None,
+                 state: dict[str, Any] | None = None) -> None:
+        self.roles = roles
+        light = [key for key in (roles.lr, roles.sparsity) if key and key != roles.metric]
+        super().__init__(project, run, [roles.metric], light, k, state)
+        self.metric = self.series[roles.metric]
+
+    def _point(self, key: str | None) -> tuple[int, float] | None:
+        s = self.series.get(key) if key else None
+        return s.latest if s is not None else None
+
+    @property
+    def lr_pt(self) -> tuple[int, float] | None:
+        """Latest (step, learning rate), or None."""
+        return self._point(self.roles.lr)
+
+    @property
+    def sp_pt(self) -> tuple[int, float] | None:
+        """Latest (step, sparsity), or None."""
+        return self._point(self.roles.sparsity)
+
+    @property
+    def lr(self) -> float | None:
+        """Latest learning rate (newest step), or None."""
+        return self.lr_pt[1] if self.lr_pt else None
+
+    @property
+    def sparsity(self) -> float | None:
+        """Latest sparsity (newest step), or None."""
+        return self.sp_pt[1] if self.sp_pt else None

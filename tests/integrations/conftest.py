@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers import readback
 from trackers.readback import tensorboard_scalars, trackio_rows, wandb_run
 

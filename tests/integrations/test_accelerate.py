@@ -16,7 +16,7 @@ from trackio.utils import TRACKIO_DIR
 from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
 from trackers.backends.trackio_backend import trackio_keys
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import trackio_rows
 
 #: Real accelerate and Trackio runs, read back.

@@ -15,7 +15,7 @@ import transformers
 from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
 from trackers.backends.trackio_backend import trackio_keys
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import trackio_rows
 
 #: Real Hugging Face Trainer runs with Trackio, W&B and TensorBoard, read back.

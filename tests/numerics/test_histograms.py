@@ -13,7 +13,7 @@ import numerics
 from numerics.histograms import EDGES, exponent_histogram, histograms
 from numerics.stats import EXP_MAX, EXP_MIN, N_BINS, tensor_stats
 from tests.numerics.conftest import train
-from trackers.histogram import Histogram
+from rundata.histogram import Histogram
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,7 +135,7 @@ def test_histograms_helper_skips_unselected_and_empty_rows():
 
 def test_real_trackers_run_takes_the_histograms(tiny, tmp_path, monkeypatch):
     import trackers
-    from trackers.journal import read_records
+    from rundata.journal import read_records
 
     monkeypatch.chdir(tmp_path)
     run = trackers.init(config={}, project="numerics-hist", run_name="h", trackers="none",

@@ -25,7 +25,7 @@ from tests.slurm.conftest import REPO, squeue, wait_for
 from tests.slurm.conftest import nodes as cluster_nodes
 from trackers import readback
 from trackers.backends.tensorboard_backend import log_dir
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.slurm.conftest import one_node_free, squeue, wait_for
 from tests.sweeps.conftest import REPO, cli, ctrl_c_into_a_closed_pipe, points, real_lenet, two_points, write_sweep
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 pytestmark = pytest.mark.slow
 

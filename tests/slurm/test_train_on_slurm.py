@@ -13,7 +13,7 @@ import pytest
 
 from tests.slurm.conftest import squeue, wait_for
 from tests.training.conftest import trackio_rows
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_a_request_no_node_can_meet_is_one_line(tree: Path, make, isolated_env: 
 
 def _train_rows(run_dir: Path) -> dict[int, float]:
     """``{step: train/loss}`` of the journal's final history (after any rewind)."""
-    from trackers.journal import history
+    from rundata.journal import history
 
     return {r["step"]: r["metrics"]["train/loss"] for r in history(read_records(run_dir))
             if r["type"] == "log" and "train/loss" in r["metrics"]}

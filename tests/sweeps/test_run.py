@@ -14,7 +14,7 @@ import yaml
 from sweeps import run_folders, summary
 from sweeps.runner import open_state
 from tests.sweeps.conftest import cli, interrupted_sweep, points, write_sweep
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 #: Whole sweeps: ktrack-sweep and the trainers as processes, make in a tree copy.
 pytestmark = pytest.mark.e2e

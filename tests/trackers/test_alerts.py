@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import trackers
 from trackers import readback
 from trackers.alerts import TITLE_MAX, AlertMonitor, AlertRules
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 #: The rules of the Kconfig tree's defaults (menu "Alerts").
 RULES = AlertRules.from_config({})

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import trackers
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import tensorboard_scalars, trackio_db, trackio_rows, wandb_run
 from trackers.wandb_file import finished
 

@@ -18,8 +18,8 @@ import pytest
 
 import trackers
 from trackers import readback
-from trackers.histogram import Histogram
-from trackers.journal import read_records
+from rundata.histogram import Histogram
+from rundata.journal import read_records
 
 #: One run through every real tracker (trackio, wandb, TensorBoard), read back.
 pytestmark = pytest.mark.e2e

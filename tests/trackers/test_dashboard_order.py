@@ -15,7 +15,7 @@ import numerics
 import trackers
 from trackers import readback
 from trackers.dashboards import trackio_show_command
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 #: Real trackers (or Slurm's commands) through ktrack's own code: the end-to-end tier.
 pytestmark = pytest.mark.e2e

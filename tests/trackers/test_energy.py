@@ -17,8 +17,8 @@ import trackers
 from gpu.sample import make_sample
 from trackers import readback
 from trackers.gpu_metrics import TOTAL_ENERGY_KEY, energy_summary
-from trackers.histogram import Histogram
-from trackers.journal import read_records
+from rundata.histogram import Histogram
+from rundata.journal import read_records
 from trackers.replay import replay
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import trackers
 from trackers import backends
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import trackio_config, trackio_db, trackio_rows
 from trackers.run_lock import RunInUse
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import tensorboard_scalars, trackio_config, trackio_db, trackio_rows
 from trackers.wandb_file import read_run
 

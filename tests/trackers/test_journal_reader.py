@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ktrack.runfolder import JOURNAL
-from trackers.journal import Journal, JournalError, read_records
+from rundata.journal import JournalError, read_records
+from trackers.journal import Journal
 
 KEYS = st.text(min_size=1, max_size=12)
 VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**20), 10**20), st.booleans(),

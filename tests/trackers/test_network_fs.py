@@ -168,7 +168,7 @@ def test_a_killed_job_resumed_from_its_checkpoint_holds_each_step_once(tmp_path:
     import subprocess
     import sys
 
-    from trackers.journal import read_records
+    from rundata.journal import read_records
 
     from .conftest import subprocess_env
 

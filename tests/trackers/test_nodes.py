@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import trackers
 from gpu.fields import parse_key
 from trackers.backends.system_names import trackio_system_metrics, wandb_system_metrics
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.nodes import NodeTail, NodeWriter, node_file
 
 ROOT = Path(__file__).resolve().parents[2]

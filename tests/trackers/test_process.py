@@ -13,7 +13,7 @@ import time
 import pytest
 from pathlib import Path
 
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import trackio_db, trackio_rows
 
 from .conftest import subprocess_env

@@ -11,7 +11,7 @@ import pytest
 
 import trackers
 from trackers import provenance, readback
-from trackers.journal import read_records
+from rundata.journal import read_records
 
 #: Runs recorded by the real trackers (trackio, wandb, TensorBoard), read back.
 pytestmark = pytest.mark.e2e

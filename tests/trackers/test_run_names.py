@@ -11,7 +11,7 @@ import types
 
 import trackers
 from trackers import _config
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.readback import trackio_db, trackio_rows
 from trackers.settings import run_settings
 

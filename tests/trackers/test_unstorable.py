@@ -23,13 +23,14 @@ from hypothesis import strategies as st
 from trackio.sqlite_storage import SQLiteStorage
 
 import trackers
+from rundata.journal import MAX_STEP, JournalError, parse_record, read_records
 from trackers.backends.tensorboard_backend import TensorBoardBackend, hparam_values
 from trackers.backends.trackio_backend import TrackioBackend
 from trackers.backends.wandb_backend import WandbBackend
-from trackers.journal import Journal, JournalError, parse_record, read_records
+from trackers.journal import Journal
 from trackers.readback import tensorboard_data, tensorboard_scalars, trackio_db, trackio_rows, wandb_run
 from trackers.replay import replay
-from trackers.values import MAX_STEP, cannot_store, check_key, plain
+from trackers.values import cannot_store, check_key, plain
 
 from .conftest import subprocess_env
 

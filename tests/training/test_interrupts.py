@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from trackers.journal import read_records
+from rundata.journal import read_records
 from rundata.store import db_path
 from trackers.readback import tensorboard_scalars, trackio_rows
 from trackers.wandb_file import read_run, wait_finished
@@ -183,7 +183,7 @@ def test_resume_after_a_stop_between_checkpoints_rewinds_every_tracker(tmp_path:
     them in the resumed part's folder."""
     import sys
 
-    from trackers.journal import history
+    from rundata.journal import history
 
     env = _env(tmp_path, isolated_env)
     env["KCONFIG_CONFIG"] = str(tmp_path / "no.config")

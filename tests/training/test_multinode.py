@@ -24,7 +24,7 @@ import pytest
 
 from trackers import readback
 from trackers.backends.tensorboard_backend import log_dir
-from trackers.journal import read_records
+from rundata.journal import read_records
 from trackers.nodes import node_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # 2 launchers x 2 trainers on 2 cores

@@ -158,3 +158,40 @@ def same(got: Any, ref: Ref | None) -> bool:
         if g is not None and not (g[2] == r[2] and close(g[0], r[0]) and close(g[1], r[1])):
             return False
     return True
+
+
+def braille(cols: list[tuple[float, float, float] | None], vmin: float, vmax: float,
+            width: int, height: int) -> list[str]:
+    """A braille chart drawn dot by dot: each of the ``2 * width`` columns a stroke from
+    its min to its max (dot row from the top: round((vmax - v) / (vmax - vmin) * (dots - 1)),
+    halves keep +-1e308 ranges finite), joined to the previous column's sample, empty
+    columns between two drawn ones interpolated from their samples."""
+    dots = height * 4
+    bits = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+
+    def row(v: float) -> int:
+        span = vmax / 2 - vmin / 2
+        if not span > 0:
+            return dots - 1
+        return min(dots - 1, max(0, int(round((vmax / 2 - v / 2) / span * (dots - 1)))))
+
+    cols = list(cols[:2 * width])
+    known = [i for i, c in enumerate(cols) if c is not None]
+    for a, b in zip(known, known[1:], strict=False):
+        va, vb = cols[a][2], cols[b][2]  # type: ignore[index]
+        for i in range(a + 1, b):
+            v = va + (vb - va) * (i - a) / (b - a)
+            cols[i] = (v, v, v)
+    cells = [[0] * width for _ in range(height)]
+    prev: int | None = None
+    for x, col in enumerate(cols):
+        if col is None:
+            prev = None
+            continue
+        top, bot, last = row(col[1]), row(col[0]), row(col[2])
+        if prev is not None:
+            top, bot = min(top, prev), max(bot, prev)
+        for y in range(top, bot + 1):
+            cells[y // 4][x // 2] |= bits[y % 4][x % 2]
+        prev = last
+    return ["".join(chr(0x2800 + c) if c else " " for c in r) for r in cells]

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from tests.viewer import reference
 from tests.viewer.test_properties import values
-from rundata import store_series
 from viewer.series import SeriesSet
 from rundata.store import Project, open_project
 
@@ -56,12 +55,12 @@ def _write(chunks: list[Chunk], into: Path) -> Project:
 
 
 def _by_index(pr: Project, *args: Any, **kw: Any) -> Any:
-    saved = store_series.SeriesQueries._id_ranges
-    store_series.SeriesQueries._id_ranges = lambda *a, **k: None  # type: ignore[method-assign]
+    saved = Project._id_ranges
+    Project._id_ranges = lambda *a, **k: None  # type: ignore[method-assign]
     try:
         return pr.cells(*args, **kw)
     finally:
-        store_series.SeriesQueries._id_ranges = saved  # type: ignore[method-assign]
+        Project._id_ranges = saved  # type: ignore[method-assign]
 
 
 @pytest.mark.e2e  # real trackio

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.viewer.conftest import view, write
 from viewer.chart import star_chart, star_row
-from viewer.columns import column_ranges
+from viewer.buckets import column_ranges
 
 SEED_ALL = """\
 ============================================================

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.viewer import reference
 from tests.viewer.conftest import write
-from viewer import live_series, series
+from viewer import series
 from viewer.model import resolve_roles
 from rundata.store import open_project
 
@@ -20,14 +20,14 @@ def test_incremental_matches_full(tmp_path: Path, monkeypatch) -> None:
     """)
     pr = open_project("p", tmp_path / "trackio" / "p.db")
     run = pr.pick_run(None)
-    s = live_series.LiveSeries(pr, run, resolve_roles(pr, run, None))
+    s = series.LiveSeries(pr, run, resolve_roles(pr, run, None))
     assert s.update() == 0
     write(tmp_path, """
         bulk("p", "r", [{"loss": float((i * 37) % 101) - 50, "lr": 0.2} for i in range(100, 1000)],
              list(range(100, 1000)))
     """)
     assert s.update() == 900 and s.lr == 0.2 and s.metric.span > 7
-    fresh = live_series.LiveSeries(pr, run, resolve_roles(pr, run, None))
+    fresh = series.LiveSeries(pr, run, resolve_roles(pr, run, None))
     pts = reference.points([(r.id, r.step, r.metrics) for r in pr.rows()], "loss")
     for zoom in range(5):
         ref = reference.view(pts, zoom, 40)

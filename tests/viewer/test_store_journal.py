@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from tests.viewer.conftest import view, write
+from rundata.journal_project import JournalProject
 from trackers.journal import Journal, write_json
-from viewer.store_journal import JournalProject
 from viewer.series import SeriesSet
 
 

@@ -14,7 +14,8 @@ from rundata.store import open_project
 from viewer.workspace import Workspace
 from viewer.workspace.layout import layout
 from viewer.workspace.state import State
-from viewer.workspace.trace import RunTrace, columns
+from viewer.buckets import columns
+from viewer.workspace.trace import RunTrace
 
 KEYS = ["up", "down", "left", "right", "pgup", "pgdn", "enter", "esc", "tab", "backspace", " ", "+", "-", "/",
         "?", "l", "o", "g", "c", "p", "1", "a", "(", "[", "*"]

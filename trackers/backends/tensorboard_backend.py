@@ -29,10 +29,11 @@ from typing import Any
 
 from kconf.trackerspec import TENSORBOARD
 from ktrack import messages
+from ktrack.messages import shown
 from ktrack.runfolder import RunFolder
+from rundata.histogram import Histogram
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
-from trackers.histogram import Histogram
-from trackers.values import FLOAT32_MAX, Limits, is_number, shown
+from trackers.values import FLOAT32_MAX, Limits, is_number
 
 HPARAM_PROVENANCE = ("git_commit", "git_dirty", "slurm_job_id", "slurm_array_task_id")
 

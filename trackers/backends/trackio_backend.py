@@ -26,9 +26,9 @@ from typing import Any
 from kconf.trackerspec import TRACKIO
 from ktrack import messages
 from ktrack.fs import network_fs
+from rundata.histogram import Histogram
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow
 from trackers.backends.system_names import trackio_system_metrics
-from trackers.histogram import Histogram
 from trackers.provenance import launch_command
 from trackers.values import INT64_MIN, Limits
 

@@ -28,9 +28,9 @@ from urllib.parse import urlparse
 
 from kconf.trackerspec import WANDB
 from ktrack import messages
+from rundata.histogram import Histogram
 from trackers.backends import Alert, Context, MissingPackage, Row, SystemRow, dashboard_key
 from trackers.backends.system_names import wandb_system_metrics
-from trackers.histogram import Histogram
 from trackers.values import INT64_MAX, INT64_MIN, Limits
 
 WANDB_MAX_BINS = 512

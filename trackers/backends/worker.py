@@ -24,10 +24,11 @@ import threading
 import time
 from typing import Any
 
+from ktrack.messages import shown
 from trackers._warn import warn
 from trackers.backends import Backend, Context, Row
 from trackers.console import tracker_thread
-from trackers.values import shown, storable
+from trackers.values import storable
 
 _STOP = object()
 

@@ -16,7 +16,7 @@ from gpu.fields import ENERGY_WH, find_key, format_key
 from gpu.render import grid_lines, readings_from_keys
 from ktrack.keys import LR_KEYS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS
 from ktrack.numbers import as_text
-from rundata.store import Project
+from rundata.store import Project, RunInfo
 from viewer.workspace.canvas import Canvas
 from viewer.workspace.charts import ChartCache
 from viewer.workspace.render import draw
@@ -161,8 +161,8 @@ class Workspace:
         src, st = self.source, self.state
         chosen = [src.runs[r] for r in st.selected if r in src.runs]
         if len(chosen) >= 2:
-            data = [compare_render.RunData(name=r.name, dir=src.run_dir(r), config=src.config(r),
-                                           summary=src.summary(r)) for r in chosen]
+            data = [RunInfo(r.run_id, r.name, dir=src.run_dir(r), config=src.config(r), summary=src.summary(r))
+                    for r in chosen]
             return [*compare_render.symbol_table(data), "", *compare_render.summary_table(data)]
         cfg, summary = src.config(run), src.summary(run)
         lines = [f"Kconfig symbols ({len(cfg)}):" if cfg else "no configuration logged"]

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from viewer.chart import BRAILLE, braille_bits
 from viewer.model import ZOOM_LABELS
 from viewer.workspace.canvas import BOX, fit
-from viewer.workspace.trace import RunTrace, columns
+from viewer.buckets import columns
+from viewer.workspace.trace import RunTrace
 
 COLOURS = ("32", "36", "35", "33", "31", "34", "97", "92")
 Rows = list[tuple[str, list[str]]]
@@ -58,47 +60,6 @@ def chart_rows(key: str, runs: list[tuple[str, RunTrace]], zoom: int, w: int, h:
     return rows[:h]
 
 
-_CHARS = [chr(0x2800 + b) if b else " " for b in range(256)]
-_WEIGHTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]])
-
-
-def braille_bits(cols: list[tuple[float, float, float] | None], vmin: float, vmax: float,
-                 pw: int, ph: int) -> np.ndarray:
-    """The dot bits of a ``pw`` x ``ph`` braille chart of ``2 * pw`` columns (as
-    ``viewer.chart.braille_cells`` draws them: a stroke from each column's min to its
-    max, joined to the previous column, gaps between columns interpolated)."""
-    n = 2 * pw
-    lo, hi, sample = (np.full(n, np.nan) for _ in range(3))
-    for x, c in enumerate(cols[:n]):
-        if c is not None:
-            lo[x], hi[x], sample[x] = c
-    known = np.flatnonzero(~np.isnan(lo))
-    if known.size >= 2:
-        inner = np.arange(known[0], known[-1] + 1)
-        gap = inner[np.isnan(lo[inner])]
-        v = np.interp(gap, known, sample[known])
-        lo[gap] = hi[gap] = sample[gap] = v
-    dots = ph * 4
-    span = vmax / 2 - vmin / 2
-
-    def row(v: np.ndarray) -> np.ndarray:
-        if not span > 0:
-            return np.full(v.shape, dots - 1)
-        with np.errstate(invalid="ignore"):
-            r = np.round((vmax / 2 - v / 2) / span * (dots - 1))
-        return np.clip(np.nan_to_num(r, nan=dots - 1), 0, dots - 1).astype(np.int64)
-
-    have = ~np.isnan(lo)
-    top, bot, last = row(hi), row(lo), row(sample)
-    prev = np.r_[-1, last[:-1]]
-    joined = have & np.r_[False, have[:-1]]
-    top = np.where(joined, np.minimum(top, prev), top)
-    bot = np.where(joined, np.maximum(bot, prev), bot)
-    ys = np.arange(dots)[:, None]
-    mask = (ys >= top) & (ys <= bot) & have
-    return (mask.reshape(ph, 4, pw, 2) * _WEIGHTS[None, :, None, :]).sum(axis=(1, 3))
-
-
 def _plot(key: str, runs: list[tuple[str, RunTrace]], zoom: int, iw: int, ih: int) -> Rows:
     blank = [(" " * iw, [""] * iw) for _ in range(ih)]
     data = [(c, it) for c, t in runs if (it := t.items(key, zoom)) is not None and len(it[0])]
@@ -126,7 +87,7 @@ def _plot(key: str, runs: list[tuple[str, RunTrace]], zoom: int, iw: int, ih: in
         bits |= b
         owner[b != 0] = i
     names = [""] + [c for c, _ in placed]
-    chars = ["".join(map(_CHARS.__getitem__, r)) for r in bits.tolist()]
+    chars = ["".join(map(BRAILLE.__getitem__, r)) for r in bits.tolist()]
     styles = [[names[o] for o in r] for r in owner.tolist()]
     labels = {0: vmax, ph - 1: vmin}
     if ph >= 5:

@@ -11,7 +11,8 @@ from viewer.workspace.layout import Layout, Rect, layout
 from viewer.workspace.state import HELP, State
 
 if TYPE_CHECKING:
-    from viewer.workspace.source import JoinedSource, RunRow, Source
+    from rundata.store import RunInfo
+    from viewer.workspace.source import JoinedSource, Source
 
 HINT = "?: help  /: filter  arrows: focus  Enter: full screen  Tab: runs  space: select  l o g: panes  q: quit"
 
@@ -59,7 +60,7 @@ def draw(state: State, src: "Source | JoinedSource", width: int, height: int, ca
     return cv
 
 
-def _run_label(state: State, runs: dict[str, "RunRow"]) -> str:
+def _run_label(state: State, runs: dict[str, "RunInfo"]) -> str:
     rid = state.cursor_run
     return f": {runs[rid].name}" if rid in runs else ""
 
@@ -88,7 +89,7 @@ def _runs_pane(cv: Canvas, r: Rect, state: State, src: "Source | JoinedSource") 
         cv.put(r.x + 1, y + 1, fit(f"  {run.status}, {run.rows} steps{slurm}", iw), "2")
 
 
-def _legend(cv: Canvas, r: Rect, state: State, runs: dict[str, "RunRow"]) -> None:
+def _legend(cv: Canvas, r: Rect, state: State, runs: dict[str, "RunInfo"]) -> None:
     if not state.selected:
         cv.put(r.x, r.y, fit("no run selected: Tab to the runs pane, space selects", r.w), "33")
         return

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ktrack.runfolder import RunFolder
 from viewer import keys as keynames
-from viewer import store_workspace as sw
-from rundata.store import Project, RunInfo, StoreError, decode, iso_seconds
+from rundata.store import Project, Raw, RunInfo, StoreError, decode, iso_seconds
 from viewer.workspace.trace import RunTrace, extract
 
 # A metric's history is read whole for runs up to FULL_ROWS rows; longer runs are read as
@@ -29,26 +27,6 @@ FULL_ROWS, SAMPLE_ROWS, TAIL_ROWS, CHUNK = 2000, 1000, 600, 5000
 # faster, or the rows written while the first screen was read, follow on the next ticks.
 CATCHUP_ROWS = 1500
 RUNNING_S = 60.0
-
-
-@dataclass
-class RunRow:
-    """One line of the runs pane."""
-
-    run_id: str
-    name: str
-    rows: int
-    last_step: int | None
-    last_id: int
-    timestamp: str
-    loss: float | None = None
-    status: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def info(self) -> RunInfo:
-        """The store's :class:`RunInfo` of this run."""
-        return RunInfo(self.run_id, self.name, self.rows, self.last_step, self.timestamp)
 
 
 #: System-metrics rows the system pane reads: a row per node per sample, enough for this many nodes.
@@ -97,7 +75,7 @@ class Source:
 
     def __init__(self, project: Project, runs_dir: Path) -> None:
         self.project, self.runs_dir = project, runs_dir
-        self.runs: dict[str, RunRow] = {}
+        self.runs: dict[str, RunInfo] = {}
         self.traces: dict[str, RunTrace] = {}
         self.seen = 0
         self.generation = project.generation
@@ -105,38 +83,38 @@ class Source:
         self.error = ""
 
     # -- runs --------------------------------------------------------------------------------
-    def ordered(self) -> list[RunRow]:
+    def ordered(self) -> list[RunInfo]:
         """Runs, newest first (by their newest row)."""
         return sorted(self.runs.values(), key=lambda r: r.last_id, reverse=True)
 
-    def run_dir(self, run: RunRow) -> Path:
+    def run_dir(self, run: RunInfo) -> Path:
         """The run's folder under ``--runs`` (journal, console.log, summary.json)."""
         folder = getattr(self.project, "folder", None)
         if folder is not None:
             return Path(folder) / run.run_id
         return self.runs_dir / self.project.name / run.name
 
-    def _status(self, run: RunRow) -> str:
+    def _status(self, run: RunInfo) -> str:
         if RunFolder(self.run_dir(run)).summary.is_file():
             return "finished"
-        age = _age_s(run.timestamp)
+        age = _age_s(run.last_update)
         return "running" if age is not None and age < RUNNING_S else "stopped"
 
-    def _merge(self, counts: dict[str, sw.RunCount], fresh: bool) -> list[str]:
+    def _merge(self, counts: dict[str, RunInfo], fresh: bool) -> list[str]:
         changed = []
         for rid, rc in counts.items():
             old = self.runs.get(rid)
             if old is None or fresh:
-                row = self.runs[rid] = RunRow(rid, rc.name, rc.rows, rc.last_step, rc.last_id, rc.timestamp)
+                row = self.runs[rid] = rc
                 row.extra["slurm"] = slurm_label(self.run_dir(row))
             else:
                 old.rows += rc.rows
                 old.last_step = rc.last_step if old.last_step is None else max(old.last_step, rc.last_step or 0)
-                old.last_id, old.timestamp, old.name = rc.last_id, rc.timestamp, rc.name or old.name
+                old.last_id, old.last_update, old.name = rc.last_id, rc.last_update, rc.name or old.name
             changed.append(rid)
         return changed
 
-    def _latest_loss(self, run: RunRow) -> None:
+    def _latest_loss(self, run: RunInfo) -> None:
         trace = self.traces.get(run.run_id)
         if trace is not None:
             for k in keynames.ALIASES["loss"]:
@@ -146,7 +124,7 @@ class Source:
                     return
         pr = self.project
         self.queries += 1
-        for raw in sw.newest(pr, run.run_id, 10):
+        for raw in pr.newest(run.run_id, 10):
             v = loss_of(decode(raw))
             if v is not None:
                 run.loss = v
@@ -167,24 +145,24 @@ class Source:
 
     def _tick(self, wanted: list[str], keys: list[str]) -> bool:
         pr = self.project
-        top = sw.max_row_id(pr)
+        top = pr.max_id()
         self.queries += 1
         if pr.generation != self.generation or top < self.seen:
             self.generation, self.seen = pr.generation, 0
             self.runs.clear()
             self.traces.clear()
         changed: list[str] = []
-        fresh: dict[str, list[sw.Raw]] = {}
+        fresh: dict[str, list[Raw]] = {}
         picked: list[str] = []
         if top != self.seen:
             if self.seen and top - self.seen <= CATCHUP_ROWS:  # one scan: counts and the shown runs' rows
                 synced = [r for r in wanted if (t := self.traces.get(r)) is not None and t.last_id >= self.seen]
                 fresh = {r: [] for r in synced}
                 picked = sorted(set().union(*(self.traces[r].loaded for r in synced)))
-                counts = sw.new_rows(pr, self.seen, synced if picked else [], fresh, picked)
+                counts = pr.rows_since(self.seen, synced if picked else [], fresh, picked)
                 self.queries += 1
             else:
-                counts = sw.run_counts(pr, self.seen)
+                counts = pr.run_counts(self.seen)
                 self.queries += 1 + len(counts)
             changed = self._merge(counts, fresh=self.seen == 0)
             self.seen = top
@@ -221,9 +199,9 @@ class Source:
 
     def _new_trace(self, rid: str) -> RunTrace:
         pr, trace = self.project, RunTrace()
-        self._numeric(trace, sw.sample(pr, rid))
+        self._numeric(trace, pr.sample(rid))
         trace.last_id = self.seen  # the trace holds the run's rows up to the newest id read
-        trace.lo = sw.first_step(pr, rid)
+        trace.lo = pr.first_step(rid)
         self.queries += 2
         return trace
 
@@ -243,9 +221,9 @@ class Source:
     def _history(self, rid: str, trace: RunTrace, need: list[str]) -> None:
         pr, n = self.project, self.runs[rid].rows
         if n <= FULL_ROWS:
-            rows = sw.run_rows(pr, rid, upto_id=trace.last_id, keys=need)
+            rows = pr.run_rows(rid, upto_id=trace.last_id, keys=need)
         else:
-            rows = sw.run_rows(pr, rid, max(2, n // SAMPLE_ROWS), sw.tail_start_step(pr, rid, TAIL_ROWS),
+            rows = pr.run_rows(rid, max(2, n // SAMPLE_ROWS), pr.tail_start_step(rid, TAIL_ROWS),
                                upto_id=trace.last_id, keys=need)
         self.queries += 1
         last = trace.last_id
@@ -254,26 +232,26 @@ class Source:
         trace.last_id = last
         trace.loaded.update(need)
 
-    def _fold_new(self, rid: str, trace: RunTrace, rows: list[sw.Raw] | None = None,
+    def _fold_new(self, rid: str, trace: RunTrace, rows: list[Raw] | None = None,
                   picked: list[str] | None = None) -> bool:
         """Fold in the run's rows newer than the trace (``rows``: read already, all of them,
         holding the values of ``picked``)."""
         keys = sorted(trace.loaded)
         if rows is None:
-            rows = sw.rows_after(self.project, rid, trace.last_id, CATCHUP_ROWS, keys)
+            rows = self.project.rows_after(rid, trace.last_id, CATCHUP_ROWS, keys)
             self.queries += 1
             upto, picked = (self.seen if len(rows) < CATCHUP_ROWS else rows[-1][0]), keys
         else:
             upto = self.seen
         ok = self._fold(trace, rows, keys, new=True, picked=picked if keys else None)
         if rows:  # the newest row's keys: metrics that appear
-            self._numeric(trace, sw.newest(self.project, rid, 1))
+            self._numeric(trace, self.project.newest(rid, 1))
             self.queries += 1
         trace.last_id = max(trace.last_id, upto)
         return ok
 
     # -- panes ---------------------------------------------------------------------------------
-    def console_tail(self, run: RunRow, lines: int, limit: int = 65536) -> list[str] | None:
+    def console_tail(self, run: RunInfo, lines: int, limit: int = 65536) -> list[str] | None:
         """The last ``lines`` lines of the run's console.log (None when it has none)."""
         path = RunFolder(self.run_dir(run)).console_log
         try:
@@ -287,7 +265,7 @@ class Source:
         text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
         return [line.rsplit("\r", 1)[-1] for line in text.split("\n")][-lines - 1:][:lines] if text else []
 
-    def summary(self, run: RunRow) -> dict[str, Any]:
+    def summary(self, run: RunInfo) -> dict[str, Any]:
         """The run's end-of-run values (summary.json in its folder, the journal's records, or the
         ``summary/*`` entries of its Trackio config)."""
         getter = getattr(self.project, "summary", None)
@@ -305,20 +283,20 @@ class Source:
         from viewer.compare_runs import run_summary
 
         try:  # a run folder elsewhere: the summary/* entries of its Trackio config
-            return self.project.read(lambda: run_summary(self.project, run.info))
+            return self.project.read(lambda: run_summary(self.project, run))
         except StoreError:
             return {}
 
-    def config(self, run: RunRow) -> dict[str, Any]:
+    def config(self, run: RunInfo) -> dict[str, Any]:
         """The run's Kconfig symbols (or its logged config)."""
         from viewer.compare_runs import run_config
 
         try:
-            return self.project.read(lambda: run_config(self.project, run.info))
+            return self.project.read(lambda: run_config(self.project, run))
         except StoreError:
             return {}
 
-    def system(self, run: RunRow) -> dict[str, float]:
+    def system(self, run: RunInfo) -> dict[str, float]:
         """The newest GPU values of the run: Trackio's system metrics and its ``gpu*/`` keys.
 
         A multi-node job's nodes each have rows of their own: the newest of the
@@ -326,13 +304,13 @@ class Source:
         """
         out: dict[str, float] = {}
         try:
-            rows = self.project.read(lambda: sw.system_latest(self.project, run.info, SYSTEM_ROWS))
+            rows = self.project.read(lambda: self.project.system_rows(run, last=SYSTEM_ROWS))
         except StoreError:
             rows = []
         for _, metrics in rows:
             out.update({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
         try:
-            raws = self.project.read(lambda: sw.newest(self.project, run.run_id, 20))
+            raws = self.project.read(lambda: self.project.newest(run.run_id, 20))
         except StoreError:
             raws = []
         for raw in raws:  # newest first: the first value found wins
@@ -351,7 +329,7 @@ class JoinedSource:
         self.main, self.twin = main, twin
 
     @property
-    def runs(self) -> dict[str, RunRow]:
+    def runs(self) -> dict[str, RunInfo]:
         """Every run: the twin's that Trackio does not hold, then Trackio's."""
         known = {v for r in self.main.runs.values() for v in (r.run_id, r.name)}
         return {**{k: r for k, r in self.twin.runs.items() if r.name not in known and k not in known},
@@ -372,9 +350,9 @@ class JoinedSource:
         """Queries run so far by both sources."""
         return self.main.queries + self.twin.queries
 
-    def ordered(self) -> list[RunRow]:
+    def ordered(self) -> list[RunInfo]:
         """Runs, newest first (by their newest row's time: row ids of two stores do not compare)."""
-        return sorted(self.runs.values(), key=lambda r: iso_seconds(r.timestamp), reverse=True)
+        return sorted(self.runs.values(), key=lambda r: iso_seconds(r.last_update), reverse=True)
 
     def tick(self, wanted: list[str], keys: list[str] | tuple[str, ...] = ()) -> bool:
         """:meth:`Source.tick` of both sources; the twin stops mirroring runs Trackio now holds."""
@@ -384,25 +362,25 @@ class JoinedSource:
             skip.update(v for r in self.main.runs.values() for v in (r.run_id, r.name))
         return self.twin.tick(wanted, keys) or changed
 
-    def _owner(self, run: RunRow) -> Source:
+    def _owner(self, run: RunInfo) -> Source:
         return self.twin if self.twin.runs.get(run.run_id) is run else self.main
 
-    def run_dir(self, run: RunRow) -> Path:
+    def run_dir(self, run: RunInfo) -> Path:
         """The run's folder (see :meth:`Source.run_dir`)."""
         return self._owner(run).run_dir(run)
 
-    def console_tail(self, run: RunRow, lines: int) -> list[str] | None:
+    def console_tail(self, run: RunInfo, lines: int) -> list[str] | None:
         """See :meth:`Source.console_tail`."""
         return self._owner(run).console_tail(run, lines)
 
-    def summary(self, run: RunRow) -> dict[str, Any]:
+    def summary(self, run: RunInfo) -> dict[str, Any]:
         """See :meth:`Source.summary`."""
         return self._owner(run).summary(run)
 
-    def config(self, run: RunRow) -> dict[str, Any]:
+    def config(self, run: RunInfo) -> dict[str, Any]:
         """See :meth:`Source.config`."""
         return self._owner(run).config(run)
 
-    def system(self, run: RunRow) -> dict[str, float]:
+    def system(self, run: RunInfo) -> dict[str, float]:
         """See :meth:`Source.system`."""
         return self._owner(run).system(run)

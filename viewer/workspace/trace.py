@@ -2,7 +2,8 @@
 
 A :class:`RunTrace` keeps, for all of a run's metrics at once, ``K`` step
 buckets (min, max and first value of each metric in each bucket; a bucket
-span doubles when the steps outgrow them) and the newest ``TAIL`` points of
+span doubles when the steps outgrow them: :class:`viewer.buckets.StepBuckets`,
+as for the exact series of ``viewer.series``) and the newest ``TAIL`` points of
 each metric.  :func:`extract` reads the numbers of the metrics shown from
 each row (decoded once, by orjson), and :meth:`RunTrace.fold` folds them in
 with numpy; :meth:`RunTrace.add_rows` folds in every metric of whole rows.
@@ -13,17 +14,16 @@ same points in the same columns), else one item per bucket.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 
-from rundata.store import decode, loads
-from viewer.model import ZOOM_POINTS
+from rundata.store import decode, parse_json
+from viewer.buckets import StepBuckets
+from viewer.model import TAIL, ZOOM_POINTS
 
 K = 1024
-TAIL = max(n for n in ZOOM_POINTS if n)
 NAN = float("nan")
 Items = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # steps, mins, maxs, samples
 
@@ -39,16 +39,6 @@ def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN
 
 
-def _array(raw: Any) -> Any:
-    try:
-        return loads(raw)
-    except (TypeError, ValueError):
-        try:
-            return json.loads(raw)
-        except (TypeError, ValueError):
-            return None
-
-
 def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Steps and a matrix of the numbers under ``keys`` (NaN where absent or not a number)
     of (id, step, metrics) rows.  Each row is decoded once (orjson: several times faster
@@ -58,14 +48,11 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = Fa
     n = len(keys)
     for _, _, raw in raws:
         if picked:
-            got = raw if type(raw) is list or raw is None else _array(raw)
+            got = raw if type(raw) is list or raw is None else parse_json(raw)
             vals: list[Any] = got[:n] if type(got) is list and len(got) >= n else [None] * n
         else:
-            try:
-                d = loads(raw)
-            except (TypeError, ValueError):
-                d = decode(raw)
-            vals = list(map(d.get, keys)) if type(d) is dict else [None] * n
+            d = decode(raw)
+            vals = list(map(d.get, keys))
         if set(map(type, vals)) != _FLOAT:
             vals = [_num(v) for v in vals]
         out.append(vals)
@@ -73,14 +60,13 @@ def extract(raws: list[tuple[int, int, Any]], keys: list[str], picked: bool = Fa
     return steps, np.array(out, dtype=np.float64).reshape(len(raws), len(keys))
 
 
-class RunTrace:
+class RunTrace(StepBuckets):
     """Buckets and tails of every numeric metric of one run."""
 
     def __init__(self) -> None:
+        super().__init__(K)
         self.keys: list[str] = []
         self.index: dict[str, int] = {}
-        self.lo: int | None = None
-        self.span = 1
         self.last_id = 0
         self.rows = 0
         self._alloc(0)
@@ -115,9 +101,7 @@ class RunTrace:
         self.ticks += 1
         self.last_id = max(self.last_id, last_id)
         self.rows += len(steps) if new else 0
-        if self.lo is None:
-            self.lo = int(steps.min())
-        if int(steps.min()) < self.lo:
+        if not self.make_room(int(steps.min()), int(steps.max())):
             return False
         self._buckets(steps, vals, cols)
         self._tails(steps, vals, cols)
@@ -136,54 +120,26 @@ class RunTrace:
 
     # -- folding rows in -----------------------------------------------------------------
     def add_rows(self, raws: list[tuple[int, int, Any]]) -> bool:
-        """Fold in (id, step, metrics JSON) rows, oldest first; False when a step falls
-        before the first bucket (the caller reads the run again)."""
+        """Fold in every numeric metric of (id, step, metrics JSON) rows, oldest first (metrics
+        not known yet are added); False when a step falls before the first bucket (the caller
+        reads the run again)."""
         if not raws:
             return True
-        self.ticks += 1
         dicts = [decode(r[2]) for r in raws]
-        steps = np.fromiter((r[1] for r in raws), dtype=np.int64, count=len(raws))
-        self.last_id = max(self.last_id, max(r[0] for r in raws))
-        self.rows += len(raws)
         known = self.index.keys()
         new: dict[str, None] = {}
         for d in dicts:
             extra = d.keys() - known
             if extra:
                 new.update((k, None) for k in sorted(extra) if k not in new and _number(d[k]))
-        if new:
-            self._add_keys(list(new))
-        vals = self._matrix(dicts)
-        if self.lo is None:
-            self.lo = int(steps.min())
-        if int(steps.min()) < self.lo:
-            return False
-        cols = np.arange(len(self.keys))
-        self._buckets(steps, vals, cols)
-        self._tails(steps, vals, cols)
-        return True
-
-    def _matrix(self, dicts: list[dict[str, Any]]) -> np.ndarray:
-        keys = self.keys
-        try:
-            vals = np.array([list(map(d.get, keys)) for d in dicts], dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            def num(v: Any) -> float:
-                return float(v) if isinstance(v, (int, float)) and abs(v) < 1e308 else NAN
-
-            vals = np.array([[num(d.get(k)) for k in keys] for d in dicts], dtype=np.float64)
-        if vals.ndim != 2:
-            vals = vals.reshape(len(dicts), len(keys))
-        with np.errstate(invalid="ignore"):
-            vals[~np.isfinite(vals)] = np.nan
-        return vals
+        self.ensure_keys(list(new))
+        keys = list(self.keys)
+        steps, vals = extract([(r[0], r[1], list(map(d.get, keys))) for r, d in zip(raws, dicts, strict=True)],
+                              keys, picked=True)
+        return self.fold(max(r[0] for r in raws), steps, vals, keys)
 
     def _buckets(self, steps: np.ndarray, vals: np.ndarray, cols: np.ndarray) -> None:
-        assert self.lo is not None
-        b = (steps - self.lo) // self.span
-        while int(b.max()) >= K:
-            self._halve()
-            b = (steps - self.lo) // self.span
+        b = self.bucket(steps)
         order = np.argsort(b, kind="stable")
         bs, v, st = b[order], vals[order], steps[order]
         starts = np.flatnonzero(np.r_[True, bs[1:] != bs[:-1]])
@@ -215,7 +171,6 @@ class RunTrace:
         st = np.full_like(self.bstep, np.iinfo(np.int64).max)
         st[:half] = np.minimum(self.bstep[0::2], self.bstep[1::2])
         self.bstep = st
-        self.span *= 2
 
     def _tails(self, steps: np.ndarray, vals: np.ndarray, cols: np.ndarray) -> None:
         present = ~np.isnan(vals)
@@ -255,23 +210,3 @@ class RunTrace:
             return s, v, v, v
         used = ~np.isnan(self.bmin[:, j])
         return self.bstep[used], self.bmin[used, j], self.bmax[used, j], self.bval[used, j]
-
-
-def columns(items: Items, lo: int, hi: int, width: int) -> list[tuple[float, float, float] | None]:
-    """Items placed in ``width`` columns of the steps ``lo..hi`` (``viewer.columns.column_of``)."""
-    steps, mins, maxs, samples = items
-    out: list[tuple[float, float, float] | None] = [None] * width
-    if not len(steps) or width < 1:
-        return out
-    n = hi - lo + 1
-    off = steps - lo
-    col = off * width // n if n >= width else (off * (width - 1) // (n - 1) if n > 1 else off * 0)
-    col = np.clip(col, 0, width - 1)
-    order = np.argsort(col, kind="stable")
-    col, mins, maxs, samples = col[order], mins[order], maxs[order], samples[order]
-    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
-    cmin, cmax = np.minimum.reduceat(mins, starts), np.maximum.reduceat(maxs, starts)
-    for c, a, b, f in zip(col[starts].tolist(), cmin.tolist(), cmax.tolist(), samples[starts].tolist(),
-                          strict=True):
-        out[c] = (a, b, f)
-    return out

@@ -1,7 +1,7 @@
 """Projects no Trackio database holds, read from ktrack's run journals.
 
 A run tracked only to W&B, TensorBoard or nothing still has its journal,
-``<runs>/<project>/<run>/metrics.jsonl`` (read with ``trackers.journal``,
+``<runs>/<project>/<run>/metrics.jsonl`` (read with ``rundata.journal``,
 the one journal reader).  :class:`JournalProject` mirrors a project's
 journals into an in-memory SQLite database with Trackio's tables
 (``metrics``, ``configs``, ``system_metrics``) and the rows Trackio would
@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ktrack.runfolder import RunFolder
 from ktrack.names import trackio_file_name
+from ktrack.runfolder import RunFolder
+from rundata.journal import REWIND, ROW_TYPES, SUMMARY, SYSTEM, read_config, read_records, to_json
 from rundata.store import Project
 
 
@@ -49,8 +50,6 @@ def _iso(t: Any) -> str:
 
 def _blob(values: dict[str, Any]) -> bytes:
     """Metrics as Trackio stores them: compact JSON bytes, non-finite floats as strings."""
-    from trackers.values import to_json
-
     clean = {str(k): to_json(v) for k, v in values.items()}
     return json.dumps(clean, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode()
 
@@ -159,9 +158,6 @@ class JournalProject(Project):
             self._sync_run(name, folder, st)
 
     def _sync_run(self, name: str, folder: Path, st: os.stat_result) -> None:
-        from trackers.journal import read_records
-        from trackers.values import to_json
-
         file_id, size = (st.st_ino, st.st_dev), st.st_size
         old = self._seen.get(name)
         if old is not None and old[0] == file_id and self._sizes.get(name) == size:
@@ -179,21 +175,21 @@ class JournalProject(Project):
             if n <= skip or not isinstance(rec, dict):
                 continue
             kind, values = rec.get("type"), rec.get("metrics")
-            if kind in ("log", "series") and isinstance(values, dict) and values:
+            if kind in ROW_TYPES and isinstance(values, dict) and values:
                 step = rec.get("step")
                 step = step if isinstance(step, int) and not isinstance(step, bool) else last_step + 1
                 last_step = max(last_step, step)
                 metrics.append((name, _iso(rec.get("time")), name, step, _blob(values)))
-            elif kind == "rewind" and isinstance(rec.get("step"), int):  # a resume replaced the steps after it
+            elif kind == REWIND and isinstance(rec.get("step"), int):  # a resume replaced the steps after it
                 conn.executemany("INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) "
                                  "VALUES (?,?,?,?,?)", metrics)
                 metrics = []
                 conn.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (name, rec["step"]))
                 self.generation += 1
                 last_step = rec["step"]
-            elif kind == "system" and isinstance(values, dict):
+            elif kind == SYSTEM and isinstance(values, dict):
                 system.append((name, _iso(rec.get("time")), name, _blob(values)))
-            elif kind == "summary" and isinstance(rec.get("summary"), dict):
+            elif kind == SUMMARY and isinstance(rec.get("summary"), dict):
                 if summary is None:
                     rows = conn.execute("SELECT summary FROM summaries WHERE run_id=?", (name,)).fetchall()
                     summary = json.loads(rows[0][0]) if rows else {}
@@ -216,8 +212,6 @@ class JournalProject(Project):
             return
         if self._configs.get(name) == mtime:
             return
-        from trackers.journal import read_config
-
         try:
             data = read_config(folder)
         except (OSError, ValueError):

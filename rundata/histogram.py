@@ -6,6 +6,11 @@
 and ``edges`` increase. Each backend stores it as its own histogram type
 (``trackio.Histogram``, ``wandb.Histogram``, a TensorBoard histogram); the
 journal stores ``{"_type": "histogram", "counts": [...], "edges": [...]}``.
+
+Its home is the reading layer because the journal's reader
+(``rundata.journal``) gives back the histograms it reads as this type, the
+one every tracker's backend and replay take; ``trackers`` offers it as
+``trackers.Histogram``.
 """
 
 from __future__ import annotations
