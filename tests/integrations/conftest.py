@@ -14,7 +14,7 @@ from trackers.readback import tensorboard_scalars, trackio_rows, wandb_run
 
 #: Keys Trackio adds to every run's config itself (``allow_val_change``: the argument of its own
 #: ``config.update``, which both Hugging Face integrations of Trackio call, stored as a key).
-TRACKIO_OWN = {"_Username", "_Created", "_Group", "allow_val_change"}
+TRACKIO_OWN = {"_Username", "_Created", "_Group", "_Command", "allow_val_change"}
 
 
 @pytest.fixture
@@ -32,6 +32,12 @@ def kconfig_file(tmp_path: Path) -> Path:
 def trackio_config(db: Path, run: str) -> dict[str, Any]:
     """The config Trackio stored for ``run`` (its own ``_`` keys left out)."""
     return {k: v for k, v in readback.trackio_config(db, run).items() if k not in TRACKIO_OWN}
+
+
+def own_config(tracker_config: dict[str, Any]) -> dict[str, Any]:
+    """A Trackio run config without what ktrack adds to every run: provenance and the end-of-run summary."""
+    assert any(key.startswith("provenance/") for key in tracker_config)
+    return {k: v for k, v in tracker_config.items() if not k.startswith(("provenance/", "summary/"))}
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -13,7 +13,7 @@ from accelerate import Accelerator
 # and not to the one a test's isolated_env sets: later tests read that folder.
 from trackio.utils import TRACKIO_DIR
 
-from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
+from tests.integrations.conftest import assert_same, flatten, ktrack_stores, own_config, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
 from trackers.backends.trackio_backend import trackio_keys
 from rundata.journal import read_records
@@ -46,10 +46,6 @@ def _train(accelerator: Accelerator, steps: int = 4) -> None:
 
 
 
-def _own(tracker_config: dict) -> dict:
-    """A Trackio run config without what ktrack adds to every run: provenance and the end-of-run summary."""
-    assert any(key.startswith("provenance/") for key in tracker_config)
-    return {k: v for k, v in tracker_config.items() if not k.startswith(("provenance/", "summary/"))}
 
 def test_tracker_run_holds_what_trackio_tracker_records(tmp_path: Path, isolated_env: dict[str, str],
                                                         kconfig_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +66,7 @@ def test_tracker_run_holds_what_trackio_tracker_records(tmp_path: Path, isolated
     ours = ktrack_stores(tmp_path / "runs" / "acc-ktrack" / "tiny")  # init_trackers' name beats kconf-project
 
     config = ours["meta"]["config"]
-    assert run.config == config and _own(ours["trackio_config"]) == trackio_keys(config)
+    assert run.config == config and own_config(ours["trackio_config"]) == trackio_keys(config)
     for key, value in their_config.items():
         assert config[key] == value, key
     assert config["schedule.kind"] == "constant" and not [k for k in config if k.startswith("versions/")]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import transformers
 
-from tests.integrations.conftest import assert_same, flatten, ktrack_stores, series, trackio_config
+from tests.integrations.conftest import assert_same, flatten, ktrack_stores, own_config, series, trackio_config
 from tests.integrations.hf_job import Tokens, tiny_gpt2
 from trackers.backends.trackio_backend import trackio_keys
 from rundata.journal import read_records
@@ -43,10 +43,6 @@ def _jobs(tmp_path: Path, env: dict[str, str], *jobs: tuple[str, str, str]) -> N
 
 
 
-def _own(tracker_config: dict) -> dict:
-    """A Trackio run config without what ktrack adds to every run: provenance and the end-of-run summary."""
-    assert any(key.startswith("provenance/") for key in tracker_config)
-    return {k: v for k, v in tracker_config.items() if not k.startswith(("provenance/", "summary/"))}
 
 def test_callback_run_holds_what_trackio_integration_records(tmp_path: Path, isolated_env: dict[str, str],
                                                              kconfig_file: Path) -> None:
@@ -66,7 +62,8 @@ def test_callback_run_holds_what_trackio_integration_records(tmp_path: Path, iso
 
     # config: at least Trackio's (model config, TrainingArguments, parameter count), each value once
     config = ours["meta"]["config"]
-    assert _own(ours["trackio_config"]) == trackio_keys(config)  # Trackio's copy: `_name_or_path` -> `name_or_path`
+    # Trackio's copy renames `_name_or_path` to `name_or_path`
+    assert own_config(ours["trackio_config"]) == trackio_keys(config)
     assert config["_name_or_path"] == ours["trackio_config"]["name_or_path"]
     for key, value in their_config.items():
         assert key in config, key
