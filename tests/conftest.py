@@ -170,6 +170,16 @@ def _codes(code: types.CodeType):
 _REACHES: dict[object, bool] = {}
 
 
+def _names_a_real_tracker(code: types.CodeType) -> bool:
+    """Whether ``code`` passes ``trackers=`` and holds a string naming a real tracker (``"trackio"``,
+    ``"wandb,tensorboard"``)."""
+    # a call's keyword names are a tuple constant of the calling code (KW_NAMES, CALL_KW)
+    if not any(isinstance(const, tuple) and "trackers" in const for const in code.co_consts):
+        return False
+    return any(isinstance(const, str) and set(re.split(r"[,+ ]", const)) & {"trackio", "wandb", "tensorboard"}
+               for const in code.co_consts)
+
+
 def _reaches_e2e(function: object) -> bool:
     """Whether ``function`` (a test, a fixture, a helper of tests/) imports or uses a module of
     :data:`_E2E_MODULES`, a name imported from one, or calls a function or class of tests/ that does."""
@@ -182,7 +192,11 @@ def _reaches_e2e(function: object) -> bool:
         found = False
         names = getattr(function, "__globals__", {})
         for code in _codes(function.__code__):  # type: ignore[attr-defined]
+            # trackers.init(..., trackers="trackio") imports a real tracker in this process
+            found = _names_a_real_tracker(code)
             for ins in dis.get_instructions(code):
+                if found:
+                    break
                 if ins.opname == "IMPORT_NAME" and _e2e_module(ins.argval):
                     found = True
                 elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in names:
