@@ -10,7 +10,6 @@ overrides (:mod:`training.settings`); without a ``.config`` it uses what
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 from typing import Any
@@ -25,7 +24,7 @@ from gpt2.model import GPT, GPTConfig
 from ktrack import keys
 from ktrack.messages import fail, warn
 from training import runtime as rt
-from training.checkpoint import restore
+from training.checkpoint import resume
 from training.job import Job, finish_tracking, prepare, start_tracking
 from training.loop import Loop
 from training.settings import Settings, SettingsError
@@ -156,15 +155,7 @@ def train(job: Job, spec: gdata.DataSpec) -> int:
     raw = GPT(mconf).to(d.device)
     dtype = rt.pick_dtype(s["TRAIN_DTYPE"], d.device)
     opt, pruner = rt.build_optimizer_and_pruner(raw, s, fused=d.device.type == "cuda")
-    start_iter, best_val = 0, math.inf
-    if job.ckpt:
-        try:
-            start_iter, best_val, gen_states = restore(job.ckpt, raw, opt, pruner)
-        except SettingsError as exc:
-            rt.cleanup(d)
-            fail(PROG, exc)
-        if gen_states and d.rank < len(gen_states):
-            data.gen.set_state(gen_states[d.rank])
+    start_iter, best_val = resume(job.ckpt, raw, opt, pruner, d, data.gen, PROG)
     hooks = GPT2Hooks(s, d, data, raw, raw, opt, dtype)
     model: Any = _compiled(raw, hooks) if s["TRAIN_COMPILE"] else raw
     if d.enabled:

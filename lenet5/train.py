@@ -9,7 +9,6 @@ averages the gradients, as for GPT-2.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from typing import Any
@@ -21,14 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from ktrack import keys
-from ktrack.messages import fail
 from lenet5.data import load_digits
 from lenet5.model import LeNet5
 from training import runtime as rt
-from training.checkpoint import restore
+from training.checkpoint import resume
 from training.job import Job, prepare, start_tracking
 from training.loop import Loop
-from training.settings import Settings, SettingsError
+from training.settings import Settings
 
 PROG = "lenet5/train.py"
 DEFCONFIG = "lenet5-cpu"
@@ -104,17 +102,7 @@ def train(job: Job) -> int:
         model = torch.nn.parallel.DistributedDataParallel(
             raw, device_ids=[d.device.index] if d.device.type == "cuda" else None)
     hooks = LeNetHooks(s, d, model, opt, data)
-    start_iter, best_val = 0, math.inf
-    if job.ckpt:
-        try:
-            start_iter, best_val, gen_states = restore(job.ckpt, raw, opt, pruner)
-        except SettingsError as exc:
-            rt.cleanup(d)
-            fail(PROG, exc)
-        if isinstance(gen_states, torch.Tensor):  # a checkpoint of one process, before the state was by rank
-            gen_states = [gen_states]
-        if gen_states and d.rank < len(gen_states):
-            hooks.gen.set_state(gen_states[d.rank])
+    start_iter, best_val = resume(job.ckpt, raw, opt, pruner, d, hooks.gen, PROG)
     n_params = sum(p.numel() for p in raw.parameters())
     run, out = start_tracking(job, d, {"n_params": n_params, "world_size": d.world})
     if d.main:

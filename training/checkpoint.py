@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from ktrack.messages import warn
+from ktrack.messages import fail, warn
 from ktrack.runfolder import RunFolder
-from training.runtime import rng_state, set_rng_state
+from training.runtime import Dist, cleanup, rng_state, set_rng_state
 from training.settings import SettingsError
 
 #: Keys a file must hold to be resumed from.
@@ -98,3 +98,22 @@ def restore(ckpt: dict[str, Any], model: torch.nn.Module, opt: Any, pruner: Any)
                             f"resume with the run's configuration: make defconfig RUN=<project>/<run>") from None
     set_rng_state(ckpt.get("rng", {}))
     return int(ckpt["iter"]), float(ckpt.get("best_val_loss", math.inf)), ckpt.get("rng", {}).get("data")
+
+
+def resume(ckpt: dict[str, Any] | None, model: torch.nn.Module, opt: Any, pruner: Any, d: Dist,
+           gen: torch.Generator, prog: str) -> tuple[int, float]:
+    """Where a trainer starts: ``(0, inf)`` without a checkpoint; else the checkpoint loaded (:func:`restore`)
+    with this rank's data-sampler state in ``gen``, and its (iteration, best validation loss). A checkpoint
+    that does not fit the configuration ends the program with one line."""
+    if not ckpt:
+        return 0, math.inf
+    try:
+        start_iter, best_val, gen_states = restore(ckpt, model, opt, pruner)
+    except SettingsError as exc:
+        cleanup(d)
+        fail(prog, exc)
+    if isinstance(gen_states, torch.Tensor):  # a checkpoint of one process, before the state was by rank
+        gen_states = [gen_states]
+    if gen_states and d.rank < len(gen_states):
+        gen.set_state(gen_states[d.rank])
+    return start_iter, best_val
