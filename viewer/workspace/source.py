@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ktrack.runfolder import RunFolder
+from ktrack.runfolder import RunFolder, read_json
 from viewer import keys as keynames
 from rundata.store import Project, Raw, RunInfo, StoreError, decode, iso_seconds
 from viewer.workspace.trace import RunTrace, extract
@@ -38,10 +38,7 @@ def slurm_label(run_dir: Path) -> str:
 
     Read once per run, when the runs pane first sees it (the file is written before the first row).
     """
-    try:
-        origin = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("provenance") or {}
-    except (OSError, ValueError, AttributeError):
-        return ""
+    origin = read_json(RunFolder(run_dir).config_json).get("provenance")
     if not isinstance(origin, dict) or not origin.get("slurm_job_id"):
         return ""
     array, task = origin.get("slurm_array_job_id"), origin.get("slurm_array_task_id")
