@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import gpu
-from gpu.fields import BY_NAME, ENERGY_WH, format_key
+from gpu.fields import BY_NAME, ENERGY_WH, format_key, prefix
 from gpu.sample import series
 from ktrack import messages
 from ktrack.fs import network_fs
@@ -264,9 +264,10 @@ class NodeTail:
         for g in rec.get("gpus") or []:
             index = int(g.get("index", 0))
             node.gpu_names[index] = str(g.get("name", ""))
-            for field, value in (g.get("metrics") or {}).items():
+            start = prefix(index, node.name)  # the file holds the logged keys (format_key's ktrack spelling)
+            for key, value in (g.get("metrics") or {}).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    metrics[format_key(field, index, node.name)] = float(value)
+                    metrics[start + key] = float(value)
         return (t, metrics) if metrics else None
 
     def close(self) -> None:
