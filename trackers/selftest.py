@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 def _selftest(args: argparse.Namespace, scratch: Path) -> int:
     _scratch_environment(scratch)
     import trackers
-    from trackers._config import default_run_name
+    from trackers.default_names import default_run_name
     from trackers.backends.wandb_backend import offline_notice_key
 
     cfg = kconf.load()

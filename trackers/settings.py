@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import kconf
 from kconf.trackerspec import TRACKER_SYMBOLS, parse_trackers
-from trackers import _config
+from trackers import default_names
 from trackers.alerts import AlertRules
 from ktrack.names import check_project, check_run
 
@@ -135,9 +135,9 @@ def run_settings(config: dict[str, Any] | None, *, cfg: kconf.Source, args: Any 
     model = str(own.get("MODEL") or hparams.get("model") or hparams.get("MODEL") or "model")
     optimizer = str(own.get("OPTIMIZER") or hparams.get("optimizer") or hparams.get("OPTIMIZER") or "opt")
     project = check_project(project or a("tracker_project") or own.get("TRACKER_PROJECT")
-                            or _config.default_project(model), names)
+                            or default_names.default_project(model), names)
     name = check_run(run_name or a("tracker_run_name") or own.get("TRACKER_RUN_NAME")
-                     or _config.default_run_name(model, optimizer))
+                     or default_names.default_run_name(model, optimizer))
 
     base = Path(run_dir) if run_dir is not None else Path(cfg.RUNS_DIR) / project / name
     return RunSettings(

@@ -10,7 +10,7 @@ import time
 import types
 
 import trackers
-from trackers import _config
+from trackers import default_names
 from rundata.journal import read_records
 from trackers.readback import trackio_db, trackio_rows
 from trackers.settings import run_settings
@@ -23,7 +23,7 @@ NAME = re.compile(r"^gpt2_adamw_\d{8}_\d{6}\.\d{3}-[0-9a-f]{4}$")
 def test_two_runs_started_at_the_same_instant_get_their_own_names(cfg, project, tmp_path, monkeypatch):
     instant = time.time()
     clock = types.SimpleNamespace(time=lambda: instant, strftime=time.strftime, localtime=time.localtime)
-    monkeypatch.setattr(_config, "time", clock)  # the same second and millisecond for both
+    monkeypatch.setattr(default_names, "time", clock)  # the same second and millisecond for both
     cfg.RUNS_DIR = str(tmp_path)
     first = trackers.Run(run_settings(None, cfg=cfg, project=project, trackers="trackio"))
     second = trackers.Run(run_settings(None, cfg=cfg, project=project, trackers="trackio"))

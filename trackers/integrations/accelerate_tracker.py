@@ -28,7 +28,7 @@ from accelerate.tracking import GeneralTracker
 
 from ktrack.keys import ACCELERATE_KEYS, VAL_LOSS
 from ktrack.messages import warn
-from trackers import _config
+from trackers import default_names
 from trackers.integrations import best, map_metrics
 from trackers.integrations.runconfig import flat, start_run
 
@@ -91,7 +91,7 @@ class KtrackTracker(GeneralTracker):
             project = self.project_name
             self.run = start_run(self.config, given_project=project, fallback_project="accelerate",
                                  given_run=self.run_name,
-                                 default_run=_config.default_run_name(project or "accelerate", "accelerate"),
+                                 default_run=default_names.default_run_name(project or "accelerate", "accelerate"),
                                  kconfig=self.kconfig, init_kwargs=self.init_kwargs)
         return self.run
 

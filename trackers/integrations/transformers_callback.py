@@ -33,7 +33,7 @@ from transformers import TrainerCallback, TrainingArguments
 from kconf.trackerspec import TRACKER_SYMBOLS
 from ktrack.keys import VAL_LOSS
 from ktrack.messages import warn
-from trackers import _config
+from trackers import default_names
 from trackers.integrations import best, map_metrics, to_number, trainer_key
 from trackers.integrations.runconfig import flat, start_run
 
@@ -100,7 +100,7 @@ class KtrackCallback(TrainerCallback):
             given_run = None
         model_type = str(getattr(getattr(model, "config", None), "model_type", "") or "model")
         optim = getattr(getattr(args, "optim", None), "value", None) or "trainer"
-        default_run = _config.default_run_name(model_type, str(optim))
+        default_run = default_names.default_run_name(model_type, str(optim))
         if state.is_hyper_param_search and state.trial_name:
             given_run = f"{given_run or default_run}-{state.trial_name}"
             config.update(flat({"trial_params": state.trial_params}))
