@@ -119,6 +119,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGINT ignored, and every trainer it starts would then ignore Ctrl+C too.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Likewise SIGHUP under `nohup make check`: a trainer rightly keeps running through a hangup its
+    # user asked it to ignore, and the hangup tests would wait for it.
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     # make exports its user variables (empty when not given) to the recipes, make check's pytest included
     for name in ("TRACKER", "SET", "DEFCONFIG", "KCONFIG_CONFIG", "WANDB_API_KEY", "RUN", "FORCE", "A", "B",
                  "SWEEP", "JOBS", "SWEEP_EXECUTOR", "TRAIN_ARGS"):
