@@ -21,7 +21,8 @@ from .conftest import subprocess_env
 PY = sys.executable
 
 CHILD = """
-import sys, time, types, trackers
+import faulthandler, signal, sys, time, types, trackers
+faulthandler.register(signal.SIGQUIT, all_threads=True)  # a test that times out asks for every thread's stack
 run = trackers.init(cfg=types.SimpleNamespace(), project=sys.argv[1], run_name="r", run_dir=sys.argv[2],
                     trackers="trackio", flush_interval=0.05)
 for i in range(100000):
@@ -45,13 +46,24 @@ def _start_child(tmp_path, project, **env):
     raise AssertionError(f"child did not log: {proc.stderr.read().decode()[-2000:]}")
 
 
+def _wait(proc: subprocess.Popen, timeout: float) -> int:
+    """``proc``'s exit status; past ``timeout``, fail with the stacks of its threads and its stderr."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGQUIT)
+        time.sleep(1)
+        proc.kill()
+        raise AssertionError(f"still running after {timeout:g}s:\n{proc.stderr.read().decode()[-6000:]}") from None
+
+
 @pytest.mark.parametrize("trackio_handles", ["", "1"])
 def test_sigterm_finishes_the_run(tmp_path, project, trackio_handles):
     """Also with Trackio's own SIGTERM handling on (TRACKIO_HANDLE_SIGTERM=1): trackio.init runs in the
     backend's thread, where Trackio installs no handler, so ktrack's finishes the run and marks it stopped."""
     proc, run_dir = _start_child(tmp_path, project, TRACKIO_HANDLE_SIGTERM=trackio_handles)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == -signal.SIGTERM
+    assert _wait(proc, 90) == -signal.SIGTERM  # a backend that hangs is given up after finish_timeout (60 s)
     assert (run_dir / "summary.json").exists()
     assert json.loads((run_dir / "config.json").read_text())["end"]["state"] == "stopped"
     steps = [r["step"] for r in read_records(run_dir)]
